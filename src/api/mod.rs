@@ -1,0 +1,85 @@
+//! Every REST route in one table, and the layers applied once to all of them.
+
+pub mod auth;
+pub mod extract;
+pub mod ops;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+use crate::error::{ApiError, panic_response};
+
+pub fn routes(state: AppState) -> Router {
+    let json_limit = usize::try_from(state.config.max_body).unwrap_or(usize::MAX);
+    let router = Router::new()
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/token", post(auth::login))
+        .route("/auth/users/me", get(auth::me))
+        .route("/auth/users", get(auth::search))
+        .route("/admin/invites", post(ops::create_invite))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/", get(crate::web::asset))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(cors(&state.config.cors_origin))
+        .layer(TraceLayer::new_for_http());
+    router.with_state(state)
+}
+
+/// Unknown paths: a UI asset if one has that name, else the SPEC's 404.
+async fn fallback(method: Method, uri: Uri) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        crate::web::asset(uri).await
+    } else {
+        ApiError::NotFound(format!("No route for {} {}.", method, uri.path())).into_response()
+    }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not accept {}.", uri.path(), method))
+}
+
+/// `--request-timeout`: a request still running after it gets the SPEC's 500.
+async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit: Duration = state.config.request_timeout;
+    let path = request.uri().path().to_string();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Internal(format!("request to {path} timed out after {limit:?}"))
+            .into_response(),
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        layer.allow_origin(list)
+    }
+}

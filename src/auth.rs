@@ -1,0 +1,219 @@
+//! Passwords (argon2id), access tokens (JWT HS256) and the `AuthUser` extractor.
+//!
+//! - Hashing uses OWASP's argon2id parameters (m=19456 KiB, t=2, p=1): ~19 MiB and a few tens of
+//!   milliseconds of one core per hash. It runs on tokio's blocking threads behind a semaphore of
+//!   `--hash-concurrency` permits, so a login storm queues instead of eating memory or starving
+//!   the request threads.
+//! - A login for an unknown account verifies against a dummy hash so both failures cost the same.
+//! - Tokens are HS256 only (`alg` pinned: `none` or anything else is refused), with `sub`, `iat`,
+//!   `exp`. The secret is 64 random bytes generated on first start into `DATA_DIR/jwt-secret`
+//!   (mode 0600), so tokens survive restarts. A token issued before the user's last password
+//!   change, or for a disabled user, is refused: every authenticated request reads the user row.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::AppState;
+use crate::db::users::{self, UserRecord};
+use crate::db::{Db, DbError};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub struct Auth {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+    hashing: Arc<Semaphore>,
+    dummy_hash: String,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hash outside the runtime; for the CLI and for `Auth`'s blocking tasks.
+pub fn hash_password_blocking(password: &str) -> Result<String, String> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password_blocking(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Read the JWT secret, or create it (mode 0600) on first start.
+pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(secret) if secret.len() >= 32 => return Ok(secret),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{} is shorter than 32 bytes",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut bytes = [0u8; 64];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let secret = hex(&bytes).into_bytes();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(&secret)?;
+    file.sync_all()?;
+    Ok(secret)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // getrandom only fails when the OS has no entropy source at all; nothing sensible is left.
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    hex(&bytes)
+}
+
+impl Auth {
+    pub fn new(secret: &[u8], ttl: Duration, hash_concurrency: usize) -> Auth {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        Auth {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+            hashing: Arc::new(Semaphore::new(hash_concurrency.max(1))),
+            dummy_hash: hash_password_blocking("natter-dummy-password").unwrap_or_default(),
+        }
+    }
+
+    pub async fn hash_password(&self, password: String) -> ApiResult<String> {
+        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    /// Check `password` against `hash`, or against a dummy hash when there is no account, so
+    /// that "no such user" and "wrong password" take the same time.
+    pub async fn verify_password(&self, password: String, hash: Option<String>) -> ApiResult<bool> {
+        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(ok && known)
+    }
+
+    /// The SPEC's Token object for `user`.
+    pub fn issue_token(&self, user: &UserRecord) -> ApiResult<serde_json::Value> {
+        let iat = crate::db::unix_now();
+        let claims = Claims {
+            sub: user.id.to_string(),
+            iat,
+            exp: iat + self.ttl.as_secs() as i64,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )
+        .map_err(ApiError::internal)?;
+        Ok(json!({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": self.ttl.as_secs(),
+            "user": user.to_user(),
+        }))
+    }
+
+    /// Signature, algorithm and expiry; says nothing yet about the user.
+    pub fn decode(&self, token: &str) -> ApiResult<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| ApiError::unauthorized())
+    }
+
+    /// The enabled user a token speaks for, if the token is still good for them.
+    pub async fn authenticate(&self, db: &Db, token: &str) -> ApiResult<UserRecord> {
+        let claims = self.decode(token)?;
+        let id: i64 = claims.sub.parse().map_err(|_| ApiError::unauthorized())?;
+        let user = db
+            .read(move |conn| users::by_id(conn, id))
+            .await
+            .map_err(|e: DbError| ApiError::from(e))?;
+        match user {
+            Some(user) if !user.disabled && claims.iat >= user.password_changed_at => Ok(user),
+            _ => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// The `Bearer` token of an `Authorization` header value.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The authenticated caller of a REST request.
+pub struct AuthUser(pub UserRecord);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+            .ok_or_else(ApiError::unauthorized)?;
+        state
+            .auth
+            .authenticate(&state.db, token)
+            .await
+            .map(AuthUser)
+    }
+}

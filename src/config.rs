@@ -1,0 +1,379 @@
+//! Command line: every subcommand, every flag, its default and its help text (SPEC §5).
+//!
+//! Every limit, cap and timeout the server enforces is a flag here, so an operator can tune it
+//! and a load test can lift it. Values with units (`24h`, `10MiB`, `30/min`) are parsed by the
+//! small parsers at the bottom, whose errors are one sentence that clap prints on one line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "natter",
+    version,
+    about = "A self-hosted chat server in one binary"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of `serve`, which is the default subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server (the default).
+    Serve(ServeArgs),
+    /// Manage accounts on the same data as the server.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Create an invite code (for `--registration invite`).
+    Invite {
+        /// How many signups the code allows.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long the code stays valid, e.g. 7d, 12h.
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        expires: Duration,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write a consistent copy of the database to FILE; the server may be running.
+    Backup {
+        file: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace the database with FILE after checking its integrity; the server must be stopped.
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Exit 0 when a running server answers GET /healthz with 200.
+    Healthcheck {
+        /// Base URL of the server.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create an account. The password is read from --password or from standard input.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Set a new password (from --password or standard input); older tokens stop working.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Disable an account: its tokens stop working and it cannot log in.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+    /// Make an account an administrator.
+    Promote { name: String },
+}
+
+/// Where the data lives; shared by `serve` and every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder for the database, media and JWT secret.
+    #[arg(long, default_value = "./natter-data")]
+    pub data_dir: PathBuf,
+    /// Database file [default: DATA_DIR/natter.db].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Media folder [default: DATA_DIR/media].
+    #[arg(long)]
+    pub media_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    pub fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("natter.db"))
+    }
+    pub fn media_path(&self) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"))
+    }
+    pub fn secret_path(&self) -> PathBuf {
+        self.data_dir.join("jwt-secret")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.data_dir.join("natter.lock")
+    }
+}
+
+impl Default for DataArgs {
+    fn default() -> Self {
+        Self::at(Path::new("./natter-data"))
+    }
+}
+
+impl DataArgs {
+    /// Everything under one folder: what tests and benchmarks use.
+    pub fn at(dir: &Path) -> Self {
+        Self {
+            data_dir: dir.to_path_buf(),
+            db: None,
+            media_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "0.0.0.0:8000")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Lifetime of access tokens, e.g. 24h, 30m, 7d.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+    /// Largest accepted upload, e.g. 10MiB, 500KiB, 1048576.
+    #[arg(long, default_value = "10MiB", value_parser = parse_size)]
+    pub max_upload: u64,
+    /// Media bytes one user may have uploaded in total.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub media_quota: u64,
+    /// Allowed upload types, comma-separated: png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text.
+    #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text")]
+    pub allowed_media: String,
+    /// Who may sign up: open, invite (needs an invite code) or closed.
+    #[arg(long, value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+    /// Origin allowed for cross-origin browser requests; repeat for several, `*` for any.
+    #[arg(long)]
+    pub cors_origin: Vec<String>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
+    #[arg(long, default_value = "info")]
+    pub log: String,
+    /// Serve Prometheus metrics at GET /metrics.
+    #[arg(long)]
+    pub metrics: bool,
+    /// Signup and login attempts per client address, e.g. 30/min, 5/s; 0 turns the bound off.
+    #[arg(long, default_value = "30/min", value_parser = parse_rate)]
+    pub auth_rate: Rate,
+    /// Failed logins per account, e.g. 10/15min; 0 turns the bound off.
+    #[arg(long, default_value = "10/15min", value_parser = parse_rate)]
+    pub login_fail_rate: Rate,
+    /// Messages one user may send over Socket.IO, e.g. 20/s; 0 turns the bound off.
+    #[arg(long, default_value = "20/s", value_parser = parse_rate)]
+    pub message_rate: Rate,
+    /// Largest JSON request body.
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    pub max_body: u64,
+    /// Largest Socket.IO packet.
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    pub max_socket_payload: u64,
+    /// Password hashes computed at once (each takes 19 MiB for a few tens of milliseconds).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub hash_concurrency: u32,
+    /// Read connections to the database.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub db_readers: u32,
+    /// Most writes that share one commit (group commit).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub commit_batch: u32,
+    /// How long a request may take before it gets 500, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// How long shutdown waits for open connections before it closes them.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        // Parse an empty command line so the defaults live in exactly one place: the attributes.
+        match Cli::try_parse_from(["natter"]) {
+            Ok(cli) => cli.serve,
+            Err(e) => unreachable!("default flags must parse: {e}"),
+        }
+    }
+}
+
+/// A bound of `count` events per `per`; `count == 0` means unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    pub const UNLIMITED: Rate = Rate {
+        count: 0,
+        per: Duration::from_secs(1),
+    };
+    pub fn is_unlimited(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 15m, 24h or 7d"))?;
+    let seconds = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit; use ms, s, m, h or d"
+            ));
+        }
+    };
+    n.checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// `1048576`, `512KiB`, `10MiB`, `1GiB`, `10MB` (decimal), `10M` (binary).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; use e.g. 10MiB, 512KiB or 1048576"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Rate::UNLIMITED);
+    }
+    let (count, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
+    let per = per.trim();
+    let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(per)?
+    } else {
+        parse_duration(&format!("1{per}"))?
+    };
+    if per.is_zero() {
+        return Err(format!("`{text}` has a zero period"));
+    }
+    Ok(Rate { count, per })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("15min"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("lots").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("42"), Ok(42));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(
+            parse_rate("30/min"),
+            Ok(Rate {
+                count: 30,
+                per: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(
+            parse_rate("10/15min"),
+            Ok(Rate {
+                count: 10,
+                per: Duration::from_secs(900)
+            })
+        );
+        assert_eq!(parse_rate("0"), Ok(Rate::UNLIMITED));
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5/0s").is_err());
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let args = ServeArgs::default();
+        assert_eq!(args.bind.port(), 8000);
+        assert_eq!(args.max_upload, 10 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,1 @@
+//! attachments (filled by the rooms and media work).

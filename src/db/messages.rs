@@ -1,0 +1,1 @@
+//! messages (filled by the rooms and media work).

@@ -1,0 +1,464 @@
+//! The storage engine: one writer thread with group commit, a pool of read-only readers.
+//!
+//! Why this shape (figures from `benches/storage.rs` on the 2-core dev machine, see README):
+//! - An acknowledged message must survive `kill -9` and power loss, so every commit runs with
+//!   `synchronous=FULL`, which costs one fsync per commit: ~400 commits/s here. One transaction
+//!   per message would cap natter at ~400 messages/s.
+//! - So one thread owns the only write connection and takes every queued write (up to
+//!   `--commit-batch`) into one `BEGIN IMMEDIATE` transaction, each write inside its own
+//!   `SAVEPOINT` so a failing write rolls back alone. It commits once, then answers every caller
+//!   in queue order. Nobody is answered before the commit that holds their write: an ack always
+//!   means "on disk". Under load the fsync is shared by the whole batch.
+//! - Commit hooks run on the writer thread right after the commit, in commit order, before the
+//!   caller is answered. The chat layer uses them to publish domain events, so realtime fan-out
+//!   sees messages in id order even when many senders share one commit.
+//! - Readers are separate `query_only` connections in an r2d2 pool; WAL lets them read while the
+//!   writer writes. Reads run on tokio's blocking threads, bounded by a semaphore the size of the
+//!   pool so a burst of reads queues instead of parking hundreds of threads.
+//! - The writer connection never checkpoints (`wal_autocheckpoint=0`); a checkpoint thread with
+//!   its own connection does PASSIVE checkpoints once a second when something was written, so the
+//!   fsync of the database file is never on the write path.
+
+pub mod attachments;
+pub mod invites;
+pub mod messages;
+pub mod migrate;
+pub mod rooms;
+pub mod settings;
+pub mod users;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+pub use rusqlite::OptionalExtension;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    #[error("the storage engine has shut down")]
+    Closed,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl DbError {
+    /// The `table.column` named by a UNIQUE constraint failure, if this is one.
+    pub fn unique_violation(&self) -> Option<&str> {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, Some(msg)))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                msg.strip_prefix("UNIQUE constraint failed: ")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Tuning of the engine; every number is a flag of `natter serve`.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub readers: u32,
+    pub commit_batch: usize,
+    /// Writes waiting for the writer before callers wait for room in the queue.
+    pub queue: usize,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            readers: 8,
+            commit_batch: 512,
+            queue: 16_384,
+        }
+    }
+}
+
+/// What the writer does with one queued write: run it inside the open transaction and return
+/// whether it succeeded plus the continuation that answers its caller once the commit is known.
+/// Given `None` (the transaction could not be opened) it does not run and only answers.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
+type Finish = Box<dyn FnOnce(Result<(), &DbError>) + Send>;
+
+enum WriterMsg {
+    Write(WriteJob),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Handle to the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writes: mpsc::Sender<WriterMsg>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    read_permits: Arc<Semaphore>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+const PRAGMAS: &str = "PRAGMA foreign_keys = ON;
+     PRAGMA synchronous = FULL;
+     PRAGMA busy_timeout = 5000;
+     PRAGMA temp_store = MEMORY;
+     PRAGMA cache_size = -16000;";
+
+fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(PRAGMAS)?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Open (creating if needed) the database at `path`, migrate it, start the writer.
+    pub fn open(path: &Path, options: DbOptions) -> Result<Db, DbError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let writer_conn = open_connection(path)?;
+        writer_conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        migrate::run(&writer_conn)?;
+
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.execute_batch(PRAGMAS)?;
+            c.execute_batch("PRAGMA query_only = ON;")
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(options.readers)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .build(manager)?;
+
+        let (writes, queue) = mpsc::channel(options.queue.max(1));
+        let commits = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let batch = options.commit_batch.max(1);
+        let writer_commits = commits.clone();
+        let writer = std::thread::Builder::new()
+            .name("natter-db-writer".into())
+            .spawn(move || writer_loop(writer_conn, queue, batch, writer_commits))?;
+        let checkpoint_conn = open_connection(path)?;
+        let (cp_commits, cp_stop) = (commits.clone(), stop.clone());
+        let checkpointer = std::thread::Builder::new()
+            .name("natter-db-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, cp_commits, cp_stop))?;
+
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writes,
+                readers,
+                read_permits: Arc::new(Semaphore::new(options.readers as usize)),
+                writer: Mutex::new(Some(writer)),
+                checkpointer: Mutex::new(Some(checkpointer)),
+                commits,
+                stop,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Transactions committed so far (each may hold many writes).
+    pub fn commit_count(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` in the writer's transaction; returns once the transaction holding it committed.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.write_then(f, |_| {}).await
+    }
+
+    /// Like [`Db::write`], and `after_commit` runs on the writer thread right after the commit,
+    /// in commit order, before the caller is answered.
+    pub async fn write_then<T, E, F, H>(&self, f: F, after_commit: H) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        H: FnOnce(&T) + Send + 'static,
+    {
+        let (job, answer) = make_job(f, after_commit);
+        self.inner
+            .writes
+            .send(WriterMsg::Write(job))
+            .await
+            .map_err(|_| E::from(DbError::Closed))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+    }
+
+    /// [`Db::write`] for code outside the async runtime (CLI subcommands).
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (job, answer) = make_job(f, |_| {});
+        self.inner
+            .writes
+            .blocking_send(WriterMsg::Write(job))
+            .map_err(|_| E::from(DbError::Closed))?;
+        answer
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+    }
+
+    /// Run `f` on a read-only connection on a blocking thread.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let permit = self.inner.read_permits.clone().acquire_owned().await;
+        let pool = self.inner.readers.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = pool.get().map_err(DbError::from)?;
+            f(&conn)
+        })
+        .await;
+        result.unwrap_or_else(|e| {
+            Err(E::from(DbError::CommitFailed(format!(
+                "read task failed: {e}"
+            ))))
+        })
+    }
+
+    /// [`Db::read`] for code outside the async runtime.
+    pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&Connection) -> Result<T, E>,
+    {
+        let conn = self.inner.readers.get().map_err(DbError::from)?;
+        f(&conn)
+    }
+
+    /// Finish every queued write, checkpoint, and stop the writer. Later writes fail with
+    /// [`DbError::Closed`]. Safe to call more than once.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self
+            .inner
+            .writes
+            .send(WriterMsg::Shutdown(done))
+            .await
+            .is_ok()
+        {
+            let _ = finished.await;
+        }
+        self.join_threads();
+    }
+
+    /// [`Db::shutdown`] outside the async runtime.
+    pub fn shutdown_blocking(&self) {
+        let (done, finished) = oneshot::channel();
+        if self
+            .inner
+            .writes
+            .blocking_send(WriterMsg::Shutdown(done))
+            .is_ok()
+        {
+            let _ = finished.blocking_recv();
+        }
+        self.join_threads();
+    }
+
+    fn join_threads(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+        for slot in [&self.inner.writer, &self.inner.checkpointer] {
+            let handle = slot.lock().map(|mut h| h.take()).unwrap_or(None);
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn make_job<T, E, F, H>(f: F, after_commit: H) -> (WriteJob, oneshot::Receiver<Result<T, E>>)
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    H: FnOnce(&T) + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: WriteJob = Box::new(move |conn| match conn.map(f) {
+        None => {
+            let finish: Finish = Box::new(move |commit| {
+                let e = commit.err().map(|e| e.to_string()).unwrap_or_default();
+                let _ = reply.send(Err(E::from(DbError::CommitFailed(e))));
+            });
+            (false, finish)
+        }
+        Some(Ok(value)) => {
+            let finish: Finish = Box::new(move |commit| {
+                let result = match commit {
+                    Ok(()) => {
+                        after_commit(&value);
+                        Ok(value)
+                    }
+                    Err(e) => Err(E::from(DbError::CommitFailed(e.to_string()))),
+                };
+                let _ = reply.send(result);
+            });
+            (true, finish)
+        }
+        Some(Err(e)) => {
+            let finish: Finish = Box::new(move |_| {
+                let _ = reply.send(Err(e));
+            });
+            (false, finish)
+        }
+    });
+    (job, answer)
+}
+
+fn writer_loop(
+    conn: Connection,
+    mut queue: mpsc::Receiver<WriterMsg>,
+    max_batch: usize,
+    commits: Arc<AtomicU64>,
+) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
+    let mut shutdown: Option<oneshot::Sender<()>> = None;
+    while shutdown.is_none() {
+        match queue.blocking_recv() {
+            Some(WriterMsg::Write(job)) => batch.push(job),
+            Some(WriterMsg::Shutdown(done)) => shutdown = Some(done),
+            None => break,
+        }
+        // Take everything already queued, up to the bound; after a shutdown request keep
+        // draining so that every write queued before it is committed.
+        while shutdown.is_some() || batch.len() < max_batch {
+            match queue.try_recv() {
+                Ok(WriterMsg::Write(job)) => batch.push(job),
+                Ok(WriterMsg::Shutdown(done)) => shutdown = Some(done),
+                Err(_) => break,
+            }
+            if batch.len() >= max_batch {
+                commit_batch(&conn, &mut batch, &commits);
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&conn, &mut batch, &commits);
+        }
+    }
+    queue.close();
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    drop(conn);
+    if let Some(done) = shutdown {
+        let _ = done.send(());
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU64) {
+    let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = DbError::from(e);
+        for job in batch.drain(..) {
+            // Answer without running: the caller sees the failure to start the transaction.
+            let (_, finish) = job(None);
+            finish(Err(&error));
+        }
+        return;
+    }
+    for job in batch.drain(..) {
+        let savepoint = conn
+            .prepare_cached("SAVEPOINT write")
+            .and_then(|mut s| s.execute([]));
+        if let Err(e) = savepoint {
+            tracing::error!(error = %e, "could not open a savepoint");
+        }
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
+        let ok = matches!(&outcome, Ok((true, _)));
+        let end = if ok {
+            "RELEASE write"
+        } else {
+            "ROLLBACK TO write; RELEASE write"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "could not close a savepoint");
+        }
+        match outcome {
+            Ok((_, finish)) => finishers.push(finish),
+            Err(_) => tracing::error!("a write panicked; its savepoint was rolled back"),
+        }
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(DbError::from);
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    } else {
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
+    for finish in finishers {
+        finish(committed.as_ref().map(|_| ()));
+    }
+}
+
+fn checkpoint_loop(conn: Connection, commits: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+    let mut seen = commits.load(Ordering::Relaxed);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = commits.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    }
+}
+
+/// Current time as the SPEC's RFC 3339 UTC string with milliseconds.
+pub fn now() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,1 @@
+//! rooms (filled by the rooms and media work).

@@ -1,0 +1,205 @@
+//! natter: a self-hosted chat server in one binary.
+//!
+//! `build` turns flags into an [`App`] (database open and migrated, secret loaded, routes
+//! ready); `serve` runs it on a listener until a shutdown future resolves, then drains the
+//! storage engine. Tests call both with a `127.0.0.1:0` listener; `main` calls [`run`].
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod presence;
+pub mod validate;
+pub mod web;
+
+use std::fs::File;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+
+use crate::auth::Auth;
+use crate::config::ServeArgs;
+use crate::db::{Db, DbOptions};
+use crate::limits::{Limits, RateLimiter};
+use crate::presence::Presence;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+pub struct AppInner {
+    pub config: ServeArgs,
+    pub db: Db,
+    pub auth: Auth,
+    pub limits: Limits,
+    pub presence: Presence,
+    pub started: Instant,
+}
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// A server ready to run: state, routes, and the lock that keeps other natters off its data.
+pub struct App {
+    pub state: AppState,
+    service: NormalizePath<axum::Router>,
+    _data_lock: File,
+}
+
+/// Take the data folder for this process: a second server (or `natter restore`) on the same
+/// folder is refused instead of corrupting it.
+pub fn lock_data_dir(data: &config::DataArgs) -> Result<File, String> {
+    std::fs::create_dir_all(&data.data_dir)
+        .map_err(|e| format!("cannot create data folder {}: {e}", data.data_dir.display()))?;
+    let path = data.lock_path();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        format!(
+            "another natter process is using {}; stop it first",
+            data.data_dir.display()
+        )
+    })?;
+    Ok(file)
+}
+
+pub fn build(config: ServeArgs) -> Result<App, String> {
+    let data_lock = lock_data_dir(&config.data)?;
+    let media = config.data.media_path();
+    std::fs::create_dir_all(&media)
+        .map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
+    let secret_path = config.data.secret_path();
+    let secret = auth::load_or_create_secret(&secret_path).map_err(|e| {
+        format!(
+            "cannot read or create the JWT secret {}: {e}",
+            secret_path.display()
+        )
+    })?;
+    let db_path = config.data.db_path();
+    let db = Db::open(
+        &db_path,
+        DbOptions {
+            readers: config.db_readers,
+            commit_batch: config.commit_batch as usize,
+            ..DbOptions::default()
+        },
+    )
+    .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
+
+    let state = AppState(Arc::new(AppInner {
+        auth: Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize),
+        limits: Limits {
+            auth_per_address: RateLimiter::new(config.auth_rate),
+            failed_logins_per_account: RateLimiter::new(config.login_fail_rate),
+            messages_per_user: RateLimiter::new(config.message_rate),
+        },
+        presence: Presence::default(),
+        started: Instant::now(),
+        db,
+        config,
+    }));
+    let service = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
+    Ok(App {
+        state,
+        service,
+        _data_lock: data_lock,
+    })
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
+/// `--shutdown-grace` to finish, and commit every queued write before returning.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let App {
+        state,
+        service,
+        _data_lock,
+    } = app;
+    let grace = state.config.shutdown_grace;
+    // Without TCP_NODELAY a small ack written just before a broadcast waits for the peer's next
+    // packet (Nagle): ack p50 10.4 ms → 1.4 ms measured with it set.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    let make_service =
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    let server = axum::serve(listener, make_service).with_graceful_shutdown(signal);
+    let mut stopped = stop_rx.clone();
+    let forced = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        r = server => r,
+        _ = forced => {
+            tracing::warn!(?grace, "connections still open after the grace period; closing them");
+            Ok(())
+        }
+    };
+    state.db.shutdown().await;
+    tracing::info!("storage engine drained; bye");
+    result
+}
+
+/// What `natter serve` does: log, build, bind, serve until SIGINT or SIGTERM.
+pub async fn run(config: ServeArgs) -> Result<(), String> {
+    let bind = config.bind;
+    let app = build(config)?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %local, data = %app.state.config.data.data_dir.display(), "natter is listening");
+    serve(listener, app, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,119 @@
+//! Fixed-window rate limits keyed by client address, account or user.
+//!
+//! Hand-written rather than tower_governor: the SPEC needs three different keys (client address
+//! for signup/login, account for failed logins, user for socket messages), one of them counted
+//! only on failure, and every one answering with the seconds to wait. A mutex-guarded map of
+//! windows does all of that in a few lines; stale windows are swept when the map grows.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::config::Rate;
+
+pub struct RateLimiter {
+    rate: Rate,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    started: Instant,
+    count: u32,
+}
+
+const SWEEP_AT: usize = 10_000;
+
+impl RateLimiter {
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Count one event for `key`; `Err(seconds to wait)` when the bound is already reached.
+    pub fn hit(&self, key: &str) -> Result<(), u64> {
+        self.apply(key, true)
+    }
+
+    /// Like `hit` without counting: is `key` already over its bound?
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        self.apply(key, false)
+    }
+
+    /// Forget `key` (e.g. a successful login clears the failure count).
+    pub fn reset(&self, key: &str) {
+        if let Ok(mut windows) = self.windows.lock() {
+            windows.remove(key);
+        }
+    }
+
+    fn apply(&self, key: &str, count: bool) -> Result<(), u64> {
+        if self.rate.is_unlimited() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let per = self.rate.per;
+        let Ok(mut windows) = self.windows.lock() else {
+            return Ok(());
+        };
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, w| now.duration_since(w.started) < per);
+        }
+        let window = windows.entry(key.to_string()).or_insert(Window {
+            started: now,
+            count: 0,
+        });
+        if now.duration_since(window.started) >= per {
+            *window = Window {
+                started: now,
+                count: 0,
+            };
+        }
+        if window.count >= self.rate.count {
+            let wait = per.saturating_sub(now.duration_since(window.started));
+            return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        }
+        if count {
+            window.count += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Every limiter the server keeps.
+pub struct Limits {
+    pub auth_per_address: RateLimiter,
+    pub failed_logins_per_account: RateLimiter,
+    pub messages_per_user: RateLimiter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn bound_then_wait() {
+        let limiter = RateLimiter::new(Rate {
+            count: 2,
+            per: Duration::from_secs(60),
+        });
+        assert!(limiter.hit("a").is_ok());
+        assert!(limiter.hit("a").is_ok());
+        let wait = limiter.hit("a").unwrap_err();
+        assert!((59..=60).contains(&wait));
+        assert!(limiter.hit("b").is_ok(), "keys are independent");
+        limiter.reset("a");
+        assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn zero_is_unlimited() {
+        let limiter = RateLimiter::new(Rate::UNLIMITED);
+        for _ in 0..1000 {
+            assert!(limiter.hit("a").is_ok());
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The JSON objects of SPEC §2, built in exactly one place each.
+
+use serde::Serialize;
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub created_at: String,
+    pub is_admin: bool,
+}
+
+/// Another user as anyone sees them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserPublic {
+    pub id: i64,
+    pub username: String,
+    pub online: bool,
+    pub last_seen: Option<String>,
+}
+
+/// The sender of a message: `UserPublic` without `online`, which would go stale in history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sender {
+    pub id: i64,
+    pub username: String,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub id: i64,
+    pub url: String,
+    pub file_url: String,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: String,
+}
+
+impl Attachment {
+    pub fn new(
+        id: i64,
+        stored_name: &str,
+        content_type: String,
+        size: i64,
+        filename: String,
+    ) -> Self {
+        let url = format!("/media/{stored_name}");
+        Attachment {
+            id,
+            file_url: url.clone(),
+            url,
+            content_type,
+            size,
+            filename,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub room_id: i64,
+    pub sender: Sender,
+    pub content: String,
+    pub attachment: Option<Attachment>,
+    pub client_id: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+    pub fn parse(text: &str) -> Role {
+        if text == "owner" {
+            Role::Owner
+        } else {
+            Role::Member
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    #[serde(flatten)]
+    pub user: UserPublic,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Room {
+    pub id: i64,
+    pub name: Option<String>,
+    pub is_private: bool,
+    pub owner_id: Option<i64>,
+    pub created_at: String,
+    pub members: Vec<Member>,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+    /// Only for private chats: the other member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<UserPublic>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivateChat {
+    pub id: i64,
+    pub is_private: bool,
+    pub peer: UserPublic,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+}
