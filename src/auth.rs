@@ -54,18 +54,11 @@ fn argon2() -> Argon2<'static> {
 
 /// Hash outside the runtime; for the CLI and for `Auth`'s blocking tasks.
 pub fn hash_password_blocking(password: &str) -> Result<String, String> {
-    argon2()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    argon2().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 fn verify_password_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// Read the JWT secret, or create it (mode 0600) on first start.
@@ -73,10 +66,7 @@ pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
     match std::fs::read(path) {
         Ok(secret) if secret.len() >= 32 => return Ok(secret),
         Ok(_) => {
-            return Err(std::io::Error::other(format!(
-                "{} is shorter than 32 bytes",
-                path.display()
-            )));
+            return Err(std::io::Error::other(format!("{} is shorter than 32 bytes", path.display())));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
@@ -144,17 +134,9 @@ impl Auth {
     /// The SPEC's Token object for `user`.
     pub fn issue_token(&self, user: &UserRecord) -> ApiResult<serde_json::Value> {
         let iat = crate::db::unix_now();
-        let claims = Claims {
-            sub: user.id.to_string(),
-            iat,
-            exp: iat + self.ttl.as_secs() as i64,
-        };
-        let token = jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )
-        .map_err(ApiError::internal)?;
+        let claims = Claims { sub: user.id.to_string(), iat, exp: iat + self.ttl.as_secs() as i64 };
+        let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
         Ok(json!({
             "access_token": token,
             "token_type": "bearer",
@@ -174,10 +156,7 @@ impl Auth {
     pub async fn authenticate(&self, db: &Db, token: &str) -> ApiResult<UserRecord> {
         let claims = self.decode(token)?;
         let id: i64 = claims.sub.parse().map_err(|_| ApiError::unauthorized())?;
-        let user = db
-            .read(move |conn| users::by_id(conn, id))
-            .await
-            .map_err(|e: DbError| ApiError::from(e))?;
+        let user = db.read(move |conn| users::by_id(conn, id)).await.map_err(|e: DbError| ApiError::from(e))?;
         match user {
             Some(user) if !user.disabled && claims.iat >= user.password_changed_at => Ok(user),
             _ => Err(ApiError::unauthorized()),
@@ -188,10 +167,7 @@ impl Auth {
 /// The `Bearer` token of an `Authorization` header value.
 pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// The authenticated caller of a REST request.
@@ -200,20 +176,13 @@ pub struct AuthUser(pub UserRecord);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .ok_or_else(ApiError::unauthorized)?;
-        state
-            .auth
-            .authenticate(&state.db, token)
-            .await
-            .map(AuthUser)
+        state.auth.authenticate(&state.db, token).await.map(AuthUser)
     }
 }

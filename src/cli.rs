@@ -17,11 +17,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::User { action, data }) => user(action, &data),
-        Some(Command::Invite {
-            uses,
-            expires,
-            data,
-        }) => invite(uses, expires, &data),
+        Some(Command::Invite { uses, expires, data }) => invite(uses, expires, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
         Some(Command::Restore { file, data }) => restore(&file, &data),
         Some(Command::Healthcheck { url }) => healthcheck(&url),
@@ -41,14 +37,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
 fn open_db(data: &DataArgs) -> Result<Db, String> {
     let path = data.db_path();
-    Db::open(
-        &path,
-        DbOptions {
-            readers: 1,
-            ..DbOptions::default()
-        },
-    )
-    .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
+    Db::open(&path, DbOptions { readers: 1, ..DbOptions::default() })
+        .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
 }
 
 fn read_password(given: Option<String>) -> Result<String, String> {
@@ -58,10 +48,7 @@ fn read_password(given: Option<String>) -> Result<String, String> {
             eprint!("password: ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| e.to_string())?;
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
@@ -84,21 +71,14 @@ fn user(action: UserAction, data: &DataArgs) -> Result<(), String> {
 }
 
 fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
-    let update =
-        |name: &str, f: fn(&rusqlite::Connection, i64) -> Result<bool, DbError>, done: &str| {
-            let user = find_user(db, name)?;
-            db.write_blocking(move |conn| f(conn, user.id))
-                .map_err(|e: DbError| e.to_string())?;
-            println!("{} {done}", user.username);
-            Ok(())
-        };
+    let update = |name: &str, f: fn(&rusqlite::Connection, i64) -> Result<bool, DbError>, done: &str| {
+        let user = find_user(db, name)?;
+        db.write_blocking(move |conn| f(conn, user.id)).map_err(|e: DbError| e.to_string())?;
+        println!("{} {done}", user.username);
+        Ok(())
+    };
     match action {
-        UserAction::Add {
-            name,
-            email,
-            password,
-            admin,
-        } => {
+        UserAction::Add { name, email, password, admin } => {
             validate::username(&name).map_err(|p| format!("the username {p}"))?;
             validate::email(&email).map_err(|p| format!("the email {p}"))?;
             let hash = auth::hash_password_blocking(&read_password(password)?)?;
@@ -107,38 +87,19 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
                 .write_blocking(move |conn| {
                     users::insert(
                         conn,
-                        &NewUser {
-                            username: &name,
-                            email: &email,
-                            full_name: None,
-                            password_hash: &hash,
-                            admin,
-                        },
+                        &NewUser { username: &name, email: &email, full_name: None, password_hash: &hash, admin },
                     )
                 })
                 .map_err(|e: DbError| match e.unique_violation() {
-                    Some(field) => format!(
-                        "that {} is already taken",
-                        field.trim_start_matches("users.")
-                    ),
+                    Some(field) => format!("that {} is already taken", field.trim_start_matches("users.")),
                     None => e.to_string(),
                 })?;
-            println!(
-                "created user {} (id {}{})",
-                user.username,
-                user.id,
-                if user.is_admin { ", admin" } else { "" }
-            );
+            println!("created user {} (id {}{})", user.username, user.id, if user.is_admin { ", admin" } else { "" });
             Ok(())
         }
         UserAction::List => {
-            let all = db
-                .read_blocking(users::list)
-                .map_err(|e: DbError| e.to_string())?;
-            println!(
-                "{:>6}  {:<32}  {:<40}  {}",
-                "id", "username", "email", "flags"
-            );
+            let all = db.read_blocking(users::list).map_err(|e: DbError| e.to_string())?;
+            println!("{:>6}  {:<32}  {:<40}  {}", "id", "username", "email", "flags");
             for u in all {
                 let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                     .iter()
@@ -146,10 +107,7 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
                     .map(|(_, f)| *f)
                     .collect::<Vec<_>>()
                     .join(",");
-                println!(
-                    "{:>6}  {:<32}  {:<40}  {}",
-                    u.id, u.username, u.email, flags
-                );
+                println!("{:>6}  {:<32}  {:<40}  {}", u.id, u.username, u.email, flags);
             }
             Ok(())
         }
@@ -158,18 +116,11 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
             let hash = auth::hash_password_blocking(&read_password(password)?)?;
             db.write_blocking(move |conn| users::set_password(conn, user.id, &hash))
                 .map_err(|e: DbError| e.to_string())?;
-            println!(
-                "password of {} changed; its older tokens no longer work",
-                user.username
-            );
+            println!("password of {} changed; its older tokens no longer work", user.username);
             Ok(())
         }
-        UserAction::Disable { name } => {
-            update(&name, |c, id| users::set_disabled(c, id, true), "disabled")
-        }
-        UserAction::Enable { name } => {
-            update(&name, |c, id| users::set_disabled(c, id, false), "enabled")
-        }
+        UserAction::Disable { name } => update(&name, |c, id| users::set_disabled(c, id, true), "disabled"),
+        UserAction::Enable { name } => update(&name, |c, id| users::set_disabled(c, id, false), "enabled"),
         UserAction::Promote { name } => update(&name, users::set_admin, "is now an administrator"),
     }
 }
@@ -181,9 +132,7 @@ fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
     let db = open_db(data)?;
     let code = auth::random_hex(16);
     let expires_at = crate::db::format_time(time::OffsetDateTime::now_utc() + expires);
-    let result = db.write_blocking(move |conn| {
-        invites::insert(conn, &code, None, i64::from(uses), &expires_at)
-    });
+    let result = db.write_blocking(move |conn| invites::insert(conn, &code, None, i64::from(uses), &expires_at));
     db.shutdown_blocking();
     let invite = result.map_err(|e| e.to_string())?;
     println!("{}", invite.code);
@@ -197,10 +146,7 @@ fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
 fn backup(file: &Path, force: bool, data: &DataArgs) -> Result<(), String> {
     if file.exists() {
         if !force {
-            return Err(format!(
-                "{} exists; add --force to overwrite it",
-                file.display()
-            ));
+            return Err(format!("{} exists; add --force to overwrite it", file.display()));
         }
         std::fs::remove_file(file).map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
     }
@@ -210,11 +156,9 @@ fn backup(file: &Path, force: bool, data: &DataArgs) -> Result<(), String> {
     }
     // VACUUM INTO reads one snapshot, so the copy is consistent while the server keeps writing.
     let conn = rusqlite::Connection::open(&source).map_err(|e| e.to_string())?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
     let target = file.to_str().ok_or("the backup path must be valid UTF-8")?;
-    conn.execute("VACUUM INTO ?1", [target])
-        .map_err(|e| format!("backup failed: {e}"))?;
+    conn.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("backup failed: {e}"))?;
     println!("backed up {} to {}", source.display(), file.display());
     Ok(())
 }
@@ -234,82 +178,50 @@ fn restore(file: &Path, data: &DataArgs) -> Result<(), String> {
     }
     let staging = target.with_extension("db.restoring");
     std::fs::copy(file, &staging).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
-    std::fs::File::open(&staging)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| e.to_string())?;
-    std::fs::rename(&staging, &target)
-        .map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
+    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
+    std::fs::rename(&staging, &target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
     println!("restored {} from {}", target.display(), file.display());
     Ok(())
 }
 
 /// A natter database that SQLite finds intact.
 fn check_backup(file: &Path) -> Result<(), String> {
-    let conn =
-        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let conn = rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     let verdict: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| format!("{} is not a readable database: {e}", file.display()))?;
     if verdict != "ok" {
-        return Err(format!(
-            "{} failed the integrity check: {verdict}",
-            file.display()
-        ));
+        return Err(format!("{} failed the integrity check: {verdict}", file.display()));
     }
     let has_users: bool = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'users'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'users'", [], |r| r.get(0))
         .map_err(|e| e.to_string())?;
     if !has_users {
         return Err(format!("{} is not a natter database", file.display()));
     }
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
     if version > crate::db::migrate::latest() as i64 {
-        return Err(format!(
-            "{} comes from a newer natter (schema {version}); upgrade first",
-            file.display()
-        ));
+        return Err(format!("{} comes from a newer natter (schema {version}); upgrade first", file.display()));
     }
     Ok(())
 }
 
 /// GET URL/healthz; Ok when it answers 200.
 fn healthcheck(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// URLs are supported")?;
-    let (host, base) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let authority = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs are supported")?;
+    let (host, base) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let authority = if host.contains(':') { host.to_string() } else { format!("{host}:80") };
     let addr = authority
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot resolve {host}"))?;
     let timeout = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let path = format!("{}/healthz", base.trim_end_matches('/'));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     let status = response.lines().next().unwrap_or("");
@@ -317,9 +229,6 @@ fn healthcheck(url: &str) -> Result<(), String> {
         println!("ok");
         Ok(())
     } else {
-        Err(format!(
-            "{url} answered: {}",
-            if status.is_empty() { "nothing" } else { status }
-        ))
+        Err(format!("{url} answered: {}", if status.is_empty() { "nothing" } else { status }))
     }
 }

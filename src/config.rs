@@ -11,11 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "natter",
-    version,
-    about = "A self-hosted chat server in one binary"
-)]
+#[command(name = "natter", version, about = "A self-hosted chat server in one binary")]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -115,14 +111,10 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("natter.db"))
+        self.db.clone().unwrap_or_else(|| self.data_dir.join("natter.db"))
     }
     pub fn media_path(&self) -> PathBuf {
-        self.media_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("media"))
+        self.media_dir.clone().unwrap_or_else(|| self.data_dir.join("media"))
     }
     pub fn secret_path(&self) -> PathBuf {
         self.data_dir.join("jwt-secret")
@@ -141,11 +133,7 @@ impl Default for DataArgs {
 impl DataArgs {
     /// Everything under one folder: what tests and benchmarks use.
     pub fn at(dir: &Path) -> Self {
-        Self {
-            data_dir: dir.to_path_buf(),
-            db: None,
-            media_dir: None,
-        }
+        Self { data_dir: dir.to_path_buf(), db: None, media_dir: None }
     }
 }
 
@@ -237,10 +225,7 @@ pub struct Rate {
 }
 
 impl Rate {
-    pub const UNLIMITED: Rate = Rate {
-        count: 0,
-        per: Duration::from_secs(1),
-    };
+    pub const UNLIMITED: Rate = Rate { count: 0, per: Duration::from_secs(1) };
     pub fn is_unlimited(&self) -> bool {
         self.count == 0
     }
@@ -249,13 +234,9 @@ impl Rate {
 /// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 15m, 24h or 7d"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 15m, 24h or 7d"))?;
     let seconds = match unit.trim() {
         "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" | "sec" => 1,
@@ -263,26 +244,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600,
         "d" => 86400,
         _ => {
-            return Err(format!(
-                "`{text}` has an unknown unit; use ms, s, m, h or d"
-            ));
+            return Err(format!("`{text}` has an unknown unit; use ms, s, m, h or d"));
         }
     };
-    n.checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
+    n.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
 }
 
 /// `1048576`, `512KiB`, `10MiB`, `1GiB`, `10MB` (decimal), `10M` (binary).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; use e.g. 10MiB, 512KiB or 1048576"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size; use e.g. 10MiB, 512KiB or 1048576"))?;
     let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -292,13 +265,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         _ => {
-            return Err(format!(
-                "`{text}` has an unknown unit; use B, KiB, MiB or GiB"
-            ));
+            return Err(format!("`{text}` has an unknown unit; use B, KiB, MiB or GiB"));
         }
     };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
@@ -307,13 +277,9 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
     if text == "0" {
         return Ok(Rate::UNLIMITED);
     }
-    let (count, per) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
+    let (count, per) =
+        text.split_once('/').ok_or_else(|| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
+    let count: u32 = count.trim().parse().map_err(|_| format!("`{text}` is not a rate; use e.g. 30/min, 5/s or 0"))?;
     let per = per.trim();
     let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
         parse_duration(per)?
@@ -351,20 +317,8 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(
-            parse_rate("30/min"),
-            Ok(Rate {
-                count: 30,
-                per: Duration::from_secs(60)
-            })
-        );
-        assert_eq!(
-            parse_rate("10/15min"),
-            Ok(Rate {
-                count: 10,
-                per: Duration::from_secs(900)
-            })
-        );
+        assert_eq!(parse_rate("30/min"), Ok(Rate { count: 30, per: Duration::from_secs(60) }));
+        assert_eq!(parse_rate("10/15min"), Ok(Rate { count: 10, per: Duration::from_secs(900) }));
         assert_eq!(parse_rate("0"), Ok(Rate::UNLIMITED));
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("5/0s").is_err());

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -46,6 +47,7 @@ pub struct AppInner {
     pub auth: Auth,
     pub limits: Limits,
     pub presence: Presence,
+    pub events: chat::Events,
     pub started: Instant,
 }
 
@@ -60,6 +62,7 @@ impl Deref for AppState {
 pub struct App {
     pub state: AppState,
     service: NormalizePath<axum::Router>,
+    events: chat::EventStream,
     _data_lock: File,
 }
 
@@ -75,39 +78,28 @@ pub fn lock_data_dir(data: &config::DataArgs) -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    file.try_lock().map_err(|_| {
-        format!(
-            "another natter process is using {}; stop it first",
-            data.data_dir.display()
-        )
-    })?;
+    file.try_lock()
+        .map_err(|_| format!("another natter process is using {}; stop it first", data.data_dir.display()))?;
     Ok(file)
 }
 
 pub fn build(config: ServeArgs) -> Result<App, String> {
     let data_lock = lock_data_dir(&config.data)?;
     let media = config.data.media_path();
-    std::fs::create_dir_all(&media)
-        .map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
+    std::fs::create_dir_all(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
     let secret_path = config.data.secret_path();
-    let secret = auth::load_or_create_secret(&secret_path).map_err(|e| {
-        format!(
-            "cannot read or create the JWT secret {}: {e}",
-            secret_path.display()
-        )
-    })?;
+    let secret = auth::load_or_create_secret(&secret_path)
+        .map_err(|e| format!("cannot read or create the JWT secret {}: {e}", secret_path.display()))?;
     let db_path = config.data.db_path();
     let db = Db::open(
         &db_path,
-        DbOptions {
-            readers: config.db_readers,
-            commit_batch: config.commit_batch as usize,
-            ..DbOptions::default()
-        },
+        DbOptions { readers: config.db_readers, commit_batch: config.commit_batch as usize, ..DbOptions::default() },
     )
     .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
 
+    let (events, event_stream) = chat::Events::channel();
     let state = AppState(Arc::new(AppInner {
+        events,
         auth: Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize),
         limits: Limits {
             auth_per_address: RateLimiter::new(config.auth_rate),
@@ -120,11 +112,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         config,
     }));
     let service = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
-    Ok(App {
-        state,
-        service,
-        _data_lock: data_lock,
-    })
+    Ok(App { state, service, events: event_stream, _data_lock: data_lock })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -134,11 +122,8 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App {
-        state,
-        service,
-        _data_lock,
-    } = app;
+    let App { state, service, events, _data_lock } = app;
+    let fan_out = tokio::spawn(drain_events(events));
     let grace = state.config.shutdown_grace;
     // Without TCP_NODELAY a small ack written just before a broadcast waits for the peer's next
     // packet (Nagle): ack p50 10.4 ms → 1.4 ms measured with it set.
@@ -151,8 +136,7 @@ pub async fn serve(
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    let make_service =
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    let make_service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
     let server = axum::serve(listener, make_service).with_graceful_shutdown(signal);
     let mut stopped = stop_rx.clone();
     let forced = async move {
@@ -167,22 +151,26 @@ pub async fn serve(
         }
     };
     state.db.shutdown().await;
+    fan_out.abort();
     tracing::info!("storage engine drained; bye");
     result
+}
+
+/// Until the realtime layer consumes them, domain events are dropped here.
+async fn drain_events(mut events: chat::EventStream) {
+    while let Some(event) = events.recv().await {
+        tracing::trace!(?event, "domain event");
+    }
 }
 
 /// What `natter serve` does: log, build, bind, serve until SIGINT or SIGTERM.
 pub async fn run(config: ServeArgs) -> Result<(), String> {
     let bind = config.bind;
     let app = build(config)?;
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let listener = TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, data = %app.state.config.data.data_dir.display(), "natter is listening");
-    serve(listener, app, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -26,10 +26,7 @@ const SWEEP_AT: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(rate: Rate) -> Self {
-        Self {
-            rate,
-            windows: Mutex::new(HashMap::new()),
-        }
+        Self { rate, windows: Mutex::new(HashMap::new()) }
     }
 
     /// Count one event for `key`; `Err(seconds to wait)` when the bound is already reached.
@@ -61,15 +58,9 @@ impl RateLimiter {
         if windows.len() >= SWEEP_AT {
             windows.retain(|_, w| now.duration_since(w.started) < per);
         }
-        let window = windows.entry(key.to_string()).or_insert(Window {
-            started: now,
-            count: 0,
-        });
+        let window = windows.entry(key.to_string()).or_insert(Window { started: now, count: 0 });
         if now.duration_since(window.started) >= per {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
+            *window = Window { started: now, count: 0 };
         }
         if window.count >= self.rate.count {
             let wait = per.saturating_sub(now.duration_since(window.started));
@@ -96,10 +87,7 @@ mod tests {
 
     #[test]
     fn bound_then_wait() {
-        let limiter = RateLimiter::new(Rate {
-            count: 2,
-            per: Duration::from_secs(60),
-        });
+        let limiter = RateLimiter::new(Rate { count: 2, per: Duration::from_secs(60) });
         assert!(limiter.hit("a").is_ok());
         assert!(limiter.hit("a").is_ok());
         let wait = limiter.hit("a").unwrap_err();

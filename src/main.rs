@@ -16,13 +16,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line, no usage dump: `error: invalid value 'lots' for '--max-upload <..>': ...`
             let rendered = e.render().to_string();
-            eprintln!(
-                "{}",
-                rendered
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("error: bad arguments")
-            );
+            eprintln!("{}", rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad arguments"));
             return ExitCode::from(2);
         }
     };

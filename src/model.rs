@@ -40,22 +40,9 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    pub fn new(
-        id: i64,
-        stored_name: &str,
-        content_type: String,
-        size: i64,
-        filename: String,
-    ) -> Self {
+    pub fn new(id: i64, stored_name: &str, content_type: String, size: i64, filename: String) -> Self {
         let url = format!("/media/{stored_name}");
-        Attachment {
-            id,
-            file_url: url.clone(),
-            url,
-            content_type,
-            size,
-            filename,
-        }
+        Attachment { id, file_url: url.clone(), url, content_type, size, filename }
     }
 }
 
@@ -86,11 +73,7 @@ impl Role {
         }
     }
     pub fn parse(text: &str) -> Role {
-        if text == "owner" {
-            Role::Owner
-        } else {
-            Role::Member
-        }
+        if text == "owner" { Role::Owner } else { Role::Member }
     }
 }
 

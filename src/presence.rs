@@ -41,10 +41,7 @@ impl Presence {
     }
 
     pub fn is_online(&self, user: i64) -> bool {
-        self.sockets
-            .lock()
-            .map(|s| s.contains_key(&user))
-            .unwrap_or(false)
+        self.sockets.lock().map(|s| s.contains_key(&user)).unwrap_or(false)
     }
 
     pub fn online_count(&self) -> usize {

@@ -10,9 +10,7 @@ pub struct Fields(BTreeMap<String, String>);
 
 impl Fields {
     pub fn add(&mut self, field: &str, problem: impl Into<String>) {
-        self.0
-            .entry(field.to_string())
-            .or_insert_with(|| problem.into());
+        self.0.entry(field.to_string()).or_insert_with(|| problem.into());
     }
 
     pub fn check(&mut self, field: &str, result: Result<(), String>) {
@@ -25,24 +23,14 @@ impl Fields {
         if self.0.is_empty() {
             return Ok(());
         }
-        let detail = self
-            .0
-            .iter()
-            .map(|(f, p)| format!("{f}: {p}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(ApiError::Validation {
-            detail,
-            fields: self.0,
-        })
+        let detail = self.0.iter().map(|(f, p)| format!("{f}: {p}")).collect::<Vec<_>>().join("; ");
+        Err(ApiError::Validation { detail, fields: self.0 })
     }
 }
 
 /// 3–32 of `[A-Za-z0-9_.-]`.
 pub fn username(name: &str) -> Result<(), String> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if (3..=32).contains(&name.len()) && ok_chars {
         Ok(())
     } else {
@@ -67,11 +55,7 @@ pub fn email(address: &str) -> Result<(), String> {
             }
             None => false,
         };
-    if valid {
-        Ok(())
-    } else {
-        Err("must be a valid email address".into())
-    }
+    if valid { Ok(()) } else { Err("must be a valid email address".into()) }
 }
 
 /// 8–128 characters.
@@ -82,11 +66,7 @@ pub fn password(password: &str) -> Result<(), String> {
 /// `min..=max` characters (Unicode scalar values).
 pub fn text_length(text: &str, min: usize, max: usize) -> Result<(), String> {
     let n = text.chars().count();
-    if (min..=max).contains(&n) {
-        Ok(())
-    } else {
-        Err(format!("must be {min} to {max} characters long"))
-    }
+    if (min..=max).contains(&n) { Ok(()) } else { Err(format!("must be {min} to {max} characters long")) }
 }
 
 #[cfg(test)]

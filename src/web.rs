@@ -18,17 +18,10 @@ pub async fn asset(uri: Uri) -> Response {
     match Assets::get(path) {
         Some(file) => {
             let mime = file.metadata.mimetype().to_string();
-            let cache = if path == "index.html" {
-                "no-cache"
-            } else {
-                "public, max-age=3600"
-            };
+            let cache = if path == "index.html" { "no-cache" } else { "public, max-age=3600" };
             (
                 StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, mime),
-                    (header::CACHE_CONTROL, cache.to_string()),
-                ],
+                [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache.to_string())],
                 Body::from(file.data),
             )
                 .into_response()

@@ -45,13 +45,15 @@ pub async fn signup(
     let invite = match state.config.registration {
         Registration::Open => None,
         Registration::Closed => {
-            return Err(ApiError::Forbidden(
-                "Registration is closed on this server.".into(),
-            ));
+            return Err(ApiError::Forbidden("Registration is closed on this server.".into()));
         }
-        Registration::Invite => Some(input.invite.clone().filter(|c| !c.is_empty()).ok_or_else(
-            || ApiError::Forbidden("Registration needs an invite code on this server.".into()),
-        )?),
+        Registration::Invite => Some(
+            input
+                .invite
+                .clone()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ApiError::Forbidden("Registration needs an invite code on this server.".into()))?,
+        ),
     };
     let hash = state.auth.hash_password(input.password).await?;
     let email = input.email.trim().to_lowercase();
@@ -60,9 +62,7 @@ pub async fn signup(
         .write(move |conn| {
             if let Some(code) = invite {
                 if !invites::consume(conn, &code)? {
-                    return Err(ApiError::Forbidden(
-                        "That invite code is unknown, used up or expired.".into(),
-                    ));
+                    return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
                 }
             }
             let new = NewUser {
@@ -81,14 +81,12 @@ pub async fn signup(
 /// A UNIQUE violation on signup is a 409 naming the field.
 fn taken_field(e: DbError) -> ApiError {
     match e.unique_violation() {
-        Some("users.username") => ApiError::Conflict {
-            detail: "That username is already taken.".into(),
-            field: "username",
-        },
-        Some("users.email") => ApiError::Conflict {
-            detail: "That email is already registered.".into(),
-            field: "email",
-        },
+        Some("users.username") => {
+            ApiError::Conflict { detail: "That username is already taken.".into(), field: "username" }
+        }
+        Some("users.email") => {
+            ApiError::Conflict { detail: "That email is already registered.".into(), field: "email" }
+        }
         _ => ApiError::from(e),
     }
 }
@@ -108,11 +106,7 @@ pub async fn login(
     JsonOrForm(input): JsonOrForm<LoginInput>,
 ) -> ApiResult<Json<Value>> {
     limit_address(&state, peer)?;
-    let login = input
-        .email
-        .or(input.username)
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default();
+    let login = input.email.or(input.username).map(|l| l.trim().to_string()).unwrap_or_default();
     let mut fields = validate::Fields::default();
     if login.is_empty() {
         fields.add("email", "is required");
@@ -130,11 +124,7 @@ pub async fn login(
         .check(&account_key)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let lookup = login.clone();
-    let user = state
-        .db
-        .read(move |conn| users::by_login(conn, &lookup))
-        .await
-        .map_err(ApiError::from)?;
+    let user = state.db.read(move |conn| users::by_login(conn, &lookup)).await.map_err(ApiError::from)?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password_ok = state.auth.verify_password(password, hash).await?;
     match user {
@@ -173,16 +163,7 @@ pub async fn search(
     QueryParams(query): QueryParams<SearchQuery>,
 ) -> ApiResult<Json<Vec<UserPublic>>> {
     let prefix = query.q.unwrap_or_default().trim().to_string();
-    let found = state
-        .db
-        .read(move |conn| users::search_prefix(conn, &prefix, 21))
-        .await
-        .map_err(ApiError::from)?;
-    let users = found
-        .iter()
-        .filter(|u| u.id != me.id)
-        .take(20)
-        .map(|u| state.presence.public(u.to_public()))
-        .collect();
+    let found = state.db.read(move |conn| users::search_prefix(conn, &prefix, 21)).await.map_err(ApiError::from)?;
+    let users = found.iter().filter(|u| u.id != me.id).take(20).map(|u| state.presence.public(u.to_public())).collect();
     Ok(Json(users))
 }

@@ -18,16 +18,12 @@ pub struct JsonBody<T>(pub T);
 pub struct JsonOrForm<T>(pub T);
 
 fn content_type(req: &Request) -> Option<String> {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.to_ascii_lowercase())
+    req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.to_ascii_lowercase())
 }
 
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
@@ -55,22 +51,11 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
         let path = e.path().to_string();
-        if let Some(field) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.split('`').next())
-        {
-            let field = if path == "." {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            };
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let field = if path == "." { field.to_string() } else { format!("{path}.{field}") };
             ApiError::invalid(&field, "is required")
         } else {
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
-            };
+            let field = if path == "." { "body".to_string() } else { path };
             ApiError::invalid(&field, message)
         }
     })
@@ -81,9 +66,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(ct) = content_type(&req).filter(|ct| !is_json(ct)) {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "Expected an application/json body, got {ct}."
-            )));
+            return Err(ApiError::UnsupportedMediaType(format!("Expected an application/json body, got {ct}.")));
         }
         let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(JsonBody)
@@ -97,15 +80,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
         match content_type(&req) {
             Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => {
                 let bytes = body_bytes(req, state).await?;
-                let pairs: serde_json::Map<String, serde_json::Value> = url_decoded_pairs(&bytes)
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
+                let pairs: serde_json::Map<String, serde_json::Value> =
+                    url_decoded_pairs(&bytes).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
                 from_value(serde_json::Value::Object(pairs)).map(JsonOrForm)
             }
-            Some(ct) if !is_json(&ct) => Err(ApiError::UnsupportedMediaType(format!(
-                "Expected a JSON or form-encoded body, got {ct}."
-            ))),
+            Some(ct) if !is_json(&ct) => {
+                Err(ApiError::UnsupportedMediaType(format!("Expected a JSON or form-encoded body, got {ct}.")))
+            }
             _ => {
                 let bytes = body_bytes(req, state).await?;
                 parse_json(&bytes).map(JsonOrForm)
@@ -158,37 +139,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let pairs: serde_json::Map<String, serde_json::Value> = url_decoded_pairs(query.as_bytes())
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect();
+        let pairs: serde_json::Map<String, serde_json::Value> =
+            url_decoded_pairs(query.as_bytes()).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
         from_value(serde_json::Value::Object(pairs)).map(QueryParams)
     }
 }
 
 /// An optional integer query parameter within `min..=max`; anything else is a 422 naming it.
-pub fn int_param(
-    value: Option<&str>,
-    name: &str,
-    min: i64,
-    max: i64,
-) -> Result<Option<i64>, ApiError> {
+pub fn int_param(value: Option<&str>, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
     let Some(text) = value else { return Ok(None) };
     match text.trim().parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(ApiError::invalid(
-            name,
-            format!("must be an integer from {min} to {max}"),
-        )),
+        _ => Err(ApiError::invalid(name, format!("must be an integer from {min} to {max}"))),
     }
 }
 
 /// An id from the path: anything that is not a positive integer is an unknown resource (404).
 pub fn path_id(text: &str, what: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::not_found(what))
+    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
 }
 
 #[cfg(test)]
@@ -197,8 +165,7 @@ mod tests {
 
     #[test]
     fn form_decoding() {
-        let pairs =
-            url_decoded_pairs(b"username=a%40b.c&password=p+w%21&grant_type=password&x=%zz");
+        let pairs = url_decoded_pairs(b"username=a%40b.c&password=p+w%21&grant_type=password&x=%zz");
         assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
         assert_eq!(pairs[1], ("password".into(), "p w!".into()));
         assert_eq!(pairs[3], ("x".into(), "%zz".into()));

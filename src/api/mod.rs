@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod extract;
+pub mod messages;
 pub mod ops;
+pub mod rooms;
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -27,6 +29,14 @@ pub fn routes(state: AppState) -> Router {
         .route("/auth/token", post(auth::login))
         .route("/auth/users/me", get(auth::me))
         .route("/auth/users", get(auth::search))
+        .route("/chat/private_chats", get(rooms::list_private_chats).post(rooms::open_private_chat))
+        .route("/chat/chat_rooms", get(rooms::list_rooms).post(rooms::create_room))
+        .route("/chat/chat_rooms/{room_id}", get(rooms::get_room))
+        .route("/chat/chat_rooms/{room_id}/members", post(rooms::add_member))
+        .route("/chat/chat_rooms/{room_id}/members/{user_id}", delete(rooms::remove_member))
+        .route("/chat/chat_rooms/{room_id}/messages", get(messages::history).post(messages::post))
+        .route("/chat/chat_rooms/{room_id}/read", post(messages::mark_read))
+        .route("/chat/messages/{id}", axum::routing::patch(messages::edit).delete(messages::delete))
         .route("/admin/invites", post(ops::create_invite))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -35,10 +45,7 @@ pub fn routes(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&state.config.cors_origin))
         .layer(TraceLayer::new_for_http());
@@ -64,8 +71,7 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     let path = request.uri().path().to_string();
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Internal(format!("request to {path} timed out after {limit:?}"))
-            .into_response(),
+        Err(_) => ApiError::Internal(format!("request to {path} timed out after {limit:?}")).into_response(),
     }
 }
 
@@ -76,10 +82,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())
     } else {
-        let list: Vec<HeaderValue> = origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         layer.allow_origin(list)
     }
 }

@@ -19,63 +19,31 @@ use crate::error::{ApiError, ApiResult};
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state
         .db
-        .read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(crate::db::DbError::from)
-        })
+        .read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(crate::db::DbError::from))
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(
-        json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    ))
+    Ok(Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     if !state.config.metrics {
-        return Err(ApiError::NotFound(
-            "Metrics are off; start natter with --metrics.".into(),
-        ));
+        return Err(ApiError::NotFound("Metrics are off; start natter with --metrics.".into()));
     }
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# HELP natter_db_commits_total Write transactions committed."
-    );
+    let _ = writeln!(text, "# HELP natter_db_commits_total Write transactions committed.");
     let _ = writeln!(text, "# TYPE natter_db_commits_total counter");
     let _ = writeln!(text, "natter_db_commits_total {}", state.db.commit_count());
-    let _ = writeln!(
-        text,
-        "# HELP natter_online_users Users with at least one connected socket."
-    );
+    let _ = writeln!(text, "# HELP natter_online_users Users with at least one connected socket.");
     let _ = writeln!(text, "# TYPE natter_online_users gauge");
-    let _ = writeln!(
-        text,
-        "natter_online_users {}",
-        state.presence.online_count()
-    );
+    let _ = writeln!(text, "natter_online_users {}", state.presence.online_count());
     let _ = writeln!(text, "# HELP natter_uptime_seconds Seconds since start.");
     let _ = writeln!(text, "# TYPE natter_uptime_seconds gauge");
-    let _ = writeln!(
-        text,
-        "natter_uptime_seconds {}",
-        state.started.elapsed().as_secs()
-    );
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+    let _ = writeln!(text, "natter_uptime_seconds {}", state.started.elapsed().as_secs());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
 pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../../static/openapi.json"),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../static/openapi.json")).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -93,13 +61,8 @@ fn expires_in(value: Option<Value>) -> ApiResult<std::time::Duration> {
             .filter(|s| *s > 0)
             .map(std::time::Duration::from_secs)
             .ok_or_else(|| ApiError::invalid("expires_in", "must be a positive number of seconds")),
-        Some(Value::String(s)) => {
-            parse_duration(&s).map_err(|e| ApiError::invalid("expires_in", e))
-        }
-        Some(_) => Err(ApiError::invalid(
-            "expires_in",
-            "must be seconds or a duration such as 7d",
-        )),
+        Some(Value::String(s)) => parse_duration(&s).map_err(|e| ApiError::invalid("expires_in", e)),
+        Some(_) => Err(ApiError::invalid("expires_in", "must be seconds or a duration such as 7d")),
     }
 }
 
@@ -109,9 +72,7 @@ pub async fn create_invite(
     JsonBody(input): JsonBody<InviteInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !user.is_admin {
-        return Err(ApiError::Forbidden(
-            "Only administrators can create invites.".into(),
-        ));
+        return Err(ApiError::Forbidden("Only administrators can create invites.".into()));
     }
     let uses = input.uses.unwrap_or(1);
     if uses == 0 || uses > 10_000 {
@@ -123,19 +84,12 @@ pub async fn create_invite(
 }
 
 /// Store a new invite code; shared with `natter invite`.
-pub async fn create(
-    db: &crate::db::Db,
-    by: Option<i64>,
-    uses: u32,
-    ttl: std::time::Duration,
-) -> ApiResult<Value> {
+pub async fn create(db: &crate::db::Db, by: Option<i64>, uses: u32, ttl: std::time::Duration) -> ApiResult<Value> {
     let code = random_hex(16);
     let expires = time::OffsetDateTime::now_utc() + ttl;
     let expires_at = crate::db::format_time(expires);
     let invite = db
-        .write(move |conn| {
-            invites::insert(conn, &code, by, i64::from(uses), &expires_at).map_err(ApiError::from)
-        })
+        .write(move |conn| invites::insert(conn, &code, by, i64::from(uses), &expires_at).map_err(ApiError::from))
         .await?;
     Ok(invite_json(&invite))
 }

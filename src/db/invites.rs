@@ -22,11 +22,7 @@ pub fn insert(
         "INSERT INTO invites (code, created_by, uses_left, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![code, created_by, uses, expires_at, super::now()],
     )?;
-    Ok(Invite {
-        code: code.to_string(),
-        uses_left: uses,
-        expires_at: expires_at.to_string(),
-    })
+    Ok(Invite { code: code.to_string(), uses_left: uses, expires_at: expires_at.to_string() })
 }
 
 /// Use up one signup of `code`; false when the code is unknown, used up or expired.

@@ -79,11 +79,7 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self {
-            readers: 8,
-            commit_batch: 512,
-            queue: 16_384,
-        }
+        Self { readers: 8, commit_batch: 512, queue: 16_384 }
     }
 }
 
@@ -205,14 +201,8 @@ impl Db {
         H: FnOnce(&T) + Send + 'static,
     {
         let (job, answer) = make_job(f, after_commit);
-        self.inner
-            .writes
-            .send(WriterMsg::Write(job))
-            .await
-            .map_err(|_| E::from(DbError::Closed))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+        self.inner.writes.send(WriterMsg::Write(job)).await.map_err(|_| E::from(DbError::Closed))?;
+        answer.await.unwrap_or_else(|_| Err(E::from(DbError::Closed)))
     }
 
     /// [`Db::write`] for code outside the async runtime (CLI subcommands).
@@ -223,13 +213,8 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (job, answer) = make_job(f, |_| {});
-        self.inner
-            .writes
-            .blocking_send(WriterMsg::Write(job))
-            .map_err(|_| E::from(DbError::Closed))?;
-        answer
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+        self.inner.writes.blocking_send(WriterMsg::Write(job)).map_err(|_| E::from(DbError::Closed))?;
+        answer.blocking_recv().unwrap_or_else(|_| Err(E::from(DbError::Closed)))
     }
 
     /// Run `f` on a read-only connection on a blocking thread.
@@ -247,11 +232,7 @@ impl Db {
             f(&conn)
         })
         .await;
-        result.unwrap_or_else(|e| {
-            Err(E::from(DbError::CommitFailed(format!(
-                "read task failed: {e}"
-            ))))
-        })
+        result.unwrap_or_else(|e| Err(E::from(DbError::CommitFailed(format!("read task failed: {e}")))))
     }
 
     /// [`Db::read`] for code outside the async runtime.
@@ -268,13 +249,7 @@ impl Db {
     /// [`DbError::Closed`]. Safe to call more than once.
     pub async fn shutdown(&self) {
         let (done, finished) = oneshot::channel();
-        if self
-            .inner
-            .writes
-            .send(WriterMsg::Shutdown(done))
-            .await
-            .is_ok()
-        {
+        if self.inner.writes.send(WriterMsg::Shutdown(done)).await.is_ok() {
             let _ = finished.await;
         }
         self.join_threads();
@@ -283,12 +258,7 @@ impl Db {
     /// [`Db::shutdown`] outside the async runtime.
     pub fn shutdown_blocking(&self) {
         let (done, finished) = oneshot::channel();
-        if self
-            .inner
-            .writes
-            .blocking_send(WriterMsg::Shutdown(done))
-            .is_ok()
-        {
+        if self.inner.writes.blocking_send(WriterMsg::Shutdown(done)).is_ok() {
             let _ = finished.blocking_recv();
         }
         self.join_threads();
@@ -344,12 +314,7 @@ where
     (job, answer)
 }
 
-fn writer_loop(
-    conn: Connection,
-    mut queue: mpsc::Receiver<WriterMsg>,
-    max_batch: usize,
-    commits: Arc<AtomicU64>,
-) {
+fn writer_loop(conn: Connection, mut queue: mpsc::Receiver<WriterMsg>, max_batch: usize, commits: Arc<AtomicU64>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
@@ -394,19 +359,13 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU6
         return;
     }
     for job in batch.drain(..) {
-        let savepoint = conn
-            .prepare_cached("SAVEPOINT write")
-            .and_then(|mut s| s.execute([]));
+        let savepoint = conn.prepare_cached("SAVEPOINT write").and_then(|mut s| s.execute([]));
         if let Err(e) = savepoint {
             tracing::error!(error = %e, "could not open a savepoint");
         }
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
         let ok = matches!(&outcome, Ok((true, _)));
-        let end = if ok {
-            "RELEASE write"
-        } else {
-            "ROLLBACK TO write; RELEASE write"
-        };
+        let end = if ok { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
         if let Err(e) = conn.execute_batch(end) {
             tracing::error!(error = %e, "could not close a savepoint");
         }

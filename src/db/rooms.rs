@@ -1,1 +1,229 @@
-//! rooms (filled by the rooms and media work).
+//! Rooms (group and private) and their members.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::DbError;
+use super::users::UserRecord;
+use crate::model::Role;
+
+#[derive(Debug, Clone)]
+pub struct RoomRecord {
+    pub id: i64,
+    pub name: Option<String>,
+    pub is_private: bool,
+    pub owner_id: Option<i64>,
+    pub created_at: String,
+}
+
+/// The caller's standing in a room.
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    pub role: Role,
+    pub last_read_id: i64,
+}
+
+fn room(row: &Row) -> rusqlite::Result<RoomRecord> {
+    Ok(RoomRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        is_private: row.get(2)?,
+        owner_id: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+const ROOM_COLUMNS: &str = "r.id, r.name, r.is_private, r.owner_id, r.created_at";
+
+/// A group room owned by `owner`, with `members` (the owner is added if missing).
+pub fn create_group(conn: &Connection, name: &str, owner: i64, members: &[i64]) -> Result<i64, DbError> {
+    let now = super::now();
+    let id: i64 = conn.query_row(
+        "INSERT INTO rooms (name, is_private, owner_id, created_at, activity_at) VALUES (?1, 0, ?2, ?3, ?3) RETURNING id",
+        params![name, owner, now],
+        |r| r.get(0),
+    )?;
+    insert_member(conn, id, owner, Role::Owner)?;
+    for &member in members.iter().filter(|&&m| m != owner) {
+        insert_member(conn, id, member, Role::Member)?;
+    }
+    Ok(id)
+}
+
+/// The private chat of `a` and `b`, created if it does not exist; `true` when created.
+/// The UNIQUE `pair_key` makes this safe however the calls interleave.
+pub fn find_or_create_private(conn: &Connection, a: i64, b: i64) -> Result<(i64, bool), DbError> {
+    let key = format!("{}:{}", a.min(b), a.max(b));
+    let now = super::now();
+    let created: Option<i64> = conn
+        .query_row(
+            "INSERT INTO rooms (name, is_private, owner_id, pair_key, created_at, activity_at)
+             VALUES (NULL, 1, NULL, ?1, ?2, ?2) ON CONFLICT(pair_key) DO NOTHING RETURNING id",
+            params![key, now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = created {
+        insert_member(conn, id, a, Role::Member)?;
+        insert_member(conn, id, b, Role::Member)?;
+        return Ok((id, true));
+    }
+    let id = conn.query_row("SELECT id FROM rooms WHERE pair_key = ?1", [key], |r| r.get(0))?;
+    Ok((id, false))
+}
+
+fn insert_member(conn: &Connection, room_id: i64, user_id: i64, role: Role) -> Result<bool, DbError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(room_id, user_id) DO NOTHING",
+        )?
+        .execute(params![room_id, user_id, role.as_str(), super::now()])?;
+    Ok(inserted == 1)
+}
+
+/// Add `user_id` as a member; false when already one.
+pub fn add_member(conn: &Connection, room_id: i64, user_id: i64) -> Result<bool, DbError> {
+    insert_member(conn, room_id, user_id, Role::Member)
+}
+
+pub fn get(conn: &Connection, room_id: i64) -> Result<Option<RoomRecord>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = ?1"))?
+        .query_row([room_id], room)
+        .optional()?)
+}
+
+/// `user_id`'s membership of `room_id`, if any: the check behind every room endpoint.
+pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<Membership>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT role, last_read_id FROM room_members WHERE room_id = ?1 AND user_id = ?2")?
+        .query_row([room_id, user_id], |r| {
+            Ok(Membership { role: Role::parse(&r.get::<_, String>(0)?), last_read_id: r.get(1)? })
+        })
+        .optional()?)
+}
+
+/// Members in join order (the longest-standing first).
+pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Role)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at,
+                u.created_at, u.last_seen, m.role
+         FROM room_members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ?1 ORDER BY m.rowid",
+    )?;
+    let rows = stmt.query_map([room_id], |r| {
+        let user = UserRecord {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            email: r.get(2)?,
+            password_hash: r.get(3)?,
+            is_admin: r.get(4)?,
+            disabled: r.get(5)?,
+            password_changed_at: r.get(6)?,
+            created_at: r.get(7)?,
+            last_seen: r.get(8)?,
+        };
+        Ok((user, Role::parse(&r.get::<_, String>(9)?)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn member_ids(conn: &Connection, room_id: i64) -> Result<Vec<i64>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM room_members WHERE room_id = ?1 ORDER BY rowid")?;
+    let rows = stmt.query_map([room_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The rooms of `user_id` (private chats or group rooms), most recent activity first, each with
+/// the caller's membership.
+pub fn rooms_of(conn: &Connection, user_id: i64, private: bool) -> Result<Vec<(RoomRecord, Membership)>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROOM_COLUMNS}, m.role, m.last_read_id
+         FROM room_members m JOIN rooms r ON r.id = m.room_id
+         WHERE m.user_id = ?1 AND r.is_private = ?2
+         ORDER BY r.activity_at DESC, r.id DESC"
+    ))?;
+    let rows = stmt.query_map(params![user_id, private], |r| {
+        Ok((room(r)?, Membership { role: Role::parse(&r.get::<_, String>(5)?), last_read_id: r.get(6)? }))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every room id of `user_id`, group and private: what a new socket joins.
+pub fn room_ids_of(conn: &Connection, user_id: i64) -> Result<Vec<i64>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT room_id FROM room_members WHERE user_id = ?1")?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ids of everyone who shares at least one room with `user_id` (them excluded).
+pub fn contacts_of(conn: &Connection, user_id: i64) -> Result<Vec<i64>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT other.user_id FROM room_members mine
+         JOIN room_members other ON other.room_id = mine.room_id
+         WHERE mine.user_id = ?1 AND other.user_id != ?1",
+    )?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What removing a member did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Removal {
+    pub removed: bool,
+    pub new_owner: Option<i64>,
+    pub room_deleted: bool,
+}
+
+/// Remove `user_id`; an owner leaving hands ownership to the longest-standing member, and a
+/// group room left empty is deleted (its messages with it).
+pub fn remove_member(conn: &Connection, room_id: i64, user_id: i64) -> Result<Removal, DbError> {
+    let role: Option<String> = conn
+        .query_row(
+            "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2 RETURNING role",
+            [room_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(role) = role else { return Ok(Removal::default()) };
+    let mut outcome = Removal { removed: true, ..Removal::default() };
+    let heir: Option<i64> = conn
+        .query_row("SELECT user_id FROM room_members WHERE room_id = ?1 ORDER BY rowid LIMIT 1", [room_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match heir {
+        None => {
+            conn.execute("DELETE FROM rooms WHERE id = ?1 AND is_private = 0", [room_id])?;
+            outcome.room_deleted = true;
+        }
+        Some(heir) if Role::parse(&role) == Role::Owner => {
+            conn.execute(
+                "UPDATE room_members SET role = 'owner' WHERE room_id = ?1 AND user_id = ?2",
+                [room_id, heir],
+            )?;
+            conn.execute("UPDATE rooms SET owner_id = ?2 WHERE id = ?1", [room_id, heir])?;
+            outcome.new_owner = Some(heir);
+        }
+        Some(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// Move the read marker forward to `message_id`, capped at the room's newest message; it never
+/// moves backwards.
+pub fn mark_read(conn: &Connection, room_id: i64, user_id: i64, message_id: i64) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE room_members
+         SET last_read_id = max(last_read_id,
+             min(?3, (SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?1)))
+         WHERE room_id = ?1 AND user_id = ?2",
+    )?
+    .execute([room_id, user_id, message_id])?;
+    Ok(())
+}
+
+pub fn touch(conn: &Connection, room_id: i64, at: &str) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE rooms SET activity_at = ?2 WHERE id = ?1")?.execute(params![room_id, at])?;
+    Ok(())
+}

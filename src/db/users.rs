@@ -32,16 +32,12 @@ impl UserRecord {
 
     /// As others see this user; `online` is filled in from the presence registry.
     pub fn to_public(&self) -> UserPublic {
-        UserPublic {
-            id: self.id,
-            username: self.username.clone(),
-            online: false,
-            last_seen: self.last_seen.clone(),
-        }
+        UserPublic { id: self.id, username: self.username.clone(), online: false, last_seen: self.last_seen.clone() }
     }
 }
 
-const COLUMNS: &str = "id, username, email, password_hash, is_admin, disabled, password_changed_at, created_at, last_seen";
+const COLUMNS: &str =
+    "id, username, email, password_hash, is_admin, disabled, password_changed_at, created_at, last_seen";
 
 fn record(row: &Row) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -111,10 +107,7 @@ pub fn by_login(conn: &Connection, login: &str) -> Result<Option<UserRecord>, Db
 }
 
 /// Ids for usernames (any case); returns (found ids in input order, unknown names).
-pub fn ids_for_usernames(
-    conn: &Connection,
-    names: &[String],
-) -> Result<(Vec<i64>, Vec<String>), DbError> {
+pub fn ids_for_usernames(conn: &Connection, names: &[String]) -> Result<(Vec<i64>, Vec<String>), DbError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM users WHERE username = ?1")?;
     let (mut ids, mut unknown) = (Vec::new(), Vec::new());
     for name in names {
@@ -128,11 +121,7 @@ pub fn ids_for_usernames(
 
 /// Users whose name starts with `prefix` (any case), by name, at most `limit`. Served by the
 /// NOCASE unique index as a range scan: every allowed username character sorts below '~'.
-pub fn search_prefix(
-    conn: &Connection,
-    prefix: &str,
-    limit: u32,
-) -> Result<Vec<UserRecord>, DbError> {
+pub fn search_prefix(conn: &Connection, prefix: &str, limit: u32) -> Result<Vec<UserRecord>, DbError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM users
          WHERE username >= ?1 AND username < ?1 || '~' AND disabled = 0
@@ -157,10 +146,7 @@ pub fn set_password(conn: &Connection, id: i64, hash: &str) -> Result<bool, DbEr
 }
 
 pub fn set_disabled(conn: &Connection, id: i64, disabled: bool) -> Result<bool, DbError> {
-    Ok(conn.execute(
-        "UPDATE users SET disabled = ?2 WHERE id = ?1",
-        params![id, disabled],
-    )? == 1)
+    Ok(conn.execute("UPDATE users SET disabled = ?2 WHERE id = ?1", params![id, disabled])? == 1)
 }
 
 pub fn set_admin(conn: &Connection, id: i64) -> Result<bool, DbError> {
@@ -168,7 +154,6 @@ pub fn set_admin(conn: &Connection, id: i64) -> Result<bool, DbError> {
 }
 
 pub fn set_last_seen(conn: &Connection, id: i64, at: &str) -> Result<(), DbError> {
-    conn.prepare_cached("UPDATE users SET last_seen = ?2 WHERE id = ?1")?
-        .execute(params![id, at])?;
+    conn.prepare_cached("UPDATE users SET last_seen = ?2 WHERE id = ?1")?.execute(params![id, at])?;
     Ok(())
 }
