@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod limits;
+pub mod media;
 pub mod model;
 pub mod presence;
 pub mod validate;
@@ -87,6 +88,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let data_lock = lock_data_dir(&config.data)?;
     let media = config.data.media_path();
     std::fs::create_dir_all(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
+    media::sweep_temp_files(&media);
     let secret_path = config.data.secret_path();
     let secret = auth::load_or_create_secret(&secret_path)
         .map_err(|e| format!("cannot read or create the JWT secret {}: {e}", secret_path.display()))?;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod media;
 pub mod messages;
 pub mod ops;
 pub mod rooms;
@@ -37,6 +38,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/chat/chat_rooms/{room_id}/messages", get(messages::history).post(messages::post))
         .route("/chat/chat_rooms/{room_id}/read", post(messages::mark_read))
         .route("/chat/messages/{id}", axum::routing::patch(messages::edit).delete(messages::delete))
+        .route("/chat/upload_media", post(media::upload).layer(media::body_limit(&state)))
+        .route("/media/{name}", get(media::serve))
         .route("/admin/invites", post(ops::create_invite))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
