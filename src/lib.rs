@@ -15,6 +15,7 @@ pub mod limits;
 pub mod media;
 pub mod model;
 pub mod presence;
+pub mod realtime;
 pub mod validate;
 pub mod web;
 
@@ -25,12 +26,10 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::ServiceExt;
-use axum::extract::Request;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::Layer;
-use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::Auth;
 use crate::config::ServeArgs;
@@ -62,7 +61,10 @@ impl Deref for AppState {
 /// A server ready to run: state, routes, and the lock that keeps other natters off its data.
 pub struct App {
     pub state: AppState,
-    service: NormalizePath<axum::Router>,
+    /// The whole HTTP stack: owned handshake copies → Socket.IO → trailing-slash
+    /// normalisation → the REST router. Socket.IO sits outside the normalisation.
+    service: axum::Router,
+    io: socketioxide::SocketIo,
     events: chat::EventStream,
     _data_lock: File,
 }
@@ -113,8 +115,10 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         db,
         config,
     }));
-    let service = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
-    Ok(App { state, service, events: event_stream, _data_lock: data_lock })
+    let (socket_layer, io) = realtime::layer(&state);
+    let rest = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
+    let service = axum::Router::new().fallback_service(rest).layer(socket_layer).layer(realtime::OwnedHandshakeLayer);
+    Ok(App { state, service, io, events: event_stream, _data_lock: data_lock })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -124,8 +128,8 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, service, events, _data_lock } = app;
-    let fan_out = tokio::spawn(drain_events(events));
+    let App { state, service, io, events, _data_lock } = app;
+    let fan_out = tokio::spawn(realtime::fan_out(io.clone(), events));
     let grace = state.config.shutdown_grace;
     // Without TCP_NODELAY a small ack written just before a broadcast waits for the peer's next
     // packet (Nagle): ack p50 10.4 ms → 1.4 ms measured with it set.
@@ -136,9 +140,11 @@ pub async fn serve(
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down");
+        // Open sockets would hold graceful shutdown forever: close them first.
+        io.close().await;
         let _ = stop_tx.send(true);
     };
-    let make_service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    let make_service = service.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, make_service).with_graceful_shutdown(signal);
     let mut stopped = stop_rx.clone();
     let forced = async move {
@@ -156,13 +162,6 @@ pub async fn serve(
     fan_out.abort();
     tracing::info!("storage engine drained; bye");
     result
-}
-
-/// Until the realtime layer consumes them, domain events are dropped here.
-async fn drain_events(mut events: chat::EventStream) {
-    while let Some(event) = events.recv().await {
-        tracing::trace!(?event, "domain event");
-    }
 }
 
 /// What `natter serve` does: log, build, bind, serve until SIGINT or SIGTERM.
