@@ -16,7 +16,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::User { action, data }) => user(action, &data),
+        Some(Command::User { action }) => user(action),
         Some(Command::Invite { uses, expires, data }) => invite(uses, expires, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
         Some(Command::Restore { file, data }) => restore(&file, &data),
@@ -63,8 +63,8 @@ fn find_user(db: &Db, name: &str) -> Result<UserRecord, String> {
         .ok_or_else(|| format!("no user named {name}"))
 }
 
-fn user(action: UserAction, data: &DataArgs) -> Result<(), String> {
-    let db = open_db(data)?;
+fn user(action: UserAction) -> Result<(), String> {
+    let db = open_db(action.data())?;
     let result = user_action(&db, action);
     db.shutdown_blocking();
     result
@@ -78,7 +78,7 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
         Ok(())
     };
     match action {
-        UserAction::Add { name, email, password, admin } => {
+        UserAction::Add { name, email, password, admin, .. } => {
             validate::username(&name).map_err(|p| format!("the username {p}"))?;
             validate::email(&email).map_err(|p| format!("the email {p}"))?;
             let hash = auth::hash_password_blocking(&read_password(password)?)?;
@@ -97,9 +97,9 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
             println!("created user {} (id {}{})", user.username, user.id, if user.is_admin { ", admin" } else { "" });
             Ok(())
         }
-        UserAction::List => {
+        UserAction::List { .. } => {
             let all = db.read_blocking(users::list).map_err(|e: DbError| e.to_string())?;
-            println!("{:>6}  {:<32}  {:<40}  {}", "id", "username", "email", "flags");
+            println!("{:>6}  {:<32}  {:<40}  flags", "id", "username", "email");
             for u in all {
                 let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                     .iter()
@@ -111,7 +111,7 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
             }
             Ok(())
         }
-        UserAction::Passwd { name, password } => {
+        UserAction::Passwd { name, password, .. } => {
             let user = find_user(db, &name)?;
             let hash = auth::hash_password_blocking(&read_password(password)?)?;
             db.write_blocking(move |conn| users::set_password(conn, user.id, &hash))
@@ -119,9 +119,9 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
             println!("password of {} changed; its older tokens no longer work", user.username);
             Ok(())
         }
-        UserAction::Disable { name } => update(&name, |c, id| users::set_disabled(c, id, true), "disabled"),
-        UserAction::Enable { name } => update(&name, |c, id| users::set_disabled(c, id, false), "enabled"),
-        UserAction::Promote { name } => update(&name, users::set_admin, "is now an administrator"),
+        UserAction::Disable { name, .. } => update(&name, |c, id| users::set_disabled(c, id, true), "disabled"),
+        UserAction::Enable { name, .. } => update(&name, |c, id| users::set_disabled(c, id, false), "enabled"),
+        UserAction::Promote { name, .. } => update(&name, users::set_admin, "is now an administrator"),
     }
 }
 

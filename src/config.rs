@@ -29,8 +29,6 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Create an invite code (for `--registration invite`).
     Invite {
@@ -78,21 +76,54 @@ pub enum UserAction {
         /// Make the account an administrator.
         #[arg(long)]
         admin: bool,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// List accounts.
-    List,
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Set a new password (from --password or standard input); older tokens stop working.
     Passwd {
         name: String,
         #[arg(long)]
         password: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Disable an account: its tokens stop working and it cannot log in.
-    Disable { name: String },
+    Disable {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Enable a disabled account.
-    Enable { name: String },
+    Enable {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Make an account an administrator.
-    Promote { name: String },
+    Promote {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+impl UserAction {
+    /// The data folder the action works on.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            UserAction::Add { data, .. }
+            | UserAction::List { data }
+            | UserAction::Passwd { data, .. }
+            | UserAction::Disable { data, .. }
+            | UserAction::Enable { data, .. }
+            | UserAction::Promote { data, .. } => data,
+        }
+    }
 }
 
 /// Where the data lives; shared by `serve` and every subcommand that touches the database.

@@ -60,10 +60,10 @@ pub async fn signup(
     let user = state
         .db
         .write(move |conn| {
-            if let Some(code) = invite {
-                if !invites::consume(conn, &code)? {
-                    return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
-                }
+            if let Some(code) = invite
+                && !invites::consume(conn, &code)?
+            {
+                return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
             }
             let new = NewUser {
                 username: &input.username,
@@ -117,14 +117,19 @@ pub async fn login(
     }
     fields.finish()?;
 
-    let account_key = login.to_lowercase();
+    let lookup = login.clone();
+    let user = state.db.read(move |conn| users::by_login(conn, &lookup)).await.map_err(ApiError::from)?;
+    // Failures count against the account, however it was named (email or username, any case);
+    // logins that name no account count against the text typed.
+    let account_key = match &user {
+        Some(user) => format!("user:{}", user.id),
+        None => format!("login:{}", login.to_lowercase()),
+    };
     state
         .limits
         .failed_logins_per_account
         .check(&account_key)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let lookup = login.clone();
-    let user = state.db.read(move |conn| users::by_login(conn, &lookup)).await.map_err(ApiError::from)?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password_ok = state.auth.verify_password(password, hash).await?;
     match user {

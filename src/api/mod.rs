@@ -48,11 +48,21 @@ pub fn routes(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
+        .layer(middleware::map_response(json_charset))
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&state.config.cors_origin))
         .layer(TraceLayer::new_for_http());
     router.with_state(state)
+}
+
+/// SPEC §1: JSON bodies are `application/json; charset=utf-8` (axum writes the bare type).
+async fn json_charset(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json") {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    }
+    response
 }
 
 /// Unknown paths: a UI asset if one has that name, else the SPEC's 404.

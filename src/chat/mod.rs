@@ -73,10 +73,10 @@ pub async fn send_message(state: &AppState, sender: &UserRecord, post: Post) -> 
                         _ => return Err(ApiError::invalid("attachment_id", "is not a file you uploaded")),
                     }
                 }
-                if let Some(client_id) = &client_id {
-                    if let Some(earlier) = messages::by_client_id(conn, post.room_id, sender_id, client_id)? {
-                        return Ok((earlier, false));
-                    }
+                if let Some(client_id) = &client_id
+                    && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender_id, client_id)?
+                {
+                    return Ok((earlier, false));
                 }
                 let new = NewMessage {
                     room_id: post.room_id,

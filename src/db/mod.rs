@@ -275,6 +275,14 @@ impl Db {
     }
 }
 
+impl Drop for Inner {
+    /// The last handle is gone: the writer stops by itself once its queue closes; tell the
+    /// checkpoint thread too.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 fn make_job<T, E, F, H>(f: F, after_commit: H) -> (WriteJob, oneshot::Receiver<Result<T, E>>)
 where
     T: Send + 'static,

@@ -1,0 +1,322 @@
+//! History paging benchmark (issue 3): pages of 50 with `before` at random positions, from
+//! concurrent keep-alive HTTP clients, in a room of 1,000,000 messages and in one of 1,000.
+//!
+//! The server is the real release binary in its own process, so its CPU is measured apart from
+//! this load generator's (both are printed: on a 2-core machine they share the cores). The big
+//! room is filled through the storage engine's batch path (one write job per 20,000 rows)
+//! while the server is stopped, then the server is started again on that data.
+//!
+//!     cargo bench --bench history            # BENCH_SECS=10 BENCH_CLIENTS=32 to change
+//!
+//! The HTTP client is a few lines over a TcpStream: reqwest costs more CPU per request than
+//! the server under test, which would measure the client instead of natter.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use natter::db::{Db, DbError, DbOptions};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BIG_ROOM: i64 = 1_000_000;
+const SMALL_ROOM: i64 = 1_000;
+const PAGE: i64 = 50;
+
+/// One keep-alive HTTP/1.1 connection.
+struct Http {
+    stream: tokio::io::BufReader<TcpStream>,
+    host: String,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl Http {
+    async fn connect(addr: &str) -> Http {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Http {
+            stream: tokio::io::BufReader::new(stream),
+            host: addr.to_string(),
+            line: String::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Send one request; returns the status, the body is left in `self.body`.
+    async fn request(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> u16 {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        if let Some(token) = token {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        if body.is_some() {
+            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
+        }
+        head.push_str("\r\n");
+        head.push_str(&payload);
+        self.stream.get_mut().write_all(head.as_bytes()).await.expect("write");
+        self.line.clear();
+        self.stream.read_line(&mut self.line).await.expect("status line");
+        let status: u16 = self.line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+        let mut length = 0usize;
+        loop {
+            self.line.clear();
+            self.stream.read_line(&mut self.line).await.expect("header");
+            let header = self.line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("content-length");
+                }
+            }
+        }
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body).await.expect("body");
+        status
+    }
+
+    async fn json(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let status = self.request(method, path, token, body).await;
+        (status, serde_json::from_slice(&self.body).unwrap_or(Value::Null))
+    }
+}
+
+/// The natter release binary, running on `data`.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
+            .arg("--data-dir")
+            .arg(data)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start natter");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines.next().expect("natter exited").expect("read log");
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().expect("address").to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// utime + stime of a process, from /proc/PID/stat.
+fn process_cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Fill `room_id` with `count` messages by `sender` through the engine's batch path.
+fn fill_room(db: &Db, room_id: i64, sender: i64, count: i64) {
+    const BATCH: i64 = 20_000;
+    let mut written = 0;
+    while written < count {
+        let n = BATCH.min(count - written);
+        let first = written;
+        db.write_blocking(move |conn| {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO messages (room_id, sender_id, content, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let now = natter::db::now();
+            for i in first..first + n {
+                insert.execute((room_id, sender, format!("message number {i} in a long history"), &now))?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .expect("batch insert");
+        written += n;
+    }
+}
+
+struct Outcome {
+    pages: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+async fn run_load(
+    server: &Server,
+    token: &str,
+    room_id: i64,
+    newest_id: i64,
+    oldest_id: i64,
+    clients: usize,
+    secs: u64,
+) -> Outcome {
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_cpu = server.cpu_seconds();
+    let client_cpu = process_cpu_seconds("/proc/self/stat");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (addr, token, stop) = (server.addr.clone(), token.to_string(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut http = Http::connect(&addr).await;
+            let mut latencies = Vec::with_capacity(100_000);
+            // A cheap xorshift: random `before` positions without a rand dependency.
+            let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (client as u64 + 1);
+            while !stop.load(Ordering::Relaxed) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let span = (newest_id - oldest_id - PAGE).max(1) as u64;
+                let before = oldest_id + PAGE + (seed % span) as i64;
+                let path = format!("/chat/chat_rooms/{room_id}/messages?limit={PAGE}&before={before}");
+                let t = Instant::now();
+                let status = http.request("GET", &path, Some(&token), None).await;
+                latencies.push(t.elapsed());
+                assert_eq!(status, 200, "history page failed: {}", String::from_utf8_lossy(&http.body));
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("client task"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Outcome {
+        pages: latencies.len(),
+        elapsed,
+        latencies,
+        server_cpu: server.cpu_seconds() - server_cpu,
+        client_cpu: process_cpu_seconds("/proc/self/stat") - client_cpu,
+    }
+}
+
+fn report(label: &str, o: &Outcome) {
+    let rate = o.pages as f64 / o.elapsed.as_secs_f64();
+    println!(
+        "{label:<22} {rate:>9.0} pages/s   p50 {:>6.2} ms   p99 {:>6.2} ms   server CPU {:>5.1} µs/page ({:.0}% of 2 cores)   load generator CPU {:>5.1} µs/page",
+        percentile(&o.latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
+        o.server_cpu * 1e6 / o.pages.max(1) as f64,
+        o.server_cpu * 100.0 / o.elapsed.as_secs_f64() / 2.0,
+        o.client_cpu * 1e6 / o.pages.max(1) as f64,
+    );
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let clients: usize = std::env::var("BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!(
+        "natter history benchmark: {} cores, SQLite {}, {clients} clients, {secs} s per room",
+        num_cpus(),
+        rusqlite::version()
+    );
+
+    // 1. Accounts and rooms through the API.
+    let server = Server::start(dir.path());
+    let (token, big, small, user_id) = runtime.block_on(async {
+        let mut http = Http::connect(&server.addr).await;
+        let body = json!({"username": "reader", "email": "reader@example.com", "password": "password123"});
+        let (status, user) = http.json("POST", "/auth/signup", None, Some(&body)).await;
+        assert_eq!(status, 201, "signup: {user}");
+        let login = json!({"email": "reader", "password": "password123"});
+        let (_, token) = http.json("POST", "/auth/login", None, Some(&login)).await;
+        let token = token["access_token"].as_str().expect("token").to_string();
+        let (_, big) = http.json("POST", "/chat/chat_rooms", Some(&token), Some(&json!({"name": "big"}))).await;
+        let (_, small) = http.json("POST", "/chat/chat_rooms", Some(&token), Some(&json!({"name": "small"}))).await;
+        (
+            token,
+            big["id"].as_i64().expect("room"),
+            small["id"].as_i64().expect("room"),
+            user["id"].as_i64().expect("id"),
+        )
+    });
+    server.stop();
+
+    // 2. A million messages through the engine's batch path.
+    let fill_started = Instant::now();
+    let db = Db::open(&dir.path().join("natter.db"), DbOptions::default()).expect("open db");
+    fill_room(&db, big, user_id, BIG_ROOM);
+    fill_room(&db, small, user_id, SMALL_ROOM);
+    db.shutdown_blocking();
+    let fill = fill_started.elapsed();
+    println!(
+        "filled {BIG_ROOM} + {SMALL_ROOM} messages in {:.1} s ({:.0} rows/s)",
+        fill.as_secs_f64(),
+        (BIG_ROOM + SMALL_ROOM) as f64 / fill.as_secs_f64()
+    );
+
+    // 3. Load.
+    let server = Server::start(dir.path());
+    runtime.block_on(async {
+        let mut http = Http::connect(&server.addr).await;
+        for (room, label) in [(big, "1,000,000 messages"), (small, "1,000 messages")] {
+            let (_, newest) =
+                http.json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1"), Some(&token), None).await;
+            let (_, oldest) = http
+                .json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1&after=0"), Some(&token), None)
+                .await;
+            let newest_id = newest[0]["id"].as_i64().expect("newest id");
+            let oldest_id = oldest[0]["id"].as_i64().expect("oldest id");
+            // Warm up: connections, prepared statements, page cache.
+            let _ = run_load(&server, &token, room, newest_id, oldest_id, clients, 1).await;
+            let outcome = run_load(&server, &token, room, newest_id, oldest_id, clients, secs).await;
+            report(label, &outcome);
+        }
+    });
+    println!("server RSS after the runs: {} MiB", server.rss_kib() / 1024);
+    println!("targets: ≥ 10,000 pages/s and p99 ≤ 10 ms in both rooms");
+    server.stop();
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
