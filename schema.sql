@@ -19,8 +19,10 @@ CREATE TABLE users (
     last_seen           TEXT
 );
 
+-- AUTOINCREMENT on rooms and messages: ids are never reused after a delete, so `after=<id>`
+-- catch-up and read markers stay right when the newest row is deleted.
 CREATE TABLE rooms (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     name        TEXT,                                    -- NULL for private chats
     is_private  INTEGER NOT NULL DEFAULT 0,
     owner_id    INTEGER REFERENCES users(id) ON DELETE SET NULL,
@@ -28,8 +30,10 @@ CREATE TABLE rooms (
     -- users opening it at the same moment still get one room.
     pair_key    TEXT UNIQUE,
     created_at  TEXT NOT NULL,
-    -- Time of the newest message, or of creation: the order of room lists.
-    activity_at TEXT NOT NULL
+    -- The order of room lists: the id of the newest message, or at creation the newest message
+    -- id anywhere (ties go to the newer room). Unlike a timestamp it never ties within a
+    -- millisecond, which group commit makes common.
+    activity_seq INTEGER NOT NULL DEFAULT 0
 );
 
 -- rowid order is join order: the longest-standing member has the smallest rowid.
@@ -55,7 +59,7 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_by_uploader ON attachments(uploader_id);
 
 CREATE TABLE messages (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     room_id       INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     sender_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     content       TEXT NOT NULL,

@@ -192,8 +192,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub media_quota: u64,
     /// Allowed upload types, comma-separated: png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text.
-    #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text")]
-    pub allowed_media: String,
+    #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text", value_parser = crate::media::AllowedMedia::parse)]
+    pub allowed_media: crate::media::AllowedMedia,
     /// Who may sign up: open, invite (needs an invite code) or closed.
     #[arg(long, value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

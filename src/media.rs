@@ -1,6 +1,507 @@
-//! Media storage: type detection, allow-list, atomic placement under random names (issue 5).
+//! Media storage: type detection, the allow-list, and placing uploads in the media folder.
+//!
+//! Why this shape:
+//! - The type of an upload is decided from its bytes only. The client's filename and
+//!   Content-Type are never consulted: a page saved as `cat.png` and sent as `image/png` is still
+//!   HTML, and serving it back from our origin would let it run script there. Binary formats are
+//!   recognised by their magic numbers (the `infer` crate, tightened where its check is looser
+//!   than the format: a GIF needs `GIF87a`/`GIF89a`, WebP needs `RIFF`, a PDF must start with
+//!   `%PDF-`, Ogg needs its version byte 0, an ID3 tag needs a version byte of 2–4), so that
+//!   ordinary text beginning with "GIF" or "ID3" stays text.
+//! - Plain text is what the SPEC says: valid UTF-8, no NUL byte, and a first non-blank character
+//!   other than `<` (HTML, XML and SVG all start that way, possibly after a BOM or blanks). It is
+//!   checked over the whole file, chunk by chunk, by [`TextCheck`], never by loading the file.
+//! - An upload is streamed into `.upload-<random>.tmp` inside the media folder, so the final
+//!   rename is on the same filesystem and atomic; a crash mid-upload leaves only such a file,
+//!   which [`sweep_temp_files`] removes at the next start. [`TempUpload`] deletes its file when
+//!   dropped, so every early return, a client that disconnects and a request that times out all
+//!   leave nothing behind.
+//! - The stored name is 128 random bits in hex plus the extension of the detected type; the
+//!   client's filename survives only as sanitized metadata ([`sanitize_filename`]).
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-/// Remove temporary upload files left behind by a crash. Called once at start.
-pub fn sweep_temp_files(_media_dir: &Path) {}
+/// One of the media types natter can accept (SPEC §3 Media; the names of `--allowed-media`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MediaKind {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+    Pdf,
+    Mp4,
+    Webm,
+    Mp3,
+    Ogg,
+    Text,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 10] = [
+        MediaKind::Png,
+        MediaKind::Jpeg,
+        MediaKind::Gif,
+        MediaKind::Webp,
+        MediaKind::Pdf,
+        MediaKind::Mp4,
+        MediaKind::Webm,
+        MediaKind::Mp3,
+        MediaKind::Ogg,
+        MediaKind::Text,
+    ];
+
+    /// The name used by `--allowed-media`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaKind::Png => "png",
+            MediaKind::Jpeg => "jpeg",
+            MediaKind::Gif => "gif",
+            MediaKind::Webp => "webp",
+            MediaKind::Pdf => "pdf",
+            MediaKind::Mp4 => "mp4",
+            MediaKind::Webm => "webm",
+            MediaKind::Mp3 => "mp3",
+            MediaKind::Ogg => "ogg",
+            MediaKind::Text => "text",
+        }
+    }
+
+    /// The `Content-Type` it is stored and served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            MediaKind::Png => "image/png",
+            MediaKind::Jpeg => "image/jpeg",
+            MediaKind::Gif => "image/gif",
+            MediaKind::Webp => "image/webp",
+            MediaKind::Pdf => "application/pdf",
+            MediaKind::Mp4 => "video/mp4",
+            MediaKind::Webm => "video/webm",
+            MediaKind::Mp3 => "audio/mpeg",
+            MediaKind::Ogg => "audio/ogg",
+            MediaKind::Text => "text/plain; charset=utf-8",
+        }
+    }
+
+    /// The extension of its stored name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            MediaKind::Png => "png",
+            MediaKind::Jpeg => "jpg",
+            MediaKind::Gif => "gif",
+            MediaKind::Webp => "webp",
+            MediaKind::Pdf => "pdf",
+            MediaKind::Mp4 => "mp4",
+            MediaKind::Webm => "webm",
+            MediaKind::Mp3 => "mp3",
+            MediaKind::Ogg => "ogg",
+            MediaKind::Text => "txt",
+        }
+    }
+
+    /// Browsers show images, audio and video in place; everything else is downloaded.
+    pub fn is_inline(self) -> bool {
+        matches!(
+            self,
+            MediaKind::Png
+                | MediaKind::Jpeg
+                | MediaKind::Gif
+                | MediaKind::Webp
+                | MediaKind::Mp4
+                | MediaKind::Webm
+                | MediaKind::Mp3
+                | MediaKind::Ogg
+        )
+    }
+
+    pub fn from_name(name: &str) -> Option<MediaKind> {
+        MediaKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn from_extension(extension: &str) -> Option<MediaKind> {
+        MediaKind::ALL.into_iter().find(|k| k.extension() == extension)
+    }
+}
+
+/// The parsed `--allowed-media` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedMedia(BTreeSet<MediaKind>);
+
+impl AllowedMedia {
+    /// Parse `png,jpeg,text` (case and blanks around names ignored). An unknown name is an error
+    /// that names it and lists the known ones.
+    pub fn parse(list: &str) -> Result<AllowedMedia, String> {
+        let mut kinds = BTreeSet::new();
+        for name in list.split(',').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()) {
+            let kind = MediaKind::from_name(&name).ok_or_else(|| {
+                let known: Vec<&str> = MediaKind::ALL.iter().map(|k| k.name()).collect();
+                format!("`{name}` is not a media type natter knows; use some of {}", known.join(","))
+            })?;
+            kinds.insert(kind);
+        }
+        Ok(AllowedMedia(kinds))
+    }
+
+    pub fn allows(&self, kind: MediaKind) -> bool {
+        self.0.contains(&kind)
+    }
+
+    /// `png, jpeg, text`, for error messages.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "none".to_string();
+        }
+        self.0.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// How many leading bytes type detection looks at (WebM's doctype may sit anywhere in its first
+/// 256 bytes; every other signature is within the first 16).
+pub const HEAD_LEN: usize = 8192;
+
+/// The binary media kind whose signature `head` starts with, if any. Plain text is not decided
+/// here (it needs the whole file): see [`TextCheck`].
+pub fn sniff_binary(head: &[u8]) -> Option<MediaKind> {
+    if infer::image::is_png(head) && head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(MediaKind::Png)
+    } else if infer::image::is_jpeg(head) {
+        Some(MediaKind::Jpeg)
+    } else if infer::image::is_gif(head) && (head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a")) {
+        Some(MediaKind::Gif)
+    } else if infer::image::is_webp(head) && head.starts_with(b"RIFF") {
+        Some(MediaKind::Webp)
+    } else if infer::archive::is_pdf(head) && head.starts_with(b"%PDF-") {
+        Some(MediaKind::Pdf)
+    } else if infer::video::is_mp4(head) {
+        Some(MediaKind::Mp4)
+    } else if infer::video::is_webm(head) {
+        Some(MediaKind::Webm)
+    } else if infer::audio::is_mp3(head) && (head[0] == 0xFF || (head.len() > 3 && (2..=4).contains(&head[3]))) {
+        // MPEG frame sync (FF Fx) or an ID3v2 tag, whose version byte is 2, 3 or 4.
+        Some(MediaKind::Mp3)
+    } else if infer::audio::is_ogg(head) && head.len() > 4 && head[4] == 0 {
+        // `OggS` and stream structure version 0; Vorbis, Opus and Theora alike are Ogg.
+        Some(MediaKind::Ogg)
+    } else {
+        None
+    }
+}
+
+/// What `infer` calls `head`, for an error message (`application/zip`, `text/html`, ...).
+pub fn describe_type(head: &[u8]) -> Option<&'static str> {
+    infer::get(head).map(|t| t.mime_type())
+}
+
+/// Why a file is not plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotText {
+    /// Not valid UTF-8, or it contains a NUL byte: binary data.
+    Binary,
+    /// Its first non-blank character is `<`: HTML, XML, SVG or another markup.
+    Markup,
+}
+
+/// Incremental plain-text check: feed every chunk in order, then [`TextCheck::finish`].
+/// Keeps at most three bytes between chunks (an incomplete UTF-8 sequence).
+#[derive(Debug, Default)]
+pub struct TextCheck {
+    pending: Vec<u8>,
+    seen_non_blank: bool,
+    failed: Option<NotText>,
+}
+
+impl TextCheck {
+    /// The reason the bytes so far cannot be plain text, once known.
+    pub fn failed(&self) -> Option<NotText> {
+        self.failed
+    }
+
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if !self.pending.is_empty() {
+            let Some(width) = utf8_width(self.pending[0]) else {
+                self.failed = Some(NotText::Binary);
+                return;
+            };
+            let take = (width - self.pending.len()).min(chunk.len());
+            self.pending.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.pending.len() < width {
+                return;
+            }
+            let pending = std::mem::take(&mut self.pending);
+            match std::str::from_utf8(&pending) {
+                Ok(text) => self.check(text),
+                Err(_) => self.failed = Some(NotText::Binary),
+            }
+            if self.failed.is_some() {
+                return;
+            }
+        }
+        match std::str::from_utf8(chunk) {
+            Ok(text) => self.check(text),
+            Err(e) => {
+                let (valid, rest) = chunk.split_at(e.valid_up_to());
+                // `valid` is UTF-8 by construction; checked again rather than trusted unsafely.
+                self.check(std::str::from_utf8(valid).unwrap_or("\0"));
+                if e.error_len().is_some() {
+                    self.failed = Some(NotText::Binary);
+                } else if self.failed.is_none() {
+                    // A sequence cut by the chunk boundary: finish it with the next chunk.
+                    self.pending.extend_from_slice(rest);
+                }
+            }
+        }
+    }
+
+    fn check(&mut self, text: &str) {
+        if self.failed.is_some() {
+            return;
+        }
+        if text.contains('\0') {
+            self.failed = Some(NotText::Binary);
+            return;
+        }
+        if !self.seen_non_blank {
+            // U+FEFF (a byte order mark) counts as blank: `\u{FEFF}<svg ...` is still markup.
+            if let Some(first) = text.chars().find(|c| !c.is_whitespace() && *c != '\u{FEFF}') {
+                self.seen_non_blank = true;
+                if first == '<' {
+                    self.failed = Some(NotText::Markup);
+                }
+            }
+        }
+    }
+
+    /// The verdict once every byte was fed.
+    pub fn finish(&self) -> Result<(), NotText> {
+        match self.failed {
+            Some(reason) => Err(reason),
+            None if !self.pending.is_empty() => Err(NotText::Binary),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Length of the UTF-8 sequence that `first` starts, if it can start one.
+fn utf8_width(first: u8) -> Option<usize> {
+    match first {
+        0x00..=0x7F => Some(1),
+        0xC2..=0xDF => Some(2),
+        0xE0..=0xEF => Some(3),
+        0xF0..=0xF4 => Some(4),
+        _ => None,
+    }
+}
+
+/// The client's filename as metadata: its last path component (`/` and `\` both separate),
+/// without control characters or surrounding blanks, at most 255 bytes (cut on a character
+/// boundary); `file` when nothing is left.
+pub fn sanitize_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let mut cleaned = cleaned.trim();
+    if cleaned.len() > 255 {
+        let mut end = 255;
+        while !cleaned.is_char_boundary(end) {
+            end -= 1;
+        }
+        cleaned = cleaned[..end].trim_end();
+    }
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".to_string() } else { cleaned.to_string() }
+}
+
+/// A fresh stored name: 128 random bits as 32 lower-case hex digits, `.`, the extension.
+pub fn new_stored_name(kind: MediaKind) -> String {
+    format!("{}.{}", crate::auth::random_hex(16), kind.extension())
+}
+
+/// The kind of a well-formed stored name (`<32 lower-case hex>.<known extension>`), else
+/// `None`. Anything else (`..`, slashes, upper case, other extensions) is not ours, so the
+/// server answers 404 without touching the filesystem.
+pub fn parse_stored_name(name: &str) -> Option<MediaKind> {
+    let (stem, extension) = name.split_once('.')?;
+    let hex = stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hex { MediaKind::from_extension(extension) } else { None }
+}
+
+const TEMP_PREFIX: &str = ".upload-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
+/// Remove temporary upload files left behind by a crash. Called once at start, before the server
+/// accepts requests, so no upload in progress can be hit.
+pub fn sweep_temp_files(media_dir: &Path) {
+    let entries = match std::fs::read_dir(media_dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(folder = %media_dir.display(), error = %e, "cannot list the media folder");
+            return;
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(is_temp_name) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a partial upload"),
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed partial uploads left by an earlier run");
+    }
+}
+
+/// A file being written into the media folder. Deleted when dropped unless [`TempUpload::keep`]
+/// was called: an error, a disconnect or a timeout all leave nothing behind.
+pub struct TempUpload {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    keep: bool,
+}
+
+impl TempUpload {
+    /// Create `.upload-<random>.tmp` in `media_dir` (never an existing file).
+    pub async fn create(media_dir: &Path) -> std::io::Result<TempUpload> {
+        let path = media_dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::auth::random_hex(16)));
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        Ok(TempUpload { path, file: Some(file), keep: false })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match self.file.as_mut() {
+            Some(file) => file.write_all(bytes).await,
+            None => Err(std::io::Error::other("the upload was already placed")),
+        }
+    }
+
+    /// Flush and fsync the data, rename the file to `media_dir/stored_name` (atomic: same folder),
+    /// and fsync the folder so the rename survives a power loss. The guard now owns the final
+    /// file: it is still removed if dropped before [`TempUpload::keep`].
+    pub async fn place(&mut self, stored_name: &str) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut file = self.file.take().ok_or_else(|| std::io::Error::other("the upload was already placed"))?;
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        let folder = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let target = folder.join(stored_name);
+        tokio::fs::rename(&self.path, &target).await?;
+        self.path = target;
+        #[cfg(unix)]
+        tokio::task::spawn_blocking(move || std::fs::File::open(&folder)?.sync_all())
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(())
+    }
+
+    /// The file is recorded in the database: keep it.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for TempUpload {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Close before removing (on Windows an open file cannot be removed).
+            drop(self.file.take());
+            if let Err(e) = std::fs::remove_file(&self.path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %self.path.display(), error = %e, "cannot remove a rejected upload");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_verdict(chunks: &[&[u8]]) -> Result<(), NotText> {
+        let mut check = TextCheck::default();
+        for chunk in chunks {
+            check.feed(chunk);
+        }
+        check.finish()
+    }
+
+    #[test]
+    fn allowed_media_parses_and_refuses_unknown_names() {
+        let all = AllowedMedia::parse("png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text").unwrap();
+        assert!(MediaKind::ALL.iter().all(|k| all.allows(*k)));
+        let some = AllowedMedia::parse(" PNG , text,").unwrap();
+        assert!(some.allows(MediaKind::Png) && some.allows(MediaKind::Text) && !some.allows(MediaKind::Pdf));
+        let err = AllowedMedia::parse("png,exe").unwrap_err();
+        assert!(err.contains("`exe`"), "{err}");
+        assert!(AllowedMedia::parse("svg").is_err());
+    }
+
+    #[test]
+    fn text_is_utf8_without_nul_and_not_markup() {
+        assert_eq!(text_verdict(&[b"hello\n"]), Ok(()));
+        assert_eq!(text_verdict(&[b"  \n\t"]), Ok(()));
+        assert_eq!(text_verdict(&[b"a < b"]), Ok(()));
+        assert_eq!(text_verdict(&[b"  \n <html>"]), Err(NotText::Markup));
+        assert_eq!(text_verdict(&[b"  ", b"\n", b"<svg/>"]), Err(NotText::Markup));
+        assert_eq!(text_verdict(&["\u{FEFF}<?xml".as_bytes()]), Err(NotText::Markup));
+        assert_eq!(text_verdict(&[b"ab\0c"]), Err(NotText::Binary));
+        assert_eq!(text_verdict(&[b"ab\xffc"]), Err(NotText::Binary));
+        // A sequence split over chunks is fine; one left incomplete at the end is not.
+        let euro = "€".as_bytes();
+        assert_eq!(text_verdict(&[b"x", &euro[..1], &euro[1..2], &euro[2..], b"y"]), Ok(()));
+        assert_eq!(text_verdict(&[b"x", &euro[..2]]), Err(NotText::Binary));
+        assert_eq!(text_verdict(&[&euro[..1], b"a"]), Err(NotText::Binary));
+    }
+
+    #[test]
+    fn binary_signatures_are_tightened() {
+        assert_eq!(sniff_binary(b"GIF89a\x01\x00"), Some(MediaKind::Gif));
+        assert_eq!(sniff_binary(b"GIFs are fun"), None);
+        assert_eq!(sniff_binary(b"ID3 notes, part 2"), None);
+        assert_eq!(sniff_binary(b"ID3\x04\x00\x00\x00\x00\x00\x00"), Some(MediaKind::Mp3));
+        assert_eq!(sniff_binary(b"12345678WEBPVP8 "), None);
+        assert_eq!(sniff_binary(b"see the %PDF-1.4 header"), None);
+        assert_eq!(sniff_binary(b"%PDF-1.4\n"), Some(MediaKind::Pdf));
+        assert_eq!(sniff_binary(b"OggS\x00\x02\x00\x00"), Some(MediaKind::Ogg));
+    }
+
+    #[test]
+    fn filenames_are_sanitized() {
+        assert_eq!(sanitize_filename("../../etc/passwd.txt"), "passwd.txt");
+        assert_eq!(sanitize_filename("..\\..\\x.txt"), "x.txt");
+        assert_eq!(sanitize_filename("a\u{0}b\nc\u{7f}.txt"), "abc.txt");
+        assert_eq!(sanitize_filename(""), "file");
+        assert_eq!(sanitize_filename("dir/"), "file");
+        assert_eq!(sanitize_filename("x/.."), "file");
+        let long = "é".repeat(200);
+        let cut = sanitize_filename(&long);
+        assert!(cut.len() <= 255 && cut.chars().all(|c| c == 'é'), "{}", cut.len());
+    }
+
+    #[test]
+    fn stored_names() {
+        let name = new_stored_name(MediaKind::Jpeg);
+        assert_eq!(name.len(), 36);
+        assert_eq!(parse_stored_name(&name), Some(MediaKind::Jpeg));
+        assert_eq!(parse_stored_name("0123456789abcdef0123456789abcdef.txt"), Some(MediaKind::Text));
+        assert_eq!(parse_stored_name("0123456789ABCDEF0123456789abcdef.txt"), None);
+        assert_eq!(parse_stored_name("0123456789abcdef0123456789abcdef.exe"), None);
+        assert_eq!(parse_stored_name("0123456789abcdef0123456789abcdef.txt.png"), None);
+        assert_eq!(parse_stored_name("../../natter.db"), None);
+        assert_eq!(parse_stored_name("natter.db"), None);
+    }
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::extract::{JsonBody, QueryParams, int_param, path_id};
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::auth::Caller;
 use crate::chat::{self, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE, Post};
 use crate::db::messages::Window;
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +22,7 @@ pub struct HistoryQuery {
 
 pub async fn history(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    caller: Caller,
     Path(room_id): Path<String>,
     QueryParams(query): QueryParams<HistoryQuery>,
 ) -> ApiResult<Json<Vec<Message>>> {
@@ -36,7 +36,7 @@ pub async fn history(
         (None, Some(id)) => Window::After(id),
         (None, None) => Window::Newest,
     };
-    chat::history(&state, &user, room_id, window, limit).await.map(Json)
+    chat::history(&state, caller, room_id, window, limit).await.map(Json)
 }
 
 /// Older clients also send `sender` and `timestamp`; unknown fields are ignored.
@@ -49,7 +49,7 @@ pub struct PostMessage {
 
 pub async fn post(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    caller: Caller,
     Path(room_id): Path<String>,
     JsonBody(input): JsonBody<PostMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
@@ -59,7 +59,7 @@ pub async fn post(
         attachment_id: input.attachment_id,
         client_id: input.client_id,
     };
-    let (message, created) = chat::send_message(&state, &user, post).await?;
+    let (message, created) = chat::send_message(&state, caller, post).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(message)))
 }
 
@@ -70,19 +70,15 @@ pub struct EditMessage {
 
 pub async fn edit(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<EditMessage>,
 ) -> ApiResult<Json<Message>> {
-    chat::edit_message(&state, &user, path_id(&id, "Message")?, input.content).await.map(Json)
+    chat::edit_message(&state, caller, path_id(&id, "Message")?, input.content).await.map(Json)
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    chat::delete_message(&state, &user, path_id(&id, "Message")?).await?;
+pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    chat::delete_message(&state, caller, path_id(&id, "Message")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -93,13 +89,13 @@ pub struct MarkRead {
 
 pub async fn mark_read(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    caller: Caller,
     Path(room_id): Path<String>,
     JsonBody(input): JsonBody<MarkRead>,
 ) -> ApiResult<StatusCode> {
     if input.message_id < 1 {
         return Err(ApiError::invalid("message_id", "must be a positive integer"));
     }
-    chat::mark_read(&state, &user, path_id(&room_id, "Room")?, input.message_id).await?;
+    chat::mark_read(&state, caller, path_id(&room_id, "Room")?, input.message_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

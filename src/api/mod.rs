@@ -78,10 +78,14 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} does not accept {}.", uri.path(), method))
 }
 
-/// `--request-timeout`: a request still running after it gets the SPEC's 500.
+/// `--request-timeout`: a request still running after it gets the SPEC's 500. Uploads are
+/// exempt: a 10 MiB file over a slow link legitimately takes longer, and `--max-upload` bounds it.
 async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit: Duration = state.config.request_timeout;
     let path = request.uri().path().to_string();
+    if path.starts_with("/chat/upload_media") {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Internal(format!("request to {path} timed out after {limit:?}")).into_response(),

@@ -9,9 +9,10 @@ pub mod events;
 pub mod views;
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::db::messages::{self, NewMessage, Window};
 use crate::db::rooms;
-use crate::db::users::{self, UserRecord};
+use crate::db::users;
 use crate::db::{DbError, attachments};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Message, PrivateChat, Role, Room};
@@ -54,7 +55,7 @@ pub struct Post {
 
 /// Store a message; `false` when `client_id` matched an earlier one, which is returned instead
 /// (nothing stored, nothing broadcast).
-pub async fn send_message(state: &AppState, sender: &UserRecord, post: Post) -> ApiResult<(Message, bool)> {
+pub async fn send_message(state: &AppState, sender: Caller, post: Post) -> ApiResult<(Message, bool)> {
     check_content(&post.content, post.attachment_id.is_some())?;
     let client_id = post.client_id.filter(|c| !c.is_empty());
     if client_id.as_ref().is_some_and(|c| c.chars().count() > MAX_CLIENT_ID_CHARS) {
@@ -66,6 +67,7 @@ pub async fn send_message(state: &AppState, sender: &UserRecord, post: Post) -> 
         .db
         .write_then(
             move |conn| {
+                sender.verify(conn)?;
                 rooms::membership(conn, post.room_id, sender_id)?.ok_or_else(room_not_found)?;
                 if let Some(id) = post.attachment_id {
                     match attachments::get(conn, id)? {
@@ -99,7 +101,7 @@ pub async fn send_message(state: &AppState, sender: &UserRecord, post: Post) -> 
 /// A page of a room's history, oldest first.
 pub async fn history(
     state: &AppState,
-    reader: &UserRecord,
+    reader: Caller,
     room_id: i64,
     window: Window,
     limit: i64,
@@ -108,24 +110,21 @@ pub async fn history(
     state
         .db
         .read(move |conn| {
+            reader.verify(conn)?;
             rooms::membership(conn, room_id, reader_id)?.ok_or_else(room_not_found)?;
             Ok(messages::history(conn, room_id, window, limit)?)
         })
         .await
 }
 
-pub async fn edit_message(
-    state: &AppState,
-    editor: &UserRecord,
-    message_id: i64,
-    content: String,
-) -> ApiResult<Message> {
+pub async fn edit_message(state: &AppState, editor: Caller, message_id: i64, content: String) -> ApiResult<Message> {
     let editor_id = editor.id;
     let events = state.events.clone();
     state
         .db
         .write_then(
             move |conn| {
+                editor.verify(conn)?;
                 let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
                 rooms::membership(conn, message.room_id, editor_id)?.ok_or_else(message_not_found)?;
                 if message.sender.id != editor_id {
@@ -139,13 +138,14 @@ pub async fn edit_message(
         .await
 }
 
-pub async fn delete_message(state: &AppState, deleter: &UserRecord, message_id: i64) -> ApiResult<()> {
+pub async fn delete_message(state: &AppState, deleter: Caller, message_id: i64) -> ApiResult<()> {
     let deleter_id = deleter.id;
     let events = state.events.clone();
     state
         .db
         .write_then(
             move |conn| {
+                deleter.verify(conn)?;
                 let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
                 let membership = rooms::membership(conn, message.room_id, deleter_id)?.ok_or_else(message_not_found)?;
                 if message.sender.id != deleter_id && membership.role != Role::Owner {
@@ -161,11 +161,12 @@ pub async fn delete_message(state: &AppState, deleter: &UserRecord, message_id: 
 }
 
 /// Move the reader's marker forward (never back, never past the newest message).
-pub async fn mark_read(state: &AppState, reader: &UserRecord, room_id: i64, message_id: i64) -> ApiResult<()> {
+pub async fn mark_read(state: &AppState, reader: Caller, room_id: i64, message_id: i64) -> ApiResult<()> {
     let reader_id = reader.id;
     state
         .db
         .write(move |conn| {
+            reader.verify(conn)?;
             rooms::membership(conn, room_id, reader_id)?.ok_or_else(room_not_found)?;
             Ok(rooms::mark_read(conn, room_id, reader_id, message_id)?)
         })
@@ -173,11 +174,12 @@ pub async fn mark_read(state: &AppState, reader: &UserRecord, room_id: i64, mess
 }
 
 /// The caller's group rooms, most recent activity first.
-pub async fn list_rooms(state: &AppState, user: &UserRecord) -> ApiResult<Vec<Room>> {
+pub async fn list_rooms(state: &AppState, user: Caller) -> ApiResult<Vec<Room>> {
     let (st, user_id) = (state.clone(), user.id);
     state
         .db
         .read(move |conn| {
+            user.verify(conn)?;
             rooms::rooms_of(conn, user_id, false)?
                 .iter()
                 .map(|(room, membership)| views::room(conn, &st.presence, room, user_id, *membership))
@@ -188,11 +190,12 @@ pub async fn list_rooms(state: &AppState, user: &UserRecord) -> ApiResult<Vec<Ro
 }
 
 /// The caller's private chats, most recent activity first.
-pub async fn list_private_chats(state: &AppState, user: &UserRecord) -> ApiResult<Vec<PrivateChat>> {
+pub async fn list_private_chats(state: &AppState, user: Caller) -> ApiResult<Vec<PrivateChat>> {
     let (st, user_id) = (state.clone(), user.id);
     state
         .db
         .read(move |conn| {
+            user.verify(conn)?;
             let mut chats = Vec::new();
             for (room, membership) in rooms::rooms_of(conn, user_id, true)? {
                 if let Some(chat) = views::private_chat(views::room(conn, &st.presence, &room, user_id, membership)?) {
@@ -204,7 +207,7 @@ pub async fn list_private_chats(state: &AppState, user: &UserRecord) -> ApiResul
         .await
 }
 
-pub async fn get_room(state: &AppState, user: &UserRecord, room_id: i64) -> ApiResult<Room> {
+pub async fn get_room(state: &AppState, user: Caller, room_id: i64) -> ApiResult<Room> {
     let (st, user_id) = (state.clone(), user.id);
     state.db.read(move |conn| views::room_by_id(conn, &st.presence, room_id, user_id)?.ok_or_else(room_not_found)).await
 }
@@ -232,12 +235,7 @@ fn publish_all(events: &Events, list: &[ChatEvent]) {
 }
 
 /// A group room owned by the creator with the named members; unknown names → 422 listing them.
-pub async fn create_room(
-    state: &AppState,
-    creator: &UserRecord,
-    name: String,
-    members: Vec<String>,
-) -> ApiResult<Room> {
+pub async fn create_room(state: &AppState, creator: Caller, name: String, members: Vec<String>) -> ApiResult<Room> {
     let name = name.trim().to_string();
     validate::text_length(&name, 1, 100).map_err(|p| ApiError::invalid("name", p))?;
     let (st, creator_id) = (state.clone(), creator.id);
@@ -246,6 +244,7 @@ pub async fn create_room(
         .db
         .write_then(
             move |conn| {
+                creator.verify(conn)?;
                 let (ids, unknown) = users::ids_for_usernames(conn, &members)?;
                 if !unknown.is_empty() {
                     return Err(ApiError::invalid("members", format!("unknown usernames: {}", unknown.join(", "))));
@@ -263,13 +262,14 @@ pub async fn create_room(
 }
 
 /// Owner adds a member by username; adding a current member changes nothing.
-pub async fn add_member(state: &AppState, owner: &UserRecord, room_id: i64, username: String) -> ApiResult<Room> {
+pub async fn add_member(state: &AppState, owner: Caller, room_id: i64, username: String) -> ApiResult<Room> {
     let (st, owner_id) = (state.clone(), owner.id);
     let events = state.events.clone();
     let (room, _) = state
         .db
         .write_then(
             move |conn| {
+                owner.verify(conn)?;
                 let membership = rooms::membership(conn, room_id, owner_id)?.ok_or_else(room_not_found)?;
                 let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
                 if record.is_private {
@@ -292,13 +292,14 @@ pub async fn add_member(state: &AppState, owner: &UserRecord, room_id: i64, user
 }
 
 /// The owner removes anyone; anyone removes themself (leaving).
-pub async fn remove_member(state: &AppState, caller: &UserRecord, room_id: i64, target_id: i64) -> ApiResult<()> {
+pub async fn remove_member(state: &AppState, caller: Caller, room_id: i64, target_id: i64) -> ApiResult<()> {
     let caller_id = caller.id;
     let events = state.events.clone();
     state
         .db
         .write_then(
             move |conn| {
+                caller.verify(conn)?;
                 let membership = rooms::membership(conn, room_id, caller_id)?.ok_or_else(room_not_found)?;
                 let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
                 if record.is_private {
@@ -319,17 +320,14 @@ pub async fn remove_member(state: &AppState, caller: &UserRecord, room_id: i64, 
 }
 
 /// The one private chat of the caller and `username`; `true` when it was just created.
-pub async fn open_private_chat(
-    state: &AppState,
-    caller: &UserRecord,
-    username: String,
-) -> ApiResult<(PrivateChat, bool)> {
+pub async fn open_private_chat(state: &AppState, caller: Caller, username: String) -> ApiResult<(PrivateChat, bool)> {
     let (st, caller_id) = (state.clone(), caller.id);
     let events = state.events.clone();
     let (chat, created, _) = state
         .db
         .write_then(
             move |conn| {
+                caller.verify(conn)?;
                 let peer = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
                 if peer.id == caller_id {
                     return Err(ApiError::invalid("username", "must be someone other than yourself"));

@@ -8,11 +8,16 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::DbError;
 use crate::model::{Attachment, Message, Sender};
 
-const SELECT: &str = "SELECT m.id, m.room_id, m.sender_id, u.username, u.last_seen, m.content, m.client_id,
-        m.created_at, m.edited_at, a.id, a.stored_name, a.content_type, a.size, a.filename
-     FROM messages m
-     JOIN users u ON u.id = m.sender_id
-     LEFT JOIN attachments a ON a.id = m.attachment_id";
+/// The columns of a Message, with its sender and attachment.
+macro_rules! select_message {
+    () => {
+        "SELECT m.id, m.room_id, m.sender_id, u.username, u.last_seen, m.content, m.client_id,
+                m.created_at, m.edited_at, a.id, a.stored_name, a.content_type, a.size, a.filename
+         FROM messages m
+         JOIN users u ON u.id = m.sender_id
+         LEFT JOIN attachments a ON a.id = m.attachment_id"
+    };
+}
 
 fn message(row: &Row) -> rusqlite::Result<Message> {
     let attachment = match row.get::<_, Option<i64>>(9)? {
@@ -50,7 +55,7 @@ pub fn by_client_id(
     client_id: &str,
 ) -> Result<Option<Message>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE m.room_id = ?1 AND m.sender_id = ?2 AND m.client_id = ?3"))?
+        .prepare_cached(concat!(select_message!(), " WHERE m.room_id = ?1 AND m.sender_id = ?2 AND m.client_id = ?3"))?
         .query_row(params![room_id, sender_id, client_id], message)
         .optional()?)
 }
@@ -66,12 +71,12 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<Message, DbError> {
         .query_row(params![new.room_id, new.sender_id, new.content, new.attachment_id, new.client_id, now], |r| {
             r.get(0)
         })?;
-    super::rooms::touch(conn, new.room_id, &now)?;
+    super::rooms::touch(conn, new.room_id, id)?;
     get(conn, id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Message>, DbError> {
-    Ok(conn.prepare_cached(&format!("{SELECT} WHERE m.id = ?1"))?.query_row([id], message).optional()?)
+    Ok(conn.prepare_cached(concat!(select_message!(), " WHERE m.id = ?1"))?.query_row([id], message).optional()?)
 }
 
 /// Which slice of a room's history to read.
@@ -87,14 +92,14 @@ pub enum Window {
 
 /// A page of history, always oldest first.
 pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<Message>, DbError> {
+    const OLDER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3");
+    const NEWER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT ?3");
     let (sql, cursor) = match window {
-        Window::Newest => {
-            (format!("{SELECT} WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"), i64::MAX)
-        }
-        Window::Before(id) => (format!("{SELECT} WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"), id),
-        Window::After(id) => (format!("{SELECT} WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT ?3"), id),
+        Window::Newest => (OLDER, i64::MAX),
+        Window::Before(id) => (OLDER, id),
+        Window::After(id) => (NEWER, id),
     };
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut page: Vec<Message> = stmt.query_map(params![room_id, cursor, limit], message)?.collect::<Result<_, _>>()?;
     if !matches!(window, Window::After(_)) {
         page.reverse();
@@ -104,7 +109,7 @@ pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> R
 
 pub fn last(conn: &Connection, room_id: i64) -> Result<Option<Message>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE m.room_id = ?1 ORDER BY m.id DESC LIMIT 1"))?
+        .prepare_cached(concat!(select_message!(), " WHERE m.room_id = ?1 ORDER BY m.id DESC LIMIT 1"))?
         .query_row([room_id], message)
         .optional()?)
 }

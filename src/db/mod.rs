@@ -141,6 +141,8 @@ impl Db {
         let readers = r2d2::Pool::builder()
             .max_size(options.readers)
             .min_idle(Some(1))
+            // A local file cannot drop a connection; the default check runs a query per checkout.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
 

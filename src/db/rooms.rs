@@ -38,7 +38,9 @@ const ROOM_COLUMNS: &str = "r.id, r.name, r.is_private, r.owner_id, r.created_at
 pub fn create_group(conn: &Connection, name: &str, owner: i64, members: &[i64]) -> Result<i64, DbError> {
     let now = super::now();
     let id: i64 = conn.query_row(
-        "INSERT INTO rooms (name, is_private, owner_id, created_at, activity_at) VALUES (?1, 0, ?2, ?3, ?3) RETURNING id",
+        "INSERT INTO rooms (name, is_private, owner_id, created_at, activity_seq)
+         VALUES (?1, 0, ?2, ?3, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'))
+         RETURNING id",
         params![name, owner, now],
         |r| r.get(0),
     )?;
@@ -56,8 +58,9 @@ pub fn find_or_create_private(conn: &Connection, a: i64, b: i64) -> Result<(i64,
     let now = super::now();
     let created: Option<i64> = conn
         .query_row(
-            "INSERT INTO rooms (name, is_private, owner_id, pair_key, created_at, activity_at)
-             VALUES (NULL, 1, NULL, ?1, ?2, ?2) ON CONFLICT(pair_key) DO NOTHING RETURNING id",
+            "INSERT INTO rooms (name, is_private, owner_id, pair_key, created_at, activity_seq)
+             VALUES (NULL, 1, NULL, ?1, ?2, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'))
+             ON CONFLICT(pair_key) DO NOTHING RETURNING id",
             params![key, now],
             |r| r.get(0),
         )
@@ -141,7 +144,7 @@ pub fn rooms_of(conn: &Connection, user_id: i64, private: bool) -> Result<Vec<(R
         "SELECT {ROOM_COLUMNS}, m.role, m.last_read_id
          FROM room_members m JOIN rooms r ON r.id = m.room_id
          WHERE m.user_id = ?1 AND r.is_private = ?2
-         ORDER BY r.activity_at DESC, r.id DESC"
+         ORDER BY r.activity_seq DESC, r.id DESC"
     ))?;
     let rows = stmt.query_map(params![user_id, private], |r| {
         Ok((room(r)?, Membership { role: Role::parse(&r.get::<_, String>(5)?), last_read_id: r.get(6)? }))
@@ -223,7 +226,8 @@ pub fn mark_read(conn: &Connection, room_id: i64, user_id: i64, message_id: i64)
     Ok(())
 }
 
-pub fn touch(conn: &Connection, room_id: i64, at: &str) -> Result<(), DbError> {
-    conn.prepare_cached("UPDATE rooms SET activity_at = ?2 WHERE id = ?1")?.execute(params![room_id, at])?;
+/// A new message `message_id` makes the room the most recently active.
+pub fn touch(conn: &Connection, room_id: i64, message_id: i64) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE rooms SET activity_seq = ?2 WHERE id = ?1")?.execute([room_id, message_id])?;
     Ok(())
 }

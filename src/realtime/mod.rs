@@ -22,7 +22,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, socket::Socket};
 
 use crate::AppState;
-use crate::auth::bearer_token;
+use crate::auth::{Caller, bearer_token};
 use crate::chat::{self, ChatEvent, EventStream, Post};
 use crate::db::users::UserRecord;
 use crate::db::{self, rooms, users};
@@ -31,11 +31,11 @@ use crate::model::UserPublic;
 
 pub use handshake::OwnedHandshakeLayer;
 
-/// Who a socket speaks for, and until when its token is good.
+/// Who a socket speaks for: its token's caller and the account as it was at connect time.
 #[derive(Clone)]
 struct SocketUser {
+    caller: Caller,
     user: UserRecord,
-    token_expires: i64,
 }
 
 /// The `connect_error` data: `{"message": "unauthorized"}`.
@@ -82,9 +82,8 @@ async fn authenticate(
     State(state): State<AppState>,
 ) -> Result<(), Unauthorized> {
     let token = handshake_token(&s, auth.as_ref().ok()).ok_or(Unauthorized)?;
-    let claims = state.auth.decode(&token).map_err(|_| Unauthorized)?;
-    let user = state.auth.authenticate(&state.db, &token).await.map_err(|_| Unauthorized)?;
-    s.extensions.insert(SocketUser { user, token_expires: claims.exp });
+    let (caller, user) = state.auth.authenticate(&state.db, &token).await.map_err(|_| Unauthorized)?;
+    s.extensions.insert(SocketUser { caller, user });
     Ok(())
 }
 
@@ -169,13 +168,14 @@ fn error_ack(e: &ApiError) -> Value {
     json!({ "ok": false, "error": error })
 }
 
-/// The socket's user if their token is still good; otherwise the socket is disconnected.
-fn current_user(s: &SocketRef, user: &SocketUser) -> Option<UserRecord> {
-    if db::unix_now() >= user.token_expires {
+/// The socket's caller if their token has not expired; otherwise the socket is disconnected.
+/// (Each use case still verifies the account itself, so a disabled user is refused too.)
+fn current_user(s: &SocketRef, user: &SocketUser) -> Option<(Caller, UserRecord)> {
+    if db::unix_now() >= user.caller.expires_at {
         let _ = s.clone().disconnect();
         return None;
     }
-    Some(user.user.clone())
+    Some((user.caller, user.user.clone()))
 }
 
 /// An event payload as an object; anything else is a validation error.
@@ -213,7 +213,7 @@ async fn on_chat_message(
     Extension(socket_user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    let Some(user) = current_user(&s, &socket_user) else { return };
+    let Some((caller, user)) = current_user(&s, &socket_user) else { return };
     let result = async {
         state
             .limits
@@ -229,7 +229,7 @@ async fn on_chat_message(
             attachment_id: input.attachment_id,
             client_id: input.client_id,
         };
-        chat::send_message(&state, &user, post).await
+        chat::send_message(&state, caller, post).await
     }
     .await;
     let reply = match result {
@@ -247,10 +247,10 @@ async fn on_get_online_users(
     Extension(socket_user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    let Some(user) = current_user(&s, &socket_user) else { return };
+    let Some((caller, _)) = current_user(&s, &socket_user) else { return };
     let result: ApiResult<Value> = async {
         let room_id = id_field(&payload(data)?, &["room_id", "room"])?;
-        let online = online_members(&state, &user, room_id).await?;
+        let online = online_members(&state, caller, room_id).await?;
         Ok(json!({ "ok": true, "room_id": room_id, "users": online }))
     }
     .await;
@@ -262,12 +262,12 @@ async fn on_get_online_users(
     }
 }
 
-async fn online_members(state: &AppState, user: &UserRecord, room_id: i64) -> ApiResult<Vec<UserPublic>> {
-    let user_id = user.id;
+async fn online_members(state: &AppState, caller: Caller, room_id: i64) -> ApiResult<Vec<UserPublic>> {
     let members = state
         .db
         .read(move |conn| {
-            rooms::membership(conn, room_id, user_id)?.ok_or_else(|| ApiError::not_found("Room"))?;
+            caller.verify(conn)?;
+            rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))?;
             Ok::<_, ApiError>(rooms::members(conn, room_id)?)
         })
         .await?;
@@ -285,18 +285,18 @@ async fn on_typing(
     Extension(socket_user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    let Some(user) = current_user(&s, &socket_user) else { return };
+    let Some((caller, user)) = current_user(&s, &socket_user) else { return };
     let result: ApiResult<()> = async {
         let map = payload(data)?;
         let room_id = id_field(&map, &["room_id", "room"])?;
         let typing = map.get("typing").and_then(Value::as_bool).unwrap_or(true);
-        let user_id = user.id;
         state
             .db
-            .read(move |conn| rooms::membership(conn, room_id, user_id))
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::not_found("Room"))?;
+            .read(move |conn| {
+                caller.verify(conn)?;
+                rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))
+            })
+            .await?;
         let event = json!({ "room_id": room_id, "user_id": user.id, "username": user.username, "typing": typing });
         let _ = s.to(room_room(room_id)).except(user_room(user.id)).emit("typing", &event).await;
         Ok(())
@@ -315,12 +315,12 @@ async fn on_mark_read(
     Extension(socket_user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    let Some(user) = current_user(&s, &socket_user) else { return };
+    let Some((caller, _)) = current_user(&s, &socket_user) else { return };
     let result: ApiResult<()> = async {
         let map = payload(data)?;
         let room_id = id_field(&map, &["room_id", "room"])?;
         let message_id = id_field(&map, &["message_id"])?;
-        chat::mark_read(&state, &user, room_id, message_id).await
+        chat::mark_read(&state, caller, room_id, message_id).await
     }
     .await;
     let _ = ack.send(&match result {

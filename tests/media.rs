@@ -1,0 +1,857 @@
+//! SPEC §3 Media against a real server: real multipart uploads of tiny but genuine files, type
+//! detection from the bytes, refusals that leave nothing on disk, size and quota limits, the
+//! random stored names, and how files are served (headers, ranges, conditional requests, 404s).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
+use reqwest::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH, IF_RANGE, RANGE, X_CONTENT_TYPE_OPTIONS,
+};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+const UPLOAD: &str = "/chat/upload_media/";
+
+// ---- Tiny genuine files ----
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A 1×1 greyscale PNG: signature, IHDR, IDAT (one zlib stored block), IEND, real CRCs.
+fn png() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_chunk(&mut out, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
+    // zlib header, stored block of 2 bytes (filter 0, pixel 0), adler32 of those bytes.
+    png_chunk(&mut out, b"IDAT", &[0x78, 0x01, 0x01, 0x02, 0x00, 0xFD, 0xFF, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// JPEG: SOI, a JFIF APP0 segment, EOI.
+fn jpeg() -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    out.extend_from_slice(b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// The classic 1×1 GIF89a.
+fn gif() -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&[
+        0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0x21, 0xF9, 0x04, 0x01, 0x00,
+        0x00, 0x00, 0x00, 0x2C, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x01, 0x44, 0x00, 0x3B,
+    ]);
+    out
+}
+
+/// RIFF container, WEBP form, one VP8 chunk.
+fn webp() -> Vec<u8> {
+    let vp8 = [0x30, 0x01, 0x00, 0x9D, 0x01, 0x2A, 0x01, 0x00, 0x01, 0x00, 0x02, 0x00];
+    let mut body = b"WEBPVP8 ".to_vec();
+    body.extend_from_slice(&(vp8.len() as u32).to_le_bytes());
+    body.extend_from_slice(&vp8);
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+/// An ISO BMFF `ftyp` box (brand isom) and a `free` box.
+fn mp4() -> Vec<u8> {
+    let mut out = vec![0x00, 0x00, 0x00, 0x18];
+    out.extend_from_slice(b"ftypisom\x00\x00\x02\x00isomiso2");
+    out.extend_from_slice(&[0x00, 0x00, 0x00, 0x08]);
+    out.extend_from_slice(b"free");
+    out
+}
+
+/// An EBML header with DocType `webm`, a Segment of unknown size and a Void element padding the
+/// file past the 256 bytes a WebM sniffer looks at.
+fn webm() -> Vec<u8> {
+    let mut header = Vec::new();
+    for element in
+        [&[0x42, 0x86, 0x81, 0x01][..], &[0x42, 0xF7, 0x81, 0x01], &[0x42, 0xF2, 0x81, 0x04], &[0x42, 0xF3, 0x81, 0x08]]
+    {
+        header.extend_from_slice(element);
+    }
+    header.extend_from_slice(b"\x42\x82\x84webm");
+    header.extend_from_slice(&[0x42, 0x87, 0x81, 0x04, 0x42, 0x85, 0x81, 0x02]);
+    let mut out = vec![0x1A, 0x45, 0xDF, 0xA3, 0x80 | header.len() as u8];
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&[0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    out.extend_from_slice(&[0xEC, 0x41, 0x00]);
+    out.extend_from_slice(&[0u8; 256]);
+    out
+}
+
+/// An ID3v2.4 tag header (no frames) and one silent MPEG-1 Layer III frame.
+fn mp3() -> Vec<u8> {
+    let mut out = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+    out.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
+    out.extend_from_slice(&[0u8; 413]);
+    out
+}
+
+/// An Ogg page (version 0, beginning of stream) carrying a Vorbis identification header.
+fn ogg() -> Vec<u8> {
+    let mut out = b"OggS\x00\x02".to_vec();
+    out.extend_from_slice(&[0u8; 8]); // granule position
+    out.extend_from_slice(&[0x01, 0x00, 0x00, 0x00]); // serial
+    out.extend_from_slice(&[0u8; 4]); // page sequence
+    out.extend_from_slice(&[0u8; 4]); // checksum
+    out.extend_from_slice(&[0x01, 0x1E]); // one segment of 30 bytes
+    out.extend_from_slice(
+        b"\x01vorbis\x00\x00\x00\x00\x01\x44\xAC\x00\x00\x00\x00\x00\x00\x00\xEE\x02\x00\x00\x00\x00\x00\xB8\x01",
+    );
+    out
+}
+
+fn text() -> Vec<u8> {
+    "héllo, wörld — plain text ✓\n".as_bytes().to_vec()
+}
+
+/// A 64-bit ELF header (x86-64 executable).
+fn elf() -> Vec<u8> {
+    let mut out = vec![0x7F, b'E', b'L', b'F', 0x02, 0x01, 0x01, 0x00];
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&[0x02, 0x00, 0x3E, 0x00, 0x01, 0x00, 0x00, 0x00]);
+    out.resize(64, 0);
+    out
+}
+
+/// A ZIP holding one stored file `a.txt` with "hi".
+fn zip() -> Vec<u8> {
+    let mut out = b"PK\x03\x04\x0A\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    out.extend_from_slice(&crc32(b"hi").to_le_bytes());
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00]);
+    out.extend_from_slice(b"a.txthi");
+    out
+}
+
+// ---- Helpers ----
+
+/// Upload `bytes` as the `file` part named `filename`, sent with the given Content-Type.
+async fn upload_as(
+    server: &TestServer,
+    token: Option<&str>,
+    bytes: Vec<u8>,
+    filename: &str,
+    mime: &str,
+) -> (StatusCode, Value) {
+    let part = Part::bytes(bytes).file_name(filename.to_string()).mime_str(mime).expect("a valid mime type");
+    let form = Form::new().part("file", part);
+    read_json(server.request(Method::POST, UPLOAD, token).multipart(form).send().await.expect("send the upload")).await
+}
+
+async fn upload(server: &TestServer, token: &str, bytes: Vec<u8>, filename: &str) -> (StatusCode, Value) {
+    upload_as(server, Some(token), bytes, filename, "application/octet-stream").await
+}
+
+/// Upload that must succeed: the Attachment back.
+async fn upload_ok(server: &TestServer, token: &str, bytes: Vec<u8>, filename: &str) -> Value {
+    let (status, body) = upload(server, token, bytes, filename).await;
+    assert_eq!(status, StatusCode::CREATED, "upload {filename}: {body}");
+    body
+}
+
+/// A multipart body written by hand, for filenames exactly as a browser would send them.
+async fn upload_raw(server: &TestServer, token: &str, disposition: &str, bytes: &[u8]) -> (StatusCode, Value) {
+    let boundary = "natter-test-boundary-7d1e";
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: text/plain\r\n\r\n")
+            .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = server
+        .request(Method::POST, UPLOAD, Some(token))
+        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("send the upload");
+    read_json(response).await
+}
+
+fn media_dir(server: &TestServer) -> PathBuf {
+    server.state.config.data.media_path()
+}
+
+/// Every entry of the media folder, hidden ones included.
+fn media_files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("list the media folder")
+        .map(|entry| entry.expect("a folder entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The stored name of an Attachment, checked to be `/media/<32 hex>.<ext>`.
+#[track_caller]
+fn stored_name(attachment: &Value, extension: &str) -> String {
+    let url = attachment["url"].as_str().unwrap_or_else(|| panic!("no url: {attachment}"));
+    assert_eq!(attachment["file_url"], attachment["url"], "{attachment}");
+    let name = url.strip_prefix("/media/").unwrap_or_else(|| panic!("url outside /media/: {url}"));
+    let (stem, ext) = name.split_once('.').unwrap_or_else(|| panic!("no extension: {name}"));
+    assert_eq!(ext, extension, "extension of {name}");
+    assert!(stem.len() == 32 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')), "not 32 hex: {name}");
+    name.to_string()
+}
+
+async fn fetch(server: &TestServer, path: &str, headers: &[(reqwest::header::HeaderName, &str)]) -> reqwest::Response {
+    let mut request = server.request(Method::GET, path, None);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    request.send().await.expect("send the GET")
+}
+
+fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> &str {
+    headers.get(&name).map(|v| v.to_str().expect("an ASCII header")).unwrap_or_else(|| panic!("no {name} header"))
+}
+
+/// Wait (bounded) until `condition` holds: for effects that no response announces.
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---- Uploads ----
+
+#[tokio::test]
+async fn every_allowed_type_is_recognised_from_its_bytes() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let cases: [(&str, Vec<u8>, &str, &str); 10] = [
+        ("png", png(), "image/png", "png"),
+        ("jpeg", jpeg(), "image/jpeg", "jpg"),
+        ("gif", gif(), "image/gif", "gif"),
+        ("webp", webp(), "image/webp", "webp"),
+        ("pdf", pdf(), "application/pdf", "pdf"),
+        ("mp4", mp4(), "video/mp4", "mp4"),
+        ("webm", webm(), "video/webm", "webm"),
+        ("mp3", mp3(), "audio/mpeg", "mp3"),
+        ("ogg", ogg(), "audio/ogg", "ogg"),
+        ("text", text(), "text/plain; charset=utf-8", "txt"),
+    ];
+    let mut ids = BTreeSet::new();
+    for (label, bytes, content_type, extension) in cases {
+        // A misleading name and Content-Type: only the bytes count.
+        let filename = format!("{label} sample.bin");
+        let (status, attachment) = upload_as(&server, Some(&token), bytes.clone(), &filename, "text/html").await;
+        assert_eq!(status, StatusCode::CREATED, "{label}: {attachment}");
+        let keys: BTreeSet<&str> = attachment.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["id", "url", "file_url", "content_type", "size", "filename"]), "{attachment}");
+        assert!(attachment["id"].as_i64().is_some_and(|id| id > 0), "{attachment}");
+        assert!(ids.insert(attachment["id"].as_i64()), "ids are distinct: {attachment}");
+        assert_eq!(attachment["content_type"], content_type, "{label}");
+        assert_eq!(attachment["size"], bytes.len(), "{label}");
+        assert_eq!(attachment["filename"], filename, "{label}");
+        let name = stored_name(&attachment, extension);
+        assert_eq!(std::fs::read(media_dir(&server).join(&name)).expect("the stored file"), bytes, "{label}");
+
+        let response = fetch(&server, &format!("/media/{name}"), &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        assert_eq!(header(response.headers(), CONTENT_TYPE), content_type, "{label}");
+        assert_eq!(response.bytes().await.expect("the body").as_ref(), &bytes[..], "{label}");
+    }
+    assert_eq!(media_files(&media_dir(&server)).len(), 10, "one file per upload, no leftovers");
+}
+
+#[tokio::test]
+async fn refused_types_get_415_and_leave_no_file() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let dir = media_dir(&server);
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        (
+            "HTML named .png",
+            b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>".to_vec(),
+            "cat.png",
+            "image/png",
+        ),
+        (
+            "SVG",
+            br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>"#.to_vec(),
+            "pic.svg",
+            "image/svg+xml",
+        ),
+        ("XML as text", b"<?xml version=\"1.0\"?>\n<note>hi</note>\n".to_vec(), "note.txt", "text/plain"),
+        ("markup after blanks and a BOM", "\u{FEFF}\n   \t<p>hi</p>".as_bytes().to_vec(), "a.txt", "text/plain"),
+        ("ELF", elf(), "program.txt", "text/plain"),
+        ("ZIP", zip(), "archive.png", "image/png"),
+        ("invalid UTF-8", b"caf\xE9 au lait".to_vec(), "latin1.txt", "text/plain"),
+        ("text with NUL", b"abc\0def".to_vec(), "nul.txt", "text/plain"),
+        ("UTF-16 text", b"\xFF\xFEh\0i\0".to_vec(), "utf16.txt", "text/plain"),
+        ("UTF-8 cut short", "€".as_bytes()[..2].to_vec(), "cut.txt", "text/plain"),
+    ];
+    for (label, bytes, filename, mime) in cases {
+        let (status, body) = upload_as(&server, Some(&token), bytes, filename, mime).await;
+        assert_error(status, &body, 415, "unsupported_media_type");
+        assert_eq!(media_files(&dir), BTreeSet::new(), "{label}: nothing stays in the media folder");
+    }
+}
+
+#[tokio::test]
+async fn a_large_refused_file_gets_415_naming_its_type() {
+    let server = spawn_with(|args| args.max_upload = 8 * 1024 * 1024).await;
+    let (token, _) = server.signup("alice").await;
+    // 4 MiB of zeros after an ELF header: refused from its first 8 KiB.
+    let mut bytes = elf();
+    bytes.resize(4 * 1024 * 1024, 0);
+    let (status, body) = upload(&server, &token, bytes, "big.bin").await;
+    assert_error(status, &body, 415, "unsupported_media_type");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("application/x-executable"), "{body}");
+    // Text that turns binary after 1 MiB is refused too.
+    let mut bytes = vec![b'a'; 1024 * 1024];
+    bytes.extend_from_slice(&[0xFF; 16]);
+    let (status, body) = upload(&server, &token, bytes, "late.txt").await;
+    assert_error(status, &body, 415, "unsupported_media_type");
+    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+}
+
+#[tokio::test]
+async fn text_is_checked_across_chunk_boundaries() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    // 3 MiB of multi-byte characters: many network chunks, each likely to cut one in half.
+    let bytes = "日本語のテキスト — ✓ ".repeat(100_000).into_bytes();
+    let size = bytes.len();
+    let attachment = upload_ok(&server, &token, bytes.clone(), "long.txt").await;
+    assert_eq!(attachment["content_type"], "text/plain; charset=utf-8");
+    assert_eq!(attachment["size"], size);
+    let name = stored_name(&attachment, "txt");
+    let served = fetch(&server, &format!("/media/{name}"), &[]).await.bytes().await.expect("the body");
+    assert_eq!(served.len(), size);
+    assert!(served.as_ref() == bytes.as_slice(), "served bytes differ from the upload");
+}
+
+#[tokio::test]
+async fn the_allow_list_flag_narrows_what_is_accepted() {
+    let server = spawn_with(|args| args.allowed_media = natter::media::AllowedMedia::parse("png,gif").unwrap()).await;
+    let (token, _) = server.signup("alice").await;
+    upload_ok(&server, &token, png(), "a.png").await;
+    upload_ok(&server, &token, gif(), "a.gif").await;
+    for (label, bytes) in [("jpeg", jpeg()), ("text", text()), ("pdf", pdf())] {
+        let (status, body) = upload(&server, &token, bytes, "x").await;
+        assert_error(status, &body, 415, "unsupported_media_type");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("png, gif"), "{label}: {body}");
+    }
+    assert_eq!(media_files(&media_dir(&server)).len(), 2);
+}
+
+#[tokio::test]
+async fn upload_limit_is_exact_and_leaves_nothing_behind() {
+    let server = spawn_with(|args| args.max_upload = 1024).await;
+    let (token, _) = server.signup("alice").await;
+    let dir = media_dir(&server);
+
+    let (status, body) = upload(&server, &token, vec![b'x'; 1025], "over.txt").await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("1024"), "{body}");
+    assert_eq!(media_files(&dir), BTreeSet::new());
+
+    let mut big_png = png();
+    big_png.resize(64 * 1024, 0);
+    let (status, body) = upload(&server, &token, big_png, "big.png").await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert_eq!(media_files(&dir), BTreeSet::new());
+
+    let attachment = upload_ok(&server, &token, vec![b'x'; 1024], "exact.txt").await;
+    assert_eq!(attachment["size"], 1024);
+    let name = stored_name(&attachment, "txt");
+    assert_eq!(media_files(&dir), BTreeSet::from([name]));
+}
+
+#[tokio::test]
+async fn a_file_far_over_the_limit_gets_413_while_it_is_still_being_sent() {
+    let server = spawn_with(|args| args.max_upload = 1024 * 1024).await;
+    let (token, _) = server.signup("alice").await;
+    // 6 MiB against a 1 MiB limit: the server answers without reading the rest, whether its own
+    // count or the route's body limit stops it first.
+    for bytes in [vec![b'x'; 6 * 1024 * 1024], {
+        let mut v = png();
+        v.resize(6 * 1024 * 1024, 0);
+        v
+    }] {
+        let (status, body) = upload(&server, &token, bytes, "huge").await;
+        assert_error(status, &body, 413, "payload_too_large");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("1048576 bytes"), "{body}");
+    }
+    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+}
+
+#[tokio::test]
+async fn a_body_over_the_route_limit_gets_the_spec_413() {
+    let server = spawn_with(|args| args.max_upload = 1024).await;
+    let (token, _) = server.signup("alice").await;
+    // The file itself is tiny, but a 200 KiB part before it blows the body limit
+    // (--max-upload + 64 KiB of framing).
+    let form = Form::new()
+        .part("padding", Part::bytes(vec![b'p'; 200 * 1024]))
+        .part("file", Part::bytes(text()).file_name("a.txt"));
+    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(form).send().await.expect("send");
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+}
+
+#[tokio::test]
+async fn files_larger_than_the_json_limit_upload_with_the_default_flags() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let mut bytes = mp4();
+    bytes.resize(3 * 1024 * 1024 + 17, 0xAB);
+    let attachment = upload_ok(&server, &token, bytes.clone(), "clip.mp4").await;
+    assert_eq!(attachment["size"], bytes.len());
+    let name = stored_name(&attachment, "mp4");
+    assert!(std::fs::read(media_dir(&server).join(name)).expect("the stored file") == bytes);
+}
+
+#[tokio::test]
+async fn a_missing_or_empty_file_part_is_422_and_a_non_multipart_body_is_415() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+
+    let form = Form::new().text("note", "no file here").part("upload", Part::bytes(text()).file_name("a.txt"));
+    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(form).send().await.expect("send");
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 422, "validation_error");
+    assert!(body["fields"]["file"].is_string(), "{body}");
+
+    let (status, body) = upload(&server, &token, Vec::new(), "empty.txt").await;
+    assert_error(status, &body, 422, "validation_error");
+    assert!(body["fields"]["file"].is_string(), "{body}");
+
+    let (status, body) = server.post(UPLOAD, Some(&token), &json!({"file": "aGVsbG8="})).await;
+    assert_error(status, &body, 415, "unsupported_media_type");
+
+    // Parts before `file` are skipped; the file is still found, and the path works without
+    // its trailing slash.
+    let form = Form::new().text("caption", "hi").part("file", Part::bytes(png()).file_name("a.png"));
+    let response =
+        server.request(Method::POST, "/chat/upload_media", Some(&token)).multipart(form).send().await.expect("send");
+    let (status, body) = read_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["content_type"], "image/png");
+    assert_eq!(media_files(&media_dir(&server)).len(), 1);
+}
+
+#[tokio::test]
+async fn uploading_needs_a_valid_token() {
+    let server = spawn().await;
+    let (status, body) = upload_as(&server, None, png(), "a.png", "image/png").await;
+    assert_error(status, &body, 401, "unauthorized");
+    let (status, body) = upload_as(&server, Some("not-a-jwt"), png(), "a.png", "image/png").await;
+    assert_error(status, &body, 401, "unauthorized");
+    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+}
+
+#[tokio::test]
+async fn client_filenames_are_metadata_only() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let dir = media_dir(&server);
+    let escape = server.data_dir().join("etc");
+    assert!(!escape.exists());
+
+    let cases = [
+        (r#"name="file"; filename="../../etc/passwd.txt""#, "passwd.txt"),
+        (r#"name="file"; filename="..\..\x.txt""#, "x.txt"),
+        (r#"name="file"; filename="C:\Users\bob\My Notes.txt""#, "My Notes.txt"),
+        (r#"name="file"; filename="../""#, "file"),
+        (r#"name="file""#, "file"),
+    ];
+    let mut names = BTreeSet::new();
+    for (disposition, expected) in cases {
+        let (status, attachment) = upload_raw(&server, &token, disposition, b"just text\n").await;
+        assert_eq!(status, StatusCode::CREATED, "{disposition}: {attachment}");
+        assert_eq!(attachment["filename"], expected, "{disposition}");
+        let name = stored_name(&attachment, "txt");
+        assert!(dir.join(&name).is_file(), "{name} is in the media folder");
+        names.insert(name);
+    }
+    assert_eq!(media_files(&dir), names, "only the random names are in the media folder");
+    assert!(!escape.exists(), "nothing was written outside the media folder");
+    assert!(!server.data_dir().join("passwd.txt").exists() && !server.data_dir().join("x.txt").exists());
+
+    // Control characters go (a tab is the one a multipart header can carry raw), and the name is
+    // cut to 255 bytes on a character boundary.
+    let (status, attachment) = upload_raw(&server, &token, "name=\"file\"; filename=\"a\tb.txt\"", b"x").await;
+    assert_eq!(status, StatusCode::CREATED, "{attachment}");
+    assert_eq!(attachment["filename"], "ab.txt");
+    let long = format!("ab{}.txt", "é".repeat(300));
+    let attachment = upload_ok(&server, &token, text(), &long).await;
+    let filename = attachment["filename"].as_str().expect("a filename");
+    assert!(filename.len() <= 255 && filename.starts_with("abé"), "{filename:?}");
+}
+
+#[tokio::test]
+async fn the_media_quota_counts_every_upload_of_a_user() {
+    let server = spawn_with(|args| args.media_quota = 2000).await;
+    let (alice, _) = server.signup("alice").await;
+    let (bob, _) = server.signup("bob").await;
+    let dir = media_dir(&server);
+
+    let first = upload_ok(&server, &alice, vec![b'a'; 1500], "a.txt").await;
+    let (status, body) = upload(&server, &alice, vec![b'b'; 1000], "b.txt").await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert!(body["detail"].as_str().unwrap_or_default().to_lowercase().contains("quota exceeded"), "{body}");
+    assert_eq!(media_files(&dir), BTreeSet::from([stored_name(&first, "txt")]));
+
+    // Exactly up to the quota is fine; after that even one byte is refused before streaming.
+    upload_ok(&server, &alice, vec![b'c'; 500], "c.txt").await;
+    let (status, body) = upload(&server, &alice, b"d".to_vec(), "d.txt").await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert!(body["detail"].as_str().unwrap_or_default().to_lowercase().contains("quota exceeded"), "{body}");
+
+    // Bob has his own quota.
+    upload_ok(&server, &bob, vec![b'e'; 1500], "e.txt").await;
+    assert_eq!(media_files(&dir).len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_uploads_cannot_both_slip_under_the_quota() {
+    let server = spawn_with(|args| args.media_quota = 2000).await;
+    let (alice, _) = server.signup("alice").await;
+    // Both pass the check before streaming (nothing used yet); the check inside the database
+    // write lets only one of them in.
+    let (one, two) = tokio::join!(
+        upload(&server, &alice, vec![b'a'; 1500], "a.txt"),
+        upload(&server, &alice, vec![b'b'; 1500], "b.txt"),
+    );
+    let statuses = BTreeSet::from([one.0.as_u16(), two.0.as_u16()]);
+    assert_eq!(statuses, BTreeSet::from([201, 413]), "{} / {}", one.1, two.1);
+    assert_eq!(media_files(&media_dir(&server)).len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let dir = media_dir(&server);
+    let boundary = "cut-short";
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let head = format!(
+        "POST {UPLOAD} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 5000000\r\n\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("send the head");
+    stream.write_all(&vec![b'x'; 200 * 1024]).await.expect("send part of the file");
+    stream.flush().await.expect("flush");
+    // The server is streaming the upload into a temporary file...
+    eventually("the partial upload appears", || media_files(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
+    // ...until the client goes away.
+    drop(stream);
+    eventually("the partial upload is removed", || media_files(&dir).is_empty()).await;
+}
+
+#[tokio::test]
+async fn partial_uploads_left_by_a_crash_are_swept_at_start() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let kept = stored_name(&upload_ok(&server, &token, png(), "a.png").await, "png");
+    let dir = server.stop().await;
+    let media = dir.path().join("media");
+    std::fs::write(media.join(".upload-0123456789abcdef0123456789abcdef.tmp"), b"half an upload").expect("write");
+    std::fs::write(media.join("notes.txt"), b"not ours, not a temp file").expect("write");
+
+    let server = spawn_in(dir, |_| {}).await;
+    assert_eq!(media_files(&media_dir(&server)), BTreeSet::from([kept.clone(), "notes.txt".to_string()]));
+    let response = fetch(&server, &format!("/media/{kept}"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+// ---- Serving ----
+
+#[tokio::test]
+async fn served_files_carry_the_safety_and_cache_headers() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+
+    let image = upload_ok(&server, &token, png(), "my cat.png").await;
+    let name = stored_name(&image, "png");
+    let response = fetch(&server, &format!("/media/{name}"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(header(&headers, CONTENT_TYPE), "image/png");
+    assert_eq!(header(&headers, X_CONTENT_TYPE_OPTIONS), "nosniff");
+    assert_eq!(header(&headers, CONTENT_SECURITY_POLICY), "sandbox");
+    assert_eq!(header(&headers, CONTENT_DISPOSITION), "inline; filename=\"my cat.png\"; filename*=UTF-8''my%20cat.png");
+    assert_eq!(header(&headers, ETAG), format!("\"{name}\""));
+    assert_eq!(header(&headers, CACHE_CONTROL), "public, max-age=31536000, immutable");
+    assert_eq!(header(&headers, ACCEPT_RANGES), "bytes");
+    assert_eq!(header(&headers, CONTENT_LENGTH), png().len().to_string());
+    assert_eq!(response.bytes().await.expect("body").as_ref(), png().as_slice());
+
+    // Documents are downloaded, with an ASCII fallback name and the exact UTF-8 one.
+    let document = upload_ok(&server, &token, pdf(), "Résumé \"final\".pdf").await;
+    let response = fetch(&server, document["url"].as_str().expect("url"), &[]).await;
+    assert_eq!(header(response.headers(), CONTENT_TYPE), "application/pdf");
+    assert_eq!(
+        header(response.headers(), CONTENT_DISPOSITION),
+        "attachment; filename=\"R_sum_ _final_.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.pdf"
+    );
+    let note = upload_ok(&server, &token, text(), "note.txt").await;
+    let response = fetch(&server, note["url"].as_str().expect("url"), &[]).await;
+    assert_eq!(header(response.headers(), CONTENT_TYPE), "text/plain; charset=utf-8");
+    assert!(header(response.headers(), CONTENT_DISPOSITION).starts_with("attachment;"));
+    assert_eq!(header(response.headers(), CONTENT_SECURITY_POLICY), "sandbox");
+    let audio = upload_ok(&server, &token, ogg(), "song.ogg").await;
+    let response = fetch(&server, audio["url"].as_str().expect("url"), &[]).await;
+    assert!(header(response.headers(), CONTENT_DISPOSITION).starts_with("inline;"));
+
+    // HEAD: the same headers, no body.
+    let response = server.request(Method::HEAD, &format!("/media/{name}"), None).send().await.expect("send the HEAD");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(response.headers(), ETAG), format!("\"{name}\""));
+    assert_eq!(header(response.headers(), CONTENT_LENGTH), png().len().to_string());
+    assert!(response.bytes().await.expect("body").is_empty());
+}
+
+#[tokio::test]
+async fn byte_ranges_are_served_with_206_and_416() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let bytes = b"0123456789abcdefghij".to_vec();
+    let size = bytes.len();
+    let path = upload_ok(&server, &token, bytes.clone(), "digits.txt").await["url"].as_str().expect("url").to_string();
+
+    for (range, expected, content_range) in [
+        ("bytes=2-5", &bytes[2..=5], "bytes 2-5/20"),
+        ("bytes=15-", &bytes[15..], "bytes 15-19/20"),
+        ("bytes=-3", &bytes[17..], "bytes 17-19/20"),
+        ("bytes=18-1000", &bytes[18..], "bytes 18-19/20"),
+        ("bytes=-50", &bytes[..], "bytes 0-19/20"),
+    ] {
+        let response = fetch(&server, &path, &[(RANGE, range)]).await;
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(header(response.headers(), CONTENT_RANGE), content_range, "{range}");
+        assert_eq!(header(response.headers(), CONTENT_LENGTH), expected.len().to_string(), "{range}");
+        assert_eq!(header(response.headers(), X_CONTENT_TYPE_OPTIONS), "nosniff", "{range}");
+        assert_eq!(response.bytes().await.expect("body").as_ref(), expected, "{range}");
+    }
+
+    for range in ["bytes=20-", "bytes=100-200", "bytes=-0"] {
+        let response = fetch(&server, &path, &[(RANGE, range)]).await;
+        assert_eq!(header(response.headers(), CONTENT_RANGE), format!("bytes */{size}"), "{range}");
+        let (status, body) = read_json(response).await;
+        assert_error(status, &body, 416, "validation_error");
+    }
+
+    // Several ranges, a malformed one, or an If-Range for another version: the whole file.
+    for headers in [
+        vec![(RANGE, "bytes=0-1,4-5")],
+        vec![(RANGE, "bytes=5-2")],
+        vec![(RANGE, "bytes=2-5"), (IF_RANGE, "\"someone-else\"")],
+    ] {
+        let response = fetch(&server, &path, &headers).await;
+        assert_eq!(response.status(), StatusCode::OK, "{headers:?}");
+        assert!(response.headers().get(CONTENT_RANGE).is_none());
+        assert_eq!(response.bytes().await.expect("body").as_ref(), &bytes[..], "{headers:?}");
+    }
+    let etag = format!("\"{}\"", path.trim_start_matches("/media/"));
+    let response = fetch(&server, &path, &[(RANGE, "bytes=2-5"), (IF_RANGE, &etag)]).await;
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+}
+
+#[tokio::test]
+async fn a_matching_if_none_match_gets_304() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let path = upload_ok(&server, &token, gif(), "a.gif").await["url"].as_str().expect("url").to_string();
+    let etag = header(fetch(&server, &path, &[]).await.headers(), ETAG).to_string();
+
+    for tag in [etag.clone(), format!("W/{etag}"), format!("\"other\", {etag}"), "*".to_string()] {
+        let response = fetch(&server, &path, &[(IF_NONE_MATCH, &tag)]).await;
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{tag}");
+        assert_eq!(header(response.headers(), ETAG), etag);
+        assert_eq!(header(response.headers(), CACHE_CONTROL), "public, max-age=31536000, immutable");
+        assert!(response.bytes().await.expect("body").is_empty());
+    }
+    let response = fetch(&server, &path, &[(IF_NONE_MATCH, "\"something-else\"")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.expect("body").as_ref(), gif().as_slice());
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_names_are_404() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let name = stored_name(&upload_ok(&server, &token, png(), "a.png").await, "png");
+    let stem = name.trim_end_matches(".png");
+    // The database and the JWT secret sit right next to the media folder.
+    assert!(server.data_dir().join("natter.db").is_file());
+
+    for path in [
+        "/media/0123456789abcdef0123456789abcdef.png".to_string(),
+        format!("/media/{stem}.txt"),
+        format!("/media/{}", name.to_uppercase()),
+        format!("/media/{name}.png"),
+        "/media/..%2F..%2Fnatter.db".to_string(),
+        "/media/..%2fjwt-secret".to_string(),
+        "/media/%2e%2e%2fnatter.db".to_string(),
+        "/media/natter.db".to_string(),
+        "/media/".to_string(),
+        "/media".to_string(),
+    ] {
+        let response = fetch(&server, &path, &[]).await;
+        let (status, body) = read_json(response).await;
+        assert_error(status, &body, 404, "not_found");
+    }
+    // Still there for the right name, without a token.
+    assert_eq!(fetch(&server, &format!("/media/{name}"), &[]).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_file_missing_from_disk_is_404_not_500() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let name = stored_name(&upload_ok(&server, &token, png(), "a.png").await, "png");
+    std::fs::remove_file(media_dir(&server).join(&name)).expect("remove the file behind the server's back");
+    let (status, body) = read_json(fetch(&server, &format!("/media/{name}"), &[]).await).await;
+    assert_error(status, &body, 404, "not_found");
+}
+
+// ---- Attachments in messages ----
+
+#[tokio::test]
+async fn an_uploaded_file_can_be_attached_to_a_message_by_its_uploader_only() {
+    let server = spawn().await;
+    let (alice, _) = server.signup("alice").await;
+    let (bob, _) = server.signup("bob").await;
+    let (status, room) =
+        server.post("/chat/chat_rooms/", Some(&alice), &json!({"name": "r", "members": ["bob"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let messages = format!("/chat/chat_rooms/{}/messages", room["id"]);
+
+    let attachment = upload_ok(&server, &alice, jpeg(), "photo.jpg").await;
+    let (status, message) =
+        server.post(&messages, Some(&alice), &json!({"content": "", "attachment_id": attachment["id"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{message}");
+    assert_eq!(message["attachment"], attachment);
+
+    let (status, history) = server.get(&messages, Some(&bob)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let history = history.as_array().expect("a list");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["attachment"], attachment);
+    assert_eq!(history[0]["id"], message["id"]);
+
+    // Bob is in the room but did not upload it.
+    let (status, body) =
+        server.post(&messages, Some(&bob), &json!({"content": "mine now", "attachment_id": attachment["id"]})).await;
+    assert_error(status, &body, 422, "validation_error");
+    assert!(body["fields"]["attachment_id"].is_string(), "{body}");
+
+    // And Bob, like anyone with the URL, can fetch the file without a token.
+    let response = fetch(&server, attachment["url"].as_str().expect("url"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.expect("body").as_ref(), jpeg().as_slice());
+}
+
+// ---- Memory ----
+
+/// Peak RSS of a `natter serve` process while a 100 MiB file is uploaded: it must not grow with
+/// the file. Run with `cargo test --test media -- --ignored --nocapture` (Linux only).
+#[tokio::test]
+#[ignore = "uploads 100 MiB through the built binary; run by hand to measure memory"]
+async fn peak_memory_does_not_grow_with_the_upload() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("address").port()
+    };
+    let data = dir.path().to_str().expect("a UTF-8 path").to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = common::natter_cmd(
+        dir.path(),
+        &["serve", "--bind", &bind, "--data-dir", &data, "--max-upload", "200MiB", "--auth-rate", "0", "--log", "warn"],
+    )
+    .spawn()
+    .expect("start natter");
+    let pid = child.id().expect("a pid");
+    let base = format!("http://{bind}");
+    let http = common::client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "natter did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signup = json!({"username": "big", "email": "big@example.com", "password": common::PASSWORD});
+    let (status, _) = read_json(http.post(format!("{base}/auth/signup")).json(&signup).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let login = json!({"email": "big", "password": common::PASSWORD});
+    let (_, token) = read_json(http.post(format!("{base}/auth/login")).json(&login).send().await.unwrap()).await;
+    let token = token["access_token"].as_str().expect("a token").to_string();
+
+    let vm_hwm = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).expect("a number of kB")
+    };
+    let small = Form::new().part("file", Part::bytes(text()).file_name("small.txt"));
+    let response = http.post(format!("{base}{UPLOAD}")).bearer_auth(&token).multipart(small).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let before = vm_hwm();
+
+    // 100 MiB of mp4: held by this test process, streamed by reqwest, never held by the server.
+    let mut big = mp4();
+    big.resize(100 * 1024 * 1024, 0x5A);
+    let size = big.len() as u64;
+    let form = Form::new().part("file", Part::bytes(big).file_name("big.mp4"));
+    let response = http.post(format!("{base}{UPLOAD}")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let (status, body) = read_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["size"], size);
+    let after_upload = vm_hwm();
+
+    let mut served = http.get(format!("{base}{}", body["url"].as_str().unwrap())).send().await.unwrap();
+    let mut total = 0u64;
+    while let Some(chunk) = served.chunk().await.expect("a chunk") {
+        total += chunk.len() as u64;
+    }
+    assert_eq!(total, size);
+    let after_download = vm_hwm();
+    println!(
+        "natter VmHWM: {before} kB before, {after_upload} kB after a {} MiB upload, {after_download} kB after \
+         downloading it",
+        size >> 20
+    );
+    let _ = child.kill().await;
+    assert!(after_upload < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB upload");
+    assert!(after_download < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB download");
+}
