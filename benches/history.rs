@@ -6,7 +6,7 @@
 //! room is filled through the storage engine's batch path (one write job per 20,000 rows)
 //! while the server is stopped, then the server is started again on that data.
 //!
-//!     cargo bench --bench history            # BENCH_SECS=10 BENCH_CLIENTS=32 to change
+//!     cargo bench --bench history     # BENCH_SECS=10 BENCH_CLIENTS=32 BENCH_SERVER_ARGS="--db-readers 4"
 //!
 //! The HTTP client is a few lines over a TcpStream: reqwest costs more CPU per request than
 //! the server under test, which would measure the client instead of natter.
@@ -98,6 +98,8 @@ impl Server {
     fn start(data: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
             .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
+            // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
+            .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
             .arg("--data-dir")
             .arg(data)
             .env("NO_COLOR", "1")

@@ -225,7 +225,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub hash_concurrency: u32,
     /// Read connections to the database.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub db_readers: u32,
     /// Most writes that share one commit (group commit).
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100000))]

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::extract::{JsonBody, QueryParams, int_param, path_id};
@@ -25,7 +26,7 @@ pub async fn history(
     caller: Caller,
     Path(room_id): Path<String>,
     QueryParams(query): QueryParams<HistoryQuery>,
-) -> ApiResult<Json<Vec<Message>>> {
+) -> ApiResult<Response> {
     let room_id = path_id(&room_id, "Room")?;
     let limit = int_param(query.limit.as_deref(), "limit", 1, MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
     let before = int_param(query.before.as_deref(), "before", 1, i64::MAX)?;
@@ -36,7 +37,8 @@ pub async fn history(
         (None, Some(id)) => Window::After(id),
         (None, None) => Window::Newest,
     };
-    chat::history(&state, caller, room_id, window, limit).await.map(Json)
+    let page = chat::history_json(&state, caller, room_id, window, limit).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json; charset=utf-8")], page).into_response())
 }
 
 /// Older clients also send `sender` and `timestamp`; unknown fields are ignored.

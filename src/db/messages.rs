@@ -90,17 +90,27 @@ pub enum Window {
     After(i64),
 }
 
-/// A page of history, always oldest first.
+/// The largest page [`history`] returns.
+pub const MAX_PAGE: i64 = 200;
+
+/// A page of history (at most [`MAX_PAGE`]), always oldest first.
+///
+/// The SQL has a constant `LIMIT` and the page size is applied by stopping the row iterator:
+/// SQLite 3.53 treats a bound `LIMIT ?` as a plan constant and re-prepares the statement every
+/// time that parameter is bound, which made each page pay a full parse (seen in the history
+/// benchmark's profile). Rows are produced lazily, so stopping early costs nothing.
 pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<Message>, DbError> {
-    const OLDER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3");
-    const NEWER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT ?3");
+    const OLDER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT 200");
+    const NEWER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT 200");
     let (sql, cursor) = match window {
         Window::Newest => (OLDER, i64::MAX),
         Window::Before(id) => (OLDER, id),
         Window::After(id) => (NEWER, id),
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut page: Vec<Message> = stmt.query_map(params![room_id, cursor, limit], message)?.collect::<Result<_, _>>()?;
+    let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
+    let mut page: Vec<Message> =
+        stmt.query_map(params![room_id, cursor], message)?.take(take).collect::<Result<_, _>>()?;
     if !matches!(window, Window::After(_)) {
         page.reverse();
     }

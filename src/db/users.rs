@@ -36,8 +36,12 @@ impl UserRecord {
     }
 }
 
-const COLUMNS: &str =
-    "id, username, email, password_hash, is_admin, disabled, password_changed_at, created_at, last_seen";
+/// The columns `record` reads, as a macro so queries are `&'static str` (no formatting per call).
+macro_rules! columns {
+    () => {
+        "id, username, email, password_hash, is_admin, disabled, password_changed_at, created_at, last_seen"
+    };
+}
 
 fn record(row: &Row) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -80,7 +84,7 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<UserRecord, DbError> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"))?
         .query_row([id], record)
         .optional()?)
 }
@@ -88,7 +92,7 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>, DbError> 
 /// By username (any case).
 pub fn by_username(conn: &Connection, username: &str) -> Result<Option<UserRecord>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE username = ?1"))?
+        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE username = ?1"))?
         .query_row([username], record)
         .optional()?)
 }
@@ -97,7 +101,7 @@ pub fn by_username(conn: &Connection, username: &str) -> Result<Option<UserRecor
 pub fn by_login(conn: &Connection, login: &str) -> Result<Option<UserRecord>, DbError> {
     let email = login.to_lowercase();
     let found = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"))?
+        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE email = ?1"))?
         .query_row([&email], record)
         .optional()?;
     match found {
@@ -121,18 +125,21 @@ pub fn ids_for_usernames(conn: &Connection, names: &[String]) -> Result<(Vec<i64
 
 /// Users whose name starts with `prefix` (any case), by name, at most `limit`. Served by the
 /// NOCASE unique index as a range scan: every allowed username character sorts below '~'.
-pub fn search_prefix(conn: &Connection, prefix: &str, limit: u32) -> Result<Vec<UserRecord>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users
+/// (No bound `LIMIT ?`: SQLite re-prepares such statements at every bind; see `messages::history`.)
+pub fn search_prefix(conn: &Connection, prefix: &str, limit: usize) -> Result<Vec<UserRecord>, DbError> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users
          WHERE username >= ?1 AND username < ?1 || '~' AND disabled = 0
-         ORDER BY username LIMIT ?2"
+         ORDER BY username"
     ))?;
-    let rows = stmt.query_map(params![prefix, limit], record)?;
+    let rows = stmt.query_map(params![prefix], record)?.take(limit);
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<UserRecord>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(concat!("SELECT ", columns!(), " FROM users ORDER BY id"))?;
     let rows = stmt.query_map([], record)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
