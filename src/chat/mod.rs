@@ -118,7 +118,9 @@ pub async fn history_json(
             reader.verify(conn)?;
             rooms::membership(conn, room_id, reader_id)?.ok_or_else(room_not_found)?;
             let page = messages::history(conn, room_id, window, limit)?;
-            serde_json::to_vec(&page).map_err(ApiError::internal)
+            let mut json = Vec::with_capacity(64 + page.iter().map(|m| 256 + m.content.len()).sum::<usize>());
+            serde_json::to_writer(&mut json, &page).map_err(ApiError::internal)?;
+            Ok(json)
         })
         .await
 }

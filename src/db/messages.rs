@@ -109,8 +109,11 @@ pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> R
     };
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
-    let mut page: Vec<Message> =
-        stmt.query_map(params![room_id, cursor], message)?.take(take).collect::<Result<_, _>>()?;
+    // Sized once: growing row by row made glibc consolidate its free lists at every step.
+    let mut page = Vec::with_capacity(take);
+    for row in stmt.query_map(params![room_id, cursor], message)?.take(take) {
+        page.push(row?);
+    }
     if !matches!(window, Window::After(_)) {
         page.reverse();
     }
