@@ -11,15 +11,16 @@
 //! The HTTP client is a few lines over a TcpStream: reqwest costs more CPU per request than
 //! the server under test, which would measure the client instead of natter.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use natter::db::{Db, DbError, DbOptions};
 use serde_json::{Value, json};
+use support::{Server, percentile, process_cpu_seconds};
+
+#[path = "support/mod.rs"]
+mod support;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -71,10 +72,10 @@ impl Http {
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().expect("content-length");
-                }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("content-length");
             }
         }
         self.body.resize(length, 0);
@@ -86,74 +87,6 @@ impl Http {
         let status = self.request(method, path, token, body).await;
         (status, serde_json::from_slice(&self.body).unwrap_or(Value::Null))
     }
-}
-
-/// The natter release binary, running on `data`.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
-            // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
-            .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
-            .arg("--data-dir")
-            .arg(data)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start natter");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines.next().expect("natter exited").expect("read log");
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.split_whitespace().next().expect("address").to_string();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
-    }
-
-    fn cpu_seconds(&self) -> f64 {
-        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// utime + stime of a process, from /proc/PID/stat.
-fn process_cpu_seconds(stat_path: &str) -> f64 {
-    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Fill `room_id` with `count` messages by `sender` through the engine's batch path.
@@ -258,7 +191,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     println!(
         "natter history benchmark: {} cores, SQLite {}, {clients} clients, {secs} s per room",
-        num_cpus(),
+        support::num_cpus(),
         rusqlite::version()
     );
 
@@ -317,8 +250,4 @@ fn main() {
     println!("server RSS after the runs: {} MiB", server.rss_kib() / 1024);
     println!("targets: ≥ 10,000 pages/s and p99 ≤ 10 ms in both rooms");
     server.stop();
-}
-
-fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }

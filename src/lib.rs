@@ -62,8 +62,10 @@ impl Deref for AppState {
 pub struct App {
     pub state: AppState,
     /// The whole HTTP stack: owned handshake copies → Socket.IO → trailing-slash
-    /// normalisation → the REST router. Socket.IO sits outside the normalisation.
-    service: axum::Router,
+    /// normalisation → the REST router. Socket.IO sits outside the normalisation, and the
+    /// copies outside everything: axum's Router keeps a clone of the URI (`OriginalUri`) that
+    /// would otherwise still pin hyper's read buffer.
+    service: realtime::handshake::OwnedHandshake<axum::Router>,
     io: socketioxide::SocketIo,
     events: chat::EventStream,
     _data_lock: File,
@@ -117,7 +119,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     }));
     let (socket_layer, io) = realtime::layer(&state);
     let rest = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
-    let service = axum::Router::new().fallback_service(rest).layer(socket_layer).layer(realtime::OwnedHandshakeLayer);
+    let service = realtime::OwnedHandshakeLayer.layer(axum::Router::new().fallback_service(rest).layer(socket_layer));
     Ok(App { state, service, io, events: event_stream, _data_lock: data_lock })
 }
 
@@ -144,7 +146,8 @@ pub async fn serve(
         io.close().await;
         let _ = stop_tx.send(true);
     };
-    let make_service = service.into_make_service_with_connect_info::<SocketAddr>();
+    let make_service =
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(service);
     let server = axum::serve(listener, make_service).with_graceful_shutdown(signal);
     let mut stopped = stop_rx.clone();
     let forced = async move {

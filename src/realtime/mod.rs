@@ -12,11 +12,12 @@
 pub mod handshake;
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::http::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, socket::Socket};
@@ -24,18 +25,18 @@ use socketioxide::{SocketIo, socket::Socket};
 use crate::AppState;
 use crate::auth::{Caller, bearer_token};
 use crate::chat::{self, ChatEvent, EventStream, Post};
-use crate::db::users::UserRecord;
 use crate::db::{self, rooms, users};
 use crate::error::{ApiError, ApiResult};
 use crate::model::UserPublic;
 
 pub use handshake::OwnedHandshakeLayer;
 
-/// Who a socket speaks for: its token's caller and the account as it was at connect time.
+/// Who a socket speaks for: its token's caller and name. Kept small on purpose: every idle
+/// socket carries one (the account itself is re-read by each use case).
 #[derive(Clone)]
 struct SocketUser {
     caller: Caller,
-    user: UserRecord,
+    username: Arc<str>,
 }
 
 /// The `connect_error` data: `{"message": "unauthorized"}`.
@@ -51,10 +52,14 @@ impl fmt::Display for Unauthorized {
 /// The Socket.IO layer and its handle, configured from the flags.
 pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = SocketIo::builder()
+        // The cap has two knobs: `max_payload` for long-polling bodies, `ws_max_message_size`
+        // for WebSocket messages (which otherwise default to 64 MiB).
         .max_payload(state.config.max_socket_payload)
+        .ws_max_message_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
+        .ws_max_frame_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
         .max_buffer_size(1024)
         // Small read buffers: an idle socket should cost as little memory as possible.
-        .ws_read_buffer_size(1024)
+        .ws_read_buffer_size(256)
         .with_state(state.clone())
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
@@ -76,6 +81,10 @@ fn handshake_token(s: &SocketRef, auth: Option<&Value>) -> Option<String> {
     })
 }
 
+/// The connect middleware: authenticate, then set the socket up completely — rooms joined,
+/// event handler registered, presence counted — because socketioxide answers the CONNECT only
+/// after this returns. (Doing it in the connect handler, which runs after the answer, dropped
+/// events a client sent at once and could miss broadcasts: found by tests/realtime.rs.)
 async fn authenticate(
     s: SocketRef,
     TryData(auth): TryData<Value>,
@@ -83,7 +92,20 @@ async fn authenticate(
 ) -> Result<(), Unauthorized> {
     let token = handshake_token(&s, auth.as_ref().ok()).ok_or(Unauthorized)?;
     let (caller, user) = state.auth.authenticate(&state.db, &token).await.map_err(|_| Unauthorized)?;
-    s.extensions.insert(SocketUser { caller, user });
+    let user_id = caller.id;
+    let room_ids = state.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await.map_err(|e: db::DbError| {
+        tracing::error!(error = %e, "could not load the rooms of a connecting socket");
+        Unauthorized
+    })?;
+    s.join(user_room(user_id));
+    s.join(room_ids.into_iter().map(room_room).collect::<Vec<_>>());
+    s.extensions.insert(SocketUser { caller, username: user.username.into() });
+    s.on_fallback(on_event);
+    s.on_disconnect(on_disconnect);
+    if state.presence.connect(user_id) {
+        // Announced by `on_connect`, once the socket is connected and can be left out.
+        s.extensions.insert(CameOnline(user.last_seen));
+    }
     Ok(())
 }
 
@@ -95,32 +117,22 @@ fn room_room(id: i64) -> String {
     format!("room:{id}")
 }
 
+/// Set when this socket is its user's first: carries their previous `last_seen`.
+#[derive(Clone)]
+struct CameOnline(Option<String>);
+
 async fn on_connect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
-    let Some(SocketUser { user, .. }) = s.extensions.get::<SocketUser>() else {
-        let _ = s.disconnect();
-        return;
-    };
-    s.join(user_room(user.id));
-    let user_id = user.id;
-    match state.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await {
-        Ok(ids) => s.join(ids.into_iter().map(room_room).collect::<Vec<_>>()),
-        Err(e) => tracing::error!(error = %e, "could not load the rooms of a connecting socket"),
-    }
-    s.on("chat_message", on_chat_message);
-    s.on("get_online_users", on_get_online_users);
-    s.on("typing", on_typing);
-    s.on("mark_read", on_mark_read);
-    s.on_disconnect(on_disconnect);
-    if state.presence.connect(user.id) {
-        announce_status(&state, &io, &user, true, user.last_seen.clone()).await;
+    let Some(user) = s.extensions.get::<SocketUser>() else { return };
+    if let Some(CameOnline(last_seen)) = s.extensions.remove::<CameOnline>() {
+        announce_status(&state, &io, &user, true, last_seen).await;
     }
 }
 
 async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
-    let Some(SocketUser { user, .. }) = s.extensions.get::<SocketUser>() else { return };
-    if state.presence.disconnect(user.id) {
+    let Some(user) = s.extensions.get::<SocketUser>() else { return };
+    if state.presence.disconnect(user.caller.id) {
         let now = db::now();
-        let (id, at) = (user.id, now.clone());
+        let (id, at) = (user.caller.id, now.clone());
         if let Err(e) = state.db.write(move |conn| users::set_last_seen(conn, id, &at)).await {
             tracing::warn!(error = %e, "could not store last_seen");
         }
@@ -129,8 +141,8 @@ async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo
 }
 
 /// `user_status` to everyone who shares a room with `user` (never to the user's own sockets).
-async fn announce_status(state: &AppState, io: &SocketIo, user: &UserRecord, online: bool, last_seen: Option<String>) {
-    let id = user.id;
+async fn announce_status(state: &AppState, io: &SocketIo, user: &SocketUser, online: bool, last_seen: Option<String>) {
+    let id = user.caller.id;
     let contacts = match state.db.read(move |conn| rooms::contacts_of(conn, id)).await {
         Ok(contacts) => contacts,
         Err(e) => {
@@ -141,9 +153,11 @@ async fn announce_status(state: &AppState, io: &SocketIo, user: &UserRecord, onl
     if contacts.is_empty() {
         return;
     }
-    let status = json!({ "user_id": user.id, "username": user.username, "online": online, "last_seen": last_seen });
+    let status = json!({ "user_id": id, "username": &*user.username, "online": online, "last_seen": last_seen });
     let targets: Vec<String> = contacts.into_iter().map(user_room).collect();
-    let _ = io.to(targets).emit("user_status", &status).await;
+    if let Some(ns) = io.of("/") {
+        let _ = ns.to(targets).emit("user_status", &status).await;
+    }
 }
 
 /// Whether the client asked for an ack (so `get_online_users` knows to answer by event).
@@ -168,16 +182,6 @@ fn error_ack(e: &ApiError) -> Value {
     json!({ "ok": false, "error": error })
 }
 
-/// The socket's caller if their token has not expired; otherwise the socket is disconnected.
-/// (Each use case still verifies the account itself, so a disabled user is refused too.)
-fn current_user(s: &SocketRef, user: &SocketUser) -> Option<(Caller, UserRecord)> {
-    if db::unix_now() >= user.caller.expires_at {
-        let _ = s.clone().disconnect();
-        return None;
-    }
-    Some((user.caller, user.user.clone()))
-}
-
 /// An event payload as an object; anything else is a validation error.
 fn payload(data: Result<Value, impl fmt::Display>) -> ApiResult<serde_json::Map<String, Value>> {
     match data {
@@ -198,6 +202,38 @@ fn id_field(map: &serde_json::Map<String, Value>, names: &[&str]) -> ApiResult<i
     id.filter(|id| *id > 0).ok_or_else(|| ApiError::invalid(names[0], "must be a positive integer"))
 }
 
+/// Every client event, dispatched by name. One handler per socket (instead of a map of them)
+/// keeps idle sockets small, and gives one place for the token-expiry check and the ack.
+async fn on_event(
+    s: SocketRef,
+    Event(event): Event,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    WantsAck(wants_ack): WantsAck,
+    Extension(user): Extension<SocketUser>,
+    State(state): State<AppState>,
+) {
+    if db::unix_now() >= user.caller.expires_at {
+        // The token has expired: this socket speaks for nobody any more.
+        let _ = s.disconnect();
+        return;
+    }
+    let payload = payload(data);
+    let result = match event.as_str() {
+        "chat_message" => chat_message(&state, user.caller, payload).await,
+        "get_online_users" => get_online_users(&state, user.caller, payload).await,
+        "typing" => typing(&s, &state, &user, payload).await,
+        "mark_read" => mark_read(&state, user.caller, payload).await,
+        other => Err(ApiError::NotFound(format!("Unknown event `{other}`."))),
+    };
+    let reply = result.unwrap_or_else(|e| error_ack(&e));
+    if wants_ack {
+        let _ = ack.send(&reply);
+    } else if event == "get_online_users" {
+        let _ = s.emit("online_users", &reply);
+    }
+}
+
 #[derive(Deserialize)]
 struct ChatMessageInput {
     #[serde(alias = "message")]
@@ -206,63 +242,35 @@ struct ChatMessageInput {
     client_id: Option<String>,
 }
 
-async fn on_chat_message(
-    s: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    Extension(socket_user): Extension<SocketUser>,
-    State(state): State<AppState>,
-) {
-    let Some((caller, user)) = current_user(&s, &socket_user) else { return };
-    let result = async {
-        state
-            .limits
-            .messages_per_user
-            .hit(&user.id.to_string())
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-        let map = payload(data)?;
-        let room_id = id_field(&map, &["room_id", "room"])?;
-        let input: ChatMessageInput = crate::api::extract::from_value(Value::Object(map))?;
-        let post = Post {
-            room_id,
-            content: input.content.ok_or_else(|| ApiError::invalid("content", "is required"))?,
-            attachment_id: input.attachment_id,
-            client_id: input.client_id,
-        };
-        chat::send_message(&state, caller, post).await
-    }
-    .await;
-    let reply = match result {
-        Ok((message, _)) => json!({ "ok": true, "message": message }),
-        Err(e) => error_ack(&e),
+async fn chat_message(
+    state: &AppState,
+    caller: Caller,
+    payload: ApiResult<serde_json::Map<String, Value>>,
+) -> ApiResult<Value> {
+    state
+        .limits
+        .messages_per_user
+        .hit(&caller.id.to_string())
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let map = payload?;
+    let room_id = id_field(&map, &["room_id", "room"])?;
+    let input: ChatMessageInput = crate::api::extract::from_value(Value::Object(map))?;
+    let post = Post {
+        room_id,
+        content: input.content.ok_or_else(|| ApiError::invalid("content", "is required"))?,
+        attachment_id: input.attachment_id,
+        client_id: input.client_id,
     };
-    let _ = ack.send(&reply);
+    let (message, _) = chat::send_message(state, caller, post).await?;
+    Ok(json!({ "ok": true, "message": message }))
 }
 
-async fn on_get_online_users(
-    s: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    WantsAck(wants_ack): WantsAck,
-    Extension(socket_user): Extension<SocketUser>,
-    State(state): State<AppState>,
-) {
-    let Some((caller, _)) = current_user(&s, &socket_user) else { return };
-    let result: ApiResult<Value> = async {
-        let room_id = id_field(&payload(data)?, &["room_id", "room"])?;
-        let online = online_members(&state, caller, room_id).await?;
-        Ok(json!({ "ok": true, "room_id": room_id, "users": online }))
-    }
-    .await;
-    let reply = result.unwrap_or_else(|e| error_ack(&e));
-    if wants_ack {
-        let _ = ack.send(&reply);
-    } else {
-        let _ = s.emit("online_users", &reply);
-    }
-}
-
-async fn online_members(state: &AppState, caller: Caller, room_id: i64) -> ApiResult<Vec<UserPublic>> {
+async fn get_online_users(
+    state: &AppState,
+    caller: Caller,
+    payload: ApiResult<serde_json::Map<String, Value>>,
+) -> ApiResult<Value> {
+    let room_id = id_field(&payload?, &["room_id", "room"])?;
     let members = state
         .db
         .read(move |conn| {
@@ -271,84 +279,71 @@ async fn online_members(state: &AppState, caller: Caller, room_id: i64) -> ApiRe
             Ok::<_, ApiError>(rooms::members(conn, room_id)?)
         })
         .await?;
-    Ok(members
+    let online: Vec<UserPublic> = members
         .into_iter()
         .map(|(member, _)| state.presence.public(member.to_public()))
         .filter(|member| member.online)
-        .collect())
+        .collect();
+    Ok(json!({ "ok": true, "room_id": room_id, "users": online }))
 }
 
-async fn on_typing(
-    s: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    Extension(socket_user): Extension<SocketUser>,
-    State(state): State<AppState>,
-) {
-    let Some((caller, user)) = current_user(&s, &socket_user) else { return };
-    let result: ApiResult<()> = async {
-        let map = payload(data)?;
-        let room_id = id_field(&map, &["room_id", "room"])?;
-        let typing = map.get("typing").and_then(Value::as_bool).unwrap_or(true);
-        state
-            .db
-            .read(move |conn| {
-                caller.verify(conn)?;
-                rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))
-            })
-            .await?;
-        let event = json!({ "room_id": room_id, "user_id": user.id, "username": user.username, "typing": typing });
-        let _ = s.to(room_room(room_id)).except(user_room(user.id)).emit("typing", &event).await;
-        Ok(())
-    }
-    .await;
-    let _ = ack.send(&match result {
-        Ok(()) => json!({ "ok": true }),
-        Err(e) => error_ack(&e),
-    });
+async fn typing(
+    s: &SocketRef,
+    state: &AppState,
+    user: &SocketUser,
+    payload: ApiResult<serde_json::Map<String, Value>>,
+) -> ApiResult<Value> {
+    let map = payload?;
+    let room_id = id_field(&map, &["room_id", "room"])?;
+    let typing = map.get("typing").and_then(Value::as_bool).unwrap_or(true);
+    let caller = user.caller;
+    state
+        .db
+        .read(move |conn| {
+            caller.verify(conn)?;
+            rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))
+        })
+        .await?;
+    let event = json!({ "room_id": room_id, "user_id": caller.id, "username": &*user.username, "typing": typing });
+    let _ = s.to(room_room(room_id)).except(user_room(caller.id)).emit("typing", &event).await;
+    Ok(json!({ "ok": true }))
 }
 
-async fn on_mark_read(
-    s: SocketRef,
-    TryData(data): TryData<Value>,
-    ack: AckSender,
-    Extension(socket_user): Extension<SocketUser>,
-    State(state): State<AppState>,
-) {
-    let Some((caller, _)) = current_user(&s, &socket_user) else { return };
-    let result: ApiResult<()> = async {
-        let map = payload(data)?;
-        let room_id = id_field(&map, &["room_id", "room"])?;
-        let message_id = id_field(&map, &["message_id"])?;
-        chat::mark_read(&state, caller, room_id, message_id).await
-    }
-    .await;
-    let _ = ack.send(&match result {
-        Ok(()) => json!({ "ok": true }),
-        Err(e) => error_ack(&e),
-    });
+async fn mark_read(
+    state: &AppState,
+    caller: Caller,
+    payload: ApiResult<serde_json::Map<String, Value>>,
+) -> ApiResult<Value> {
+    let map = payload?;
+    let room_id = id_field(&map, &["room_id", "room"])?;
+    let message_id = id_field(&map, &["message_id"])?;
+    chat::mark_read(state, caller, room_id, message_id).await?;
+    Ok(json!({ "ok": true }))
 }
 
 /// Emit every domain event to the sockets concerned, in the order the commits happened.
 pub async fn fan_out(io: SocketIo, mut events: EventStream) {
     while let Some(event) = events.recv().await {
+        // Once shutdown has closed the namespace there is nobody left to tell (and socketioxide's
+        // `io.to` would panic).
+        let Some(ns) = io.of("/") else { return };
         let sent = match &event {
             ChatEvent::MessageCreated(message) => {
-                io.to(room_room(message.room_id)).emit("chat_response", message).await
+                ns.to(room_room(message.room_id)).emit("chat_response", message).await
             }
             ChatEvent::MessageUpdated(message) => {
-                io.to(room_room(message.room_id)).emit("message_updated", message).await
+                ns.to(room_room(message.room_id)).emit("message_updated", message).await
             }
             ChatEvent::MessageDeleted { id, room_id } => {
-                io.to(room_room(*room_id)).emit("message_deleted", &json!({ "id": id, "room_id": room_id })).await
+                ns.to(room_room(*room_id)).emit("message_deleted", &json!({ "id": id, "room_id": room_id })).await
             }
             ChatEvent::MemberAdded { user_id, room } => {
-                let _ = io.to(user_room(*user_id)).join(room_room(room.id)).await;
-                io.to(user_room(*user_id)).emit("room_added", room).await
+                let _ = ns.clone().to(user_room(*user_id)).join(room_room(room.id)).await;
+                ns.to(user_room(*user_id)).emit("room_added", room).await
             }
             ChatEvent::MemberRemoved { user_id, room_id } => {
-                let _ = io.to(user_room(*user_id)).leave(room_room(*room_id)).await;
-                io.to(user_room(*user_id)).emit("room_removed", &json!({ "room_id": room_id })).await
+                let _ = ns.clone().to(user_room(*user_id)).leave(room_room(*room_id)).await;
+                ns.to(user_room(*user_id)).emit("room_removed", &json!({ "room_id": room_id })).await
             }
         };
         if let Err(e) = sent {

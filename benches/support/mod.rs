@@ -1,0 +1,99 @@
+//! What the benchmarks share: the natter release binary as a separate process (so its CPU and
+//! memory are measured apart from the load generator's), /proc readers, percentiles.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The natter release binary, running on `data`.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Start with extra flags (after the benchmark defaults and `BENCH_SERVER_ARGS`).
+    pub fn start_with(data: &Path, flags: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
+            // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
+            .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
+            .args(flags)
+            .arg("--data-dir")
+            .arg(data)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start natter");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines.next().expect("natter exited").expect("read log");
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().expect("address").to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    pub fn cpu_seconds(&self) -> f64 {
+        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib_of(&format!("/proc/{}/status", self.child.id()))
+    }
+
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// utime + stime of a process, from /proc/PID/stat.
+pub fn process_cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Resident memory of this process in KiB.
+pub fn self_rss_kib() -> u64 {
+    rss_kib_of("/proc/self/status")
+}
+
+pub fn rss_kib_of(status_path: &str) -> u64 {
+    let status = std::fs::read_to_string(status_path).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
