@@ -175,35 +175,60 @@ async fn drive(mut ws: Ws, origin: Instant, stop: Arc<AtomicBool>, send_to: Opti
     seen
 }
 
+/// Wait until the server is idle (under 5% of a core over half a second); how long it took.
+async fn settle(server: &Server) -> Duration {
+    let started = Instant::now();
+    loop {
+        let before = server.cpu_seconds();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if server.cpu_seconds() - before < 0.025 || started.elapsed() > Duration::from_secs(60) {
+            return started.elapsed();
+        }
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 struct Usage {
-    server_cpu: f64,
+    server_user: f64,
+    server_kernel: f64,
     client_cpu: f64,
     elapsed: Duration,
 }
 
-fn measure_start(server: &Server) -> (f64, f64, Instant) {
-    (server.cpu_seconds(), process_cpu_seconds("/proc/self/stat"), Instant::now())
+struct Mark {
+    server: (f64, f64),
+    client: f64,
+    at: Instant,
 }
 
-fn measure_end(server: &Server, start: (f64, f64, Instant)) -> Usage {
+fn measure_start(server: &Server) -> Mark {
+    Mark { server: server.cpu_split(), client: process_cpu_seconds("/proc/self/stat"), at: Instant::now() }
+}
+
+fn measure_end(server: &Server, start: Mark) -> Usage {
+    let (user, kernel) = server.cpu_split();
     Usage {
-        server_cpu: server.cpu_seconds() - start.0,
-        client_cpu: process_cpu_seconds("/proc/self/stat") - start.1,
-        elapsed: start.2.elapsed(),
+        server_user: user - start.server.0,
+        server_kernel: kernel - start.server.1,
+        client_cpu: process_cpu_seconds("/proc/self/stat") - start.client,
+        elapsed: start.at.elapsed(),
     }
 }
 
 fn print_usage(usage: &Usage, deliveries: usize) {
     let per = |cpu: f64| cpu * 1e6 / deliveries.max(1) as f64;
+    let server = usage.server_user + usage.server_kernel;
     println!(
-        "  server CPU {:.2} s ({:.0}% of 2 cores) = {:.2} µs per delivery; load generator CPU {:.2} s ({:.0}%) = {:.2} µs per delivery",
-        usage.server_cpu,
-        usage.server_cpu * 50.0 / usage.elapsed.as_secs_f64(),
-        per(usage.server_cpu),
+        "  server CPU {:.2} s ({:.0}% of 2 cores) = {:.2} µs per delivery ({:.2} user + {:.2} kernel); \
+         load generator CPU {:.2} s ({:.0}%) = {:.2} µs per delivery",
+        server,
+        server * 50.0 / usage.elapsed.as_secs_f64(),
+        per(server),
+        per(usage.server_user),
+        per(usage.server_kernel),
         usage.client_cpu,
         usage.client_cpu * 50.0 / usage.elapsed.as_secs_f64(),
         per(usage.client_cpu),
@@ -272,7 +297,8 @@ async fn fanout(secs: u64) {
     let receivers: Vec<_> = sockets.into_iter().map(|ws| tokio::spawn(drive(ws, origin, stop.clone(), None))).collect();
     // 1,000 members coming online in one room is ~1,000,000 `user_status` deliveries (each
     // announced to the other 999). Let that storm drain before the measured window opens.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = settle(&server).await;
+    println!("  (presence storm of {members} users coming online drained in {:.1} s)", settled.as_secs_f64());
     let start = measure_start(&server);
     let sent = Arc::new(AtomicU64::new(0));
     let stop_sending = Arc::new(AtomicBool::new(false));

@@ -45,6 +45,10 @@ impl Server {
         Server { child, addr }
     }
 
+    pub fn cpu_split(&self) -> (f64, f64) {
+        process_cpu_split(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     pub fn cpu_seconds(&self) -> f64 {
         process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
@@ -65,12 +69,17 @@ impl Server {
 
 /// utime + stime of a process, from /proc/PID/stat.
 pub fn process_cpu_seconds(stat_path: &str) -> f64 {
+    let (user, kernel) = process_cpu_split(stat_path);
+    user + kernel
+}
+
+/// (utime, stime) of a process in seconds, from /proc/PID/stat.
+pub fn process_cpu_split(stat_path: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
