@@ -181,38 +181,30 @@ pub async fn mark_read(state: &AppState, reader: Caller, room_id: i64, message_i
         .await
 }
 
-/// The caller's group rooms, most recent activity first.
-pub async fn list_rooms(state: &AppState, user: Caller) -> ApiResult<Vec<Room>> {
-    let (st, user_id) = (state.clone(), user.id);
+/// The caller's group rooms or private chats as Room objects, most recent activity first.
+async fn rooms_seen_by(state: &AppState, user: Caller, private: bool) -> ApiResult<Vec<Room>> {
+    let st = state.clone();
     state
         .db
         .read(move |conn| {
             user.verify(conn)?;
-            rooms::rooms_of(conn, user_id, false)?
+            rooms::rooms_of(conn, user.id, private)?
                 .iter()
-                .map(|(room, membership)| views::room(conn, &st.presence, room, user_id, *membership))
+                .map(|(room, membership)| views::room(conn, &st.presence, room, user.id, *membership))
                 .collect::<Result<Vec<_>, DbError>>()
                 .map_err(ApiError::from)
         })
         .await
 }
 
+/// The caller's group rooms, most recent activity first.
+pub async fn list_rooms(state: &AppState, user: Caller) -> ApiResult<Vec<Room>> {
+    rooms_seen_by(state, user, false).await
+}
+
 /// The caller's private chats, most recent activity first.
 pub async fn list_private_chats(state: &AppState, user: Caller) -> ApiResult<Vec<PrivateChat>> {
-    let (st, user_id) = (state.clone(), user.id);
-    state
-        .db
-        .read(move |conn| {
-            user.verify(conn)?;
-            let mut chats = Vec::new();
-            for (room, membership) in rooms::rooms_of(conn, user_id, true)? {
-                if let Some(chat) = views::private_chat(views::room(conn, &st.presence, &room, user_id, membership)?) {
-                    chats.push(chat);
-                }
-            }
-            Ok(chats)
-        })
-        .await
+    Ok(rooms_seen_by(state, user, true).await?.into_iter().filter_map(views::private_chat).collect())
 }
 
 pub async fn get_room(state: &AppState, user: Caller, room_id: i64) -> ApiResult<Room> {
