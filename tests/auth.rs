@@ -794,3 +794,43 @@ async fn healthz_and_trailing_slashes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, user);
 }
+
+#[tokio::test]
+async fn closed_registration_refuses_before_looking_at_the_body() {
+    let server = spawn_with(|a| a.registration = Registration::Closed).await;
+    let bad = json!({"username": "x", "email": "nope", "password": "short"});
+    let (status, body) = server.post("/auth/signup", None, &bad).await;
+    assert_error(status, &body, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn an_empty_body_is_an_empty_object() {
+    let server = spawn().await;
+    let (admin, _) = server.signup("admin").await;
+    // Every field of POST /admin/invites is optional: no body at all is a default invite.
+    let response = server.request(Method::POST, "/admin/invites", Some(&admin)).send().await.expect("send");
+    let (status, invite) = read_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{invite}");
+    assert_eq!(invite["uses_left"], 1);
+    // Where fields are required, an empty body names them instead of claiming bad JSON.
+    let response = server.request(Method::POST, "/auth/signup", None).send().await.expect("send");
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 422, "validation_error");
+    assert_eq!(body["fields"]["username"], "is required", "{body}");
+}
+
+#[tokio::test]
+async fn a_form_login_without_its_username_names_username() {
+    let server = spawn().await;
+    let response = server
+        .request(Method::POST, "/auth/token", None)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=&password=password123")
+        .send()
+        .await
+        .expect("send");
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 422, "validation_error");
+    assert!(body["fields"]["username"].is_string(), "{body}");
+    assert!(body["fields"].get("email").is_none(), "{body}");
+}

@@ -33,6 +33,18 @@ pub async fn signup(
     JsonBody(input): JsonBody<SignupInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     limit_address(&state, peer)?;
+    // The server's registration mode comes first: a closed server says so whatever was sent.
+    let invite = match state.config.registration {
+        Registration::Open => None,
+        Registration::Closed => return Err(ApiError::Forbidden("Registration is closed on this server.".into())),
+        Registration::Invite => Some(
+            input
+                .invite
+                .clone()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ApiError::Forbidden("Registration needs an invite code on this server.".into()))?,
+        ),
+    };
     let mut fields = validate::Fields::default();
     fields.check("username", validate::username(&input.username));
     fields.check("email", validate::email(&input.email));
@@ -42,19 +54,6 @@ pub async fn signup(
     }
     fields.finish()?;
 
-    let invite = match state.config.registration {
-        Registration::Open => None,
-        Registration::Closed => {
-            return Err(ApiError::Forbidden("Registration is closed on this server.".into()));
-        }
-        Registration::Invite => Some(
-            input
-                .invite
-                .clone()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| ApiError::Forbidden("Registration needs an invite code on this server.".into()))?,
-        ),
-    };
     let hash = state.auth.hash_password(input.password).await?;
     let email = input.email.trim().to_lowercase();
     let user = state
@@ -106,10 +105,12 @@ pub async fn login(
     JsonOrForm(input): JsonOrForm<LoginInput>,
 ) -> ApiResult<Json<Value>> {
     limit_address(&state, peer)?;
+    // OAuth2 form clients name the login `username`; JSON clients `email`.
+    let login_field = if input.email.is_none() && input.username.is_some() { "username" } else { "email" };
     let login = input.email.or(input.username).map(|l| l.trim().to_string()).unwrap_or_default();
     let mut fields = validate::Fields::default();
     if login.is_empty() {
-        fields.add("email", "is required");
+        fields.add(login_field, "is required");
     }
     let password = input.password.unwrap_or_default();
     if password.is_empty() {

@@ -36,8 +36,12 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
     })
 }
 
-/// Parse JSON text into `T`, naming the offending field on a shape error.
+/// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
+/// `{}`: endpoints whose fields are all optional need none, the others name what is missing.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return from_value(serde_json::Value::Object(serde_json::Map::new()));
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::InvalidJson(format!("The request body is not valid JSON: {e}.")))?;
     from_value(value)
