@@ -495,9 +495,9 @@ mod tests {
     async fn shutdown_drains_then_refuses() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
-        db.write(|c| Ok::<_, DbError>(settings::set(c, "a", "1")?)).await.unwrap();
+        db.write(|c| settings::set(c, "a", "1")).await.unwrap();
         db.shutdown().await;
-        let late = db.write(|c| Ok::<_, DbError>(settings::set(c, "b", "2")?)).await;
+        let late = db.write(|c| settings::set(c, "b", "2")).await;
         assert!(matches!(late, Err(DbError::Closed)), "{late:?}");
     }
 }
