@@ -61,11 +61,11 @@ impl Deref for AppState {
 /// A server ready to run: state, routes, and the lock that keeps other natters off its data.
 pub struct App {
     pub state: AppState,
-    /// The whole HTTP stack: owned handshake copies → Socket.IO → trailing-slash
-    /// normalisation → the REST router. Socket.IO sits outside the normalisation, and the
-    /// copies outside everything: axum's Router keeps a clone of the URI (`OriginalUri`) that
-    /// would otherwise still pin hyper's read buffer.
-    service: realtime::handshake::OwnedHandshake<axum::Router>,
+    /// The whole HTTP stack: Router → owned handshake copies → Socket.IO → trailing-slash
+    /// normalisation → the REST router. Socket.IO sits outside the normalisation; the copies
+    /// sit right in front of it, inside the outer Router, so that they can also drop the
+    /// Router's `OriginalUri` (which would pin hyper's read buffer) and URL params.
+    service: axum::Router,
     io: socketioxide::SocketIo,
     events: chat::EventStream,
     _data_lock: File,
@@ -119,7 +119,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     }));
     let (socket_layer, io) = realtime::layer(&state);
     let rest = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
-    let service = realtime::OwnedHandshakeLayer.layer(axum::Router::new().fallback_service(rest).layer(socket_layer));
+    let service = axum::Router::new().fallback_service(rest).layer(socket_layer).layer(realtime::OwnedHandshakeLayer);
     Ok(App { state, service, io, events: event_stream, _data_lock: data_lock })
 }
 

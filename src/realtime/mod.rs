@@ -58,8 +58,11 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .ws_max_message_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
         .ws_max_frame_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
         .max_buffer_size(1024)
-        // Small read buffers: an idle socket should cost as little memory as possible.
-        .ws_read_buffer_size(256)
+        // Small read buffers: an idle socket should cost as little memory as possible. The buffer
+        // grows to fit a bigger frame (the CONNECT with its token) and keeps that size: from 128 B
+        // to about the frame, from 256 B to 512 B (17.2 → 16.9 KB per idle socket measured). It
+        // also caps each read syscall; 128 B measured no slower in the senders bench.
+        .ws_read_buffer_size(128)
         .with_state(state.clone())
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
