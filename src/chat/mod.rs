@@ -125,17 +125,27 @@ pub async fn history_json(
         .await
 }
 
+/// A message and the caller's membership of its room; `not_found` when either is missing, so a
+/// message in someone else's room does not reveal itself.
+fn message_for(
+    conn: &rusqlite::Connection,
+    caller: Caller,
+    message_id: i64,
+) -> ApiResult<(Message, rooms::Membership)> {
+    caller.verify(conn)?;
+    let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
+    let membership = rooms::membership(conn, message.room_id, caller.id)?.ok_or_else(message_not_found)?;
+    Ok((message, membership))
+}
+
 pub async fn edit_message(state: &AppState, editor: Caller, message_id: i64, content: String) -> ApiResult<Message> {
-    let editor_id = editor.id;
     let events = state.events.clone();
     state
         .db
         .write_then(
             move |conn| {
-                editor.verify(conn)?;
-                let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
-                rooms::membership(conn, message.room_id, editor_id)?.ok_or_else(message_not_found)?;
-                if message.sender.id != editor_id {
+                let (message, _) = message_for(conn, editor, message_id)?;
+                if message.sender.id != editor.id {
                     return Err(ApiError::Forbidden("Only the sender can edit a message.".into()));
                 }
                 check_content(&content, message.attachment.is_some())?;
@@ -147,16 +157,13 @@ pub async fn edit_message(state: &AppState, editor: Caller, message_id: i64, con
 }
 
 pub async fn delete_message(state: &AppState, deleter: Caller, message_id: i64) -> ApiResult<()> {
-    let deleter_id = deleter.id;
     let events = state.events.clone();
     state
         .db
         .write_then(
             move |conn| {
-                deleter.verify(conn)?;
-                let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
-                let membership = rooms::membership(conn, message.room_id, deleter_id)?.ok_or_else(message_not_found)?;
-                if message.sender.id != deleter_id && membership.role != Role::Owner {
+                let (message, membership) = message_for(conn, deleter, message_id)?;
+                if message.sender.id != deleter.id && membership.role != Role::Owner {
                     return Err(ApiError::Forbidden("Only the sender or the room owner can delete a message.".into()));
                 }
                 messages::delete(conn, message_id)?;
