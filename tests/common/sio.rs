@@ -415,37 +415,31 @@ impl Client {
     /// Like [`Client::wait_for`], but `None` after `timeout` or once the connection is closed
     /// with no such event queued.
     pub async fn wait_for_timeout(&self, name: &str, timeout: Duration) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut state = self.shared.lock();
-                if let Some(i) = state.events.iter().position(|(n, _)| n == name) {
-                    return state.events.remove(i).map(|(_, data)| data);
-                }
-                if state.closed.is_some() {
-                    return None;
-                }
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return None;
-            }
-        }
+        self.wait_until(timeout, |state| {
+            let i = state.events.iter().position(|(n, _)| n == name)?;
+            state.events.remove(i).map(|(_, data)| data)
+        })
+        .await
     }
 
     /// The first queued event of any name, waiting up to `timeout`.
     pub async fn next_event(&self, timeout: Duration) -> Option<(String, Value)> {
+        self.wait_until(timeout, |state| state.events.pop_front()).await
+    }
+
+    /// Wait until `take` finds something in the queue; `None` after `timeout` or once the
+    /// connection is closed with nothing for `take`.
+    async fn wait_until<T>(&self, timeout: Duration, mut take: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Registered before looking, so an event arriving in between still wakes us.
             let changed = self.shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             {
                 let mut state = self.shared.lock();
-                if let Some(event) = state.events.pop_front() {
-                    return Some(event);
+                if let Some(found) = take(&mut state) {
+                    return Some(found);
                 }
                 if state.closed.is_some() {
                     return None;
@@ -507,18 +501,7 @@ impl Client {
 
     /// Wait until the server (or the network) closes the connection; false after `timeout`.
     pub async fn wait_closed(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if self.is_closed() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return self.is_closed();
-            }
-        }
+        self.wait_until(timeout, |state| state.closed.is_some().then_some(())).await.is_some() || self.is_closed()
     }
 
     /// Leave like socket.io-client's `disconnect()`: Socket.IO DISCONNECT, then a WebSocket close
