@@ -9,11 +9,13 @@
 //! Scenarios:
 //! 1. 100 senders in 10 rooms of 10 members, each with one message in flight (durable ack).
 //! 2. Fan-out: one room of 1,000 connected members, one message every 10 ms.
+//!    2f. The same load against the floor (support/floor.rs): a stand-in that only writes one
+//!    pre-built frame per delivery, so what it costs is the machine's price of a loopback send.
 //! 3. 10,000 idle connections: server RSS per connection.
 //!
 //! ```text
 //! cargo bench --bench socketio                              # all; BENCH_SECS=10 by default
-//! cargo bench --bench socketio -- fanout                    # one of: senders, fanout, idle
+//! cargo bench --bench socketio -- fanout                    # one of: senders, fanout, floor, idle
 //! BENCH_MEMBERS=500 cargo bench --bench socketio -- fanout  # another room size
 //! ```
 //!
@@ -21,6 +23,7 @@
 //! with the data folder's secret) so setting up thousands of users costs no password hashing.
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +35,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+#[path = "support/floor.rs"]
+mod floor;
 #[path = "support/mod.rs"]
 mod support;
 use support::{Server, percentile, process_cpu_seconds};
@@ -281,17 +286,32 @@ async fn senders(secs: u64) {
 }
 
 /// Scenario 2: one room of 1,000 connected members, one message every 10 ms.
-async fn fanout(secs: u64) {
+/// Which server scenario 2 measures: natter, or the floor (one bare send per delivery).
+#[derive(Clone, Copy, PartialEq)]
+enum Against {
+    Natter,
+    Floor,
+}
+
+async fn fanout(secs: u64, against: Against) {
     let members: usize = std::env::var("BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let dir = tempfile::tempdir().expect("tempdir");
-    let world = tokio::task::block_in_place(|| make_world(dir.path(), members, &[(0..members).collect()]));
-    let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
-    let room = world.rooms[0];
+    let (server, tokens, room) = match against {
+        Against::Natter => {
+            let world = tokio::task::block_in_place(|| make_world(dir.path(), members, &[(0..members).collect()]));
+            (Server::start_with(dir.path(), &["--message-rate", "0"]), world.tokens, world.rooms[0])
+        }
+        Against::Floor => {
+            let mut itself = Command::new(std::env::current_exe().expect("own path"));
+            itself.env(floor::ROLE_VAR, floor::ROLE);
+            (Server::spawn(itself), vec![String::from("any"); members], 1)
+        }
+    };
     let mut sockets = Vec::new();
-    for token in &world.tokens {
+    for token in &tokens {
         sockets.push(connect(&server.addr, token).await);
     }
-    let sender = connect(&server.addr, &world.tokens[0]).await;
+    let sender = connect(&server.addr, &tokens[0]).await;
     let origin = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let receivers: Vec<_> = sockets.into_iter().map(|ws| tokio::spawn(drive(ws, origin, stop.clone(), None))).collect();
@@ -334,7 +354,12 @@ async fn fanout(secs: u64) {
     let usage = measure_end(&server, start);
     deliveries.sort();
     let sent = sent.load(Ordering::Relaxed);
-    println!("2. fan-out: one room of {members} connected members, one message every 10 ms");
+    match against {
+        Against::Natter => println!("2. fan-out: one room of {members} connected members, one message every 10 ms"),
+        Against::Floor => println!(
+            "2f. fan-out floor: the same load against a stand-in that only writes one pre-built frame per delivery"
+        ),
+    }
     println!(
         "  {sent} messages sent, {} deliveries ({:.1}% of expected)   {:.0} deliveries/s   delivery p50 {:.2} ms p99 {:.2} ms",
         deliveries.len(),
@@ -344,7 +369,9 @@ async fn fanout(secs: u64) {
         ms(percentile(&deliveries, 0.99)),
     );
     print_usage(&usage, deliveries.len());
-    println!("  targets: ≥ 100,000 deliveries/s, delivery p99 ≤ 50 ms, ≤ 5 µs server CPU per delivery");
+    if against == Against::Natter {
+        println!("  targets: ≥ 100,000 deliveries/s, delivery p99 ≤ 50 ms, ≤ 5 µs server CPU per delivery");
+    }
     server.stop();
 }
 
@@ -385,6 +412,9 @@ async fn idle() {
 }
 
 fn main() {
+    if std::env::var(floor::ROLE_VAR).as_deref() == Ok(floor::ROLE) {
+        return floor::serve();
+    }
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
@@ -395,7 +425,10 @@ fn main() {
             senders(secs).await;
         }
         if wants("fanout") {
-            fanout(secs).await;
+            fanout(secs, Against::Natter).await;
+        }
+        if wants("floor") {
+            fanout(secs, Against::Floor).await;
         }
         if wants("idle") {
             idle().await;

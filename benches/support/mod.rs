@@ -20,18 +20,21 @@ impl Server {
 
     /// Start with extra flags (after the benchmark defaults and `BENCH_SERVER_ARGS`).
     pub fn start_with(data: &Path, flags: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+        let mut natter = Command::new(env!("CARGO_BIN_EXE_natter"));
+        natter
             .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
             // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
             .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
             .args(flags)
             .arg("--data-dir")
             .arg(data)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start natter");
+            .env("NO_COLOR", "1");
+        Server::spawn(natter)
+    }
+
+    /// Run `command` as the server: it must print `address=HOST:PORT` on stdout once listening.
+    pub fn spawn(mut command: Command) -> Server {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start server");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let addr = loop {
