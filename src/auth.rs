@@ -189,9 +189,21 @@ impl Caller {
     /// The caller's account, if the token still speaks for it.
     pub fn verify(&self, conn: &rusqlite::Connection) -> ApiResult<UserRecord> {
         match users::by_id(conn, self.id)? {
-            Some(user) if !user.disabled && self.issued_at >= user.password_changed_at => Ok(user),
+            Some(user) if self.speaks_for(&user) => Ok(user),
             _ => Err(ApiError::unauthorized()),
         }
+    }
+
+    /// Whether the token still speaks for `account`: not disabled, and the token was issued no
+    /// earlier than the account's last password change. (Expiry is checked when the token is
+    /// decoded, and by long-lived connections with [`Caller::expired`].)
+    pub fn speaks_for(&self, account: &UserRecord) -> bool {
+        account.id == self.id && !account.disabled && self.issued_at >= account.password_changed_at
+    }
+
+    /// Whether the token's `exp` has passed at `now` (unix seconds).
+    pub fn expired(&self, now: i64) -> bool {
+        now >= self.expires_at
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{auth, validate};
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::User { action }) => user(action),
         Some(Command::Invite { uses, expires, data }) => invite(uses, expires, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),

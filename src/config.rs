@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts on the same data as the server.
     User {
         #[command(subcommand)]
@@ -236,6 +236,10 @@ pub struct ServeArgs {
     /// How long shutdown waits for open connections before it closes them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// How often open Socket.IO connections are checked again: one whose token has expired, or
+    /// whose account was disabled or changed its password since, is disconnected. 0 = never.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub socket_recheck: Duration,
 }
 
 impl Default for ServeArgs {

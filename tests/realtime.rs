@@ -13,7 +13,7 @@ mod sio;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestServer, is_spec_time, jwt_claims, jwt_secret, sign_jwt, spawn, spawn_with, unix_now};
+use common::{TestServer, is_spec_time, jwt_claims, jwt_secret, natter_user_ok, sign_jwt, spawn, spawn_with, unix_now};
 use natter::config::Rate;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -752,6 +752,60 @@ async fn a_socket_whose_token_expired_is_disconnected_at_its_next_event() {
     // And the expired token cannot connect again.
     let data = refused_data(sio::connect_token(&server.base, &short).await, "reconnect with the expired token");
     assert_eq!(data, json!({ "message": "unauthorized" }));
+}
+
+/// Wait until the clock is past `token`'s `iat` second, so a password change lands in a later
+/// second than the token (iat has one-second resolution). A justified bounded wait (≤ 1 s):
+/// nothing to await but the clock.
+async fn past_issue_second(token: &str) {
+    let iat = jwt_claims(token)["iat"].as_i64().expect("iat");
+    while unix_now() <= iat {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_listening_socket_is_disconnected_when_its_account_is_disabled_or_its_password_changes() {
+    let server = spawn_with(|args| args.socket_recheck = Duration::from_millis(200)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let carol = account(&server, "carol").await;
+    let general = room(&server, &alice, "general", &[&bob, &carol]).await;
+    let alice_socket = connect(&server, &alice).await;
+    let bob_socket = connect(&server, &bob).await;
+    let carol_socket = connect(&server, &carol).await;
+
+    // Both changes come from another process, as an operator would make them.
+    past_issue_second(&carol.token).await;
+    natter_user_ok(server.data_dir(), &["disable", "bob"]).await;
+    natter_user_ok(server.data_dir(), &["passwd", "carol", "--password", "newpassword1"]).await;
+    // Neither socket sends anything: the periodic re-check has to find them.
+    assert!(bob_socket.wait_closed(TIMEOUT).await, "bob's socket is closed once his account is disabled");
+    assert!(carol_socket.wait_closed(TIMEOUT).await, "carol's socket is closed once her password changed");
+
+    // Control: alice's account did not change; her socket survived those rounds and still works.
+    assert!(!alice_socket.is_closed(), "alice's socket stays");
+    let message = send(&alice_socket, general, "still here").await;
+    assert_eq!(alice_socket.wait_for("chat_response").await["id"], message["id"]);
+}
+
+#[tokio::test]
+async fn a_socket_is_disconnected_at_its_next_event_once_its_account_is_disabled() {
+    // Re-checks off: the event itself must notice.
+    let server = spawn_with(|args| args.socket_recheck = Duration::ZERO).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let general = room(&server, &alice, "general", &[&bob]).await;
+    let bob_socket = connect(&server, &bob).await;
+    send(&bob_socket, general, "before").await;
+
+    natter_user_ok(server.data_dir(), &["disable", "bob"]).await;
+    let ack = bob_socket.emit_with_ack("chat_message", json!({ "room_id": general, "content": "after" })).await;
+    assert_error_ack(&ack, "unauthorized", "chat_message from a disabled account");
+    assert!(bob_socket.wait_closed(TIMEOUT).await, "the socket is disconnected after the refused event");
+    let stored: Vec<Value> = history(&server, &alice, general, "").await;
+    let contents: Vec<&str> = stored.iter().filter_map(|m| m["content"].as_str()).collect();
+    assert_eq!(contents, ["before"], "nothing stored from the disabled account");
 }
 
 // ---- reconnect ----

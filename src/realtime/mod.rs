@@ -216,7 +216,7 @@ async fn on_event(
     Extension(user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    if db::unix_now() >= user.caller.expires_at {
+    if user.caller.expired(db::unix_now()) {
         // The token has expired: this socket speaks for nobody any more.
         let _ = s.disconnect();
         return;
@@ -229,11 +229,16 @@ async fn on_event(
         "mark_read" => mark_read(&state, user.caller, payload).await,
         other => Err(ApiError::NotFound(format!("Unknown event `{other}`."))),
     };
+    // The account was disabled or its password changed after the token was issued.
+    let refused = matches!(result, Err(ApiError::Unauthorized(_)));
     let reply = result.unwrap_or_else(|e| error_ack(&e));
     if wants_ack {
         let _ = ack.send(&reply);
     } else if event == "get_online_users" {
         let _ = s.emit("online_users", &reply);
+    }
+    if refused {
+        let _ = s.disconnect();
     }
 }
 
@@ -322,6 +327,64 @@ async fn mark_read(
     let message_id = id_field(&map, &["message_id"])?;
     chat::mark_read(state, caller, room_id, message_id).await?;
     Ok(json!({ "ok": true }))
+}
+
+/// Every `--socket-recheck`, disconnect the sockets whose token no longer speaks for anybody:
+/// it has expired, or its account was disabled or changed its password after the token was
+/// issued (`natter user disable|passwd`, from another process while the server runs). A socket
+/// that sends is caught by [`on_event`] at once; one that only listens would otherwise go on
+/// receiving its rooms' messages. One read of the distinct accounts per round.
+pub async fn recheck_sockets(io: SocketIo, state: AppState) {
+    let every = state.config.socket_recheck;
+    if every.is_zero() {
+        return;
+    }
+    let mut rounds = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        rounds.tick().await;
+        let Some(ns) = io.of("/") else { return };
+        let sockets: Vec<(SocketRef, Caller)> = ns
+            .sockets()
+            .into_iter()
+            .filter_map(|s| {
+                let caller = s.extensions.get::<SocketUser>()?.caller;
+                Some((s, caller))
+            })
+            .collect();
+        if sockets.is_empty() {
+            continue;
+        }
+        let mut ids: Vec<i64> = sockets.iter().map(|(_, caller)| caller.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let accounts = state
+            .db
+            .read(move |conn| {
+                let mut found = std::collections::HashMap::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(account) = users::by_id(conn, id)? {
+                        found.insert(id, account);
+                    }
+                }
+                Ok::<_, db::DbError>(found)
+            })
+            .await;
+        let accounts = match accounts {
+            Ok(accounts) => accounts,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-check open sockets this round");
+                continue;
+            }
+        };
+        let now = db::unix_now();
+        for (socket, caller) in sockets {
+            let valid = !caller.expired(now) && accounts.get(&caller.id).is_some_and(|a| caller.speaks_for(a));
+            if !valid {
+                let _ = socket.disconnect();
+            }
+        }
+    }
 }
 
 /// Emit every domain event to the sockets concerned, in the order the commits happened.
