@@ -497,6 +497,53 @@ async fn a_disabled_account_loses_its_tokens_and_logins() {
     assert_eq!(status, StatusCode::OK, "enabled again: {body}");
 }
 
+#[tokio::test]
+async fn every_chat_endpoint_refuses_a_disabled_accounts_token() {
+    let server = spawn().await;
+    let (owner, _) = server.signup("paula").await;
+    let (token, user) = server.signup("quinn").await;
+    let (status, room) =
+        server.post("/chat/chat_rooms/", Some(&owner), &json!({ "name": "team", "members": ["quinn"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let room = room["id"].as_i64().expect("room id");
+    let path = format!("/chat/chat_rooms/{room}/messages");
+    let (status, message) = server.post(&path, Some(&token), &json!({ "content": "before" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{message}");
+    let message = message["id"].as_i64().expect("message id");
+    let quinn = user["id"].as_i64().expect("user id");
+
+    natter_user_ok(server.data_dir(), &["disable", "quinn"]).await;
+    let body = json!({ "content": "after", "name": "x", "members": [], "username": "paula", "message_id": message });
+    let calls: Vec<(Method, String)> = vec![
+        (Method::GET, "/chat/chat_rooms/".into()),
+        (Method::POST, "/chat/chat_rooms/".into()),
+        (Method::GET, format!("/chat/chat_rooms/{room}")),
+        (Method::POST, format!("/chat/chat_rooms/{room}/members")),
+        (Method::DELETE, format!("/chat/chat_rooms/{room}/members/{quinn}")),
+        (Method::GET, path.clone()),
+        (Method::POST, path.clone()),
+        (Method::POST, format!("/chat/chat_rooms/{room}/read")),
+        (Method::PATCH, format!("/chat/messages/{message}")),
+        (Method::DELETE, format!("/chat/messages/{message}")),
+        (Method::GET, "/chat/private_chats/".into()),
+        (Method::POST, "/chat/private_chats/".into()),
+        (Method::GET, "/auth/users/me".into()),
+        (Method::GET, "/auth/users/?q=p".into()),
+    ];
+    for (method, target) in calls {
+        let (status, answer) = server.call(method.clone(), &target, Some(&token), Some(&body)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {target} with a disabled account's token: {answer}");
+        assert_eq!(answer["code"], "unauthorized", "{method} {target}: {answer}");
+    }
+    // Nothing changed: the room still has both members and only the first message.
+    let (status, history) = server.get(&path, Some(&owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    let contents: Vec<&str> = history.as_array().expect("list").iter().filter_map(|m| m["content"].as_str()).collect();
+    assert_eq!(contents, ["before"]);
+    let (_, room) = server.get(&format!("/chat/chat_rooms/{room}"), Some(&owner)).await;
+    assert_eq!(room["members"].as_array().map(Vec::len), Some(2), "{room}");
+}
+
 // ---- user search ----
 
 #[tokio::test]

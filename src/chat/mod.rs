@@ -216,7 +216,13 @@ pub async fn list_private_chats(state: &AppState, user: Caller) -> ApiResult<Vec
 
 pub async fn get_room(state: &AppState, user: Caller, room_id: i64) -> ApiResult<Room> {
     let (st, user_id) = (state.clone(), user.id);
-    state.db.read(move |conn| views::room_by_id(conn, &st.presence, room_id, user_id)?.ok_or_else(room_not_found)).await
+    state
+        .db
+        .read(move |conn| {
+            user.verify(conn)?;
+            views::room_by_id(conn, &st.presence, room_id, user_id)?.ok_or_else(room_not_found)
+        })
+        .await
 }
 
 /// Publish `room_added` to each user in `added`, each with the room as they see it.
