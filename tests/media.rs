@@ -771,6 +771,12 @@ async fn an_uploaded_file_can_be_attached_to_a_message_by_its_uploader_only() {
     assert_eq!(history[0]["attachment"], attachment);
     assert_eq!(history[0]["id"], message["id"]);
 
+    // With an attachment, `content` may also be left out altogether: it is then empty.
+    let second = upload_ok(&server, &alice, png(), "plan.png").await;
+    let (status, message) = server.post(&messages, Some(&alice), &json!({"attachment_id": second["id"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{message}");
+    assert_eq!((message["content"].as_str(), &message["attachment"]), (Some(""), &second));
+
     // Bob is in the room but did not upload it.
     let (status, body) =
         server.post(&messages, Some(&bob), &json!({"content": "mine now", "attachment_id": attachment["id"]})).await;

@@ -239,6 +239,12 @@ async fn chat_message_accepts_the_older_field_names_room_and_message() {
     assert_eq!(ack["ok"], true, "{ack}");
     assert_message(&ack["message"], general, &alice, "with extras");
     assert_ne!(ack["message"]["created_at"], "2001-01-01T00:00:00Z");
+
+    // Both names at once: the current ones win.
+    let both = json!({ "room_id": general, "room": 999_999, "content": "new name", "message": "old name" });
+    let ack = alice_socket.emit_with_ack("chat_message", both).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_message(&ack["message"], general, &alice, "new name");
 }
 
 #[tokio::test]

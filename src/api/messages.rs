@@ -41,9 +41,11 @@ pub async fn history(
     Ok(([(header::CONTENT_TYPE, "application/json; charset=utf-8")], page).into_response())
 }
 
-/// Older clients also send `sender` and `timestamp`; unknown fields are ignored.
+/// Older clients also send `sender` and `timestamp`; unknown fields are ignored. `content` may
+/// be left out when an attachment is given (it is then empty).
 #[derive(Deserialize)]
 pub struct PostMessage {
+    #[serde(default)]
     content: String,
     attachment_id: Option<i64>,
     client_id: Option<String>,

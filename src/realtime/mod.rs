@@ -260,12 +260,17 @@ async fn chat_message(
         .messages_per_user
         .hit(&caller.id.to_string())
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let map = payload?;
+    let mut map = payload?;
     let room_id = id_field(&map, &["room_id", "room"])?;
+    // `message` is the older name of `content`; a client that sends both means `content`.
+    if map.contains_key("content") {
+        map.remove("message");
+    }
     let input: ChatMessageInput = crate::api::extract::from_value(Value::Object(map))?;
     let post = Post {
         room_id,
-        content: input.content.ok_or_else(|| ApiError::invalid("content", "is required"))?,
+        // May be left out when an attachment is given; empty content is refused without one.
+        content: input.content.unwrap_or_default(),
         attachment_id: input.attachment_id,
         client_id: input.client_id,
     };
