@@ -20,7 +20,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Invite { uses, expires, data }) => invite(uses, expires, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
         Some(Command::Restore { file, data }) => restore(&file, &data),
-        Some(Command::Healthcheck { url }) => healthcheck(&url),
+        Some(Command::Healthcheck { url, data: _ }) => healthcheck(&url),
     }
 }
 

@@ -61,6 +61,10 @@ pub enum Command {
         /// Base URL of the server.
         #[arg(long, default_value = "http://127.0.0.1:8000")]
         url: String,
+        /// Accepted like every subcommand's, so scripts can pass the same flags everywhere; the
+        /// check itself goes through --url.
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 

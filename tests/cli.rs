@@ -244,6 +244,10 @@ async fn acknowledged_writes_survive_kill_9() {
     let healthy = run_natter(data.path(), &["healthcheck", "--url", &base]).await;
     assert!(healthy.status.success(), "healthcheck: {}", stderr(&healthy));
     assert_eq!(stdout(&healthy).trim(), "ok");
+    // Like every subcommand it takes the data flags (SPEC §5), so one set of flags fits all.
+    let data_dir = data.path().to_str().expect("utf-8 path");
+    let with_data = run_natter(data.path(), &["healthcheck", "--url", &base, "--data-dir", data_dir]).await;
+    assert!(with_data.status.success(), "healthcheck --data-dir: {}", stderr(&with_data));
     // A server that answers something else than 200 (here a 404 for /nope/healthz) is unhealthy.
     let wrong = run_natter(data.path(), &["healthcheck", "--url", &format!("{base}/nope")]).await;
     assert_one_line_error(&wrong, "healthcheck on a path without natter");
