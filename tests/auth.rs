@@ -544,6 +544,23 @@ async fn every_chat_endpoint_refuses_a_disabled_accounts_token() {
     assert_eq!(room["members"].as_array().map(Vec::len), Some(2), "{room}");
 }
 
+#[tokio::test]
+async fn a_request_over_the_time_limit_gets_the_spec_500_body() {
+    // Hashing a password takes far longer than a millisecond, so signup always runs over.
+    let server = spawn_with(|args| args.request_timeout = Duration::from_millis(1)).await;
+    let response = server
+        .request(Method::POST, "/auth/signup", None)
+        .json(&json!({ "username": "slow", "email": "slow@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("send");
+    let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 500, "internal");
+    assert_eq!(content_type.as_deref(), Some("application/json; charset=utf-8"));
+    assert!(!body["detail"].as_str().unwrap_or("").contains("signup"), "no internals in the detail: {body}");
+}
+
 // ---- user search ----
 
 #[tokio::test]

@@ -48,9 +48,10 @@ pub fn routes(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(middleware::map_response(json_charset))
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the timeout and the panic catcher, so their 500s get the charset too.
+        .layer(middleware::map_response(json_charset))
         .layer(cors(&state.config.cors_origin))
         .layer(TraceLayer::new_for_http());
     router.with_state(state)
