@@ -96,12 +96,22 @@ async fn authenticate(
     let token = handshake_token(&s, auth.as_ref().ok()).ok_or(Unauthorized)?;
     let (caller, user) = state.auth.authenticate(&state.db, &token).await.map_err(|_| Unauthorized)?;
     let user_id = caller.id;
-    let room_ids = state.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await.map_err(|e: db::DbError| {
-        tracing::error!(error = %e, "could not load the rooms of a connecting socket");
-        Unauthorized
-    })?;
+    // Membership can change while this runs. Join `user:{id}` first, so the fan-out of any
+    // change committed from now on reaches this socket; then join the rooms as read, and read
+    // again to undo what changed between the first read and the joins (a removal fanned out
+    // before this socket had joined that room would otherwise leave it receiving the room).
     s.join(user_room(user_id));
-    s.join(room_ids.into_iter().map(room_room).collect::<Vec<_>>());
+    let first = room_ids_of(&state, user_id).await?;
+    s.join(first.iter().copied().map(room_room).collect::<Vec<_>>());
+    let now = room_ids_of(&state, user_id).await?;
+    let gone: Vec<String> = first.iter().filter(|id| !now.contains(id)).copied().map(room_room).collect();
+    let new: Vec<String> = now.iter().filter(|id| !first.contains(id)).copied().map(room_room).collect();
+    if !gone.is_empty() {
+        s.leave(gone);
+    }
+    if !new.is_empty() {
+        s.join(new);
+    }
     s.extensions.insert(SocketUser { caller, username: user.username.into() });
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
@@ -110,6 +120,13 @@ async fn authenticate(
         s.extensions.insert(CameOnline(user.last_seen));
     }
     Ok(())
+}
+
+async fn room_ids_of(state: &AppState, user_id: i64) -> Result<Vec<i64>, Unauthorized> {
+    state.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await.map_err(|e: db::DbError| {
+        tracing::error!(error = %e, "could not load the rooms of a connecting socket");
+        Unauthorized
+    })
 }
 
 fn user_room(id: i64) -> String {
