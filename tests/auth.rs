@@ -705,6 +705,9 @@ async fn signup_and_login_attempts_per_address_are_bounded() {
             .request(Method::POST, "/auth/signup", None)
             .json(&json!({"username": "vera", "email": "vera@example.com", "password": PASSWORD})),
         server.request(Method::POST, "/auth/token", None).form(&[("username", "uma"), ("password", PASSWORD)]),
+        // Malformed attempts are attempts too: bounded before their body is even read.
+        server.request(Method::POST, "/auth/signup", None).header(CONTENT_TYPE, "application/json").body("{not json"),
+        server.request(Method::POST, "/auth/login", None).json(&json!({"email": 5})),
     ];
     for attempt in attempts {
         let response = attempt.send().await.expect("send");

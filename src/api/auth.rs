@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,10 +30,9 @@ pub struct SignupInput {
 
 pub async fn signup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _counted: AuthAttempt,
     JsonBody(input): JsonBody<SignupInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    limit_address(&state, peer)?;
     // The server's registration mode comes first: a closed server says so whatever was sent.
     let invite = match state.config.registration {
         Registration::Open => None,
@@ -101,10 +101,9 @@ pub struct LoginInput {
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _counted: AuthAttempt,
     JsonOrForm(input): JsonOrForm<LoginInput>,
 ) -> ApiResult<Json<Value>> {
-    limit_address(&state, peer)?;
     // OAuth2 form clients name the login `username`; JSON clients `email`.
     let login_field = if input.email.is_none() && input.username.is_some() { "username" } else { "email" };
     let login = input.email.or(input.username).map(|l| l.trim().to_string()).unwrap_or_default();
@@ -145,12 +144,24 @@ pub async fn login(
     }
 }
 
-fn limit_address(state: &AppState, peer: SocketAddr) -> ApiResult<()> {
-    state
-        .limits
-        .auth_per_address
-        .hit(&peer.ip().to_string())
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })
+/// One signup or login attempt, counted against `--auth-rate` for the client's address. An
+/// extractor that runs before the body is read, so malformed attempts count too.
+pub struct AuthAttempt;
+
+impl FromRequestParts<AppState> for AuthAttempt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(format!("no peer address: {e}")))?;
+        state
+            .limits
+            .auth_per_address
+            .hit(&peer.ip().to_string())
+            .map(|()| AuthAttempt)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })
+    }
 }
 
 pub async fn me(AuthUser(user): AuthUser) -> Json<User> {
