@@ -51,10 +51,14 @@ pub fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outside the timeout and the panic catcher, so their 500s get the charset too.
-        .layer(middleware::map_response(json_charset))
-        .layer(cors(&state.config.cors_origin))
-        .layer(TraceLayer::new_for_http());
-    router.with_state(state)
+        .layer(middleware::map_response(json_charset));
+    // Only with --cors-origin: a CORS layer answers every OPTIONS request as a browser's
+    // pre-check, so without one an OPTIONS gets the same 404/405 as any other unknown method.
+    let router = match cors(&state.config.cors_origin) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// SPEC §1: JSON bodies are `application/json; charset=utf-8` (axum writes the bare type).
@@ -93,14 +97,17 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    if origins.iter().any(|o| o == "*") {
+    Some(if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())
     } else {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         layer.allow_origin(list)
-    }
+    })
 }
