@@ -292,6 +292,60 @@ enum Against {
     Standin,
 }
 
+/// Scenario 2's sender: a `chat_message` every 10 ms until `stop`, then up to a second for the
+/// acks still due. The number sent and each ack's latency; its own deliveries are read and dropped.
+async fn send_every_10ms(
+    mut sender: Client,
+    room: i64,
+    origin: Instant,
+    stop: CancellationToken,
+) -> (u64, Vec<Duration>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let (mut sent, mut acks) = (0u64, Vec::new());
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut read_acks = |sender: &mut Client, in_flight: &mut std::collections::VecDeque<(u64, Instant)>| {
+        while let Some((_, payload)) = sender.next_frame() {
+            let Some(id) = ack_id(sender.text(payload)) else { continue };
+            while let Some((first, at)) = in_flight.pop_front() {
+                if first == id {
+                    acks.push(at.elapsed());
+                    break;
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                in_flight.push_back((sent, Instant::now()));
+                sender.send_text(&chat_message(sent, room, origin)).await.expect("send");
+                sent += 1;
+            }
+            more = sender.read_more() => {
+                if !more.unwrap_or(false) { break }
+                read_acks(&mut sender, &mut in_flight);
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while !in_flight.is_empty() && sender.read_more().await.unwrap_or(false) {
+            read_acks(&mut sender, &mut in_flight);
+        }
+    })
+    .await;
+    sender.close().await;
+    (sent, acks)
+}
+
+/// The id of an ack frame (`43<id>[...]`).
+fn ack_id(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix("43")?;
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
+}
+
 /// The server scenario 2 runs against, with a token per member and the room to send to.
 fn start_server(data: &Path, members: usize, against: Against) -> (Server, Vec<String>, i64) {
     match against {
@@ -325,35 +379,11 @@ async fn fanout(secs: u64, against: Against) {
     println!("  (presence storm of {members} users coming online drained in {:.1} s)", settled.as_secs_f64());
     let start = measure_start(&server);
     let stop_sending = CancellationToken::new();
-    // One message every 10 ms; the sender's own deliveries and acks are read and dropped.
-    let sending = tokio::spawn({
-        let stop_sending = stop_sending.clone();
-        let mut sender = sender;
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            let mut sent = 0u64;
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = stop_sending.cancelled() => break,
-                    _ = tick.tick() => {
-                        sender.send_text(&chat_message(sent, room, origin)).await.expect("send");
-                        sent += 1;
-                    }
-                    more = sender.read_more() => {
-                        if !more.unwrap_or(false) { break }
-                        while sender.next_frame().is_some() {}
-                    }
-                }
-            }
-            sender.close().await;
-            sent
-        }
-    });
+    let sending = tokio::spawn(send_every_10ms(sender, room, origin, stop_sending.clone()));
     let sending_started = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     stop_sending.cancel();
-    let sent = sending.await.expect("sender");
+    let (sent, mut acks) = sending.await.expect("sender");
     let window = sending_started.elapsed();
     // Receivers keep reading until the last messages are in.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -373,8 +403,16 @@ async fn fanout(secs: u64, against: Against) {
             "2s. fan-out stand-in: the same load against an in-memory axum + socketioxide server with no natter code"
         ),
     }
+    acks.sort();
     println!(
-        "  {sent} messages sent, {} deliveries ({:.1}% of expected)   {:.0} deliveries/s   delivery p50 {:.2} ms p99 {:.2} ms",
+        "  {:.0} msgs/s ({sent} sent, {} acked)   ack p50 {:.2} ms p99 {:.2} ms",
+        sent as f64 / window.as_secs_f64(),
+        acks.len(),
+        ms(percentile(&acks, 0.5)),
+        ms(percentile(&acks, 0.99)),
+    );
+    println!(
+        "  {} deliveries ({:.1}% of expected)   {:.0} deliveries/s   delivery p50 {:.2} ms p99 {:.2} ms",
         deliveries.len(),
         deliveries.len() as f64 * 100.0 / (sent as f64 * members as f64).max(1.0),
         deliveries.len() as f64 / window.as_secs_f64(),
