@@ -61,10 +61,11 @@ impl Deref for AppState {
 /// A server ready to run: state, routes, and the lock that keeps other natters off its data.
 pub struct App {
     pub state: AppState,
-    /// The whole HTTP stack: Router → owned handshake copies → Socket.IO → trailing-slash
-    /// normalisation → the REST router. Socket.IO sits outside the normalisation; the copies
-    /// sit right in front of it, inside the outer Router, so that they can also drop the
-    /// Router's `OriginalUri` (which would pin hyper's read buffer) and URL params.
+    /// The whole HTTP stack: Router → CORS (only with `--cors-origin`) → owned handshake copies
+    /// → Socket.IO → trailing-slash normalisation → the REST router. Socket.IO sits outside the
+    /// normalisation; the copies sit right in front of it, inside the outer Router, so that they
+    /// can also drop the Router's `OriginalUri` (which would pin hyper's read buffer) and URL
+    /// params. CORS covers the whole port, Socket.IO's long-polling included.
     service: axum::Router,
     io: socketioxide::SocketIo,
     events: chat::EventStream,
@@ -120,6 +121,10 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let (socket_layer, io) = realtime::layer(&state);
     let rest = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
     let service = axum::Router::new().fallback_service(rest).layer(socket_layer).layer(realtime::OwnedHandshakeLayer);
+    let service = match api::cors(&state.config.cors_origin) {
+        Some(cors) => service.layer(cors),
+        None => service,
+    };
     Ok(App { state, service, io, events: event_stream, _data_lock: data_lock })
 }
 

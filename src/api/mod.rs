@@ -52,12 +52,6 @@ pub fn routes(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         // Outside the timeout and the panic catcher, so their 500s get the charset too.
         .layer(middleware::map_response(json_charset));
-    // Only with --cors-origin: a CORS layer answers every OPTIONS request as a browser's
-    // pre-check, so without one an OPTIONS gets the same 404/405 as any other unknown method.
-    let router = match cors(&state.config.cors_origin) {
-        Some(cors) => router.layer(cors),
-        None => router,
-    };
     router.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
@@ -97,7 +91,10 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-fn cors(origins: &[String]) -> Option<CorsLayer> {
+/// `--cors-origin`, for the whole port (REST and Socket.IO's long-polling alike). Only with the
+/// flag: a CORS layer answers every OPTIONS request as a browser's pre-check, so without one an
+/// OPTIONS gets the same 404/405 as any other unknown method.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
