@@ -30,6 +30,7 @@
 //! Users, rooms and tokens are made offline (straight through the storage engine, tokens signed
 //! with the data folder's secret) so setting up thousands of users costs no password hashing.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -302,41 +303,51 @@ async fn send_every_10ms(
 ) -> (u64, Vec<Duration>) {
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let (mut sent, mut acks) = (0u64, Vec::new());
-    let mut in_flight = std::collections::VecDeque::new();
-    let mut read_acks = |sender: &mut Client, in_flight: &mut std::collections::VecDeque<(u64, Instant)>| {
-        while let Some((_, payload)) = sender.next_frame() {
-            let Some(id) = ack_id(sender.text(payload)) else { continue };
-            while let Some((first, at)) = in_flight.pop_front() {
-                if first == id {
-                    acks.push(at.elapsed());
-                    break;
-                }
-            }
-        }
-    };
+    let mut in_flight = HashMap::new();
     loop {
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
-                in_flight.push_back((sent, Instant::now()));
+                in_flight.insert(sent, Instant::now());
                 sender.send_text(&chat_message(sent, room, origin)).await.expect("send");
                 sent += 1;
             }
             more = sender.read_more() => {
-                if !more.unwrap_or(false) { break }
-                read_acks(&mut sender, &mut in_flight);
+                assert!(more.expect("read"), "the server closed the sender");
+                take_acks(&mut sender, &mut in_flight, &mut acks).await;
             }
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         while !in_flight.is_empty() && sender.read_more().await.unwrap_or(false) {
-            read_acks(&mut sender, &mut in_flight);
+            take_acks(&mut sender, &mut in_flight, &mut acks).await;
         }
     })
     .await;
     sender.close().await;
     (sent, acks)
+}
+
+/// Time the acks among the frames read (by id: handlers run concurrently, so acks may come out
+/// of order); answer a ping. An error ack or a close ends the benchmark: its figures would lie.
+async fn take_acks(sender: &mut Client, in_flight: &mut HashMap<u64, Instant>, acks: &mut Vec<Duration>) {
+    let mut pinged = false;
+    while let Some((opcode, payload)) = sender.next_frame() {
+        let text = sender.text(payload);
+        assert!(opcode != client::CLOSE, "the server closed the sender");
+        if text == "2" {
+            pinged = true;
+        } else if let Some(id) = ack_id(text) {
+            assert!(text.contains("\"ok\":true"), "error ack: {text}");
+            if let Some(at) = in_flight.remove(&id) {
+                acks.push(at.elapsed());
+            }
+        }
+    }
+    if pinged {
+        sender.send_text("3").await.expect("pong");
+    }
 }
 
 /// The id of an ack frame (`43<id>[...]`).
@@ -383,8 +394,8 @@ async fn fanout(secs: u64, against: Against) {
     let sending_started = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     stop_sending.cancel();
-    let (sent, mut acks) = sending.await.expect("sender");
     let window = sending_started.elapsed();
+    let (sent, mut acks) = sending.await.expect("sender");
     // Receivers keep reading until the last messages are in.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.cancel();

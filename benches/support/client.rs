@@ -5,7 +5,7 @@
 //! its own queueing into the latencies, so it has to cost less per delivery than the server
 //! does. The tokio-tungstenite client this replaces cost 11–12 µs of CPU per delivery in the
 //! fan-out scenario (more than the server) and its lag showed as delivery p99 of 30–50 ms; this
-//! one costs 4–6 µs, and the same scenario's p99 is 7–16 ms. It reads into one buffer per
+//! one costs 4–7 µs, and the same scenario's p99 is 11–22 ms. It reads into one buffer per
 //! connection and looks at each frame in place: no allocation or future per frame, and a
 //! connection's reader wakes only when bytes arrive (no per-connection timer).
 //!
