@@ -100,10 +100,6 @@ fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     World { tokens, rooms: room_ids }
 }
 
-async fn connect(addr: &str, token: &str) -> Client {
-    Client::connect(addr, token).await
-}
-
 /// What one socket's reader saw.
 #[derive(Default)]
 struct Seen {
@@ -148,7 +144,7 @@ async fn drive(mut ws: Client, origin: Instant, stop: CancellationToken, send_to
             _ = &mut stopped => break,
             more = ws.read_more() => if !more.unwrap_or(false) { break },
         }
-        let (mut acked, mut pinged) = (false, false);
+        let mut acked = false;
         while let Some((opcode, payload)) = ws.next_frame() {
             let text = ws.text(payload);
             if opcode == client::CLOSE {
@@ -159,13 +155,9 @@ async fn drive(mut ws: Client, origin: Instant, stop: CancellationToken, send_to
                 seen.acks.push(sent_at.elapsed());
                 assert!(text.contains("\"ok\":true"), "error ack: {text}");
                 acked = true;
-            } else if text == "2" {
-                pinged = true;
             }
         }
-        if pinged {
-            ws.send_text("3").await.expect("pong");
-        }
+        ws.answer_ping().await.expect("pong");
         if let (true, Some(room)) = (acked, send_to) {
             if stop.is_cancelled() {
                 break;
@@ -247,7 +239,7 @@ async fn senders(secs: u64) {
     let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
     let mut sockets = Vec::new();
     for token in &world.tokens {
-        sockets.push(connect(&server.addr, token).await);
+        sockets.push(Client::connect(&server.addr, token).await);
     }
     let origin = Instant::now();
     let stop = CancellationToken::new();
@@ -332,22 +324,17 @@ async fn send_every_10ms(
 /// Time the acks among the frames read (by id: handlers run concurrently, so acks may come out
 /// of order); answer a ping. An error ack or a close ends the benchmark: its figures would lie.
 async fn take_acks(sender: &mut Client, in_flight: &mut HashMap<u64, Instant>, acks: &mut Vec<Duration>) {
-    let mut pinged = false;
     while let Some((opcode, payload)) = sender.next_frame() {
         let text = sender.text(payload);
         assert!(opcode != client::CLOSE, "the server closed the sender");
-        if text == "2" {
-            pinged = true;
-        } else if let Some(id) = ack_id(text) {
+        if let Some(id) = ack_id(text) {
             assert!(text.contains("\"ok\":true"), "error ack: {text}");
             if let Some(at) = in_flight.remove(&id) {
                 acks.push(at.elapsed());
             }
         }
     }
-    if pinged {
-        sender.send_text("3").await.expect("pong");
-    }
+    sender.answer_ping().await.expect("pong");
 }
 
 /// The id of an ack frame (`43<id>[...]`).
@@ -378,9 +365,9 @@ async fn fanout(secs: u64, against: Against) {
     let (server, tokens, room) = start_server(dir.path(), members, against);
     let mut sockets = Vec::new();
     for token in &tokens {
-        sockets.push(connect(&server.addr, token).await);
+        sockets.push(Client::connect(&server.addr, token).await);
     }
-    let sender = connect(&server.addr, &tokens[0]).await;
+    let sender = Client::connect(&server.addr, &tokens[0]).await;
     let origin = Instant::now();
     let stop = CancellationToken::new();
     let receivers: Vec<_> = sockets.into_iter().map(|ws| tokio::spawn(drive(ws, origin, stop.clone(), None))).collect();
@@ -506,14 +493,14 @@ async fn idle() {
     let server = Server::start(dir.path());
     // Warm up: allocator arenas, runtime threads, a first batch of connections.
     let warm: Vec<Client> =
-        futures_util::future::join_all((0..100).map(|i| connect(&server.addr, &world.tokens[i % USERS]))).await;
+        futures_util::future::join_all((0..100).map(|i| Client::connect(&server.addr, &world.tokens[i % USERS]))).await;
     drop(warm);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.rss_kib();
     let started = Instant::now();
     let mut sockets = Vec::with_capacity(CONNECTIONS);
     for batch in 0..CONNECTIONS / 100 {
-        let connecting = (0..100).map(|i| connect(&server.addr, &world.tokens[(batch * 100 + i) % USERS]));
+        let connecting = (0..100).map(|i| Client::connect(&server.addr, &world.tokens[(batch * 100 + i) % USERS]));
         sockets.extend(futures_util::future::join_all(connecting).await);
     }
     let connect_time = started.elapsed();

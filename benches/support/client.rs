@@ -25,6 +25,8 @@ pub struct Client {
     buf: Vec<u8>,
     /// Where the next unread frame starts in `buf`.
     start: usize,
+    /// An Engine.IO ping was read and is not answered yet (see [`Client::answer_ping`]).
+    ping_due: bool,
 }
 
 /// WebSocket opcodes the reader tells apart.
@@ -42,7 +44,7 @@ impl Client {
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await.expect("upgrade request");
-        let mut client = Client { stream, buf: Vec::with_capacity(2048), start: 0 };
+        let mut client = Client { stream, buf: Vec::with_capacity(2048), start: 0, ping_due: false };
         let head_end = loop {
             if let Some(at) = client.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break at + 4;
@@ -86,7 +88,8 @@ impl Client {
         Ok(self.stream.read_buf(&mut self.buf).await? > 0)
     }
 
-    /// The next complete frame in the buffer: its opcode and where its payload is.
+    /// The next complete frame in the buffer: its opcode and where its payload is. An Engine.IO
+    /// ping (`2`) is noted for [`Client::answer_ping`] and returned like any other frame.
     pub fn next_frame(&mut self) -> Option<(u8, Range<usize>)> {
         let b = &self.buf[self.start..];
         if b.len() < 2 {
@@ -104,9 +107,22 @@ impl Client {
         if b.len() < at + len {
             return None;
         }
+        let opcode = b[0] & 0x0f;
         let payload = self.start + at..self.start + at + len;
         self.start += at + len;
-        Some((b[0] & 0x0f, payload))
+        if opcode == TEXT && &self.buf[payload.clone()] == b"2" {
+            self.ping_due = true;
+        }
+        Some((opcode, payload))
+    }
+
+    /// Send the pong for a ping read since the last call, if any. Callers run it after taking
+    /// the frames they read (it is not cancel-safe, so not inside a `select!`).
+    pub async fn answer_ping(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.ping_due) {
+            self.send_text("3").await?;
+        }
+        Ok(())
     }
 
     /// A frame's payload as text (the benchmarks only read ASCII; anything else reads as "").

@@ -30,10 +30,7 @@ pub fn serve() {
             });
         });
         let app = axum::Router::new().layer(layer);
-        let listener =
-            tokio::net::TcpListener::bind(std::env::var("BENCH_BIND").unwrap_or_else(|_| "127.0.0.1:0".to_string()))
-                .await
-                .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         println!("stand-in server listening address={}", listener.local_addr().expect("address"));
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
