@@ -61,7 +61,7 @@ struct World {
 fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     std::fs::create_dir_all(data).expect("data dir");
     let db = Db::open(&data.join("natter.db"), DbOptions::default()).expect("open db");
-    let hash = natter::auth::hash_password_blocking("password123").expect("hash");
+    let hash = natter::password::hash_blocking("password123").expect("hash");
     let user_records = db
         .write_blocking(move |conn| {
             (0..users)
@@ -92,7 +92,7 @@ fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     }
     db.shutdown_blocking();
     let secret = natter::auth::load_or_create_secret(&data.join("jwt-secret")).expect("secret");
-    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1);
+    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1).expect("auth");
     let tokens = user_records
         .iter()
         .map(|u| auth.issue_token(u).expect("token")["access_token"].as_str().expect("jwt").to_string())

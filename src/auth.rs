@@ -1,10 +1,6 @@
 //! Passwords (argon2id), access tokens (JWT HS256) and the `AuthUser` extractor.
 //!
-//! - Hashing uses OWASP's argon2id parameters (m=19456 KiB, t=2, p=1): ~19 MiB and a few tens of
-//!   milliseconds of one core per hash. It runs on tokio's blocking threads behind a semaphore of
-//!   `--hash-concurrency` permits, so a login storm queues instead of eating memory or starving
-//!   the request threads.
-//! - A login for an unknown account verifies against a dummy hash so both failures cost the same.
+//! - Password hashing (argon2id, bounded memory and concurrency) is [`crate::password`]'s.
 //! - Tokens are HS256 only (`alg` pinned: `none` or anything else is refused), with `sub`, `iat`,
 //!   `exp`. The secret is 64 random bytes generated on first start into `DATA_DIR/jwt-secret`
 //!   (mode 0600), so tokens survive restarts. A token issued before the user's last password
@@ -12,24 +8,20 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::AppState;
 use crate::db::Db;
 use crate::db::users::{self, UserRecord};
 use crate::error::{ApiError, ApiResult};
+use crate::password::Passwords;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -43,22 +35,7 @@ pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
-    hashing: Arc<Semaphore>,
-    dummy_hash: String,
-}
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hash outside the runtime; for the CLI and for `Auth`'s blocking tasks.
-pub fn hash_password_blocking(password: &str) -> Result<String, String> {
-    argon2().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
-}
-
-fn verify_password_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    pub passwords: Passwords,
 }
 
 /// Read the JWT secret, or create it (mode 0600) on first start.
@@ -97,38 +74,17 @@ pub fn random_hex(n: usize) -> String {
 }
 
 impl Auth {
-    pub fn new(secret: &[u8], ttl: Duration, hash_concurrency: usize) -> Auth {
+    pub fn new(secret: &[u8], ttl: Duration, hash_concurrency: usize) -> Result<Auth, String> {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-        Auth {
+        Ok(Auth {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
-            hashing: Arc::new(Semaphore::new(hash_concurrency.max(1))),
-            dummy_hash: hash_password_blocking("natter-dummy-password").unwrap_or_default(),
-        }
-    }
-
-    pub async fn hash_password(&self, password: String) -> ApiResult<String> {
-        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(move || hash_password_blocking(&password))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
-    }
-
-    /// Check `password` against `hash`, or against a dummy hash when there is no account, so
-    /// that "no such user" and "wrong password" take the same time.
-    pub async fn verify_password(&self, password: String, hash: Option<String>) -> ApiResult<bool> {
-        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(ok && known)
+            passwords: Passwords::new(hash_concurrency)?,
+        })
     }
 
     /// The SPEC's Token object for `user`.

@@ -81,7 +81,7 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
         UserAction::Add { name, email, password, admin, .. } => {
             validate::username(&name).map_err(|p| format!("the username {p}"))?;
             validate::email(&email).map_err(|p| format!("the email {p}"))?;
-            let hash = auth::hash_password_blocking(&read_password(password)?)?;
+            let hash = crate::password::hash_blocking(&read_password(password)?)?;
             let email = email.trim().to_lowercase();
             let user = db
                 .write_blocking(move |conn| {
@@ -113,7 +113,7 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
         }
         UserAction::Passwd { name, password, .. } => {
             let user = find_user(db, &name)?;
-            let hash = auth::hash_password_blocking(&read_password(password)?)?;
+            let hash = crate::password::hash_blocking(&read_password(password)?)?;
             db.write_blocking(move |conn| users::set_password(conn, user.id, &hash))
                 .map_err(|e: DbError| e.to_string())?;
             println!("password of {} changed; its older tokens no longer work", user.username);

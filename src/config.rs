@@ -244,6 +244,10 @@ pub struct ServeArgs {
     /// whose account was disabled or changed its password since, is disconnected. 0 = never.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub socket_recheck: Duration,
+    /// How often memory freed by closed connections is given back to the operating system
+    /// (glibc keeps it otherwise). 0 = never.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub memory_trim: Duration,
 }
 
 impl Default for ServeArgs {

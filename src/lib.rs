@@ -13,7 +13,9 @@ pub mod db;
 pub mod error;
 pub mod limits;
 pub mod media;
+pub mod memory;
 pub mod model;
+pub mod password;
 pub mod presence;
 pub mod realtime;
 pub mod validate;
@@ -47,6 +49,7 @@ pub struct AppInner {
     pub auth: Auth,
     pub limits: Limits,
     pub presence: Presence,
+    pub memory: Arc<memory::MemoryTrim>,
     pub events: chat::Events,
     pub started: Instant,
 }
@@ -104,16 +107,19 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     )
     .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
 
+    let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize)
+        .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let (events, event_stream) = chat::Events::channel();
     let state = AppState(Arc::new(AppInner {
         events,
-        auth: Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize),
+        auth,
         limits: Limits {
             auth_per_address: RateLimiter::new(config.auth_rate),
             failed_logins_per_account: RateLimiter::new(config.login_fail_rate),
             messages_per_user: RateLimiter::new(config.message_rate),
         },
         presence: Presence::default(),
+        memory: Arc::default(),
         started: Instant::now(),
         db,
         config,
@@ -138,6 +144,7 @@ pub async fn serve(
     let App { state, service, io, events, _data_lock } = app;
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
+    let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let grace = state.config.shutdown_grace;
     // Without TCP_NODELAY a small ack written just before a broadcast waits for the peer's next
     // packet (Nagle): ack p50 10.4 ms → 1.4 ms measured with it set.
@@ -170,6 +177,7 @@ pub async fn serve(
     state.db.shutdown().await;
     fan_out.abort();
     recheck.abort();
+    trim.abort();
     tracing::info!("storage engine drained; bye");
     result
 }

@@ -3,16 +3,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Output;
 
-use common::{
-    PASSWORD, TIMEOUT, natter_cmd, natter_user_ok, run_natter, run_natter_ok, spawn_in, strip_ansi, user_args,
-};
+use common::process::ServerProcess;
+use common::{PASSWORD, natter_user_ok, run_natter, run_natter_ok, spawn_in, user_args};
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -187,58 +184,11 @@ async fn backup_and_restore() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-/// A `natter serve` process on `data`, and the address it logged.
-async fn start_binary(data: &Path) -> (tokio::process::Child, SocketAddr) {
-    let mut child =
-        natter_cmd(data, &["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--data-dir", path_str(data)])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start natter serve");
-    let (found, address) = tokio::sync::oneshot::channel::<SocketAddr>();
-    // Logs go to stdout (tracing_subscriber's fmt default); read both streams in case that
-    // changes, and keep draining them so the server never blocks on a full pipe.
-    let mut found = Some(found);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let out = child.stdout.take().expect("stdout");
-    let err = child.stderr.take().expect("stderr");
-    for stream in [Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(err)] {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    drop(tx);
-    tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            let line = strip_ansi(&line);
-            if let Some(addr) = line
-                .contains("natter is listening")
-                .then(|| line.split("address=").nth(1))
-                .flatten()
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|a| a.parse::<SocketAddr>().ok())
-                && let Some(found) = found.take()
-            {
-                let _ = found.send(addr);
-            }
-        }
-    });
-    let addr = tokio::time::timeout(TIMEOUT, address)
-        .await
-        .expect("natter logs its address in time")
-        .expect("natter logged `natter is listening address=...` before exiting");
-    (child, addr)
-}
-
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_binary(data.path()).await;
-    let base = format!("http://{addr}");
+    let server = ServerProcess::start(data.path(), &[]).await;
+    let base = server.base.clone();
     let http = common::client();
 
     let healthy = run_natter(data.path(), &["healthcheck", "--url", &base]).await;
@@ -276,10 +226,10 @@ async fn acknowledged_writes_survive_kill_9() {
     let token = token["access_token"].as_str().expect("token").to_string();
 
     // SIGKILL right after the last acknowledged write: no shutdown, no final checkpoint.
-    child.kill().await.expect("kill -9 natter");
+    server.kill().await;
 
-    let (mut child, addr) = start_binary(data.path()).await;
-    let base = format!("http://{addr}");
+    let server = ServerProcess::start(data.path(), &[]).await;
+    let base = server.base.clone();
     for (name, user) in ["kim", "lou", "max"].iter().zip(&users) {
         let response = http
             .post(format!("{base}/auth/login"))
@@ -294,5 +244,5 @@ async fn acknowledged_writes_survive_kill_9() {
     let response = http.get(format!("{base}/auth/users/me")).bearer_auth(&token).send().await.expect("me");
     let (status, body) = common::read_json(response).await;
     assert_eq!(status, StatusCode::OK, "a token from before the crash: {body}");
-    child.kill().await.expect("stop natter");
+    server.kill().await;
 }

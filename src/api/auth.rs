@@ -54,7 +54,7 @@ pub async fn signup(
     }
     fields.finish()?;
 
-    let hash = state.auth.hash_password(input.password).await?;
+    let hash = state.auth.passwords.hash(input.password).await?;
     let email = input.email.trim().to_lowercase();
     let user = state
         .db
@@ -131,7 +131,7 @@ pub async fn login(
         .check(&account_key)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password_ok = state.auth.verify_password(password, hash).await?;
+    let password_ok = state.auth.passwords.verify(password, hash).await?;
     match user {
         Some(user) if password_ok && !user.disabled => {
             state.limits.failed_logins_per_account.reset(&account_key);

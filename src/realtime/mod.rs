@@ -149,6 +149,7 @@ async fn on_connect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
 }
 
 async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
+    state.memory.note_freed();
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
     if state.presence.disconnect(user.caller.id) {
         let now = db::now();

@@ -1,0 +1,57 @@
+//! Giving memory that was freed back to the operating system.
+//!
+//! glibc's allocator keeps what the program frees and returns it to the kernel only when the
+//! free space sits at the top of a heap. A burst of Socket.IO connections (each ~17 KB of
+//! channels, tasks and buffers, spread over the runtime's threads and arenas) leaves the freed
+//! memory in the middle of the heaps when they close, and RSS stays at its peak: measured, 2,000
+//! sockets opened and closed left the server at 49.5 MB from 15.8 MB before (`tests/memory.rs`).
+//! On a 512 MB board the peak of the worst hour would then be the figure forever.
+//!
+//! `malloc_trim(0)` walks glibc's arenas and gives every free whole page back (`MADV_DONTNEED`).
+//! It is not free (it takes each arena's lock while it walks it), so it runs only when something
+//! that holds real memory went away (a socket closed), at most once per `--memory-trim`
+//! interval, on a blocking thread. Other allocators (musl, or a non-glibc target) need nothing
+//! here: the call compiles to nothing there.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Notes that memory was freed; [`MemoryTrim::run`] trims after it.
+#[derive(Default)]
+pub struct MemoryTrim {
+    freed: AtomicBool,
+}
+
+impl MemoryTrim {
+    /// Something that held memory (a connection, a socket) went away.
+    pub fn note_freed(&self) {
+        self.freed.store(true, Ordering::Relaxed);
+    }
+
+    /// Every `every`, if anything was freed since the last round, return free pages to the
+    /// operating system. `every == 0` never trims (and returns at once).
+    pub async fn run(self: Arc<Self>, every: Duration) {
+        if every.is_zero() {
+            return;
+        }
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if self.freed.swap(false, Ordering::Relaxed) {
+                let _ = tokio::task::spawn_blocking(release_free_pages).await;
+            }
+        }
+    }
+}
+
+/// Give the free pages of every allocator arena back to the operating system.
+pub fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only reorganises glibc's own free lists; it takes the arenas' locks
+    // and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

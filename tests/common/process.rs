@@ -1,0 +1,94 @@
+//! `natter serve` as a separate process, for tests that must see the process itself: its memory
+//! (`/proc/PID/status`), a `kill -9`, a restart on the same data.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{TIMEOUT, natter_cmd, strip_ansi};
+
+/// A running `natter serve` child process and the address it logged. Killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub pid: u32,
+}
+
+impl ServerProcess {
+    /// `natter serve --bind 127.0.0.1:0 --data-dir DATA --auth-rate 0 EXTRA...`, started in `data`,
+    /// once it has logged `natter is listening address=...`.
+    pub async fn start(data: &Path, extra: &[&str]) -> ServerProcess {
+        let data_dir = data.to_str().expect("UTF-8 temp path");
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--data-dir", data_dir];
+        args.extend_from_slice(extra);
+        let mut child = natter_cmd(data, &args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start natter serve");
+        let pid = child.id().expect("the child's pid");
+        let (found, address) = tokio::sync::oneshot::channel::<SocketAddr>();
+        // Logs go to stdout (tracing_subscriber's fmt default); read both streams in case that
+        // changes, and keep draining them so the server never blocks on a full pipe.
+        let mut found = Some(found);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for stream in [Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(err)] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                let line = strip_ansi(&line);
+                if let Some(addr) = line
+                    .contains("natter is listening")
+                    .then(|| line.split("address=").nth(1))
+                    .flatten()
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(addr);
+                }
+            }
+        });
+        let addr = tokio::time::timeout(TIMEOUT, address)
+            .await
+            .expect("natter logs its address in time")
+            .expect("natter logged `natter is listening address=...` before exiting");
+        ServerProcess { child, addr, base: format!("http://{addr}"), pid }
+    }
+
+    /// A figure of `/proc/PID/status` in kB (`VmRSS`, `VmHWM`, `Threads`, ...).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("read /proc/PID/status");
+        let prefix = format!("{field}:");
+        let line = status.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {field} in status"));
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("bad line {line:?}"))
+    }
+
+    /// Resident memory now, in kB.
+    pub fn rss_kb(&self) -> u64 {
+        self.status_kb("VmRSS")
+    }
+
+    /// How many file descriptors it has open (sockets, database files, ...).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid)).expect("read /proc/PID/fd").count()
+    }
+
+    /// `kill -9` and reap it.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill -9 natter");
+    }
+}
