@@ -1,7 +1,31 @@
-//! The web UI, embedded in the binary from `static/`.
+//! The web UI, embedded in the binary from `static/` (rust-embed; debug builds read the folder
+//! from disk at every request, so the UI can be edited without recompiling).
+//!
+//! Every file served from here carries the UI's security headers; `/media` and the API set
+//! their own and never pass through here.
+//! - `Content-Security-Policy`: scripts, styles, fonts and workers only from this origin and never
+//!   inline (the UI imports its modules by relative paths, so it needs no import map and no
+//!   hash); images from here, `blob:` (previews of files about to be uploaded) and `data:`;
+//!   audio and video from here and `blob:`; connections to this origin plus `ws://` and `wss://`
+//!   of the host the request named (Socket.IO; CSP Level 2 browsers do not count `ws:` as
+//!   `'self'`); no plugins, no framing, no `<base>`, forms post only here.
+//! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (a message's link never
+//!   learns which room it was clicked in), `X-Frame-Options: DENY` for browsers without
+//!   `frame-ancestors`.
+//!
+//! Caching: the files keep their names from release to release (there is no build step to put
+//! a hash in them), so any `max-age` would let a browser mix an old module with a new one for
+//! that long after an upgrade. Every UI file is therefore `Cache-Control: no-cache` with a
+//! strong `ETag` (the first 128 bits of the file's SHA-256, which rust-embed computes at build
+//! time): the browser keeps its copy and revalidates it, and an unchanged file costs one 304 with
+//! no body. `index.html` links every module with `modulepreload`, so those revalidations run in
+//! parallel instead of one import depth at a time. Where the browser has a service worker
+//! (`sw.js`, secure contexts only), it serves the shell from its own cache; `sw.js` gets
+//! [`ui_version`] (a digest of every embedded file) written into it, so any change to any UI
+//! file changes `sw.js`, which makes the browser install the new worker and drop the old cache.
 
 use axum::body::Body;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -11,21 +35,133 @@ use crate::error::ApiError;
 #[folder = "static/"]
 struct Assets;
 
+/// The placeholder in `static/sw.js` that [`asset`] replaces with [`ui_version`].
+const VERSION_PLACEHOLDER: &str = "__NATTER_UI_VERSION__";
+
 /// `GET /` and the UI's files; anything else under no API prefix is a JSON 404.
-pub async fn asset(uri: Uri) -> Response {
+pub async fn asset(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     let path = if path.is_empty() { "index.html" } else { path };
-    match Assets::get(path) {
-        Some(file) => {
-            let mime = file.metadata.mimetype().to_string();
-            let cache = if path == "index.html" { "no-cache" } else { "public, max-age=3600" };
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache.to_string())],
-                Body::from(file.data),
-            )
-                .into_response()
+    let Some(file) = Assets::get(path) else {
+        return ApiError::NotFound(format!("No route for {}.", uri.path())).into_response();
+    };
+    let mime = with_charset(file.metadata.mimetype());
+    let (body, etag) = if path == "sw.js" {
+        let version = ui_version();
+        let text = String::from_utf8_lossy(&file.data).replace(VERSION_PLACEHOLDER, &version);
+        (Body::from(text), format!("\"{version}\""))
+    } else {
+        (Body::from(file.data), format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16])))
+    };
+    let not_modified = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|list| {
+        list.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
+    });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = body.into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, header_value(&mime));
+        response
+    };
+    let out = response.headers_mut();
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out.insert(header::ETAG, header_value(&etag));
+    out.insert(header::CONTENT_SECURITY_POLICY, header_value(&content_security_policy(request_host(&uri, &headers))));
+    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// The policy for the UI's files; `host` (already checked by [`request_host`]) adds its
+/// WebSocket origins.
+pub fn content_security_policy(host: Option<&str>) -> String {
+    let sockets = host.map(|h| format!(" ws://{h} wss://{h}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+         media-src 'self' blob:; font-src 'self'; connect-src 'self'{sockets}; worker-src 'self'; \
+         manifest-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self'"
+    )
+}
+
+/// The `Host` the browser asked for (HTTP/2: the URI's authority), if it is a plain
+/// `host[:port]` that can go into a header unescaped; anything else gets no WebSocket origins.
+fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    let host =
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()))?;
+    let plain = !host.is_empty()
+        && host.len() <= 261
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then_some(host)
+}
+
+/// A digest of every embedded file (names and contents): it changes whenever any UI file does.
+/// Release builds compute it once; debug builds, which read `static/` from disk, every time.
+pub fn ui_version() -> String {
+    #[cfg(not(debug_assertions))]
+    {
+        static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        VERSION.get_or_init(compute_ui_version).clone()
+    }
+    #[cfg(debug_assertions)]
+    compute_ui_version()
+}
+
+fn compute_ui_version() -> String {
+    // FNV-1a over each name and its SHA-256: a cache tag, not a security boundary.
+    let mut names: Vec<_> = Assets::iter().collect();
+    names.sort();
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in names {
+        let Some(file) = Assets::get(&name) else { continue };
+        for byte in name.as_bytes().iter().chain(file.metadata.sha256_hash().iter()) {
+            digest ^= u64::from(*byte);
+            digest = digest.wrapping_mul(0x0100_0000_01b3);
         }
-        None => ApiError::NotFound(format!("No route for {}.", uri.path())).into_response(),
+    }
+    format!("{digest:016x}")
+}
+
+/// Text types say they are UTF-8 (the files are), so no browser has to guess.
+fn with_charset(mime: &str) -> String {
+    let text = mime.starts_with("text/")
+        || matches!(
+            mime,
+            "application/javascript" | "application/json" | "application/manifest+json" | "image/svg+xml"
+        );
+    if text && !mime.contains("charset") { format!("{mime}; charset=utf-8") } else { mime.to_string() }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every value passed here is built from checked ASCII; a failure would be a bug, not input.
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_could_inject_into_the_policy_are_dropped() {
+        let uri: Uri = "/".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("192.168.1.5:8000"));
+        assert_eq!(request_host(&uri, &headers), Some("192.168.1.5:8000"));
+        headers.insert(header::HOST, HeaderValue::from_static("[::1]:8000"));
+        assert_eq!(request_host(&uri, &headers), Some("[::1]:8000"));
+        headers.insert(header::HOST, HeaderValue::from_static("evil; script-src *"));
+        assert_eq!(request_host(&uri, &headers), None);
+        assert!(!content_security_policy(None).contains("ws:"));
+    }
+
+    #[test]
+    fn the_service_worker_has_its_placeholder() {
+        let sw = Assets::get("sw.js").expect("static/sw.js exists");
+        assert!(String::from_utf8_lossy(&sw.data).contains(VERSION_PLACEHOLDER));
     }
 }

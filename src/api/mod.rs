@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -65,9 +65,9 @@ async fn json_charset(mut response: Response) -> Response {
 }
 
 /// Unknown paths: a UI asset if one has that name, else the SPEC's 404.
-async fn fallback(method: Method, uri: Uri) -> Response {
+async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method == Method::GET || method == Method::HEAD {
-        crate::web::asset(uri).await
+        crate::web::asset(uri, headers).await
     } else {
         ApiError::NotFound(format!("No route for {} {}.", method, uri.path())).into_response()
     }

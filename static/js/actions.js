@@ -1,0 +1,391 @@
+// The use cases the views call: sign in and out, open a chat and page its history, send (with
+// the outbox that never loses or duplicates a message), edit, delete, rooms and members,
+// typing, read markers, notifications. They talk to api.js and socket.js and change state only
+// through store.js.
+
+import * as api from './api.js';
+import * as socket from './socket.js';
+import * as store from './store.js';
+import { preview } from './format.js';
+import { randomId, storage } from './lib.js';
+
+const { state } = store;
+const PAGE = 50;
+
+/** What the message list reports about its viewport (not state: it changes on every scroll). */
+export const viewport = { atBottom: true };
+
+// ---- session ----
+
+export async function login(name, password) {
+  begin(await api.login(name, password));
+}
+
+export async function signup({ username, email, password, invite }) {
+  const body = { username, email, password };
+  if (invite) body.invite = invite;
+  await api.signup(body);
+  begin(await api.login(email, password));
+}
+
+function begin(token) {
+  storage.set('natter.lastLogin', token.user.username);
+  store.setSession({ token: token.access_token, user: token.user, expiresAt: Date.now() + token.expires_in * 1000 });
+  resume();
+}
+
+let expiryTimer = 0;
+
+/** Start (or restart after a reload) the signed-in session in state.session. */
+export function resume() {
+  const { token, expiresAt } = state.session;
+  if (expiresAt && expiresAt <= Date.now()) return expire();
+  api.setToken(token);
+  clearTimeout(expiryTimer);
+  const left = expiresAt - Date.now();
+  if (left < 2 ** 31 - 1) expiryTimer = setTimeout(expire, left);
+  socket.start(token);
+  socket.refreshChats().catch(() => {});
+  api.me().then((user) => { if (state.session?.token === token) store.setSession({ ...state.session, user }); }, () => {});
+  route();
+}
+
+/** The token no longer works: back to the sign-in screen, saying why. */
+export function expire() {
+  if (!state.session) return;
+  end('Your session has expired. Please log in again.');
+}
+
+export function logout() {
+  store.forgetDrafts();
+  storage.remove(`natter.outbox.${state.session?.user.id}`);
+  end(null);
+}
+
+function end(notice) {
+  clearTimeout(expiryTimer);
+  socket.stop();
+  api.setToken(null);
+  store.setSession(null, notice);
+  if (location.hash.startsWith('#/')) history.replaceState(null, '', location.pathname + location.search);
+}
+
+api.setUnauthorizedHandler(expire);
+
+// ---- which chat is open (the address's #/chat/<id>) ----
+
+export const chatHref = (id) => `#/chat/${id}`;
+
+export function route() {
+  const m = /^#\/chat\/(\d+)$/.exec(location.hash);
+  const id = m ? Number(m[1]) : null;
+  if (id === state.currentId) return;
+  store.set({ currentId: id, panel: false, editing: null });
+  if (id) openRoom(id);
+}
+
+export function go(id) {
+  location.hash = id ? chatHref(id) : '#/';
+}
+
+/** Alt+↑ / Alt+↓: the previous or next chat in the sidebar's order. */
+export function step(delta) {
+  const order = store.chatOrder();
+  if (!order.length) return;
+  const i = order.findIndex((c) => c.id === state.currentId);
+  const next = i < 0 ? (delta > 0 ? 0 : order.length - 1) : (i + delta + order.length) % order.length;
+  go(order[next].id);
+}
+
+// ---- history ----
+
+async function openRoom(id) {
+  const r = store.room(id);
+  if (r.loaded) placeDivider(id);
+  else if (!r.loading) {
+    store.patchRoom(id, { loading: true, error: null });
+    try {
+      const page = await api.history(id, { limit: PAGE });
+      store.addMessages(id, page);
+      store.patchRoom(id, { loaded: true, loading: false, hasOlder: page.length === PAGE });
+      if (state.currentId === id) placeDivider(id);
+    } catch (error) {
+      store.patchRoom(id, { loading: false, error: error.status === 404 ? 'This chat does not exist, or you are not in it.' : error.message });
+    }
+  }
+  refreshRoom(id);
+}
+
+/** The "New messages" line goes above the first unread message from someone else. */
+function placeDivider(id) {
+  const r = store.room(id);
+  const chat = state.chats.get(id);
+  const mine = store.me()?.id;
+  let dividerId = null;
+  const lastRead = chat?.members?.find((m) => m.id === mine)?.last_read_id;
+  if (lastRead != null) {
+    dividerId = r.items.find((m) => m.id > lastRead && m.sender?.id !== mine)?.id ?? null;
+  } else if (chat?.unread_count > 0) {
+    let left = chat.unread_count;
+    for (let i = r.items.length - 1; i >= 0 && left > 0; i--) {
+      if (r.items[i].sender?.id !== mine) {
+        left--;
+        if (left === 0) dividerId = r.items[i].id;
+      }
+    }
+    if (left > 0) dividerId = r.items.find((m) => m.sender?.id !== mine)?.id ?? null;
+  }
+  store.patchRoom(id, { dividerId });
+}
+
+export async function loadOlder(id) {
+  const r = store.room(id);
+  if (!r.loaded || r.loading || !r.hasOlder || !r.items.length) return;
+  store.patchRoom(id, { loading: true });
+  try {
+    const page = await api.history(id, { before: r.items[0].id, limit: PAGE });
+    store.addMessages(id, page);
+    store.patchRoom(id, { loading: false, hasOlder: page.length === PAGE });
+  } catch (error) {
+    store.patchRoom(id, { loading: false });
+    store.toast(`Could not load older messages: ${error.message}`);
+  }
+}
+
+/** Fresh members and presence for one chat (the list's copy may be older). */
+export async function refreshRoom(id) {
+  try {
+    store.upsertChat(await api.getRoom(id));
+  } catch { /* the list's copy will do */ }
+}
+
+/** Tell the server we have seen everything up to the newest message of the open chat. */
+export function markRead(id) {
+  const r = state.rooms.get(id);
+  const chat = state.chats.get(id);
+  if (!r?.items.length || !chat) return;
+  if (chat.unread_count) store.patchChat(id, { unread_count: 0 });
+  const newest = r.items[r.items.length - 1].id;
+  if (newest <= r.lastRead) return;
+  r.lastRead = newest;
+  if (socket.connected()) socket.emit('mark_read', { room_id: id, message_id: newest });
+  else api.markRead(id, newest).catch(() => { r.lastRead = 0; });
+}
+
+// ---- live messages ----
+
+socket.onIncoming((message) => {
+  const mine = message.sender?.id === store.me()?.id;
+  const open = message.room_id === state.currentId;
+  const seen = open && state.visible && viewport.atBottom;
+  store.noteMessage(message, !mine && !seen);
+  if (!mine && open && !seen) {
+    const r = store.room(message.room_id);
+    if (r.dividerId == null) store.patchRoom(message.room_id, { dividerId: message.id });
+  }
+  if (!mine) notify(message);
+});
+
+const leaving = new Set();
+socket.onRemoved((chat) => {
+  if (!leaving.delete(chat.id)) store.toast(`You are no longer a member of ${chat.name}.`, 'info');
+  if (location.hash === chatHref(chat.id)) go(null);
+});
+
+// ---- notifications ----
+
+export async function enableNotifications() {
+  if (!('Notification' in window)) return;
+  try {
+    store.set({ notifications: await Notification.requestPermission() });
+  } catch {
+    store.set({ notifications: 'denied' });
+  }
+}
+
+function notify(message) {
+  if (state.notifications !== 'granted' || (!document.hidden && document.hasFocus())) return;
+  const chat = state.chats.get(message.room_id);
+  const who = message.sender?.username ?? 'Someone';
+  const title = !chat || chat.is_private ? who : `${who} in ${chat.name}`;
+  try {
+    const n = new Notification(title, { body: preview(message), tag: `natter-room-${message.room_id}`, icon: 'icons/icon-192.png' });
+    n.onclick = () => {
+      window.focus();
+      go(message.room_id);
+      n.close();
+    };
+  } catch { /* e.g. Android Chrome allows notifications only from a service worker */ }
+}
+
+// ---- sending: the outbox ----
+// Every send gets a client_id and waits in state.outbox (saved in localStorage) until the
+// server acknowledges it. One send is in flight at a time, in order. A timeout or a dropped
+// connection puts it back in the queue; after the next connect's sync (which settles every
+// send whose message did reach the server, by its client_id) the rest go again with the same
+// client_id, which the server answers with the stored message instead of a second copy.
+
+export function send(roomId, content, attachment = null) {
+  store.addPending({
+    client_id: randomId(), room_id: roomId, content, attachment,
+    created_at: new Date().toISOString(), status: 'queued', error: null,
+  });
+  typing(roomId, false);
+  pump();
+}
+
+export function retry(clientId) {
+  store.patchPending(clientId, { status: 'queued', error: null });
+  pump();
+}
+
+export const discard = (clientId) => store.removePending(clientId);
+
+let pumping = false;
+let pumpTimer = 0;
+
+async function pump() {
+  if (pumping) return;
+  pumping = true;
+  clearTimeout(pumpTimer);
+  try {
+    while (socket.connected()) {
+      const entry = state.outbox.find((e) => e.status === 'queued' || e.status === 'sending');
+      if (!entry || !(await deliver(entry))) break;
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+const later = (ms) => {
+  clearTimeout(pumpTimer);
+  pumpTimer = setTimeout(pump, ms);
+};
+
+/** Send one entry; true to go on with the next. */
+async function deliver(entry) {
+  store.patchPending(entry.client_id, { status: 'sending', error: null });
+  const payload = { room_id: entry.room_id, content: entry.content, client_id: entry.client_id };
+  if (entry.attachment) payload.attachment_id = entry.attachment.id;
+  let ack;
+  try {
+    ack = await socket.request('chat_message', payload, 10000);
+  } catch {
+    if (state.outbox.some((e) => e.client_id === entry.client_id)) store.patchPending(entry.client_id, { status: 'queued' });
+    if (socket.connected()) later(2000);
+    return false;
+  }
+  if (ack?.ok) {
+    const message = ack.message;
+    store.removePending(entry.client_id);
+    if (state.rooms.get(message.room_id)?.loaded) store.addMessages(message.room_id, [message]);
+    store.noteMessage(message, false);
+    return true;
+  }
+  const code = ack?.error?.code;
+  if (code === 'unauthorized') {
+    expire();
+    return false;
+  }
+  if (code === 'rate_limited') {
+    store.patchPending(entry.client_id, { status: 'queued' });
+    later(1500);
+    return false;
+  }
+  store.patchPending(entry.client_id, { status: 'failed', error: ack?.error?.detail || 'The message could not be sent.' });
+  return true;
+}
+
+socket.onSynced(pump);
+
+// ---- edit and delete ----
+
+export async function edit(message, content) {
+  try {
+    store.updateMessage(await api.editMessage(message.id, content));
+    store.set({ editing: null });
+    return true;
+  } catch (error) {
+    store.toast(`Could not save the edit: ${error.message}`);
+    return false;
+  }
+}
+
+export async function remove(message) {
+  try {
+    await api.deleteMessage(message.id);
+    store.deleteMessage(message.id, message.room_id);
+  } catch (error) {
+    if (error.status === 404) store.deleteMessage(message.id, message.room_id);
+    else store.toast(`Could not delete the message: ${error.message}`);
+  }
+}
+
+/** ↑ in an empty composer: edit your newest message in the open chat. */
+export function editLast(roomId) {
+  const mine = store.me()?.id;
+  const items = state.rooms.get(roomId)?.items ?? [];
+  for (let i = items.length - 1; i >= 0; i--) {
+    if (items[i].sender?.id === mine) {
+      store.set({ editing: items[i].id });
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- rooms, private chats, members (errors go to the dialog that asked) ----
+
+export async function createRoom(name, members) {
+  const chat = store.upsertChat(await api.createRoom(name, members));
+  go(chat.id);
+}
+
+export async function startPrivateChat(username) {
+  const chat = store.upsertChat(await api.openPrivateChat(username));
+  go(chat.id);
+}
+
+export async function addMember(roomId, username) {
+  store.upsertChat(await api.addMember(roomId, username));
+}
+
+export async function removeMember(roomId, userId) {
+  await api.removeMember(roomId, userId);
+  await refreshRoom(roomId);
+}
+
+export async function leave(roomId) {
+  leaving.add(roomId);
+  try {
+    await api.removeMember(roomId, store.me().id);
+  } catch (error) {
+    leaving.delete(roomId);
+    throw error;
+  }
+  store.removeChat(roomId);
+  go(null);
+}
+
+// ---- typing ----
+
+let typingNow = { room: null, sentAt: 0, timer: 0 };
+
+/** Called on every keystroke (active) and on send or leaving (inactive); sends at most one
+ * `typing: true` every 3 s and a `typing: false` after 4 s without keystrokes. */
+export function typing(roomId, active) {
+  if (active) {
+    if (typingNow.room !== roomId || Date.now() - typingNow.sentAt > 3000) {
+      if (typingNow.room && typingNow.room !== roomId) typing(typingNow.room, false);
+      socket.emit('typing', { room_id: roomId, typing: true });
+      typingNow = { room: roomId, sentAt: Date.now(), timer: typingNow.timer };
+    }
+    clearTimeout(typingNow.timer);
+    typingNow.timer = setTimeout(() => typing(roomId, false), 4000);
+  } else if (typingNow.room === roomId) {
+    clearTimeout(typingNow.timer);
+    socket.emit('typing', { room_id: roomId, typing: false });
+    typingNow = { room: null, sentAt: 0, timer: 0 };
+  }
+}

@@ -1,0 +1,110 @@
+// The REST client: one fetch wrapper that adds the token and turns the SPEC's error body
+// {"detail","code","fields"?} into an ApiError. Paths are relative to the page, so natter also
+// works behind a reverse proxy under a sub-path.
+
+const base = new URL('./', document.baseURI);
+let token = null;
+let onUnauthorized = () => {};
+
+/** An API failure: `status` (0 = the server could not be reached), `code`, `fields`. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const detail = body && typeof body.detail === 'string' ? body.detail : null;
+    super(detail || (status ? `The server answered ${status}.` : 'Cannot reach the server. Check your connection.'));
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = (body && body.code) || (status ? 'http_' + status : 'network');
+    this.fields = (body && body.fields) || {};
+  }
+}
+
+export function setToken(value) { token = value; }
+/** Called with the error when a request that carried a token gets 401 (expired, revoked). */
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+export const url = (path) => new URL(path, base).href;
+
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const sentToken = token;
+  if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
+  const init = { method, headers, cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url(path), init);
+  } catch {
+    throw new ApiError(0, null);
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch { data = null; }
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401 && sentToken && sentToken === token) onUnauthorized(error);
+    throw error;
+  }
+  return data;
+}
+
+const q = (params) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v != null) s.set(k, String(v));
+  const text = s.toString();
+  return text ? `?${text}` : '';
+};
+
+// Authentication
+export const login = (email, password) => request('POST', 'auth/login', { email, password });
+export const signup = (fields) => request('POST', 'auth/signup', fields);
+export const me = () => request('GET', 'auth/users/me');
+export const searchUsers = (prefix) => request('GET', `auth/users/${q({ q: prefix })}`);
+
+// Chats
+export const listRooms = () => request('GET', 'chat/chat_rooms/');
+export const listPrivateChats = () => request('GET', 'chat/private_chats/');
+export const getRoom = (id) => request('GET', `chat/chat_rooms/${id}`);
+export const createRoom = (name, members) => request('POST', 'chat/chat_rooms/', { name, members });
+export const openPrivateChat = (username) => request('POST', 'chat/private_chats/', { username });
+export const addMember = (roomId, username) => request('POST', `chat/chat_rooms/${roomId}/members`, { username });
+export const removeMember = (roomId, userId) => request('DELETE', `chat/chat_rooms/${roomId}/members/${userId}`);
+
+// Messages
+/** One page, oldest first: no cursor = the newest; `before` pages back; `after` catches up. */
+export const history = (roomId, { before, after, limit = 50 } = {}) =>
+  request('GET', `chat/chat_rooms/${roomId}/messages${q({ limit, before, after })}`);
+export const postMessage = (roomId, body) => request('POST', `chat/chat_rooms/${roomId}/messages`, body);
+export const editMessage = (id, content) => request('PATCH', `chat/messages/${id}`, { content });
+export const deleteMessage = (id) => request('DELETE', `chat/messages/${id}`);
+export const markRead = (roomId, messageId) => request('POST', `chat/chat_rooms/${roomId}/read`, { message_id: messageId });
+
+/**
+ * Upload one file (multipart field `file`) with progress, via XMLHttpRequest because fetch
+ * cannot report upload progress. Returns {promise (→ Attachment), abort()}.
+ */
+export function upload(file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const sentToken = token;
+  const promise = new Promise((resolve, reject) => {
+    xhr.open('POST', url('chat/upload_media/'));
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (sentToken) xhr.setRequestHeader('Authorization', `Bearer ${sentToken}`);
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr.response);
+      const error = new ApiError(xhr.status, xhr.response);
+      if (xhr.status === 401 && sentToken && sentToken === token) onUnauthorized(error);
+      reject(error);
+    };
+    xhr.onerror = () => reject(new ApiError(0, null));
+    xhr.onabort = () => reject(Object.assign(new ApiError(0, null), { code: 'aborted' }));
+    const form = new FormData();
+    form.append('file', file, file.name || 'file');
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}

@@ -1,0 +1,378 @@
+// The one state store. Everything the views show lives in `state`; only the functions here
+// change it, and each change schedules one re-render (batched in a microtask). Views read
+// `state` directly; the root subscribes (see useStore).
+
+import { useEffect, useReducer, storage } from './lib.js';
+
+export const state = {
+  session: null, //         {token, user, expiresAt}
+  notice: null, //          a sentence for the sign-in screen (session expired, …)
+  conn: 'offline', //       'connecting' | 'online' | 'reconnecting' | 'offline'
+  visible: document.visibilityState === 'visible',
+  chats: new Map(), //      id → Chat (group rooms and private chats alike, see toChat)
+  chatsLoaded: false,
+  currentId: null, //       the open chat
+  rooms: new Map(), //      id → the open chat's loaded history and paging state (see room)
+  outbox: [], //            sends not acknowledged yet, oldest first (persisted)
+  typing: new Map(), //     room id → Map(user id → {username, until})
+  presence: new Map(), //   user id → {online, last_seen}
+  dialog: null, //          {type, ...props} of the open dialog
+  panel: false, //          the members panel is open
+  editing: null, //         id of the message being edited
+  toasts: [],
+  notifications: 'Notification' in window ? Notification.permission : 'unsupported',
+  updateReady: false, //    a new version of the UI is installed
+};
+
+const listeners = new Set();
+let scheduled = false;
+
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** Schedule a re-render of every subscriber (once per microtask, however many changes). */
+export function changed() {
+  if (scheduled) return;
+  scheduled = true;
+  queueMicrotask(() => {
+    scheduled = false;
+    for (const fn of listeners) fn(state);
+  });
+}
+
+/** Re-render the calling component whenever the store changes. */
+export function useStore() {
+  const [, bump] = useReducer((n) => n + 1, 0);
+  useEffect(() => subscribe(bump), []);
+  return state;
+}
+
+export const me = () => state.session?.user ?? null;
+
+// ---- session ----
+
+const SESSION_KEY = 'natter.session';
+
+export function loadSession() {
+  const saved = storage.get(SESSION_KEY);
+  if (!saved || typeof saved.token !== 'string' || !saved.user) return null;
+  return saved;
+}
+
+export function setSession(session, notice = null) {
+  drafts = null;
+  state.session = session;
+  state.notice = notice;
+  if (session) {
+    storage.set(SESSION_KEY, session);
+    loadOutbox(session.user.id);
+  } else {
+    storage.remove(SESSION_KEY);
+    Object.assign(state, {
+      chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],
+      typing: new Map(), presence: new Map(), dialog: null, panel: false, editing: null, conn: 'offline',
+    });
+  }
+  changed();
+}
+
+export function set(patch) {
+  Object.assign(state, patch);
+  changed();
+}
+
+// ---- chats ----
+
+/** Group rooms (Room) and private chats (PrivateChat, or a Room with a peer) in one shape. */
+export function toChat(obj, prev) {
+  const isPrivate = Boolean(obj.is_private);
+  const peer = obj.peer ?? prev?.peer ?? null;
+  return {
+    id: obj.id,
+    is_private: isPrivate,
+    name: isPrivate ? (peer?.username ?? 'Private chat') : (obj.name ?? prev?.name ?? ''),
+    peer,
+    owner_id: obj.owner_id ?? prev?.owner_id ?? null,
+    members: obj.members ?? prev?.members ?? null,
+    created_at: obj.created_at ?? prev?.created_at ?? null,
+    last_message: obj.last_message !== undefined ? obj.last_message : prev?.last_message ?? null,
+    unread_count: obj.unread_count ?? prev?.unread_count ?? 0,
+  };
+}
+
+export const activity = (chat) => Date.parse(chat.last_message?.created_at || chat.created_at || '') || 0;
+
+/** Rooms, then private chats, each most recent activity first: the sidebar's order. */
+export function chatOrder() {
+  const all = [...state.chats.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
+  return [...all.filter((c) => !c.is_private), ...all.filter((c) => c.is_private)];
+}
+
+function notePresence(user) {
+  if (user && user.id != null && 'online' in user) {
+    state.presence.set(user.id, { online: Boolean(user.online), last_seen: user.last_seen ?? null });
+  }
+}
+
+/** Replace the chat list with the server's (after login and every reconnect). */
+export function setChats(rooms, privateChats) {
+  const next = new Map();
+  for (const obj of [...rooms, ...privateChats]) {
+    next.set(obj.id, toChat(obj, state.chats.get(obj.id)));
+    notePresence(obj.peer);
+    for (const m of obj.members ?? []) notePresence(m);
+  }
+  state.chats = next;
+  state.chatsLoaded = true;
+  for (const id of [...state.rooms.keys()]) if (!next.has(id)) state.rooms.delete(id);
+  changed();
+}
+
+export function upsertChat(obj) {
+  const chat = toChat(obj, state.chats.get(obj.id));
+  state.chats.set(chat.id, chat);
+  notePresence(obj.peer);
+  for (const m of obj.members ?? []) notePresence(m);
+  changed();
+  return chat;
+}
+
+export function removeChat(id) {
+  state.chats.delete(id);
+  state.rooms.delete(id);
+  state.typing.delete(id);
+  if (state.currentId === id) Object.assign(state, { currentId: null, panel: false, editing: null });
+  changed();
+}
+
+export function patchChat(id, patch) {
+  const chat = state.chats.get(id);
+  if (!chat) return;
+  state.chats.set(id, { ...chat, ...patch });
+  changed();
+}
+
+export const totalUnread = () => [...state.chats.values()].reduce((n, c) => n + (c.unread_count || 0), 0);
+
+export function isOnline(user) {
+  if (!user) return false;
+  return state.presence.get(user.id)?.online ?? Boolean(user.online);
+}
+
+export function setPresence(userId, online, lastSeen) {
+  state.presence.set(userId, { online, last_seen: lastSeen ?? null });
+  changed();
+}
+
+// ---- messages of the loaded rooms ----
+
+/** The loaded history of one chat, created empty on first use. */
+export function room(id) {
+  let r = state.rooms.get(id);
+  if (!r) {
+    r = {
+      items: [], //          Messages, id order (a new array on every change)
+      loaded: false, //      the newest page arrived
+      hasOlder: true, //     `before` may still find something
+      loading: false, //     a page is on its way (aria-busy)
+      error: null,
+      dividerId: null, //    "New messages" goes above this message
+      lastRead: 0, //        newest id we told the server we read
+    };
+    state.rooms.set(id, r);
+  }
+  return r;
+}
+
+export function patchRoom(id, patch) {
+  Object.assign(room(id), patch);
+  changed();
+}
+
+/** Merge messages (any order, duplicates welcome) into a room; settle matching pending sends. */
+export function addMessages(roomId, list) {
+  if (!list.length) return;
+  const r = room(roomId);
+  const last = r.items.length ? r.items[r.items.length - 1].id : 0;
+  const sorted = [...list].sort((a, b) => a.id - b.id);
+  if (sorted[0].id > last) {
+    const unique = sorted.filter((m, i) => i === 0 || m.id !== sorted[i - 1].id);
+    r.items = r.items.concat(unique);
+  } else {
+    const byId = new Map(r.items.map((m) => [m.id, m]));
+    for (const m of sorted) byId.set(m.id, m);
+    r.items = [...byId.values()].sort((a, b) => a.id - b.id);
+  }
+  for (const m of sorted) settle(m);
+  changed();
+}
+
+export function updateMessage(message) {
+  const r = state.rooms.get(message.room_id);
+  if (r) {
+    const i = r.items.findIndex((m) => m.id === message.id);
+    if (i >= 0) {
+      r.items = r.items.slice();
+      r.items[i] = message;
+    }
+  }
+  const chat = state.chats.get(message.room_id);
+  if (chat?.last_message?.id === message.id) patchChat(chat.id, { last_message: message });
+  changed();
+}
+
+export function deleteMessage(id, roomId) {
+  const r = state.rooms.get(roomId);
+  if (r) {
+    r.items = r.items.filter((m) => m.id !== id);
+    if (r.dividerId === id) r.dividerId = r.items.find((m) => m.id > id)?.id ?? null;
+  }
+  const chat = state.chats.get(roomId);
+  if (chat?.last_message?.id === id) {
+    patchChat(roomId, { last_message: r?.items[r.items.length - 1] ?? null });
+  }
+  if (state.editing === id) state.editing = null;
+  changed();
+}
+
+/** A new message for the chat list: preview, order, unread count. */
+export function noteMessage(message, unread) {
+  const chat = state.chats.get(message.room_id);
+  if (!chat) return;
+  const newer = !chat.last_message || message.id >= chat.last_message.id;
+  state.chats.set(chat.id, {
+    ...chat,
+    last_message: newer ? message : chat.last_message,
+    unread_count: chat.unread_count + (unread ? 1 : 0),
+  });
+  changed();
+}
+
+// ---- pending sends (the outbox) ----
+
+const outboxKey = () => `natter.outbox.${state.session?.user.id}`;
+
+function loadOutbox(userId) {
+  const saved = storage.get(`natter.outbox.${userId}`, []);
+  state.outbox = (Array.isArray(saved) ? saved : [])
+    .filter((e) => e && e.client_id && e.room_id)
+    .map((e) => ({ ...e, status: e.status === 'failed' ? 'failed' : 'queued' }));
+}
+
+function saveOutbox() {
+  storage.set(outboxKey(), state.outbox.map(({ client_id, room_id, content, attachment, created_at, status, error }) =>
+    ({ client_id, room_id, content, attachment, created_at, status, error })));
+}
+
+export function addPending(entry) {
+  state.outbox = [...state.outbox, entry];
+  saveOutbox();
+  changed();
+}
+
+export function patchPending(clientId, patch) {
+  state.outbox = state.outbox.map((e) => (e.client_id === clientId ? { ...e, ...patch } : e));
+  saveOutbox();
+  changed();
+}
+
+export function removePending(clientId) {
+  const before = state.outbox.length;
+  state.outbox = state.outbox.filter((e) => e.client_id !== clientId);
+  if (state.outbox.length !== before) {
+    saveOutbox();
+    changed();
+  }
+}
+
+/** A stored message that carries one of our client_ids settles that pending send. */
+function settle(message) {
+  if (message.client_id && message.sender?.id === me()?.id) removePending(message.client_id);
+}
+
+// ---- typing ----
+
+export function setTyping(roomId, userId, username, on) {
+  let users = state.typing.get(roomId);
+  if (!users) state.typing.set(roomId, (users = new Map()));
+  if (on) users.set(userId, { username, until: Date.now() + 6000 });
+  else if (!users.delete(userId)) return;
+  changed();
+}
+
+/** Who is typing in a room now (entries expire: a `typing: false` can get lost). */
+export function typingNames(roomId) {
+  const users = state.typing.get(roomId);
+  if (!users) return [];
+  const now = Date.now();
+  return [...users.values()].filter((u) => u.until > now).map((u) => u.username);
+}
+
+export function pruneTyping() {
+  const now = Date.now();
+  let any = false;
+  for (const users of state.typing.values()) {
+    for (const [id, u] of users) if (u.until <= now) { users.delete(id); any = true; }
+  }
+  if (any) changed();
+}
+
+// ---- drafts (per user and chat; kept across reloads, not rendered from the store) ----
+
+const draftsKey = () => `natter.drafts.${state.session?.user.id}`;
+let drafts = null;
+let draftTimer = 0;
+
+export function draft(roomId) {
+  drafts ??= storage.get(draftsKey(), {});
+  return drafts[roomId] ?? '';
+}
+
+/** Keystrokes are saved after a pause; an emptied draft (sent, or cleared) at once, so that a
+ * reload cannot bring back a message that was already sent. */
+export function saveDraft(roomId, text) {
+  drafts ??= storage.get(draftsKey(), {});
+  if (text) drafts[roomId] = text;
+  else delete drafts[roomId];
+  clearTimeout(draftTimer);
+  if (text) draftTimer = setTimeout(flushDrafts, 300);
+  else flushDrafts();
+}
+
+export function flushDrafts() {
+  clearTimeout(draftTimer);
+  if (drafts && state.session) storage.set(draftsKey(), drafts);
+}
+
+export function forgetDrafts() {
+  clearTimeout(draftTimer);
+  storage.remove(draftsKey());
+  drafts = null;
+}
+
+// ---- dialogs and toasts ----
+
+export function openDialog(type, props = {}) {
+  state.dialog = { type, ...props };
+  changed();
+}
+
+export function closeDialog() {
+  state.dialog = null;
+  changed();
+}
+
+let toastId = 0;
+export function toast(text, kind = 'error') {
+  const id = ++toastId;
+  state.toasts = [...state.toasts, { id, text, kind }];
+  changed();
+  setTimeout(() => dismissToast(id), 8000);
+}
+
+export function dismissToast(id) {
+  state.toasts = state.toasts.filter((t) => t.id !== id);
+  changed();
+}

@@ -1,0 +1,100 @@
+// The open chat: header (name, who is there, "Members"), the message log, who is typing, and
+// the composer; files dropped anywhere on it are attached.
+import { html, useRef, useState } from '../lib.js';
+import * as store from '../store.js';
+import { ago } from '../format.js';
+import { Avatar } from './avatar.js';
+import { Composer } from './composer.js';
+import { Icon } from './icons.js';
+import { MessageList } from './messages.js';
+
+function subtitle(chat) {
+  if (chat.is_private) {
+    if (store.isOnline(chat.peer)) return 'Online';
+    const seen = store.state.presence.get(chat.peer?.id)?.last_seen ?? chat.peer?.last_seen;
+    return seen ? `Last seen ${ago(seen)}` : 'Offline';
+  }
+  const members = chat.members ?? [];
+  const online = members.filter((m) => store.isOnline(m)).length;
+  return members.length ? `${members.length} member${members.length === 1 ? '' : 's'} · ${online} online` : '';
+}
+
+function ChatHeader({ chat }) {
+  const { panel } = store.state;
+  return html`<header class="chat-head">
+    <a class="icon-btn back" href="#/" aria-label="Back to chats"><${Icon} name="back" /></a>
+    <${Avatar} name=${chat.name} room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
+    <div class="chat-head-text">
+      <h1 id="chat-title" class="chat-title">${chat.name}</h1>
+      <p class="chat-sub">${subtitle(chat)}</p>
+    </div>
+    ${chat.is_private ? null : html`<button type="button" class="btn ghost members-toggle"
+      aria-expanded=${panel ? 'true' : 'false'} aria-controls=${panel ? 'members-panel' : undefined}
+      onClick=${() => store.set({ panel: !panel })}>
+      <${Icon} name="users" /><span class="members-label">Members</span>
+    </button>`}
+  </header>`;
+}
+
+function TypingLine({ chat }) {
+  const names = store.typingNames(chat.id);
+  if (!names.length) return html`<div class="typing" />`;
+  const text = names.length === 1 ? `${names[0]} is typing…`
+    : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
+  return html`<div class="typing active"><span class="typing-dots" aria-hidden="true"><i /><i /><i /></span>${text}</div>`;
+}
+
+const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Files');
+
+export function ChatView({ chat }) {
+  const r = store.room(chat.id);
+  const composer = useRef({});
+  const [dragging, setDragging] = useState(false);
+  const depth = useRef(0);
+  const onDragEnter = (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth.current += 1;
+    setDragging(true);
+  };
+  const onDragLeave = (event) => {
+    if (!hasFiles(event)) return;
+    depth.current = Math.max(0, depth.current - 1);
+    if (!depth.current) setDragging(false);
+  };
+  const onDragOver = (event) => {
+    if (hasFiles(event)) event.preventDefault();
+  };
+  const onDrop = (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth.current = 0;
+    setDragging(false);
+    composer.current.attach?.([...event.dataTransfer.files]);
+  };
+  return html`<main class="chat" aria-labelledby="chat-title"
+    onDragEnter=${onDragEnter} onDragLeave=${onDragLeave} onDragOver=${onDragOver} onDrop=${onDrop}>
+    <${ChatHeader} chat=${chat} />
+    <${MessageList} chat=${chat} r=${r} />
+    <${TypingLine} chat=${chat} />
+    <${Composer} key=${chat.id} chat=${chat} handle=${composer} />
+    ${dragging ? html`<div class="dropzone" aria-hidden="true"><div class="dropzone-inner"><${Icon} name="clip" />
+      Drop to attach to ${chat.is_private ? chat.name : `#${chat.name}`}</div></div>` : null}
+  </main>`;
+}
+
+/** The main pane with no chat open (desktop): a greeting and the two ways to start. */
+export function Welcome({ missing }) {
+  const user = store.me();
+  return html`<main class="welcome" aria-labelledby="welcome-title">
+    <${Avatar} name=${user.username} size="lg" />
+    <h1 id="welcome-title">${missing ? 'This chat is not available' : `Hello, ${user.username}`}</h1>
+    <p>${missing ? 'It may have been deleted, or you are no longer a member.'
+      : store.state.chats.size ? 'Pick a chat on the left, or start something new.' : 'No chats yet. Start one:'}</p>
+    <div class="welcome-actions">
+      <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
+      <button type="button" class="btn" onClick=${() => store.openDialog('new-private-chat')}><${Icon} name="chat" />Start a private chat</button>
+    </div>
+    <p class="hint welcome-keys"><kbd>Ctrl</kbd> <kbd>K</kbd> jumps to any chat · <kbd>Alt</kbd> <kbd>↑</kbd> <kbd>↓</kbd> moves between chats</p>
+  </main>`;
+}

@@ -1,0 +1,135 @@
+// The composer: a multi-line "Message" textbox (Enter sends, Shift+Enter is a new line, ↑ when
+// empty edits your last message), "Attach file" (also drag-and-drop and paste) with upload
+// progress, "Send". The draft is kept per chat, across reloads.
+import { html, cls, useEffect, useRef, useState, randomId, isTouch } from '../lib.js';
+import * as actions from '../actions.js';
+import * as api from '../api.js';
+import * as store from '../store.js';
+import { fileSize } from '../format.js';
+import { Icon } from './icons.js';
+
+const autosizeNeeded = !(globalThis.CSS?.supports?.('field-sizing', 'content'));
+
+function autosize(el) {
+  if (!el || !autosizeNeeded) return;
+  el.style.height = 'auto';
+  el.style.height = `${Math.min(el.scrollHeight, Math.round(innerHeight * 0.4))}px`;
+}
+
+export function Composer({ chat, handle }) {
+  const [text, setText] = useState(() => store.draft(chat.id));
+  const [files, setFiles] = useState([]);
+  const input = useRef(null);
+  const filesRef = useRef(files);
+  filesRef.current = files;
+
+  const update = (key, patch) => setFiles((list) => list.map((f) => (f.key === key ? { ...f, ...patch } : f)));
+
+  const addFiles = (list) => {
+    for (const file of list) {
+      const key = randomId();
+      const preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : null;
+      const upload = api.upload(file, (progress) => update(key, { progress }));
+      setFiles((all) => [...all, { key, name: file.name || 'file', size: file.size, progress: 0, preview, abort: upload.abort }]);
+      upload.promise.then(
+        (attachment) => update(key, { attachment, progress: 1 }),
+        (error) => { if (error.code !== 'aborted') update(key, { error: error.message }); },
+      );
+    }
+    input.current?.focus();
+  };
+  handle.current = { attach: addFiles };
+
+  const drop = (key) => {
+    const f = filesRef.current.find((x) => x.key === key);
+    if (!f) return;
+    if (!f.attachment && !f.error) f.abort();
+    if (f.preview) URL.revokeObjectURL(f.preview);
+    setFiles((all) => all.filter((x) => x.key !== key));
+    input.current?.focus();
+  };
+
+  useEffect(() => {
+    autosize(input.current);
+    if (!isTouch()) input.current?.focus();
+    return () => {
+      for (const f of filesRef.current) {
+        if (!f.attachment && !f.error) f.abort();
+        if (f.preview) URL.revokeObjectURL(f.preview);
+      }
+      actions.typing(chat.id, false);
+    };
+  }, []);
+
+  const uploading = files.some((f) => !f.attachment && !f.error);
+  const ready = files.filter((f) => f.attachment);
+  const content = text.replace(/^(?:[ \t]*\n)+/, '').trimEnd();
+  const canSend = !uploading && Boolean(content.trim() || ready.length);
+
+  const submit = (event) => {
+    event?.preventDefault();
+    if (!canSend) return;
+    actions.viewport.stick = true;
+    if (ready.length) ready.forEach((f, i) => actions.send(chat.id, i === 0 ? content : '', f.attachment));
+    else actions.send(chat.id, content);
+    for (const f of ready) if (f.preview) URL.revokeObjectURL(f.preview);
+    setFiles((all) => all.filter((f) => !f.attachment));
+    setText('');
+    store.saveDraft(chat.id, '');
+    requestAnimationFrame(() => autosize(input.current));
+  };
+
+  const onKeyDown = (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === 'ArrowUp' && !text && !files.length && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      if (actions.editLast(chat.id)) event.preventDefault();
+    }
+  };
+  const onInput = (event) => {
+    const value = event.currentTarget.value;
+    setText(value);
+    store.saveDraft(chat.id, value);
+    actions.typing(chat.id, value.trim().length > 0);
+    autosize(event.currentTarget);
+  };
+  const onPaste = (event) => {
+    const pasted = [...(event.clipboardData?.files ?? [])];
+    if (pasted.length) {
+      event.preventDefault();
+      addFiles(pasted);
+    }
+  };
+
+  const failed = files.filter((f) => f.error);
+  const placeholder = chat.is_private ? `Message ${chat.name}` : `Message #${chat.name}`;
+  return html`<form class="composer" onSubmit=${submit}>
+    ${files.length ? html`<ul class="uploads" aria-label="Attachments">
+      ${files.map((f) => html`<li key=${f.key} class=${cls('upload', f.error && 'upload-failed')}>
+        ${f.preview ? html`<img class="upload-thumb" src=${f.preview} alt="" />` : html`<span class="upload-thumb"><${Icon} name="file" /></span>`}
+        <span class="upload-text">
+          <span class="upload-name">${f.name}</span>
+          ${f.error ? html`<span class="upload-note">Upload failed</span>`
+            : f.attachment ? html`<span class="upload-note">${fileSize(f.size)} · ready</span>`
+            : html`<progress class="upload-progress" max="1" value=${f.progress} aria-label=${`Uploading ${f.name}`}></progress>`}
+        </span>
+        <button type="button" class="icon-btn small" aria-label=${`Remove ${f.name}`} title="Remove" onClick=${() => drop(f.key)}><${Icon} name="close" /></button>
+      </li>`)}
+    </ul>` : null}
+    ${failed.length ? html`<p class="form-error composer-error" role="alert">
+      ${failed.map((f) => `${f.name}: ${f.error}`).join(' ')}
+    </p>` : null}
+    <div class="composer-row">
+      <label class="icon-btn attach" title="Attach file">
+        <input type="file" multiple class="visually-hidden" aria-label="Attach file"
+          onChange=${(e) => { addFiles([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
+        <${Icon} name="clip" />
+      </label>
+      <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1"
+        placeholder=${placeholder} enterkeyhint="send" value=${text}
+        onInput=${onInput} onKeyDown=${onKeyDown} onPaste=${onPaste}></textarea>
+      <button type="submit" class="send" aria-label="Send" title="Send (Enter)" disabled=${!canSend}><${Icon} name="send" /></button>
+    </div>
+  </form>`;
+}

@@ -1,0 +1,191 @@
+// The app's dialogs, opened with store.openDialog(type, props). Other features add theirs with
+// registerDialog (the administration panel, for instance).
+import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
+import * as actions from '../actions.js';
+import * as store from '../store.js';
+import { Avatar } from './avatar.js';
+import { FieldError, Modal } from './dialog.js';
+import { UserSuggest } from './user-suggest.js';
+
+const registry = {};
+
+export function registerDialog(type, component) {
+  registry[type] = component;
+}
+
+export function Dialogs() {
+  const dialog = store.state.dialog;
+  const Component = dialog && registry[dialog.type];
+  return Component ? html`<${Component} key=${dialog.type} ...${dialog} onClose=${store.closeDialog} />` : null;
+}
+
+/** Submit state shared by the forms below: busy flag, the ApiError, and a runner. */
+function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const run = async (work) => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
+function NewRoomDialog({ onClose }) {
+  const [name, setName] = useState('');
+  const [members, setMembers] = useState('');
+  const { busy, error, run } = useSubmit();
+  const submit = (event) => {
+    event.preventDefault();
+    const usernames = members.split(/[\s,]+/).filter(Boolean);
+    run(async () => {
+      await actions.createRoom(name.trim(), usernames);
+      onClose();
+    });
+  };
+  return html`<${Modal} title="New room" onClose=${onClose}>
+    <form class="modal-body stack" onSubmit=${submit} novalidate>
+      <div class="field">
+        <label for="room-name">Room name</label>
+        <input id="room-name" type="text" autocomplete="off" maxlength="100" value=${name} autofocus
+          aria-invalid=${error?.fields?.name ? 'true' : undefined} aria-describedby="room-name-error"
+          onInput=${(e) => setName(e.currentTarget.value)} />
+        <${FieldError} error=${error} field="name" id="room-name-error" />
+      </div>
+      <div class="field">
+        <label for="room-members">Members</label>
+        <${UserSuggest} id="room-members" multi value=${members} onChange=${setMembers}
+          invalid=${Boolean(error?.fields?.members)} describedBy="room-members-hint room-members-error" />
+        <p class="hint" id="room-members-hint">Usernames, separated by commas or spaces. You can add people later.</p>
+        <${FieldError} error=${error} field="members" id="room-members-error" />
+      </div>
+      ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick=${onClose}>Cancel</button>
+        <button type="submit" class="btn primary" disabled=${busy || !name.trim()}>Create</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+function NewPrivateChatDialog({ onClose }) {
+  const [username, setUsername] = useState('');
+  const { busy, error, run } = useSubmit();
+  const submit = (event) => {
+    event.preventDefault();
+    run(async () => {
+      await actions.startPrivateChat(username.trim());
+      onClose();
+    });
+  };
+  return html`<${Modal} title="New private chat" onClose=${onClose}>
+    <form class="modal-body stack" onSubmit=${submit} novalidate>
+      <div class="field">
+        <label for="dm-username">Username</label>
+        <${UserSuggest} id="dm-username" value=${username} onChange=${setUsername}
+          invalid=${Boolean(error)} describedBy="dm-username-hint" />
+        <p class="hint" id="dm-username-hint">Start typing to see who is here.</p>
+      </div>
+      ${error ? html`<p class="form-error" role="alert">${error.status === 404 ? `There is no user called “${username.trim()}”.` : error.message}</p>` : null}
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick=${onClose}>Cancel</button>
+        <button type="submit" class="btn primary" disabled=${busy || !username.trim()}>Start</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+/** Ctrl/Cmd+K: type to filter the chats, ↑/↓ to choose, Enter to open. */
+function SwitcherDialog({ onClose }) {
+  const [query, setQuery] = useState('');
+  const [active, setActive] = useState(0);
+  const input = useRef(null);
+  const matches = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    const all = store.chatOrder();
+    if (!q) return all;
+    const hits = all.filter((c) => c.name.toLowerCase().includes(q));
+    return [...hits.filter((c) => c.name.toLowerCase().startsWith(q)), ...hits.filter((c) => !c.name.toLowerCase().startsWith(q))];
+  }, [query, store.state.chats]);
+  useEffect(() => setActive(0), [query]);
+  const choose = (chat) => {
+    onClose();
+    actions.go(chat.id);
+  };
+  const onKeyDown = (event) => {
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const n = matches.length;
+      if (n) setActive((a) => (a + (event.key === 'ArrowDown' ? 1 : -1) + n) % n);
+    } else if (event.key === 'Enter') {
+      event.preventDefault();
+      if (matches[active]) choose(matches[active]);
+    }
+  };
+  const activeId = matches[active] ? `switch-${matches[active].id}` : undefined;
+  useEffect(() => {
+    if (activeId) document.getElementById(activeId)?.scrollIntoView({ block: 'nearest' });
+  }, [activeId]);
+  return html`<${Modal} title="Jump to a chat" onClose=${onClose} class="switcher">
+    <div class="modal-body">
+      <label class="visually-hidden" for="switcher-input">Find a chat</label>
+      <input id="switcher-input" ref=${input} type="text" role="combobox" autocomplete="off" autofocus
+        aria-expanded="true" aria-controls="switcher-list" aria-autocomplete="list" aria-activedescendant=${activeId}
+        placeholder="Find a chat…" value=${query} onInput=${(e) => setQuery(e.currentTarget.value)} onKeyDown=${onKeyDown} />
+      <ul id="switcher-list" role="listbox" aria-label="Matching chats" class="switcher-list">
+        ${matches.map((chat, i) => html`<li key=${chat.id} id=${`switch-${chat.id}`} role="option" aria-selected=${i === active ? 'true' : 'false'}
+          class="switcher-item" onClick=${() => choose(chat)} onMouseMove=${() => setActive(i)}>
+          <${Avatar} name=${chat.name} size="sm" room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
+          <span class="switcher-name">${chat.name}</span>
+          ${chat.unread_count ? html`<span class="badge">${chat.unread_count}</span>` : null}
+        </li>`)}
+        ${matches.length ? null : html`<li class="switcher-empty" role="presentation">No chat matches “${query}”.</li>`}
+      </ul>
+      <p class="hint switcher-hint" aria-hidden="true"><kbd>↑</kbd> <kbd>↓</kbd> to choose · <kbd>Enter</kbd> to open · <kbd>Esc</kbd> to close</p>
+    </div>
+  <//>`;
+}
+
+/** "Are you sure?" with a named action; `run` may fail, and then says why. */
+function ConfirmDialog({ onClose, title, body, confirm, run }) {
+  const { busy, error, run: go } = useSubmit();
+  const submit = (event) => {
+    event.preventDefault();
+    go(async () => {
+      await run();
+      onClose();
+    });
+  };
+  return html`<${Modal} title=${title} onClose=${onClose}>
+    <form class="modal-body stack" onSubmit=${submit}>
+      ${body ? html`<p class="modal-text">${body}</p>` : null}
+      ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick=${onClose} autofocus>Cancel</button>
+        <button type="submit" class="btn danger" disabled=${busy}>${confirm}</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+function ImageDialog({ onClose, src, filename }) {
+  return html`<${Modal} title=${filename} onClose=${onClose} class="lightbox" wide>
+    <div class="lightbox-body">
+      <img src=${src} alt=${filename} />
+      <a class="btn" href=${src} target="_blank" rel="noopener noreferrer">Open original</a>
+    </div>
+  <//>`;
+}
+
+registerDialog('new-room', NewRoomDialog);
+registerDialog('new-private-chat', NewPrivateChatDialog);
+registerDialog('switcher', SwitcherDialog);
+registerDialog('confirm', ConfirmDialog);
+registerDialog('image', ImageDialog);

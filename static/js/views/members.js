@@ -1,0 +1,87 @@
+// The members panel of a group room: who is in it and online, "Add member" and "Remove" for
+// the owner, and "Leave room" for everyone.
+import { html, useEffect, useState } from '../lib.js';
+import * as actions from '../actions.js';
+import * as store from '../store.js';
+import { Avatar } from './avatar.js';
+import { Icon } from './icons.js';
+import { UserSuggest } from './user-suggest.js';
+
+export function MembersPanel({ chat }) {
+  const me = store.me();
+  const owner = chat.owner_id === me.id;
+  const [name, setName] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => { actions.refreshRoom(chat.id); }, [chat.id]);
+
+  const members = [...(chat.members ?? [])].sort((a, b) =>
+    (b.role === 'owner') - (a.role === 'owner') || store.isOnline(b) - store.isOnline(a) || a.username.localeCompare(b.username));
+
+  const add = async (event) => {
+    event.preventDefault();
+    if (!name.trim() || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await actions.addMember(chat.id, name.trim());
+      setName('');
+    } catch (e) {
+      setError(e.status === 404 ? `There is no user called “${name.trim()}”.` : e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = (m) => store.openDialog('confirm', {
+    title: `Remove ${m.username}?`,
+    body: `${m.username} will no longer see ${chat.name} or its messages.`,
+    confirm: 'Remove',
+    run: () => actions.removeMember(chat.id, m.id),
+  });
+  const leave = () => store.openDialog('confirm', {
+    title: `Leave ${chat.name}?`,
+    body: owner && members.length > 1
+      ? 'You own this room: the member who joined earliest becomes its owner.'
+      : members.length <= 1 ? 'You are its last member: the room and its messages will be deleted.'
+      : 'You will need a member to add you again to come back.',
+    confirm: 'Leave room',
+    run: () => actions.leave(chat.id),
+  });
+  const close = () => {
+    store.set({ panel: false });
+    document.querySelector('.members-toggle')?.focus();
+  };
+
+  return html`<aside class="panel" id="members-panel" aria-label="Members">
+    <header class="panel-head">
+      <h2 class="panel-title">Members <span class="count">${members.length}</span></h2>
+      <button type="button" class="icon-btn" aria-label="Close members" onClick=${close}><${Icon} name="close" /></button>
+    </header>
+    ${owner ? html`<form class="add-member" onSubmit=${add}>
+      <label for="add-member">Add member</label>
+      <div class="add-member-row">
+        <${UserSuggest} id="add-member" value=${name} onChange=${setName} invalid=${Boolean(error)}
+          exclude=${members.map((m) => m.username)} placeholder="Username" />
+        <button type="submit" class="btn" disabled=${busy || !name.trim()}><${Icon} name="userPlus" />Add</button>
+      </div>
+      ${error ? html`<p class="form-error" role="alert">${error}</p>` : null}
+    </form>` : null}
+    <ul class="member-list">
+      ${members.map((m) => {
+        const online = store.isOnline(m);
+        return html`<li key=${m.id} class="member">
+          <${Avatar} name=${m.username} size="sm" online=${online} />
+          <span class="member-text">
+            <span class="member-name">${m.username}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+            <span class="member-note">${m.role === 'owner' ? 'Owner · ' : ''}${online ? 'online' : 'offline'}</span>
+          </span>
+          ${owner && m.id !== me.id ? html`<button type="button" class="icon-btn small" aria-label=${`Remove ${m.username}`}
+            title="Remove from room" onClick=${() => remove(m)}><${Icon} name="close" /></button>` : null}
+        </li>`;
+      })}
+    </ul>
+    <footer class="panel-foot">
+      <button type="button" class="btn danger-outline wide" onClick=${leave}><${Icon} name="leave" />Leave room</button>
+    </footer>
+  </aside>`;
+}

@@ -1,0 +1,250 @@
+// The message log: role "log" named "Messages", oldest at the top, grouped by sender within
+// five minutes, with day separators and the "New messages" line. It keeps the reader's place:
+// the first view opens at the first unread message (else the bottom), older pages load as you
+// near the top without moving what you see, and new messages scroll into view only if you were
+// already at the bottom (otherwise "Jump to latest" counts them).
+import { html, cls, memo, useEffect, useLayoutEffect, useRef, useState } from '../lib.js';
+import * as actions from '../actions.js';
+import * as store from '../store.js';
+import { dayKey, dayLabel, fullTime, formatText, isJumboEmoji, time, fileSize } from '../format.js';
+import { url } from '../api.js';
+import { Avatar } from './avatar.js';
+import { Icon } from './icons.js';
+
+const GROUP_MS = 5 * 60 * 1000;
+const NEAR_BOTTOM = 48;
+const NEAR_TOP = 400;
+
+const focusComposer = () => document.getElementById('composer-input')?.focus();
+
+function Attachment({ attachment: a }) {
+  const type = a.content_type || '';
+  const src = url(String(a.url || a.file_url).replace(/^\//, ''));
+  if (type.startsWith('image/')) {
+    return html`<button type="button" class="attachment-image" aria-label=${`View image ${a.filename} larger`}
+      onClick=${() => store.openDialog('image', { src, filename: a.filename })}>
+      <img src=${src} alt=${a.filename} loading="lazy" decoding="async" />
+    </button>`;
+  }
+  if (type.startsWith('video/')) {
+    return html`<video class="attachment-media" controls preload="metadata" src=${src} aria-label=${a.filename}></video>`;
+  }
+  if (type.startsWith('audio/')) {
+    return html`<audio class="attachment-audio" controls preload="metadata" src=${src} aria-label=${a.filename}></audio>`;
+  }
+  return html`<a class="attachment-file" href=${src} download=${a.filename} target="_blank" rel="noopener noreferrer">
+    <span class="file-icon"><${Icon} name="file" /></span>
+    <span class="file-text"><span class="file-name">${a.filename}</span><span class="file-size">${fileSize(a.size)}</span></span>
+    <${Icon} name="download" class="file-download" />
+  </a>`;
+}
+
+function EditBox({ message }) {
+  const [text, setText] = useState(message.content);
+  const [busy, setBusy] = useState(false);
+  const ref = useRef(null);
+  useEffect(() => {
+    const el = ref.current;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+  const cancel = () => {
+    store.set({ editing: null });
+    focusComposer();
+  };
+  const save = async () => {
+    if (busy) return;
+    if (text === message.content) return cancel();
+    if (!text.trim() && !message.attachment) return;
+    setBusy(true);
+    if (await actions.edit(message, text)) focusComposer();
+    else setBusy(false);
+  };
+  const onKeyDown = (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      save();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      cancel();
+    }
+  };
+  return html`<div class="edit-box">
+    <textarea ref=${ref} class="edit-input" aria-label="Edit message" rows="1" value=${text}
+      onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onKeyDown}></textarea>
+    <div class="edit-actions">
+      <span class="hint">Enter to save · Esc to cancel</span>
+      <button type="button" class="btn small" onClick=${cancel}>Cancel</button>
+      <button type="button" class="btn small primary" onClick=${save} disabled=${busy}>Save</button>
+    </div>
+  </div>`;
+}
+
+function PendingStatus({ entry }) {
+  if (entry.status === 'failed') {
+    return html`<div class="msg-status failed">
+      <span>Not sent${entry.error ? `: ${entry.error}` : '.'}</span>
+      <button type="button" class="btn small" onClick=${() => actions.retry(entry.client_id)}><${Icon} name="retry" /> Retry</button>
+      <button type="button" class="btn small ghost" onClick=${() => actions.discard(entry.client_id)}>Discard</button>
+    </div>`;
+  }
+  return html`<div class=${cls('msg-status', entry.status)}>
+    ${entry.status === 'queued' ? 'Waiting for the connection…' : 'Sending…'}
+  </div>`;
+}
+
+function MessageView({ message: m, grouped, mine, canDelete, editing, pending }) {
+  const confirmDelete = () => store.openDialog('confirm', {
+    title: 'Delete this message?',
+    body: 'It will be removed for everyone in the chat. This cannot be undone.',
+    confirm: 'Delete',
+    run: () => actions.remove(m),
+  });
+  const content = m.content ?? '';
+  return html`<article class=${cls('msg', grouped && 'grouped', mine && 'mine', pending && `msg-${pending.status}`)} tabindex="-1"
+    data-id=${m.id ?? undefined}>
+    <div class="msg-gutter">
+      ${grouped
+        ? html`<time class="msg-hover-time" datetime=${m.created_at} aria-hidden="true">${time(m.created_at)}</time>`
+        : html`<${Avatar} name=${m.sender.username} />`}
+    </div>
+    <div class="msg-main">
+      <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
+        <span class="msg-sender">${m.sender.username}</span>
+        <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
+      </div>
+      ${editing
+        ? html`<${EditBox} message=${m} />`
+        : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')}>${formatText(content)}${m.edited_at
+              ? html` <span class="edited" title=${`Edited ${fullTime(m.edited_at)}`}>(edited)</span>` : null}</div>` : null}
+            ${m.attachment ? html`<${Attachment} attachment=${m.attachment} />` : null}
+            ${!content && m.edited_at ? html`<span class="edited">(edited)</span>` : null}`}
+      ${pending ? html`<${PendingStatus} entry=${pending} />` : null}
+    </div>
+    ${!pending && !editing && (mine || canDelete) ? html`<div class="msg-actions">
+      ${mine ? html`<button type="button" class="icon-btn small" aria-label="Edit message" title="Edit"
+        onClick=${() => store.set({ editing: m.id })}><${Icon} name="edit" /></button>` : null}
+      <button type="button" class="icon-btn small" aria-label="Delete message" title="Delete" onClick=${confirmDelete}><${Icon} name="trash" /></button>
+    </div>` : null}
+  </article>`;
+}
+
+const Message = memo(MessageView);
+
+/** A pending send shown as a message of ours. */
+const asMessage = (entry, user) => ({
+  id: null, room_id: entry.room_id, sender: { id: user.id, username: user.username }, content: entry.content,
+  attachment: entry.attachment, client_id: entry.client_id, created_at: entry.created_at, edited_at: null,
+});
+
+function rows(chat, r, pendingEntries) {
+  const user = store.me();
+  const owner = chat.owner_id != null && chat.owner_id === user.id && !chat.is_private;
+  const pendingById = new Map(pendingEntries.map((e) => [e.client_id, e]));
+  const all = [...r.items, ...pendingEntries.map((e) => asMessage(e, user))];
+  const out = [];
+  let prev = null;
+  for (const m of all) {
+    const day = dayKey(m.created_at);
+    const newDay = !prev || dayKey(prev.created_at) !== day;
+    if (newDay) out.push(html`<h2 class="day" key=${`day-${day}`}><span>${dayLabel(m.created_at)}</span></h2>`);
+    const divider = m.id != null && m.id === r.dividerId;
+    if (divider) out.push(html`<div class="divider" key="divider" role="separator" aria-label="New messages"><span aria-hidden="true">New messages</span></div>`);
+    const grouped = !newDay && !divider && prev.sender.id === m.sender.id
+      && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS;
+    const mine = m.sender.id === user.id;
+    const key = m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`;
+    out.push(html`<${Message} key=${key} message=${m} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
+      editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined} />`);
+    prev = m;
+  }
+  return out;
+}
+
+function Beginning({ chat }) {
+  return html`<div class="log-start">
+    <${Avatar} name=${chat.name} size="lg" room=${!chat.is_private} />
+    <h2 class="log-start-title">${chat.is_private ? chat.name : `Welcome to #${chat.name}`}</h2>
+    <p class="log-start-text">${chat.is_private
+      ? `This is the beginning of your private conversation with ${chat.name}.`
+      : `This is the very beginning of the ${chat.name} room.`}</p>
+  </div>`;
+}
+
+export function MessageList({ chat, r }) {
+  const scroller = useRef(null);
+  const inner = useRef(null);
+  const place = useRef({ positioned: false, firstId: null, height: 0, top: 0, atBottom: true });
+  const [atBottom, setAtBottom] = useState(true);
+  const pendingEntries = store.state.outbox.filter((e) => e.room_id === chat.id);
+
+  const measure = () => {
+    const el = scroller.current;
+    if (!el) return;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
+    actions.viewport.atBottom = bottom;
+    place.current.height = el.scrollHeight;
+    place.current.top = el.scrollTop;
+    if (bottom !== place.current.atBottom) {
+      place.current.atBottom = bottom;
+      setAtBottom(bottom);
+    }
+    if (bottom && store.state.visible) actions.markRead(chat.id);
+    if (el.scrollTop < NEAR_TOP && place.current.positioned) actions.loadOlder(chat.id);
+  };
+
+  const toBottom = (smooth) => {
+    const el = scroller.current;
+    if (el) el.scrollTo({ top: el.scrollHeight, behavior: smooth ? 'smooth' : 'auto' });
+  };
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || !r.loaded) return;
+    const p = place.current;
+    const first = r.items[0]?.id ?? null;
+    if (!p.positioned) {
+      const divider = el.querySelector('.divider');
+      el.scrollTop = divider ? divider.offsetTop - el.clientHeight / 3 : el.scrollHeight;
+      p.positioned = true;
+    } else if (p.firstId != null && first != null && first < p.firstId) {
+      el.scrollTop = p.top + (el.scrollHeight - p.height);
+    } else if (actions.viewport.atBottom || actions.viewport.stick) {
+      el.scrollTop = el.scrollHeight;
+    }
+    actions.viewport.stick = false;
+    p.firstId = first;
+    measure();
+  });
+
+  // Images and previews change heights after render: stay at the bottom if we were there.
+  useEffect(() => {
+    actions.viewport.atBottom = true;
+    const observer = new ResizeObserver(() => {
+      if (actions.viewport.atBottom) toBottom(false);
+    });
+    observer.observe(inner.current);
+    return () => observer.disconnect();
+  }, []);
+
+  useEffect(() => {
+    if (r.loaded && store.state.visible && actions.viewport.atBottom) actions.markRead(chat.id);
+  }, [r.items, store.state.visible]);
+
+  const unseen = chat.unread_count || 0;
+  return html`<div class="log-wrap">
+    <div class="log" ref=${scroller} role="log" aria-label="Messages" aria-busy=${r.loading ? 'true' : 'false'}
+      tabindex="0" onScroll=${measure}>
+      <div class="log-inner" ref=${inner}>
+        ${r.loaded && !r.hasOlder ? html`<${Beginning} chat=${chat} />` : null}
+        ${r.loading ? html`<div class="log-loading"><span class="spinner" aria-hidden="true"></span>Loading messages…</div>` : null}
+        ${r.error ? html`<p class="log-error" role="alert">${r.error}</p>` : null}
+        ${rows(chat, r, pendingEntries)}
+      </div>
+    </div>
+    ${!atBottom ? html`<button type="button" class="jump" onClick=${() => toBottom(true)}>
+      <${Icon} name="down" />Jump to latest${unseen ? html`<span class="jump-count">${unseen} new</span>` : null}
+    </button>` : null}
+  </div>`;
+}

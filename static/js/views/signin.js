@@ -1,0 +1,87 @@
+// Sign-in and sign-up (SPEC §6 names). An address with #invite=CODE (or ?invite=CODE) opens
+// sign-up with the code filled in; a 403 that asks for an invite shows the invite field.
+import { html, useEffect, useState, storage } from '../lib.js';
+import * as actions from '../actions.js';
+import { state } from '../store.js';
+import { Logo } from './icons.js';
+
+function inviteFromAddress() {
+  const m = /(?:^#|[#&?/])invite=([^&]+)/.exec(location.hash) || /[?&]invite=([^&]+)/.exec(location.search);
+  return m ? decodeURIComponent(m[1]) : '';
+}
+
+function Field({ id, label, error, field, hint, ...input }) {
+  const problem = error?.fields?.[field];
+  const described = [hint && `${id}-hint`, problem && `${id}-error`].filter(Boolean).join(' ') || undefined;
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
+    <input id=${id} aria-invalid=${problem ? 'true' : undefined} aria-describedby=${described} ...${input} />
+    ${hint ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
+    ${problem ? html`<p class="field-error" id=${`${id}-error`}>${problem}</p>` : null}
+  </div>`;
+}
+
+export function SignIn() {
+  const invite = inviteFromAddress();
+  const [mode, setMode] = useState(invite ? 'signup' : 'login');
+  const [form, setForm] = useState({ login: storage.get('natter.lastLogin', '') || '', password: '', username: '', email: '', invite });
+  const [needInvite, setNeedInvite] = useState(Boolean(invite));
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => { document.title = mode === 'login' ? 'Log in · natter' : 'Create an account · natter'; }, [mode]);
+
+  const bind = (key) => ({ value: form[key], onInput: (e) => setForm({ ...form, [key]: e.currentTarget.value }) });
+  const switchTo = (next) => {
+    setMode(next);
+    setError(null);
+  };
+  const submit = async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      if (mode === 'login') await actions.login(form.login.trim(), form.password);
+      else {
+        await actions.signup({ username: form.username.trim(), email: form.email.trim(), password: form.password, invite: form.invite.trim() });
+        if (/invite=/.test(location.hash + location.search)) history.replaceState(null, '', location.pathname);
+      }
+    } catch (e) {
+      if (mode === 'signup' && e.status === 403 && /invite/i.test(e.message)) setNeedInvite(true);
+      setError(e);
+      setBusy(false);
+    }
+  };
+
+  const login = mode === 'login';
+  return html`<main class="auth">
+    <div class="auth-card">
+      <div class="auth-brand"><${Logo} size=${44} /><span class="wordmark">natter</span></div>
+      <h1 class="auth-title">${login ? 'Log in' : 'Create an account'}</h1>
+      <p class="auth-lead">${login ? 'Welcome back. Your chats are waiting.' : 'It takes a few seconds, and you are in.'}</p>
+      ${state.notice && login ? html`<p class="notice" role="alert">${state.notice}</p>` : null}
+      <form class="stack" onSubmit=${submit} novalidate key=${mode}>
+        ${login ? html`
+          <${Field} id="login-name" label="Email or username" type="text" autocomplete="username" autocapitalize="none"
+            spellcheck="false" required autofocus ...${bind('login')} />
+          <${Field} id="login-password" label="Password" type="password" autocomplete="current-password" required ...${bind('password')} />
+        ` : html`
+          <${Field} id="signup-username" label="Username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false"
+            required autofocus error=${error} field="username" hint="3–32 letters, digits, dots, dashes or underscores." ...${bind('username')} />
+          <${Field} id="signup-email" label="Email" type="email" autocomplete="email" required error=${error} field="email" ...${bind('email')} />
+          <${Field} id="signup-password" label="Password" type="password" autocomplete="new-password" required
+            error=${error} field="password" hint="At least 8 characters." ...${bind('password')} />
+          ${needInvite ? html`<${Field} id="signup-invite" label="Invite code" type="text" autocomplete="off" error=${error} field="invite" ...${bind('invite')} />` : null}
+        `}
+        ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+        <button type="submit" class="btn primary wide" aria-busy=${busy ? 'true' : undefined} disabled=${busy}>${login ? 'Log in' : 'Sign up'}</button>
+      </form>
+      <p class="auth-switch">
+        ${login
+          ? html`New here? <button type="button" class="link" onClick=${() => switchTo('signup')}>Create an account</button>`
+          : html`Already have an account? <button type="button" class="link" onClick=${() => switchTo('login')}>Log in instead</button>`}
+      </p>
+    </div>
+  </main>`;
+}

@@ -1,0 +1,599 @@
+//! The web UI in a real browser: Debian's Chromium, headless, driven through chromedriver.
+//! Two people in two separate browser profiles sign up, chat live, upload, edit, delete, lose
+//! the network and get it back; every screen is checked with axe-core and photographed (desktop
+//! and phone, light and dark) into target/screenshots/.
+//!
+//! Needs `chromium` and `chromium-driver` (apt) and npm's `axe-core` in target/js, which cargo
+//! cannot provide, so every test here is ignored by default; `.ci/run` installs them and runs
+//! `cargo test -- --include-ignored`. To run just these: `cargo test --test browser --
+//! --include-ignored` (`CHROMIUM` / `CHROMEDRIVER` override the binaries' paths).
+
+mod common;
+#[path = "browser/harness.rs"]
+mod harness;
+#[path = "common/sio.rs"]
+mod sio;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use harness::{Driver, LOG, Person, button, chat_link, dialog, keys, message, textbox};
+use serde_json::{Value, json};
+
+/// Run `scenario` with people in their own browsers, and close every browser whatever happens.
+async fn with_browsers<F, Fut>(server: &common::TestServer, names: &[&str], scenario: F)
+where
+    F: FnOnce(Vec<Person>) -> Fut,
+    Fut: Future<Output = Vec<Person>>,
+{
+    let driver = Driver::start().await;
+    let mut people = Vec::new();
+    for name in names {
+        people.push(Person::open(&driver, &server.base, name).await);
+    }
+    let result = AssertUnwindSafe(scenario(people)).catch_unwind().await;
+    match result {
+        Ok(people) => {
+            for person in people {
+                person.close().await;
+            }
+        }
+        // The browsers went down with the scenario; dropping the driver ends them.
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+async fn sign_up(person: &Person, username: &str) {
+    person.click_button("Create an account").await;
+    person.type_in("Username", username).await;
+    person.type_in("Email", &format!("{username}@example.com")).await;
+    person.type_in("Password", common::PASSWORD).await;
+    person.click_button("Sign up").await;
+    person.find("//nav[@aria-label='Chats']").await;
+}
+
+async fn log_in(person: &Person, username: &str) {
+    // The form offers the last username already; replace whatever is there.
+    person.type_in("Email or username", &format!("{}a{}{username}", keys::CONTROL, keys::RELEASE)).await;
+    person.type_in("Password", common::PASSWORD).await;
+    person.click_button("Log in").await;
+    person.find("//nav[@aria-label='Chats']").await;
+}
+
+/// A message that the server has acknowledged (no longer pending) in the open chat.
+fn delivered(text: &str) -> String {
+    format!("{}[not(contains(., 'Sending…')) and not(contains(., 'Waiting for the connection'))]", message(text))
+}
+
+/// Type `text` into the composer, press Enter, and wait for the server's acknowledgement.
+async fn say(person: &Person, text: &str) {
+    say_shown(person, text, text).await;
+}
+
+/// Like [`say`] for text that formatting changes: `shown` is part of what the log shows.
+async fn say_shown(person: &Person, text: &str, shown: &str) {
+    person.type_in("Message", &format!("{text}{}", keys::ENTER)).await;
+    person.find(&delivered(shown)).await;
+}
+
+/// Focus a message (as a tap or Tab does, which shows its actions) and press one of them.
+async fn message_action(person: &Person, text: &str, action: &str) {
+    let article = person.find(&message(text)).await;
+    person.js("arguments[0].focus();", vec![json!(article)]).await;
+    person.click(&format!("{}{}", message(text), button(action))).await;
+}
+
+async fn open_chat(person: &Person, name: &str) {
+    person.click(&chat_link(name)).await;
+    person.find(&format!("//h1[normalize-space(.)={}]", harness::lit(name))).await;
+}
+
+/// Messages in a room whose content is exactly `content`, as the server has them.
+async fn stored(server: &common::TestServer, token: &str, room_id: i64, content: &str) -> usize {
+    let (status, page) = server.get(&format!("/chat/chat_rooms/{room_id}/messages?limit=200"), Some(token)).await;
+    assert_eq!(status, 200, "history: {page}");
+    let found = page.as_array().expect("a list").iter().filter(|m| m["content"] == content).count();
+    if found != 1 {
+        eprintln!("room {room_id}: {}", serde_json::to_string_pretty(&page).unwrap_or_default());
+    }
+    found
+}
+
+fn room_id_from(url: &str) -> i64 {
+    url.rsplit("#/chat/").next().and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no chat id in {url}"))
+}
+
+/// The network errors a browser logs while it is offline, and nothing else.
+fn offline_noise(line: &str) -> bool {
+    [
+        "ERR_INTERNET_DISCONNECTED",
+        "ERR_NETWORK_CHANGED",
+        "ERR_CONNECTION_REFUSED",
+        "WebSocket connection to",
+        "socket.io",
+    ]
+    .iter()
+    .any(|noise| line.contains(noise))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn two_people_chat_live_in_two_browsers() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let picture = tempfile::tempdir().unwrap();
+    let image = picture.path().join("sunset.png");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/static/icons/icon-192.png"), &image).unwrap();
+
+    let srv = &server;
+    let image = image.as_path();
+    with_browsers(srv, &["alice", "bob"], |people| async move {
+        let Ok([alice, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
+        let server = srv;
+
+        // Both sign up in their own browsers.
+        sign_up(&alice, "alice").await;
+        sign_up(&bob, "bob").await;
+
+        // Alice creates a room with Bob in it; it appears in Bob's list without a reload.
+        alice.click_button("New room").await;
+        alice.find(&dialog("New room")).await;
+        alice.type_in("Room name", "book club").await;
+        alice.type_in("Members", "bob").await;
+        alice.click_button("Create").await;
+        alice.find("//h1[normalize-space(.)='book club']").await;
+        alice.gone(&dialog("New room")).await;
+        bob.find(&chat_link("book club")).await;
+        open_chat(&bob, "book club").await;
+        let room_id = room_id_from(alice.client.current_url().await.unwrap().as_str());
+
+        // Messages go both ways, live; each shows the sender's name and the time.
+        say(&alice, "Hello Bob! Page 42 tonight?").await;
+        bob.find(&message("Hello Bob! Page 42 tonight?")).await;
+        bob.type_in("Message", "Yes, see you there").await;
+        bob.click_button("Send").await;
+        bob.find(&delivered("Yes, see you there")).await;
+        alice.find(&message("Yes, see you there")).await;
+        let shown = alice.text(&message("Yes, see you there")).await;
+        assert!(shown.contains("bob"), "the sender's name is shown: {shown:?}");
+        assert_eq!(alice.count(&format!("{}//time[@datetime]", message("Yes, see you there"))).await, 1);
+
+        // Shift+Enter makes a new line; Enter sends.
+        alice
+            .type_in(
+                "Message",
+                &format!("line one{}{}{}line two{}", keys::SHIFT, keys::ENTER, keys::RELEASE, keys::ENTER),
+            )
+            .await;
+        bob.find(&message("line one\nline two")).await;
+
+        // Markup in a message is text, never HTML.
+        let payload = "<img src=x onerror=alert(1)> <b>bold</b>";
+        say(&alice, payload).await;
+        bob.find(&message(payload)).await;
+        assert_eq!(bob.count(&format!("{LOG}//img[@src='x']")).await, 0, "no <img> was created");
+        assert_eq!(bob.count(&format!("{LOG}//b")).await, 0, "no <b> was created");
+        // Formatting is built from text: a link (safe schemes only), code and emphasis.
+        say_shown(
+            &alice,
+            "see https://example.com/a_(b). and `x < y` *nice* javascript:alert(1)",
+            "see https://example.com",
+        )
+        .await;
+        let link = format!("{LOG}//a[@href='https://example.com/a_(b)'][@rel='noopener noreferrer'][@target='_blank']");
+        bob.find(&link).await;
+        bob.find(&format!("{LOG}//code[.='x < y']")).await;
+        bob.find(&format!("{LOG}//em[.='nice']")).await;
+        assert_eq!(bob.count(&format!("{LOG}//a[starts-with(@href, 'javascript')]")).await, 0);
+
+        // An image sent by Alice shows inline for Bob.
+        let file = alice.find("//input[@type='file'][@aria-label='Attach file']").await;
+        file.send_keys(image.to_str().unwrap()).await.unwrap();
+        alice.find("//ul[@aria-label='Attachments']//li[contains(., 'ready')]").await;
+        say(&alice, "the cover").await;
+        let img = format!("{}//img[@alt='sunset.png']", message("the cover"));
+        bob.find(&img).await;
+        bob.until(
+            "the image to load",
+            &format!(
+                "document.evaluate({}, document, null, 9, null).singleNodeValue?.naturalWidth > 0",
+                serde_json::to_string(&img).unwrap()
+            ),
+        )
+        .await;
+        // Clicking it opens it large; Esc closes.
+        bob.click(&format!("{}{}", message("the cover"), button("View image sunset.png larger"))).await;
+        bob.find(&format!("{}//img[@alt='sunset.png']", dialog("sunset.png"))).await;
+        bob.press(keys::ESCAPE).await;
+        bob.gone(&dialog("sunset.png")).await;
+
+        // Bob types: Alice sees it.
+        bob.type_in("Message", "thinking").await;
+        alice.find("//*[contains(@class, 'typing')][contains(., 'bob is typing')]").await;
+
+        // Edits and deletions are seen live.
+        message_action(&alice, "Hello Bob! Page 42 tonight?", "Edit message").await;
+        let select_all = format!("{}a{}", keys::CONTROL, keys::RELEASE);
+        alice.type_in("Edit message", &format!("{select_all}Hello Bob! Page 43 tonight?{}", keys::ENTER)).await;
+        bob.find(&format!("{}[contains(., '(edited)')]", message("Page 43 tonight?"))).await;
+        bob.gone(&message("Page 42")).await;
+        say(&alice, "oops, wrong room").await;
+        bob.find(&message("oops, wrong room")).await;
+        message_action(&alice, "oops, wrong room", "Delete message").await;
+        alice.click(&format!("{}{}", dialog("Delete this message?"), button("Delete"))).await;
+        alice.gone(&message("oops, wrong room")).await;
+        bob.gone(&message("oops, wrong room")).await;
+        // ↑ in the empty composer edits your last message; Esc cancels.
+        alice.type_in("Message", keys::UP).await;
+        alice.visible(&textbox("Edit message")).await;
+        alice.press(keys::ESCAPE).await;
+        alice.gone(&textbox("Edit message")).await;
+
+        // A private chat: Bob starts it from a suggestion; it appears for Alice, with Bob online.
+        bob.click_button("New private chat").await;
+        bob.type_in("Username", "ali").await;
+        bob.click(&format!(
+            "{}//ul[@aria-label='Suggestions']//button[contains(., 'alice')]",
+            dialog("New private chat")
+        ))
+        .await;
+        assert_eq!(bob.js("return document.getElementById('dm-username').value;", vec![]).await, json!("alice"));
+        bob.click_button("Start").await;
+        bob.find("//h1[normalize-space(.)='alice']").await;
+        say(&bob, "psst, a surprise for the club").await;
+        alice.find(&format!("{}[contains(., 'online')][contains(., '1 unread message')]", chat_link("bob"))).await;
+        open_chat(&alice, "bob").await;
+        alice.find(&message("psst, a surprise for the club")).await;
+
+        // The draft Bob left in the room is still there when he comes back to it.
+        open_chat(&bob, "book club").await;
+        bob.until("the draft to come back", "document.getElementById('composer-input').value === 'thinking'").await;
+        bob.type_in("Message", &format!("{}a{}{}", keys::CONTROL, keys::RELEASE, keys::BACKSPACE)).await;
+
+        // A reload keeps the session, the open chat and its history.
+        bob.reload().await;
+        bob.find("//h1[normalize-space(.)='book club']").await;
+        bob.find(&message("Page 43 tonight?")).await;
+        bob.find("//*[@role='status'][normalize-space(.)='Connected']").await;
+        alice.assert_no_console_errors().await;
+        bob.assert_no_console_errors().await;
+
+        // Bob's network drops. Alice keeps talking; Bob sends one message while offline.
+        open_chat(&alice, "book club").await;
+        bob.offline(true).await;
+        bob.find("//*[@role='status'][contains(., 'Offline') or contains(., 'Reconnecting')]").await;
+        say(&alice, "while you were away (1)").await;
+        say(&alice, "while you were away (2)").await;
+        bob.type_in("Message", &format!("sent while offline{}", keys::ENTER)).await;
+        bob.find(&format!("{}[contains(., 'Waiting for the connection')]", message("sent while offline"))).await;
+        // The network comes back: everything arrives without a reload, and once.
+        bob.offline(false).await;
+        bob.find("//*[@role='status'][normalize-space(.)='Connected']").await;
+        bob.find(&message("while you were away (1)")).await;
+        bob.find(&message("while you were away (2)")).await;
+        bob.find(&delivered("sent while offline")).await;
+        alice.find(&message("sent while offline")).await;
+        let (token, _) = server.token("alice").await;
+        assert_eq!(stored(server, &token, room_id, "sent while offline").await, 1, "stored exactly once");
+        assert_eq!(alice.count(&message("sent while offline")).await, 1, "shown once to Alice");
+        assert_eq!(bob.count(&message("sent while offline")).await, 1, "shown once to Bob");
+        assert_eq!(bob.count(&message("while you were away (1)")).await, 1);
+        let noise = bob.console_errors(offline_noise).await;
+        assert!(noise.is_empty(), "bob: console errors around the outage:\n{}", noise.join("\n"));
+
+        // Log out: back to sign-in, and a reload stays signed out.
+        alice.assert_no_console_errors().await;
+        alice.click_button("Log out").await;
+        alice.find(&button("Log in")).await;
+        alice.reload().await;
+        alice.find(&button("Log in")).await;
+        alice.assert_no_console_errors().await;
+        bob.assert_no_console_errors().await;
+        vec![alice, bob]
+    })
+    .await;
+}
+
+/// Sign-up by invite link, an expired session, the keyboard, and the phone layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn invite_link_expiry_keyboard_and_phone() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn_with(|args| args.registration = natter::config::Registration::Invite).await;
+    let admin =
+        natter::api::ops::create(&server.state.db, None, 5, std::time::Duration::from_secs(3600)).await.unwrap();
+    let code = admin["code"].as_str().unwrap().to_string();
+
+    let srv = &server;
+    let code = code.as_str();
+    with_browsers(srv, &["carol"], |people| async move {
+        let Ok([carol]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
+        let server = srv;
+
+        // Without an invite, sign-up says why it failed, in an alert.
+        carol.click_button("Create an account").await;
+        carol.type_in("Username", "carol").await;
+        carol.type_in("Email", "carol@example.com").await;
+        carol.type_in("Password", common::PASSWORD).await;
+        carol.click_button("Sign up").await;
+        carol.find("//*[@role='alert'][contains(., 'nvite')]").await;
+        // The invite link opens sign-up with the code filled in.
+        carol.goto(&format!("/#invite={code}")).await;
+        carol.reload().await;
+        carol.find("//h1[normalize-space(.)='Create an account']").await;
+        let filled = carol.js("return document.getElementById('signup-invite').value;", vec![]).await;
+        assert_eq!(filled, json!(code));
+        carol.type_in("Username", "carol").await;
+        carol.type_in("Email", "carol@example.com").await;
+        carol.type_in("Password", common::PASSWORD).await;
+        carol.click_button("Sign up").await;
+        carol.find("//nav[@aria-label='Chats']").await;
+        let _ = carol.console_errors(|line| line.contains("403")).await;
+
+        // Rooms to move between (made by another member over the API).
+        let (dave_status, _) = server
+            .post(
+                "/auth/signup",
+                None,
+                &json!({"username": "dave", "email": "dave@example.com", "password": common::PASSWORD, "invite": code}),
+            )
+            .await;
+        assert_eq!(dave_status, 201);
+        let (dave, _) = server.token("dave").await;
+        for name in ["alpha", "beta", "gamma"] {
+            let (status, _) =
+                server.post("/chat/chat_rooms/", Some(&dave), &json!({"name": name, "members": ["carol"]})).await;
+            assert_eq!(status, 201);
+        }
+        carol.find(&chat_link("gamma")).await;
+
+        // Ctrl+K: the chat switcher; type, Enter opens; Alt+↓ / Alt+↑ step through the list.
+        carol.press(&format!("{}k{}", keys::CONTROL, keys::RELEASE)).await;
+        carol.find(&dialog("Jump to a chat")).await;
+        carol.type_in("Find a chat", &format!("bet{}", keys::ENTER)).await;
+        carol.find("//h1[normalize-space(.)='beta']").await;
+        carol.gone(&dialog("Jump to a chat")).await;
+        carol.press(&format!("{}{}{}", keys::ALT, keys::DOWN, keys::RELEASE)).await;
+        carol.find("//h1[normalize-space(.)='alpha']").await;
+        carol.press(&format!("{}{}{}", keys::ALT, keys::UP, keys::RELEASE)).await;
+        carol.find("//h1[normalize-space(.)='beta']").await;
+        // Esc closes a dialog and gives the focus back.
+        carol.click_button("New room").await;
+        carol.find(&dialog("New room")).await;
+        carol.press(keys::ESCAPE).await;
+        carol.gone(&dialog("New room")).await;
+        let focused = carol.js("return document.activeElement.getAttribute('aria-label');", vec![]).await;
+        assert_eq!(focused, json!("New room"), "focus returns to the button that opened the dialog");
+
+        // Phone: one pane at a time, a back button, no sideways scrolling.
+        carol.viewport(390, 844, true).await;
+        carol.assert_no_horizontal_scroll("phone chat").await;
+        carol.click("//a[@aria-label='Back to chats']").await;
+        carol.visible("//nav[@aria-label='Chats']").await;
+        carol.assert_no_horizontal_scroll("phone chat list").await;
+        open_chat(&carol, "gamma").await;
+        carol.visible(&textbox("Message")).await;
+        carol.assert_no_console_errors().await;
+
+        // An expired token: back to sign-in, saying so.
+        let secret = common::jwt_secret(server.data_dir());
+        let now = common::unix_now();
+        let (_, me) = server.token("carol").await;
+        let expired = common::sign_jwt(
+            &secret,
+            &json!({"sub": me["user"]["id"].to_string(), "iat": now - 7200, "exp": now - 60}),
+        );
+        carol
+            .js(
+                "const s = JSON.parse(localStorage.getItem('natter.session'));
+                 s.token = arguments[0]; s.expiresAt = Date.now() + 3600e3;
+                 localStorage.setItem('natter.session', JSON.stringify(s));",
+                vec![Value::String(expired)],
+            )
+            .await;
+        carol.reload().await;
+        carol.find("//*[@role='alert'][contains(., 'session has expired')]").await;
+        carol.find(&button("Log in")).await;
+        let _ = carol.console_errors(|line| line.contains("401")).await;
+        log_in(&carol, "carol").await;
+        carol.assert_no_console_errors().await;
+        vec![carol]
+    })
+    .await;
+}
+
+/// A photo and a text file, uploaded by `token`; the Attachment back.
+async fn upload(server: &common::TestServer, token: &str, name: &str, bytes: Vec<u8>, mime: &str) -> Value {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response =
+        server.request(reqwest::Method::POST, "/chat/upload_media/", Some(token)).multipart(form).send().await.unwrap();
+    let (status, body) = common::read_json(response).await;
+    assert_eq!(status, 201, "upload {name}: {body}");
+    body
+}
+
+/// Post a message over REST; its id back.
+async fn post(server: &common::TestServer, token: &str, room: i64, content: &str, attachment: Option<&Value>) -> i64 {
+    let mut body = json!({ "content": content });
+    if let Some(a) = attachment {
+        body["attachment_id"] = a["id"].clone();
+    }
+    let (status, answer) = server.post(&format!("/chat/chat_rooms/{room}/messages"), Some(token), &body).await;
+    assert_eq!(status, 201, "post {content:?}: {answer}");
+    answer["id"].as_i64().unwrap()
+}
+
+async fn create_room(server: &common::TestServer, token: &str, name: &str, members: &[&str]) -> i64 {
+    let (status, room) =
+        server.post("/chat/chat_rooms/", Some(token), &json!({"name": name, "members": members})).await;
+    assert_eq!(status, 201, "{room}");
+    room["id"].as_i64().unwrap()
+}
+
+async fn private_chat(server: &common::TestServer, token: &str, with: &str) -> i64 {
+    let (status, chat) = server.post("/chat/private_chats/", Some(token), &json!({"username": with})).await;
+    assert!(status == 201 || status == 200, "{chat}");
+    chat["id"].as_i64().unwrap()
+}
+
+/// Every screen (sign-in, sign-up, chat, members, each dialog; desktop and phone; light and
+/// dark) passes axe-core's WCAG 2.2 AA rules, fits a 390 px phone without sideways scrolling,
+/// logs no console error, and is photographed into target/screenshots/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
+async fn every_screen_is_accessible_and_photographed() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+
+    // A lived-in server: five people, three rooms, private chats, a photo, a file, code.
+    let (maya, _) = server.signup("maya").await;
+    let (jonas, _) = server.signup("jonas").await;
+    let (priya, _) = server.signup("priya").await;
+    let (tomasz, _) = server.signup("tomasz.lewandowski").await;
+    let (sam, _) = server.signup("sam").await;
+    let trip = create_room(&server, &maya, "weekend-trip", &["jonas", "priya", "tomasz.lewandowski", "sam"]).await;
+    let books = create_room(&server, &priya, "book-club", &["maya", "sam"]).await;
+    let chores = create_room(&server, &jonas, "house-chores", &["maya"]).await;
+    post(&server, &jonas, chores, "Bins go out on Thursday this week.", None).await;
+    post(&server, &priya, books, "Next pick: *The Left Hand of Darkness*", None).await;
+    let with_sam = private_chat(&server, &maya, "sam").await;
+    post(&server, &sam, with_sam, "Thanks for the recipe!", None).await;
+    post(&server, &jonas, trip, "Morning all! The forecast for Saturday looks great ☀️", None).await;
+    post(&server, &priya, trip, "Finally! I booked the cabin by the lake: https://example.com/cabins/lakeside-7", None)
+        .await;
+    post(&server, &priya, trip, "Check-in is at *3 pm*, so we can leave after lunch.", None).await;
+    post(&server, &maya, trip, "Perfect. I'll bring the big cooler and the board games.", None).await;
+    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/lake.png")).unwrap();
+    let photo = upload(&server, &tomasz, "lake.png", photo, "image/png").await;
+    let seen = post(&server, &tomasz, trip, "The view from last year's trip 🏔️", Some(&photo)).await;
+    let (status, _) =
+        server.post(&format!("/chat/chat_rooms/{trip}/read"), Some(&maya), &json!({"message_id": seen})).await;
+    assert_eq!(status, 204);
+    post(&server, &sam, trip, "Packing list so far:\n```\n- sleeping bags\n- headlamps\n- coffee (lots)\n```", None)
+        .await;
+    let plan =
+        upload(&server, &jonas, "itinerary.txt", b"08:30 leave\n10:00 coffee stop\n".to_vec(), "text/plain").await;
+    post(&server, &jonas, trip, "Route and stops are in here. Leaving at `08:30` sharp!", Some(&plan)).await;
+    post(
+        &server,
+        &priya,
+        trip,
+        "Supercalifragilisticexpialidocious-antidisestablishmentarianism-pneumonoultramicroscopic",
+        None,
+    )
+    .await;
+    let with_priya = private_chat(&server, &maya, "priya").await;
+    post(&server, &maya, with_priya, "Can I borrow your headlamp?", None).await;
+    let with_jonas = private_chat(&server, &jonas, "maya").await;
+    post(&server, &jonas, with_jonas, "Are you bringing the tent?", None).await;
+    post(&server, &priya, books, "Meeting at mine on the 14th?", None).await;
+    // Jonas and Priya are online (a socket each), the others are not.
+    let jonas_socket = sio::connect_token(&server.base, &jonas).await.expect("jonas connects");
+    let _priya_socket = sio::connect_token(&server.base, &priya).await.expect("priya connects");
+
+    let srv = &server;
+    with_browsers(srv, &["maya"], |people| async move {
+        let Ok([maya]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
+
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            maya.color_scheme(dark).await;
+            maya.find(&button("Log in")).await;
+            maya.assert_accessible(&format!("sign-in ({scheme})")).await;
+            maya.screenshot(&format!("desktop-{scheme}-signin")).await;
+            maya.click_button("Create an account").await;
+            maya.find(&button("Sign up")).await;
+            maya.assert_accessible(&format!("sign-up ({scheme})")).await;
+            maya.click_button("Log in instead").await;
+        }
+        maya.color_scheme(false).await;
+        log_in(&maya, "maya").await;
+        maya.find(&chat_link("weekend-trip")).await;
+        maya.assert_accessible("welcome").await;
+        maya.screenshot("desktop-light-welcome").await;
+
+        open_chat(&maya, "weekend-trip").await;
+        let photo = format!("{LOG}//img[@alt='lake.png']");
+        maya.find(&photo).await;
+        maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)").await;
+        maya.find(&format!("{}[contains(., ', online,')]", chat_link("jonas"))).await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            maya.color_scheme(dark).await;
+            jonas_socket.emit("typing", json!({"room_id": trip, "typing": true})).await.unwrap();
+            maya.find("//*[contains(@class, 'typing')][contains(., 'jonas is typing')]").await;
+            maya.assert_accessible(&format!("chat ({scheme})")).await;
+            maya.screenshot(&format!("desktop-{scheme}-chat")).await;
+            maya.click_button("Members").await;
+            maya.find("//aside[@aria-label='Members']//li[contains(., 'tomasz.lewandowski')]").await;
+            maya.assert_accessible(&format!("members ({scheme})")).await;
+            maya.screenshot(&format!("desktop-{scheme}-members")).await;
+            maya.click_button("Close members").await;
+        }
+        maya.color_scheme(false).await;
+
+        // Each dialog.
+        maya.click_button("New room").await;
+        maya.type_in("Room name", "climbing").await;
+        maya.type_in("Members", "pri").await;
+        maya.find("//ul[@aria-label='Suggestions']//button[contains(., 'priya')]").await;
+        maya.assert_accessible("new room dialog").await;
+        maya.screenshot("desktop-light-new-room").await;
+        maya.press(keys::ESCAPE).await;
+        maya.press(keys::ESCAPE).await;
+        maya.gone(&dialog("New room")).await;
+        maya.click_button("New private chat").await;
+        maya.type_in("Username", "t").await;
+        maya.find("//ul[@aria-label='Suggestions']//button[contains(., 'tomasz')]").await;
+        maya.assert_accessible("new private chat dialog").await;
+        maya.click_button("Cancel").await;
+        maya.press(&format!("{}k{}", keys::CONTROL, keys::RELEASE)).await;
+        maya.find(&dialog("Jump to a chat")).await;
+        maya.assert_accessible("chat switcher").await;
+        maya.screenshot("desktop-light-switcher").await;
+        maya.press(keys::ESCAPE).await;
+        maya.click(&button("View image lake.png larger")).await;
+        maya.find(&dialog("lake.png")).await;
+        maya.assert_accessible("image viewer").await;
+        maya.press(keys::ESCAPE).await;
+        message_action(&maya, "I'll bring the big cooler", "Delete message").await;
+        maya.find(&dialog("Delete this message?")).await;
+        maya.assert_accessible("delete confirmation").await;
+        maya.click(&format!("{}{}", dialog("Delete this message?"), button("Cancel"))).await;
+
+        // The phone: list and chat, light and dark, no sideways scrolling.
+        maya.viewport(390, 844, true).await;
+        maya.js("document.activeElement?.blur();", vec![]).await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            maya.color_scheme(dark).await;
+            maya.goto("/#/").await;
+            maya.visible("//nav[@aria-label='Chats']").await;
+            maya.assert_no_horizontal_scroll("phone chat list").await;
+            maya.assert_accessible(&format!("phone chat list ({scheme})")).await;
+            maya.screenshot(&format!("phone-{scheme}-list")).await;
+            open_chat(&maya, "weekend-trip").await;
+            maya.find(&photo).await;
+            maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+                .await;
+            maya.assert_no_horizontal_scroll("phone chat").await;
+            maya.assert_accessible(&format!("phone chat ({scheme})")).await;
+            maya.screenshot(&format!("phone-{scheme}-chat")).await;
+        }
+        maya.click_button("Members").await;
+        maya.visible("//aside[@aria-label='Members']").await;
+        maya.assert_no_horizontal_scroll("phone members").await;
+        maya.screenshot("phone-dark-members").await;
+        maya.click_button("Close members").await;
+        maya.click("//a[@aria-label='Back to chats']").await;
+        maya.click_button("Log out").await;
+        maya.find(&button("Log in")).await;
+        maya.assert_no_horizontal_scroll("phone sign-in").await;
+        maya.screenshot("phone-dark-signin").await;
+        maya.assert_no_console_errors().await;
+        vec![maya]
+    })
+    .await;
+}
