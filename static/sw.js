@@ -75,8 +75,10 @@ self.addEventListener('fetch', (event) => {
 async function page(request) {
   const cache = await caches.open(CACHE);
   try {
+    // The request as it came (older browsers refuse to copy a navigation request with a
+    // RequestInit); index.html is served no-cache, so the browser revalidates it anyway.
     const response = await Promise.race([
-      fetch(request, { cache: 'no-cache' }),
+      fetch(request),
       new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 4000)),
     ]);
     if (response.ok) await cache.put(new URL('./', scope), response.clone());

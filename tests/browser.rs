@@ -597,3 +597,241 @@ async fn every_screen_is_accessible_and_photographed() {
     })
     .await;
 }
+
+/// The service worker (localhost is a secure context, so Chromium runs it): it caches the app
+/// shell and nothing else, under the UI's version, and the shell opens while the server is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn the_app_shell_opens_while_the_server_is_down() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let driver = Driver::start().await;
+    let dana = Person::open(&driver, &server.base, "dana").await;
+    let scenario = AssertUnwindSafe(async {
+        sign_up(&dana, "dana").await;
+        dana.until("the service worker to control the page", "navigator.serviceWorker.controller").await;
+        let cached = dana
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {
+                   const names = await caches.keys();
+                   const urls = [];
+                   for (const name of names) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+                   return { names, urls };
+                 })().then(done, (e) => done({ error: String(e) }));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(cached["names"], json!([format!("natter-ui-{}", natter::web::ui_version())]), "{cached}");
+        let urls: Vec<&str> = cached["urls"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(urls.contains(&"/") && urls.contains(&"/js/main.js") && urls.contains(&"/vendor/preact.mjs"), "{urls:?}");
+        for url in &urls {
+            for api in ["/chat", "/auth", "/media", "/socket.io", "/admin"] {
+                assert!(!url.starts_with(api), "the service worker cached {url}");
+            }
+        }
+        // A stale page planted in the cache is not served while the server answers.
+        let planted = dana
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 caches.keys().then((names) => caches.open(names[0]))
+                   .then((c) => c.put(new URL('./', location.href), new Response('<p>STALE</p>', { headers: { 'content-type': 'text/html' } })))
+                   .then(() => done(true), (e) => done(String(e)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(planted, json!(true));
+        dana.reload().await;
+        dana.find("//nav[@aria-label='Chats']").await;
+        assert_eq!(dana.count("//p[.='STALE']").await, 0, "the network's page wins over the cache");
+        dana.assert_no_console_errors().await;
+    })
+    .catch_unwind()
+    .await;
+    if let Err(panic) = scenario {
+        std::panic::resume_unwind(panic);
+    }
+    // The server goes away; a reload still opens natter, which says it is reconnecting.
+    server.stop().await;
+    let scenario = AssertUnwindSafe(async {
+        dana.reload().await;
+        dana.find("//nav[@aria-label='Chats']").await;
+        dana.find(
+            "//*[@role='status'][contains(., 'Reconnecting') or contains(., 'Connecting') or contains(., 'Offline')]",
+        )
+        .await;
+    })
+    .catch_unwind()
+    .await;
+    dana.close().await;
+    if let Err(panic) = scenario {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Put `files` (name, base64 bytes, type) on the composer as a paste (`paste`) or a drop.
+const SYNTHETIC_TRANSFER: &str = "
+    const [how, name, b64, type] = arguments;
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, { type }));
+    if (how === 'paste') {
+      document.getElementById('composer-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+    } else {
+      const target = document.querySelector('main');
+      for (const kind of ['dragenter', 'dragover', 'drop'])
+        target.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }";
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// History paging, members (add, remove, leave) seen live by the removed person, a send the
+/// server refuses (Retry, Discard), paste and drop, audio and video, the unread count in the
+/// title of a hidden tab.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn history_members_failures_and_attachments() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let (erin, _) = server.signup("erin").await;
+    let (frank, _) = server.signup("frank").await;
+    server.signup("grace").await;
+    let archive = create_room(&server, &erin, "archive", &["frank"]).await;
+    for n in 1..=130 {
+        post(&server, &frank, archive, &format!("archived message {n:03}"), None).await;
+    }
+    let (status, _) =
+        server.post(&format!("/chat/chat_rooms/{archive}/read"), Some(&erin), &json!({"message_id": 1_000_000})).await;
+    assert_eq!(status, 204);
+    let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/icons/icon-192.png")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mp3 = scratch.path().join("birdsong.mp3");
+    std::fs::write(&mp3, [b"ID3\x03\x00\x00\x00\x00\x00\x00".as_slice(), &[0u8; 64]].concat()).unwrap();
+    let mut webm = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm".to_vec();
+    webm.resize(400, 0);
+    let webm_path = scratch.path().join("clip.webm");
+    std::fs::write(&webm_path, webm).unwrap();
+
+    let srv = &server;
+    let (png, mp3, webm_path) = (&png, &mp3, &webm_path);
+    with_browsers(srv, &["erin", "frank"], |people| async move {
+        let Ok([erin, frank]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
+        let server = srv;
+        log_in(&erin, "erin").await;
+        log_in(&frank, "frank").await;
+
+        // Paging back: the newest 50 first, older pages as the reader scrolls up.
+        open_chat(&erin, "archive").await;
+        erin.find(&message("archived message 130")).await;
+        assert_eq!(erin.count(&message("archived message 001")).await, 0);
+        let to_top =
+            format!("document.evaluate({}, document, null, 9, null).singleNodeValue.scrollTop = 0;", json!(LOG));
+        erin.js(&to_top, vec![]).await;
+        erin.find(&message("archived message 080")).await;
+        erin.until(
+            "the older page to keep the reader's place",
+            &format!("document.evaluate({}, document, null, 9, null).singleNodeValue.scrollTop > 200", json!(LOG)),
+        )
+        .await;
+        erin.js(&to_top, vec![]).await;
+        erin.find(&message("archived message 030")).await;
+        erin.js(&to_top, vec![]).await;
+        erin.find(&message("archived message 001")).await;
+        erin.find("//h2[normalize-space(.)='Welcome to #archive']").await;
+        erin.find(&format!("{LOG}[@aria-busy='false']")).await;
+        assert_eq!(erin.count(&message("archived message 077")).await, 1, "no message twice");
+
+        // A hidden tab counts unread messages in its title.
+        erin.js(
+            "Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+             Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+             document.dispatchEvent(new Event('visibilitychange'));",
+            vec![],
+        )
+        .await;
+        open_chat(&frank, "archive").await;
+        say(&frank, "anyone there?").await;
+        erin.until("the title to count the unread message", "document.title.startsWith('(1) ')").await;
+        erin.js(
+            "delete document.visibilityState; delete document.hidden;
+             document.dispatchEvent(new Event('visibilitychange'));",
+            vec![],
+        )
+        .await;
+        erin.until("the title to drop the count", "document.title === 'archive · natter'").await;
+
+        // A message the server refuses: "Not sent", with Retry and Discard.
+        erin.js(
+            "const box = document.getElementById('composer-input');
+             box.value = 'x'.repeat(4001);
+             box.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await;
+        erin.type_in("Message", keys::ENTER).await;
+        let refused = format!("{LOG}//article[contains(., 'Not sent')]");
+        erin.find(&format!("{refused}{}", button("Retry"))).await;
+        erin.click(&format!("{refused}{}", button("Retry"))).await;
+        erin.find(&format!("{refused}{}", button("Discard"))).await;
+        erin.click(&format!("{refused}{}", button("Discard"))).await;
+        erin.gone(&refused).await;
+
+        // Paste and drop attach files; audio and video get players.
+        erin.js(SYNTHETIC_TRANSFER, vec![json!("paste"), json!("pasted.png"), json!(base64(png)), json!("image/png")])
+            .await;
+        erin.find("//ul[@aria-label='Attachments']//li[contains(., 'pasted.png')][contains(., 'ready')]").await;
+        say(&erin, "pasted").await;
+        frank.find(&format!("{}//img[@alt='pasted.png']", message("pasted"))).await;
+        erin.js(SYNTHETIC_TRANSFER, vec![json!("drop"), json!("dropped.png"), json!(base64(png)), json!("image/png")])
+            .await;
+        erin.find("//ul[@aria-label='Attachments']//li[contains(., 'dropped.png')][contains(., 'ready')]").await;
+        say(&erin, "dropped").await;
+        frank.find(&format!("{}//img[@alt='dropped.png']", message("dropped"))).await;
+        let file = erin.find("//input[@type='file'][@aria-label='Attach file']").await;
+        file.send_keys(&format!("{}\n{}", mp3.display(), webm_path.display())).await.unwrap();
+        erin.find("//ul[@aria-label='Attachments']//li[contains(., 'birdsong.mp3')][contains(., 'ready')]").await;
+        erin.find("//ul[@aria-label='Attachments']//li[contains(., 'clip.webm')][contains(., 'ready')]").await;
+        say(&erin, "listen and watch").await;
+        frank.find(&format!("{LOG}//article//audio[@controls][@aria-label='birdsong.mp3']")).await;
+        frank.find(&format!("{LOG}//article//video[@controls][@aria-label='clip.webm']")).await;
+
+        // Members: the owner adds Grace, removes Frank (who sees the room go, live), and leaves.
+        erin.click_button("Members").await;
+        erin.find("//aside[@aria-label='Members']").await;
+        erin.type_in("Add member", "grace").await;
+        erin.click(&format!("//aside[@aria-label='Members']{}", button("Add"))).await;
+        erin.find("//aside[@aria-label='Members']//li[contains(., 'grace')]").await;
+        erin.click_button("Remove frank").await;
+        erin.click(&format!("{}{}", dialog("Remove frank?"), button("Remove"))).await;
+        erin.gone("//aside[@aria-label='Members']//li[contains(., 'frank')]").await;
+        frank.gone(&chat_link("archive")).await;
+        frank.find("//*[@role='status'][contains(., 'no longer a member of archive')]").await;
+        frank.find("//h1[normalize-space(.)='Hello, frank']").await;
+        erin.click_button("Leave room").await;
+        erin.click(&format!("{}{}", dialog("Leave archive?"), button("Leave room"))).await;
+        erin.gone(&chat_link("archive")).await;
+        let (grace, _) = server.token("grace").await;
+        let (status, room) = server.get(&format!("/chat/chat_rooms/{archive}"), Some(&grace)).await;
+        assert_eq!(status, 200, "{room}");
+        assert_eq!(room["owner_id"], room["members"][0]["id"], "grace owns the room now");
+
+        erin.assert_no_console_errors().await;
+        frank.assert_no_console_errors().await;
+        vec![erin, frank]
+    })
+    .await;
+}

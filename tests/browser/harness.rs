@@ -380,8 +380,19 @@ impl Person {
         assert!(errors.is_empty(), "{}: console errors:\n{}", self.name, errors.join("\n"));
     }
 
+    /// Wait until no finite CSS transition or animation is running (infinite ones, such as the
+    /// typing dots, are left alone): colours sampled mid-transition are neither theme's.
+    pub async fn settled(&self) {
+        self.until(
+            "transitions to finish",
+            "document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)",
+        )
+        .await;
+    }
+
     /// Save a screenshot of the viewport as target/screenshots/`file`.png.
     pub async fn screenshot(&self, file: &str) -> PathBuf {
+        self.settled().await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).expect("create target/screenshots");
         let png = self.client.screenshot().await.expect("screenshot");
@@ -393,6 +404,7 @@ impl Person {
     /// Run axe-core's WCAG 2.0–2.2 A/AA rules on the page; fail listing every serious or
     /// critical violation. `screen` names the screen in the failure message.
     pub async fn assert_accessible(&self, screen: &str) {
+        self.settled().await;
         let loaded = self.js("return typeof window.axe === 'object';", vec![]).await;
         if loaded != Value::Bool(true) {
             self.js(&format!("{};\nreturn true;", axe_source()), vec![]).await;
@@ -451,7 +463,7 @@ fn axe_source() -> String {
     let path = modules.join("axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "axe-core is missing at {} ({e}): run .ci/run, or (cd target/js && npm install axe-core@4)",
+            "axe-core is missing at {} ({e}): run .ci/run, or (cd target/js && npm install axe-core@4.14.1)",
             path.display()
         )
     })
