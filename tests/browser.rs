@@ -330,6 +330,10 @@ async fn invite_link_expiry_keyboard_and_phone() {
         carol.click_button("Sign up").await;
         carol.find("//nav[@aria-label='Chats']").await;
         let _ = carol.console_errors(|line| line.contains("403")).await;
+        // A brand-new account: empty lists that say what to do.
+        carol.find("//h1[normalize-space(.)='Hello, carol']").await;
+        carol.assert_accessible("empty account").await;
+        carol.screenshot("desktop-light-empty").await;
 
         // Rooms to move between (made by another member over the API).
         let (dave_status, _) = server
@@ -506,6 +510,16 @@ async fn every_screen_is_accessible_and_photographed() {
             maya.click_button("Create an account").await;
             maya.find(&button("Sign up")).await;
             maya.assert_accessible(&format!("sign-up ({scheme})")).await;
+            // The server's field errors, next to their fields.
+            maya.type_in("Username", "x").await;
+            maya.type_in("Email", "not-an-email").await;
+            maya.type_in("Password", "short").await;
+            maya.click_button("Sign up").await;
+            maya.find("//*[@role='alert']").await;
+            maya.find("//input[@aria-invalid='true']").await;
+            maya.assert_accessible(&format!("sign-up errors ({scheme})")).await;
+            maya.screenshot(&format!("desktop-{scheme}-signup-errors")).await;
+            let _ = maya.console_errors(|line| line.contains("422")).await;
             maya.click_button("Log in instead").await;
         }
         maya.color_scheme(false).await;
@@ -533,6 +547,36 @@ async fn every_screen_is_accessible_and_photographed() {
             maya.click_button("Close members").await;
         }
         maya.color_scheme(false).await;
+
+        // A message's actions, the edit box, a refused send, an upload waiting to be sent.
+        let article = maya.find(&message("I'll bring the big cooler")).await;
+        maya.js("arguments[0].scrollIntoView({ block: 'center' }); arguments[0].focus();", vec![json!(article)]).await;
+        maya.visible(&format!("{}{}", message("I'll bring the big cooler"), button("Edit message"))).await;
+        maya.screenshot("desktop-light-message-actions").await;
+        maya.click(&format!("{}{}", message("I'll bring the big cooler"), button("Edit message"))).await;
+        maya.visible(&textbox("Edit message")).await;
+        maya.assert_accessible("editing a message").await;
+        maya.screenshot("desktop-light-editing").await;
+        maya.press(keys::ESCAPE).await;
+        maya.gone(&textbox("Edit message")).await;
+        maya.js(
+            "const box = document.getElementById('composer-input');
+             box.value = 'This one is far too long. '.repeat(160);
+             box.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await;
+        maya.type_in("Message", keys::ENTER).await;
+        maya.find(&format!("{LOG}//article[contains(., 'Not sent')]")).await;
+        let lake = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/lake.png");
+        let file = maya.find("//input[@type='file'][@aria-label='Attach file']").await;
+        file.send_keys(lake.to_str().unwrap()).await.unwrap();
+        maya.find("//ul[@aria-label='Attachments']//li[contains(., 'ready')]").await;
+        maya.assert_accessible("failed send and upload").await;
+        maya.screenshot("desktop-light-failed-and-upload").await;
+        maya.click_button("Remove lake.png").await;
+        maya.click(&format!("{LOG}//article[contains(., 'Not sent')]{}", button("Discard"))).await;
+        maya.gone(&format!("{LOG}//article[contains(., 'Not sent')]")).await;
 
         // Each dialog.
         maya.click_button("New room").await;

@@ -54,9 +54,10 @@ export function start(token) {
   s.on('chat_response', (message) => {
     if (!state.chats.has(message.room_id)) refreshChats().catch(() => {});
     const r = state.rooms.get(message.room_id);
-    // Only rooms whose newest page is loaded take live messages: a lone message in an unloaded
-    // room would hide the gap before it.
-    if (r?.loaded) store.addMessages(message.room_id, [message]);
+    // Rooms whose newest page is loaded, or on its way, take live messages (the page and the
+    // live ones meet without a gap); a lone message in an unloaded room would hide the gap
+    // before it, so those only settle our own pending sends.
+    if (r?.loaded || r?.loading) store.addMessages(message.room_id, [message]);
     else if (message.client_id && message.sender?.id === store.me()?.id) store.removePending(message.client_id);
     store.setTyping(message.room_id, message.sender?.id, message.sender?.username, false);
     for (const fn of hooks.incoming) fn(message);

@@ -62,13 +62,17 @@ export function loadSession() {
 }
 
 export function setSession(session, notice = null) {
-  drafts = null;
+  const sameUser = session && state.session?.user.id === session.user.id;
   state.session = session;
   state.notice = notice;
   if (session) {
     storage.set(SESSION_KEY, session);
-    loadOutbox(session.user.id);
+    if (!sameUser) {
+      drafts = null;
+      loadOutbox(session.user.id);
+    }
   } else {
+    drafts = null;
     storage.remove(SESSION_KEY);
     Object.assign(state, {
       chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],

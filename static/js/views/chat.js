@@ -19,6 +19,9 @@ function subtitle(chat) {
   return members.length ? `${members.length} member${members.length === 1 ? '' : 's'} · ${online} online` : '';
 }
 
+/** Extra buttons for the chat header, added by other features (e.g. search): ({ chat }) => vnode. */
+export const chatHeaderTools = [];
+
 function ChatHeader({ chat }) {
   const { panel } = store.state;
   return html`<header class="chat-head">
@@ -28,6 +31,7 @@ function ChatHeader({ chat }) {
       <h1 id="chat-title" class="chat-title">${chat.name}</h1>
       <p class="chat-sub">${subtitle(chat)}</p>
     </div>
+    ${chatHeaderTools.map((Tool) => html`<${Tool} chat=${chat} />`)}
     ${chat.is_private ? null : html`<button type="button" class="btn ghost members-toggle"
       aria-expanded=${panel ? 'true' : 'false'} aria-controls=${panel ? 'members-panel' : undefined}
       onClick=${() => store.set({ panel: !panel })}>
@@ -92,6 +96,7 @@ export function Welcome({ missing }) {
     <p>${missing ? 'It may have been deleted, or you are no longer a member.'
       : store.state.chats.size ? 'Pick a chat on the left, or start something new.' : 'No chats yet. Start one:'}</p>
     <div class="welcome-actions">
+      ${missing ? html`<a class="btn" href="#/"><${Icon} name="back" />Back to chats</a>` : null}
       <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
       <button type="button" class="btn" onClick=${() => store.openDialog('new-private-chat')}><${Icon} name="chat" />Start a private chat</button>
     </div>

@@ -17,6 +17,13 @@ const NEAR_TOP = 400;
 
 const focusComposer = () => document.getElementById('composer-input')?.focus();
 
+/**
+ * Where other features plug into a message (replies, reactions, …): components given
+ * { message, mine } and rendered above the text, below it, or as extra toolbar buttons.
+ */
+export const messageParts = { above: [], below: [], actions: [] };
+const parts = (list, message, mine) => list.map((Part) => html`<${Part} message=${message} mine=${mine} />`);
+
 function Attachment({ attachment: a }) {
   const type = a.content_type || '';
   const src = url(String(a.url || a.file_url).replace(/^\//, ''));
@@ -114,18 +121,21 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending })
         <span class="msg-sender">${m.sender.username}</span>
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
       </div>
+      ${pending ? null : parts(messageParts.above, m, mine)}
       ${editing
         ? html`<${EditBox} message=${m} />`
         : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')}>${formatText(content)}${m.edited_at
               ? html` <span class="edited" title=${`Edited ${fullTime(m.edited_at)}`}>(edited)</span>` : null}</div>` : null}
             ${m.attachment ? html`<${Attachment} attachment=${m.attachment} />` : null}
             ${!content && m.edited_at ? html`<span class="edited">(edited)</span>` : null}`}
-      ${pending ? html`<${PendingStatus} entry=${pending} />` : null}
+      ${pending ? html`<${PendingStatus} entry=${pending} />` : parts(messageParts.below, m, mine)}
     </div>
-    ${!pending && !editing && (mine || canDelete) ? html`<div class="msg-actions">
+    ${!pending && !editing && (mine || canDelete || messageParts.actions.length) ? html`<div class="msg-actions">
+      ${parts(messageParts.actions, m, mine)}
       ${mine ? html`<button type="button" class="icon-btn small" aria-label="Edit message" title="Edit"
         onClick=${() => store.set({ editing: m.id })}><${Icon} name="edit" /></button>` : null}
-      <button type="button" class="icon-btn small" aria-label="Delete message" title="Delete" onClick=${confirmDelete}><${Icon} name="trash" /></button>
+      ${mine || canDelete ? html`<button type="button" class="icon-btn small" aria-label="Delete message" title="Delete"
+        onClick=${confirmDelete}><${Icon} name="trash" /></button>` : null}
     </div>` : null}
   </article>`;
 }

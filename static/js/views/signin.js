@@ -10,15 +10,24 @@ function inviteFromAddress() {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
+/** A labelled input; the server's problem with it replaces its hint. */
 function Field({ id, label, error, field, hint, ...input }) {
   const problem = error?.fields?.[field];
-  const described = [hint && `${id}-hint`, problem && `${id}-error`].filter(Boolean).join(' ') || undefined;
+  const note = problem || hint;
   return html`<div class="field">
     <label for=${id}>${label}</label>
-    <input id=${id} aria-invalid=${problem ? 'true' : undefined} aria-describedby=${described} ...${input} />
-    ${hint ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
-    ${problem ? html`<p class="field-error" id=${`${id}-error`}>${problem}</p>` : null}
+    <input id=${id} aria-invalid=${problem ? 'true' : undefined} aria-describedby=${note ? `${id}-note` : undefined} ...${input} />
+    ${note ? html`<p class=${problem ? 'field-error' : 'hint'} id=${`${id}-note`}>${problem ? `${label} ${problem}.` : hint}</p>` : null}
   </div>`;
+}
+
+/** The alert under the form: the server's sentence, or a pointer to the fields it named. */
+function summary(error, shownFields) {
+  const named = Object.keys(error.fields ?? {});
+  if (named.length && named.every((f) => shownFields.includes(f))) {
+    return named.length === 1 ? 'Please correct the field marked above.' : 'Please correct the fields marked above.';
+  }
+  return error.message;
 }
 
 export function SignIn() {
@@ -35,6 +44,7 @@ export function SignIn() {
   const switchTo = (next) => {
     setMode(next);
     setError(null);
+    setForm((f) => ({ ...f, password: '' }));
   };
   const submit = async (event) => {
     event.preventDefault();
@@ -74,7 +84,7 @@ export function SignIn() {
             error=${error} field="password" hint="At least 8 characters." ...${bind('password')} />
           ${needInvite ? html`<${Field} id="signup-invite" label="Invite code" type="text" autocomplete="off" error=${error} field="invite" ...${bind('invite')} />` : null}
         `}
-        ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+        ${error ? html`<p class="form-error" role="alert">${summary(error, login ? [] : ['username', 'email', 'password', needInvite && 'invite'])}</p>` : null}
         <button type="submit" class="btn primary wide" aria-busy=${busy ? 'true' : undefined} disabled=${busy}>${login ? 'Log in' : 'Sign up'}</button>
       </form>
       <p class="auth-switch">
