@@ -351,6 +351,22 @@ async fn invite_link_expiry_keyboard_and_phone() {
             assert_eq!(status, 201);
         }
         carol.find(&chat_link("gamma")).await;
+        // Most recent activity first; a new message moves its room to the top.
+        let rooms = "//nav[@aria-label='Chats']//ul[@aria-labelledby='rooms-heading']/li[1]/a";
+        assert!(carol.text(rooms).await.starts_with("gamma,"), "the newest room first");
+        let (status, list) = server.get("/chat/chat_rooms/", Some(&dave)).await;
+        assert_eq!(status, 200);
+        let alpha = list.as_array().unwrap().iter().find(|r| r["name"] == "alpha").unwrap()["id"].as_i64().unwrap();
+        post(server, &dave, alpha, "alpha is busy now", None).await;
+        carol
+            .until(
+                "alpha to move to the top",
+                &format!(
+                    "document.evaluate({}, document, null, 9, null).singleNodeValue?.textContent.startsWith('alpha,')",
+                    json!(rooms)
+                ),
+            )
+            .await;
 
         // Ctrl+K: the chat switcher; type, Enter opens; Alt+↓ / Alt+↑ step through the list.
         carol.press(&format!("{}k{}", keys::CONTROL, keys::RELEASE)).await;
@@ -358,9 +374,10 @@ async fn invite_link_expiry_keyboard_and_phone() {
         carol.type_in("Find a chat", &format!("bet{}", keys::ENTER)).await;
         carol.find("//h1[normalize-space(.)='beta']").await;
         carol.gone(&dialog("Jump to a chat")).await;
-        carol.press(&format!("{}{}{}", keys::ALT, keys::DOWN, keys::RELEASE)).await;
-        carol.find("//h1[normalize-space(.)='alpha']").await;
+        // The order is now alpha, gamma, beta.
         carol.press(&format!("{}{}{}", keys::ALT, keys::UP, keys::RELEASE)).await;
+        carol.find("//h1[normalize-space(.)='gamma']").await;
+        carol.press(&format!("{}{}{}", keys::ALT, keys::DOWN, keys::RELEASE)).await;
         carol.find("//h1[normalize-space(.)='beta']").await;
         // Esc closes a dialog and gives the focus back.
         carol.click_button("New room").await;
@@ -529,6 +546,8 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.screenshot("desktop-light-welcome").await;
 
         open_chat(&maya, "weekend-trip").await;
+        maya.find(&format!("{LOG}//a[@download='itinerary.txt'][contains(., 'itinerary.txt')][contains(., '30 B')]"))
+            .await;
         let photo = format!("{LOG}//img[@alt='lake.png']");
         maya.find(&photo).await;
         maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)").await;
@@ -631,6 +650,20 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.assert_no_horizontal_scroll("phone members").await;
         maya.screenshot("phone-dark-members").await;
         maya.click_button("Close members").await;
+        // The smallest phones, and a tablet with the members panel open.
+        maya.color_scheme(false).await;
+        maya.viewport(360, 640, true).await;
+        maya.assert_no_horizontal_scroll("360 px chat").await;
+        maya.screenshot("phone-light-chat-360").await;
+        maya.viewport(820, 1180, true).await;
+        maya.click_button("Members").await;
+        maya.visible("//aside[@aria-label='Members']").await;
+        maya.visible(&textbox("Message")).await;
+        maya.assert_no_horizontal_scroll("tablet with members").await;
+        maya.assert_accessible("tablet with members").await;
+        maya.screenshot("tablet-light-members").await;
+        maya.click_button("Close members").await;
+        maya.viewport(390, 844, true).await;
         maya.click("//a[@aria-label='Back to chats']").await;
         maya.click_button("Log out").await;
         maya.find(&button("Log in")).await;
@@ -798,6 +831,32 @@ async fn history_members_failures_and_attachments() {
         erin.find("//h2[normalize-space(.)='Welcome to #archive']").await;
         erin.find(&format!("{LOG}[@aria-busy='false']")).await;
         assert_eq!(erin.count(&message("archived message 077")).await, 1, "no message twice");
+        // Far from the bottom, "Jump to latest" takes the reader back.
+        erin.click_button("Jump to latest").await;
+        erin.gone(&button("Jump to latest")).await;
+        erin.until(
+            "the log to be at the bottom",
+            &format!(
+                "(() => {{ const l = document.evaluate({}, document, null, 9, null).singleNodeValue;
+                        return l.scrollHeight - l.scrollTop - l.clientHeight < 48; }})()",
+                json!(LOG)
+            ),
+        )
+        .await;
+
+        // Notifications: asked for on a click; shown for a message while the tab is hidden.
+        erin.cdp("Browser.grantPermissions", json!({ "permissions": ["notifications"], "origin": erin.base })).await;
+        erin.js(
+            "window.__shown = [];
+             const Real = window.Notification;
+             window.Notification = class extends Real {
+               constructor(title, options) { super(title, options); window.__shown.push(title + ': ' + options.body); }
+             };",
+            vec![],
+        )
+        .await;
+        erin.click_button("Enable notifications").await;
+        erin.gone(&button("Enable notifications")).await;
 
         // A hidden tab counts unread messages in its title.
         erin.js(
@@ -810,6 +869,7 @@ async fn history_members_failures_and_attachments() {
         open_chat(&frank, "archive").await;
         say(&frank, "anyone there?").await;
         erin.until("the title to count the unread message", "document.title.startsWith('(1) ')").await;
+        erin.until("a notification", "window.__shown.includes('frank in archive: anyone there?')").await;
         erin.js(
             "delete document.visibilityState; delete document.hidden;
              document.dispatchEvent(new Event('visibilitychange'));",
