@@ -12,8 +12,10 @@ import { randomId, storage } from './lib.js';
 const { state } = store;
 const PAGE = 50;
 
-/** What the message list reports about its viewport (not state: it changes on every scroll). */
-export const viewport = { atBottom: true };
+/** The message list's viewport (not state: it changes on every scroll). `atBottom`: the
+ * reader sees the newest message; `stick`: scroll to the bottom after the next render (set by
+ * a send, so your own message comes into view even if you had scrolled up). */
+export const viewport = { atBottom: true, stick: false };
 
 // ---- session ----
 

@@ -21,7 +21,7 @@ function ChatLink({ chat, current }) {
   else if (last) {
     const who = last.sender?.id === me?.id ? 'You' : chat.is_private ? '' : last.sender?.username;
     line = who ? `${who}: ${preview(last)}` : preview(last);
-  } else line = chat.is_private ? 'No messages yet' : 'No messages yet';
+  } else line = 'No messages yet';
   // The link is named by its content, which starts with the chat's name; the hidden words
   // make it read as "weekend-trip, online, Jonas: see you, 10:32, 3 unread messages".
   const hidden = (text) => html`<span class="visually-hidden">${text}</span>`;
