@@ -35,8 +35,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use natter::db::users::{self, NewUser};
-use natter::db::{Db, DbError, DbOptions, rooms};
 use tokio_util::sync::CancellationToken;
 
 #[path = "support/client.rs"]
@@ -47,58 +45,11 @@ mod floor;
 mod standin;
 #[path = "support/mod.rs"]
 mod support;
+#[path = "support/world.rs"]
+mod world;
 use client::Client;
 use support::{Server, percentile, process_cpu_seconds};
-
-/// Users and rooms made offline; `tokens[i]` is user i's access token.
-struct World {
-    tokens: Vec<String>,
-    rooms: Vec<i64>,
-}
-
-/// `users` accounts and one group room per entry of `rooms` (member indexes), owned by its first
-/// member. All through the storage engine, with one shared password hash.
-fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
-    std::fs::create_dir_all(data).expect("data dir");
-    let db = Db::open(&data.join("natter.db"), DbOptions::default()).expect("open db");
-    let hash = natter::password::hash_blocking("password123").expect("hash");
-    let user_records = db
-        .write_blocking(move |conn| {
-            (0..users)
-                .map(|i| {
-                    let (name, email) = (format!("user{i}"), format!("user{i}@example.com"));
-                    users::insert(
-                        conn,
-                        &NewUser {
-                            username: &name,
-                            email: &email,
-                            full_name: None,
-                            password_hash: &hash,
-                            admin: false,
-                        },
-                    )
-                })
-                .collect::<Result<Vec<_>, DbError>>()
-        })
-        .expect("users");
-    let ids: Vec<i64> = user_records.iter().map(|u| u.id).collect();
-    let mut room_ids = Vec::new();
-    for (n, members) in rooms.iter().enumerate() {
-        let member_ids: Vec<i64> = members.iter().map(|&m| ids[m]).collect();
-        let room = db
-            .write_blocking(move |conn| rooms::create_group(conn, &format!("room {n}"), member_ids[0], &member_ids))
-            .expect("room");
-        room_ids.push(room);
-    }
-    db.shutdown_blocking();
-    let secret = natter::auth::load_or_create_secret(&data.join("jwt-secret")).expect("secret");
-    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1).expect("auth");
-    let tokens = user_records
-        .iter()
-        .map(|u| auth.issue_token(u).expect("token")["access_token"].as_str().expect("jwt").to_string())
-        .collect();
-    World { tokens, rooms: room_ids }
-}
+use world::make_world;
 
 /// What one socket's reader saw.
 #[derive(Default)]
@@ -231,16 +182,35 @@ fn print_usage(usage: &Usage, deliveries: usize) {
     );
 }
 
-/// Scenario 1: 100 senders in 10 rooms of 10, one message in flight each.
-async fn senders(secs: u64) {
+/// What a run of scenario 1 measured.
+struct SendersRun {
+    acks: Vec<Duration>,
+    deliveries: Vec<Duration>,
+    usage: Usage,
+    /// Bytes the server wrote to storage during the run and its last checkpoint.
+    written: u64,
+    /// Server RSS in KiB, once a second from the start of the run, and at its end.
+    rss: Vec<u64>,
+    /// Open file descriptors of the server at the start and at the end.
+    fds: (usize, usize),
+}
+
+/// Scenario 1's load for `secs` against a fresh server started with `flags`.
+async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let rooms: Vec<Vec<usize>> = (0..10).map(|r| (r * 10..r * 10 + 10).collect()).collect();
     let world = tokio::task::block_in_place(|| make_world(dir.path(), 100, &rooms));
-    let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
+    let mut all_flags = vec!["--message-rate", "0"];
+    all_flags.extend_from_slice(flags);
+    let server = Server::start_with(dir.path(), &all_flags);
     let mut sockets = Vec::new();
     for token in &world.tokens {
         sockets.push(Client::connect(&server.addr, token).await);
     }
+    // Setting up (migration, the accounts' first checkpoint) is not what is measured.
+    settle(&server).await;
+    let fds_start = server.open_fds();
+    let written_before = server.write_bytes();
     let origin = Instant::now();
     let stop = CancellationToken::new();
     let start = measure_start(&server);
@@ -249,7 +219,12 @@ async fn senders(secs: u64) {
         .enumerate()
         .map(|(i, ws)| tokio::spawn(drive(ws, origin, stop.clone(), Some(world.rooms[i / 10]))))
         .collect();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let mut rss = vec![server.rss_kib()];
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
+        rss.push(server.rss_kib());
+    }
     stop.cancel();
     let (mut acks, mut deliveries) = (Vec::new(), Vec::new());
     for task in tasks {
@@ -258,22 +233,107 @@ async fn senders(secs: u64) {
         deliveries.extend(seen.deliveries);
     }
     let usage = measure_end(&server, start);
+    let fds = (fds_start, server.open_fds());
+    // Stopping checkpoints whatever the WAL still holds: every byte a message costs is counted.
+    let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - written_before;
     acks.sort();
     deliveries.sort();
-    let secs = usage.elapsed.as_secs_f64();
+    SendersRun { acks, deliveries, usage, written, rss, fds }
+}
+
+/// Scenario 1: 100 senders in 10 rooms of 10, one message in flight each.
+async fn senders(secs: u64) {
+    let run = run_senders(secs, &[]).await;
+    let secs = run.usage.elapsed.as_secs_f64();
     println!("1. 100 senders, 10 rooms of 10 members, one durable message in flight per sender");
     println!(
         "  {:.0} acked msgs/s   ack p50 {:.2} ms p99 {:.2} ms   {:.0} deliveries/s   delivery p50 {:.2} ms p99 {:.2} ms",
-        acks.len() as f64 / secs,
-        ms(percentile(&acks, 0.5)),
-        ms(percentile(&acks, 0.99)),
-        deliveries.len() as f64 / secs,
-        ms(percentile(&deliveries, 0.5)),
-        ms(percentile(&deliveries, 0.99)),
+        run.acks.len() as f64 / secs,
+        ms(percentile(&run.acks, 0.5)),
+        ms(percentile(&run.acks, 0.99)),
+        run.deliveries.len() as f64 / secs,
+        ms(percentile(&run.deliveries, 0.5)),
+        ms(percentile(&run.deliveries, 0.99)),
     );
-    print_usage(&usage, deliveries.len());
+    print_usage(&run.usage, run.deliveries.len());
+    print_written(&run);
     println!("  targets: ≥ 10,000 acked msgs/s, ack p99 ≤ 25 ms");
-    server.stop();
+}
+
+fn print_written(run: &SendersRun) {
+    println!(
+        "  written to storage: {:.1} MB = {:.0} bytes per acked message (WAL and checkpoints)",
+        run.written as f64 / 1e6,
+        run.written as f64 / run.acks.len().max(1) as f64,
+    );
+}
+
+/// SD-card wear: bytes written per stored message under scenario 1, with group commit and
+/// with one commit per message (`--commit-batch 1`).
+async fn wear(secs: u64) {
+    println!("W. bytes written to storage per acked message, scenario 1's load");
+    for (label, flags) in
+        [("group commit (default)", &[][..]), ("one commit per message", &["--commit-batch", "1"][..])]
+    {
+        let run = run_senders(secs, flags).await;
+        println!("  {label}: {:.0} acked msgs/s", run.acks.len() as f64 / run.usage.elapsed.as_secs_f64());
+        print_written(&run);
+    }
+    let (acked, written) = trickle_wear(secs, Duration::from_millis(200), &[]).await;
+    println!(
+        "  a quiet room, one message every 200 ms: {acked} acked, {:.2} MB written = {:.0} bytes per message",
+        written as f64 / 1e6,
+        written as f64 / acked.max(1) as f64
+    );
+}
+
+/// A quiet server's wear: one room of 10 members, one message every `period` (what a household
+/// or a club does), bytes written per message.
+async fn trickle_wear(secs: u64, period: Duration, flags: &[&str]) -> (u64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = tokio::task::block_in_place(|| make_world(dir.path(), 10, &[(0..10).collect()]));
+    let server = Server::start_with(dir.path(), flags);
+    let mut sockets = Vec::new();
+    for token in &world.tokens {
+        sockets.push(Client::connect(&server.addr, token).await);
+    }
+    let sender = Client::connect(&server.addr, &world.tokens[0]).await;
+    settle(&server).await;
+    let before = server.write_bytes();
+    let origin = Instant::now();
+    let stop = CancellationToken::new();
+    let receivers: Vec<_> = sockets.into_iter().map(|ws| tokio::spawn(drive(ws, origin, stop.clone(), None))).collect();
+    let stop_sending = CancellationToken::new();
+    let sending = tokio::spawn(send_every(sender, world.rooms[0], origin, stop_sending.clone(), period));
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop_sending.cancel();
+    let (_, acks) = sending.await.expect("sender");
+    stop.cancel();
+    for task in receivers {
+        task.await.expect("receiver");
+    }
+    let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - before;
+    (acks.len() as u64, written)
+}
+
+/// Memory over a long run of scenario 1 (`BENCH_SOAK_SECS`, default 300): start, peak, end.
+async fn soak() {
+    let secs: u64 = std::env::var("BENCH_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let run = run_senders(secs, &[]).await;
+    let (first, last) = (run.rss[0], run.rss[run.rss.len() - 1]);
+    let peak = run.rss.iter().copied().max().unwrap_or(0);
+    let minute = |m: usize| run.rss.get(m * 60).map(|kib| format!("{:.1}", *kib as f64 / 1024.0));
+    let per_minute: Vec<String> = (0..).map_while(minute).collect();
+    println!("S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s", run.acks.len() as f64 / secs as f64);
+    println!(
+        "  server RSS start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB (each minute: {} MiB); open fds {} -> {}",
+        first as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        last as f64 / 1024.0,
+        per_minute.join(", "),
+        run.fds.0,
+        run.fds.1,
+    );
 }
 
 /// Scenario 2: one room of 1,000 connected members, one message every 10 ms.
@@ -285,15 +345,17 @@ enum Against {
     Standin,
 }
 
-/// Scenario 2's sender: a `chat_message` every 10 ms until `stop`, then up to a second for the
-/// acks still due. The number sent and each ack's latency; its own deliveries are read and dropped.
-async fn send_every_10ms(
+/// Scenario 2's sender: a `chat_message` every `period` until `stop`, then up to a second for
+/// the acks still due. The number sent and each ack's latency; its own deliveries are read and
+/// dropped.
+async fn send_every(
     mut sender: Client,
     room: i64,
     origin: Instant,
     stop: CancellationToken,
+    period: Duration,
 ) -> (u64, Vec<Duration>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(period);
     let (mut sent, mut acks) = (0u64, Vec::new());
     let mut in_flight = HashMap::new();
     loop {
@@ -377,7 +439,7 @@ async fn fanout(secs: u64, against: Against) {
     println!("  (presence storm of {members} users coming online drained in {:.1} s)", settled.as_secs_f64());
     let start = measure_start(&server);
     let stop_sending = CancellationToken::new();
-    let sending = tokio::spawn(send_every_10ms(sender, room, origin, stop_sending.clone()));
+    let sending = tokio::spawn(send_every(sender, room, origin, stop_sending.clone(), Duration::from_millis(10)));
     let sending_started = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     stop_sending.cancel();
@@ -552,6 +614,13 @@ fn main() {
         }
         if wants("idle") {
             idle().await;
+        }
+        if wants("wear") {
+            wear(secs).await;
+        }
+        // Five minutes by default: only when named.
+        if only.iter().any(|o| o == "soak") {
+            soak().await;
         }
     });
 }

@@ -231,9 +231,19 @@ pub struct ServeArgs {
     /// Read connections to the database.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub db_readers: u32,
+    /// SQLite page cache of all database connections together (shared out evenly).
+    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    pub db_cache: u64,
     /// Most writes that share one commit (group commit).
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub commit_batch: u32,
+    /// How often the write-ahead log is copied into the database file, when something was
+    /// written (less often = fewer bytes written per message on an SD card).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub checkpoint_interval: Duration,
+    /// A write-ahead log larger than this is copied into the database at once.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    pub wal_limit: u64,
     /// How long a request may take before it gets 500, e.g. 30s.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,

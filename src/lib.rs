@@ -103,7 +103,14 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let db_path = config.data.db_path();
     let db = Db::open(
         &db_path,
-        DbOptions { readers: config.db_readers, commit_batch: config.commit_batch as usize, ..DbOptions::default() },
+        DbOptions {
+            readers: config.db_readers,
+            commit_batch: config.commit_batch as usize,
+            checkpoint_interval: config.checkpoint_interval,
+            wal_limit: config.wal_limit,
+            cache: config.db_cache,
+            ..DbOptions::default()
+        },
     )
     .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
 

@@ -14,19 +14,22 @@
 //! here: the call compiles to nothing there.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 /// Notes that memory was freed; [`MemoryTrim::run`] trims after it.
 #[derive(Default)]
 pub struct MemoryTrim {
-    freed: AtomicBool,
+    /// Trims still due: two after each note, because what a closed socket holds (its tasks,
+    /// channels and buffers) is freed a moment after the disconnect is noted, possibly after
+    /// the next round has already run.
+    due: AtomicU8,
 }
 
 impl MemoryTrim {
-    /// Something that held memory (a connection, a socket) went away.
+    /// Something that held memory (a connection, a socket) is going away.
     pub fn note_freed(&self) {
-        self.freed.store(true, Ordering::Relaxed);
+        self.due.store(2, Ordering::Relaxed);
     }
 
     /// Every `every`, if anything was freed since the last round, return free pages to the
@@ -39,7 +42,8 @@ impl MemoryTrim {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if self.freed.swap(false, Ordering::Relaxed) {
+            let due = self.due.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            if due.is_ok() {
                 let _ = tokio::task::spawn_blocking(release_free_pages).await;
             }
         }

@@ -83,8 +83,8 @@ async fn memory_returns_after_2000_socket_connections_open_and_close() {
     // Socket.IO namespace) is already in the baseline.
     let first = sio::connect_token(&server.base, &tokens[0]).await.expect("connect");
     first.close().await;
-    let fds_before = server.open_fds();
-    wait_for_fds(&server, fds_before).await;
+    let sockets_before = server.open_sockets();
+    wait_for_sockets(&server, sockets_before).await;
     let before = server.rss_kb();
 
     let clients: Vec<sio::Client> = futures_util::stream::iter(0..2000)
@@ -101,9 +101,9 @@ async fn memory_returns_after_2000_socket_connections_open_and_close() {
     for client in clients {
         client.close().await;
     }
-    // Closed on our side; the server has let go of them when its open file descriptors are back
-    // to where they were, and has given the memory back within a few trim rounds.
-    wait_for_fds(&server, fds_before).await;
+    // Closed on our side; the server has let go of them when its open sockets are back to where
+    // they were, and has given the memory back within a few trim rounds.
+    wait_for_sockets(&server, sockets_before).await;
     let bound = before + 16 * 1024;
     let after = wait_for_rss_at_most(&server, bound).await;
     println!("natter RSS: {before} kB before, {open} kB with 2,000 sockets open, {after} kB after they closed");
@@ -111,12 +111,12 @@ async fn memory_returns_after_2000_socket_connections_open_and_close() {
     server.kill().await;
 }
 
-/// Wait until the server's open file descriptors are back to `fds` (nothing to await: the
-/// server tells no one when it has closed a connection).
-async fn wait_for_fds(server: &ServerProcess, fds: usize) {
+/// Wait until the server's open sockets are back to `sockets` (nothing to await: the server
+/// tells no one when it has closed a connection).
+async fn wait_for_sockets(server: &ServerProcess, sockets: usize) {
     let deadline = std::time::Instant::now() + common::TIMEOUT;
-    while server.open_fds() > fds {
-        assert!(std::time::Instant::now() < deadline, "{} fds still open, {fds} before", server.open_fds());
+    while server.open_sockets() > sockets {
+        assert!(std::time::Instant::now() < deadline, "{} sockets open, {sockets} before", server.open_sockets());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -19,10 +19,27 @@ impl Server {
     }
 
     /// Start with extra flags (after the benchmark defaults and `BENCH_SERVER_ARGS`).
+    ///
+    /// `BENCH_NATTER_BIN` runs another natter binary (e.g. a build of an older commit, for A/B
+    /// figures); `BENCH_SERVER_CPUS` confines the server to those cores with `taskset -c`
+    /// (e.g. `0`, a stand-in for a small board).
     pub fn start_with(data: &Path, flags: &[&str]) -> Server {
-        let mut natter = Command::new(env!("CARGO_BIN_EXE_natter"));
+        let binary = std::env::var("BENCH_NATTER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_natter").to_string());
+        let mut natter = match std::env::var("BENCH_SERVER_CPUS") {
+            Ok(cpus) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", &cpus]).arg(&binary);
+                taskset
+            }
+            Err(_) => Command::new(&binary),
+        };
+        natter.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn,natter=info"]);
+        // No bound on signups and logins from the generator's one address, unless a scenario
+        // sets its own.
+        if !flags.contains(&"--auth-rate") {
+            natter.args(["--auth-rate", "0"]);
+        }
         natter
-            .args(["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--log", "warn,natter=info"])
             // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
             .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
             .args(flags)
@@ -62,6 +79,47 @@ impl Server {
 
     pub fn rss_kib(&self) -> u64 {
         rss_kib_of(&format!("/proc/{}/status", self.child.id()))
+    }
+
+    /// Bytes this process has caused to be written to storage (`write_bytes` of /proc/PID/io:
+    /// what reaches the block layer, so WAL appends and checkpoints both count, page-cache
+    /// hits do not).
+    pub fn write_bytes(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap_or_default();
+        io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// How many file descriptors it has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// `/proc/PID/status` field in kB (`VmHWM`, `Threads`, ...).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let prefix = format!("{field}:");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stop it (SIGTERM: it commits and checkpoints everything) and return [`Server::write_bytes`]
+    /// as of its exit, read from the exited process before it is reaped.
+    pub fn stop_counting_writes(mut self) -> u64 {
+        let pid = self.child.id();
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let exited = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        };
+        while !exited() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let written = self.write_bytes();
+        let _ = self.child.wait();
+        written
     }
 
     pub fn stop(mut self) {

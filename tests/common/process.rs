@@ -82,9 +82,14 @@ impl ServerProcess {
         self.status_kb("VmRSS")
     }
 
-    /// How many file descriptors it has open (sockets, database files, ...).
-    pub fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid)).expect("read /proc/PID/fd").count()
+    /// How many sockets it has open (the listener, connections; not database files, whose
+    /// number grows with the read pool).
+    pub fn open_sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .expect("read /proc/PID/fd")
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
     }
 
     /// `kill -9` and reap it.
