@@ -6,7 +6,9 @@
 #   sudo ./install.sh --systemd  # also write and enable a systemd unit running `natter serve`
 #
 # Options: --prefix DIR, --systemd, --data-dir DIR (for the unit; default /var/lib/natter),
-#          --user NAME (the unit's user; default natter, created if missing), --bind ADDR.
+#          --user NAME (the unit's user; default natter, created if missing), --bind ADDR,
+#          --flags "..." (more `natter serve` flags for the unit, e.g. the Raspberry Pi profile:
+#          --flags "--hash-concurrency 1 --db-readers 2 --db-cache 4MiB").
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +17,7 @@ systemd=no
 data_dir=/var/lib/natter
 service_user=natter
 bind=0.0.0.0:8000
+flags=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
         --data-dir) data_dir="$2"; shift 2 ;;
         --user) service_user="$2"; shift 2 ;;
         --bind) bind="$2"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        --flags) flags="$2"; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,7 +51,7 @@ After=network.target
 
 [Service]
 User=$service_user
-ExecStart=$prefix/natter serve --bind $bind --data-dir $data_dir
+ExecStart=$prefix/natter serve --bind $bind --data-dir $data_dir${flags:+ $flags}
 Restart=on-failure
 KillSignal=SIGTERM
 TimeoutStopSec=30

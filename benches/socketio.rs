@@ -553,6 +553,16 @@ async fn idle() {
     let rooms: Vec<Vec<usize>> = (0..10).map(|r| (r * 10..r * 10 + 10).collect()).collect();
     let world = tokio::task::block_in_place(|| make_world(dir.path(), USERS, &rooms));
     let server = Server::start(dir.path());
+    // As a real server has them: every account has logged in (password hashing) first.
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let logins = (0..USERS).map(|i| {
+        let body = serde_json::json!({"email": format!("user{i}"), "password": world::PASSWORD});
+        http.post(format!("http://{}/auth/login", server.addr)).json(&body).send()
+    });
+    for response in futures_util::future::join_all(logins).await {
+        assert_eq!(response.expect("login").status().as_u16(), 200, "login");
+    }
+    let after_logins = server.rss_kib();
     // Warm up: allocator arenas, runtime threads, a first batch of connections.
     let warm: Vec<Client> =
         futures_util::future::join_all((0..100).map(|i| Client::connect(&server.addr, &world.tokens[i % USERS]))).await;
@@ -570,10 +580,12 @@ async fn idle() {
     let after = server.rss_kib();
     println!("3. {CONNECTIONS} idle connections ({USERS} users, each socket in its user's room and 1 chat room)");
     println!(
-        "  connected in {:.1} s; server RSS {} MiB -> {} MiB = {:.1} KB per connection",
+        "  {USERS} logins first (server RSS {:.1} MiB after them); connected in {:.1} s; server RSS {:.1} MiB -> \
+         {:.1} MiB = {:.1} KB per connection",
+        after_logins as f64 / 1024.0,
         connect_time.as_secs_f64(),
-        before / 1024,
-        after / 1024,
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
         (after.saturating_sub(before)) as f64 * 1024.0 / 1000.0 / CONNECTIONS as f64,
     );
     println!("  target: ≤ 18 KB of server RSS per idle connection");
