@@ -1,4 +1,6 @@
-//! Passwords (argon2id), access tokens (JWT HS256) and the `AuthUser` extractor.
+//! Credentials: access tokens (JWT HS256), the password hasher they go with, and [`Caller`],
+//! what a token says about who is calling. The transports turn requests into a `Caller`
+//! (`api::extract`, the Socket.IO connect handler); the use cases check it against the account.
 //!
 //! - Password hashing (argon2id, bounded memory and concurrency) is [`crate::password`]'s.
 //! - Tokens are HS256 only (`alg` pinned: `none` or anything else is refused), with `sub`, `iat`,
@@ -8,19 +10,15 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::AppState;
-use crate::db::Db;
 use crate::db::users::{self, UserRecord};
 use crate::error::{ApiError, ApiResult};
+use crate::model::Token;
 use crate::password::Passwords;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,7 +33,8 @@ pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
-    pub passwords: Passwords,
+    /// Shared with the accounts use case, which hashes new passwords.
+    pub passwords: Arc<Passwords>,
 }
 
 /// Read the JWT secret, or create it (mode 0600) on first start.
@@ -83,22 +82,17 @@ impl Auth {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
-            passwords: Passwords::new(hash_concurrency)?,
+            passwords: Arc::new(Passwords::new(hash_concurrency)?),
         })
     }
 
-    /// The SPEC's Token object for `user`.
-    pub fn issue_token(&self, user: &UserRecord) -> ApiResult<serde_json::Value> {
+    /// A fresh access token for `user`.
+    pub fn issue_token(&self, user: &UserRecord) -> ApiResult<Token> {
         let iat = crate::db::unix_now();
         let claims = Claims { sub: user.id.to_string(), iat, exp: iat + self.ttl.as_secs() as i64 };
         let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
-        Ok(json!({
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": self.ttl.as_secs(),
-            "user": user.to_user(),
-        }))
+        Ok(Token { access_token: token, token_type: "bearer", expires_in: self.ttl.as_secs(), user: user.to_user() })
     }
 
     /// Signature, algorithm and expiry; says nothing yet about the user.
@@ -113,13 +107,6 @@ impl Auth {
         let claims = self.decode(token)?;
         let id: i64 = claims.sub.parse().map_err(|_| ApiError::unauthorized())?;
         Ok(Caller { id, issued_at: claims.iat, expires_at: claims.exp })
-    }
-
-    /// The token's caller and their account, checked now (used once per socket connection).
-    pub async fn authenticate(&self, db: &Db, token: &str) -> ApiResult<(Caller, UserRecord)> {
-        let caller = self.caller(token)?;
-        let user = db.read(move |conn| caller.verify(conn)).await?;
-        Ok((caller, user))
     }
 }
 
@@ -160,33 +147,5 @@ impl Caller {
     /// Whether the token's `exp` has passed at `now` (unix seconds).
     pub fn expired(&self, now: i64) -> bool {
         now >= self.expires_at
-    }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or_else(ApiError::unauthorized)?;
-        state.auth.caller(token)
-    }
-}
-
-/// The caller with their account loaded and checked up front: for endpoints where a second
-/// blocking hand-off does not matter (profile, search, invites, uploads). Chat endpoints take
-/// [`Caller`] and verify inside their own database call.
-pub struct AuthUser(pub UserRecord);
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        state.db.read(move |conn| caller.verify(conn)).await.map(AuthUser)
     }
 }

@@ -1,16 +1,23 @@
 //! The subcommands of SPEC §5. Each works on the same data as a running server: writes go
 //! through the storage engine (SQLite's locking and `busy_timeout` let it share the file with
 //! the server), and `restore` refuses to run while a server holds the data folder.
+//!
+//! `user` and `invite` are thin: parse the flags, call the same use case the REST API calls
+//! (`natter user add` is a signup by the operator), print the answer.
 
+use std::future::Future;
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Cli, Command, DataArgs, ServeArgs, UserAction};
-use crate::db::users::{self, NewUser, UserRecord};
-use crate::db::{Db, DbError, DbOptions, invites};
-use crate::{auth, validate};
+use crate::auth;
+use crate::config::{Cli, Command, DataArgs, Registration, ServeArgs, UserAction};
+use crate::db::{Db, DbOptions, invites};
+use crate::error::ApiError;
+use crate::password::Passwords;
+use crate::usecase::accounts::{Accounts, NewAccount};
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
@@ -41,67 +48,66 @@ fn open_db(data: &DataArgs) -> Result<Db, String> {
         .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
 }
 
+/// The password from `--password`, else one line of standard input.
 fn read_password(given: Option<String>) -> Result<String, String> {
-    let password = match given {
-        Some(p) => p,
+    match given {
+        Some(p) => Ok(p),
         None => {
             eprint!("password: ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
-            line.trim_end_matches(['\r', '\n']).to_string()
+            Ok(line.trim_end_matches(['\r', '\n']).to_string())
         }
-    };
-    validate::password(&password).map_err(|p| format!("the password {p}"))?;
-    Ok(password)
+    }
 }
 
-fn find_user(db: &Db, name: &str) -> Result<UserRecord, String> {
-    let name = name.to_string();
-    db.read_blocking(|conn| users::by_login(conn, &name))
-        .map_err(|e: DbError| e.to_string())?
-        .ok_or_else(|| format!("no user named {name}"))
+/// Run a use case to completion from this synchronous command.
+fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    Ok(runtime.block_on(work))
+}
+
+/// A use case's refusal as one line: `the username must be …`, `That email is already
+/// registered.`; an internal error with its cause (this is the operator's own terminal).
+fn say(e: ApiError) -> String {
+    match &e {
+        ApiError::Validation { fields, .. } => {
+            fields.iter().map(|(field, problem)| format!("the {field} {problem}")).collect::<Vec<_>>().join("; ")
+        }
+        ApiError::Internal(_) => e.to_string(),
+        _ => e.detail(),
+    }
 }
 
 fn user(action: UserAction) -> Result<(), String> {
     let db = open_db(action.data())?;
-    let result = user_action(&db, action);
+    let result = Passwords::new(1).and_then(|passwords| {
+        // The CLI never signs anyone up: adding an account is the operator's own decision,
+        // whatever `--registration` the server runs with.
+        let accounts = Accounts::new(db.clone(), Arc::new(passwords), Registration::Closed);
+        block_on(user_action(&accounts, action))?
+    });
     db.shutdown_blocking();
     result
 }
 
-fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
-    let update = |name: &str, f: fn(&rusqlite::Connection, i64) -> Result<bool, DbError>, done: &str| {
-        let user = find_user(db, name)?;
-        db.write_blocking(move |conn| f(conn, user.id)).map_err(|e: DbError| e.to_string())?;
-        println!("{} {done}", user.username);
-        Ok(())
-    };
+async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), String> {
     match action {
         UserAction::Add { name, email, password, admin, .. } => {
-            validate::username(&name).map_err(|p| format!("the username {p}"))?;
-            validate::email(&email).map_err(|p| format!("the email {p}"))?;
-            let hash = crate::password::hash_blocking(&read_password(password)?)?;
-            let email = email.trim().to_lowercase();
-            let user = db
-                .write_blocking(move |conn| {
-                    users::insert(
-                        conn,
-                        &NewUser { username: &name, email: &email, full_name: None, password_hash: &hash, admin },
-                    )
-                })
-                .map_err(|e: DbError| match e.unique_violation() {
-                    Some(field) => format!("that {} is already taken", field.trim_start_matches("users.")),
-                    None => e.to_string(),
-                })?;
+            accounts.check_names(&name, &email).map_err(say)?;
+            let new = NewAccount { username: name, email, password: read_password(password)?, full_name: None };
+            let user = accounts.add(new, admin).await.map_err(say)?;
             println!("created user {} (id {}{})", user.username, user.id, if user.is_admin { ", admin" } else { "" });
-            Ok(())
         }
         UserAction::List { .. } => {
-            let all = db.read_blocking(users::list).map_err(|e: DbError| e.to_string())?;
             println!("{:>6}  {:<32}  {:<40}  flags", "id", "username", "email");
-            for u in all {
-                let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
+            for account in accounts.list().await.map_err(say)? {
+                let u = &account.user;
+                let flags = [(u.is_admin, "admin"), (account.disabled, "disabled")]
                     .iter()
                     .filter(|(on, _)| *on)
                     .map(|(_, f)| *f)
@@ -109,20 +115,22 @@ fn user_action(db: &Db, action: UserAction) -> Result<(), String> {
                     .join(",");
                 println!("{:>6}  {:<32}  {:<40}  {}", u.id, u.username, u.email, flags);
             }
-            Ok(())
         }
         UserAction::Passwd { name, password, .. } => {
-            let user = find_user(db, &name)?;
-            let hash = crate::password::hash_blocking(&read_password(password)?)?;
-            db.write_blocking(move |conn| users::set_password(conn, user.id, &hash))
-                .map_err(|e: DbError| e.to_string())?;
+            let user = accounts.set_password(&name, read_password(password)?).await.map_err(say)?;
             println!("password of {} changed; its older tokens no longer work", user.username);
-            Ok(())
         }
-        UserAction::Disable { name, .. } => update(&name, |c, id| users::set_disabled(c, id, true), "disabled"),
-        UserAction::Enable { name, .. } => update(&name, |c, id| users::set_disabled(c, id, false), "enabled"),
-        UserAction::Promote { name, .. } => update(&name, users::set_admin, "is now an administrator"),
+        UserAction::Disable { name, .. } => {
+            println!("{} disabled", accounts.set_disabled(&name, true).await.map_err(say)?.username);
+        }
+        UserAction::Enable { name, .. } => {
+            println!("{} enabled", accounts.set_disabled(&name, false).await.map_err(say)?.username);
+        }
+        UserAction::Promote { name, .. } => {
+            println!("{} is now an administrator", accounts.promote(&name).await.map_err(say)?.username);
+        }
     }
+    Ok(())
 }
 
 fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {

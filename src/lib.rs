@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod input;
 pub mod limits;
 pub mod media;
 pub mod memory;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod password;
 pub mod presence;
 pub mod realtime;
+pub mod usecase;
 pub mod validate;
 pub mod web;
 
@@ -36,8 +38,10 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{Db, DbOptions};
-use crate::limits::{Limits, RateLimiter};
+use crate::limits::RateLimiter;
 use crate::presence::Presence;
+use crate::usecase::accounts::Accounts;
+use crate::usecase::sessions::Sessions;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -46,8 +50,10 @@ pub struct AppState(Arc<AppInner>);
 pub struct AppInner {
     pub config: ServeArgs,
     pub db: Db,
-    pub auth: Auth,
-    pub limits: Limits,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    /// `--message-rate`, for Socket.IO `chat_message`.
+    pub message_rate: RateLimiter,
     pub presence: Presence,
     pub memory: Arc<memory::MemoryTrim>,
     pub events: chat::Events,
@@ -116,15 +122,13 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
 
     let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize)
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
+    let auth = Arc::new(auth);
     let (events, event_stream) = chat::Events::channel();
     let state = AppState(Arc::new(AppInner {
         events,
-        auth,
-        limits: Limits {
-            auth_per_address: RateLimiter::new(config.auth_rate),
-            failed_logins_per_account: RateLimiter::new(config.login_fail_rate),
-            messages_per_user: RateLimiter::new(config.message_rate),
-        },
+        accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
+        sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
+        message_rate: RateLimiter::new(config.message_rate),
         presence: Presence::default(),
         memory: Arc::default(),
         started: Instant::now(),

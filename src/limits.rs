@@ -4,9 +4,13 @@
 //! for signup/login, account for failed logins, user for socket messages), one of them counted
 //! only on failure, and every one answering with the seconds to wait. A mutex-guarded map of
 //! windows does all of that in a few lines; stale windows are swept when the map grows.
+//!
+//! A limit never fails open: if a thread panicked while holding the map's lock, the map is still
+//! a valid set of counts (every change to it is one map operation), so the limiter goes on
+//! counting with it instead of letting everything through.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::config::Rate;
@@ -41,9 +45,11 @@ impl RateLimiter {
 
     /// Forget `key` (e.g. a successful login clears the failure count).
     pub fn reset(&self, key: &str) {
-        if let Ok(mut windows) = self.windows.lock() {
-            windows.remove(key);
-        }
+        self.windows().remove(key);
+    }
+
+    fn windows(&self) -> MutexGuard<'_, HashMap<String, Window>> {
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn apply(&self, key: &str, count: bool) -> Result<(), u64> {
@@ -52,9 +58,7 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let per = self.rate.per;
-        let Ok(mut windows) = self.windows.lock() else {
-            return Ok(());
-        };
+        let mut windows = self.windows();
         if windows.len() >= SWEEP_AT {
             windows.retain(|_, w| now.duration_since(w.started) < per);
         }
@@ -73,13 +77,6 @@ impl RateLimiter {
     }
 }
 
-/// Every limiter the server keeps.
-pub struct Limits {
-    pub auth_per_address: RateLimiter,
-    pub failed_logins_per_account: RateLimiter,
-    pub messages_per_user: RateLimiter,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +92,21 @@ mod tests {
         assert!(limiter.hit("b").is_ok(), "keys are independent");
         limiter.reset("a");
         assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_lift_the_limit() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(Rate { count: 1, per: Duration::from_secs(60) }));
+        assert!(limiter.hit("a").is_ok());
+        let holder = limiter.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = holder.windows.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(panicked.is_err() && limiter.windows.is_poisoned());
+        assert!(limiter.hit("a").is_err(), "still limited after the lock was poisoned");
+        assert!(limiter.check("a").is_err());
     }
 
     #[test]

@@ -12,6 +12,27 @@ pub struct User {
     pub is_admin: bool,
 }
 
+/// What a successful login returns: an access token and the account it speaks for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Token {
+    pub access_token: String,
+    /// Always `"bearer"`.
+    pub token_type: &'static str,
+    /// The token's lifetime in seconds (`--token-ttl`).
+    pub expires_in: u64,
+    pub user: User,
+}
+
+/// An account as an administrator sees it: the user, whether it is disabled, when it was last
+/// online (SPEC §3 Operations; `natter user list` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserAccount {
+    #[serde(flatten)]
+    pub user: User,
+    pub disabled: bool,
+    pub last_seen: Option<String>,
+}
+
 /// Another user as anyone sees them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserPublic {

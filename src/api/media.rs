@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use super::extract::AuthUser;
 use crate::AppState;
-use crate::auth::AuthUser;
 use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
 use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};

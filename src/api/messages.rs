@@ -6,12 +6,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::extract::{JsonBody, QueryParams, int_param, path_id};
+use super::extract::{JsonBody, QueryParams};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::chat::{self, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE, Post};
 use crate::db::messages::Window;
 use crate::error::{ApiError, ApiResult};
+use crate::input::{int_param, path_id};
 use crate::model::Message;
 
 #[derive(Deserialize)]

@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::AuthUser;
 use super::extract::JsonBody;
 use crate::AppState;
-use crate::auth::{AuthUser, random_hex};
+use crate::auth::random_hex;
 use crate::config::parse_duration;
 use crate::db::invites;
 use crate::error::{ApiError, ApiResult};

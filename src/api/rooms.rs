@@ -5,11 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::extract::{JsonBody, path_id};
+use super::extract::JsonBody;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::chat;
 use crate::error::ApiResult;
+use crate::input::path_id;
 use crate::model::{PrivateChat, Room};
 
 pub async fn list_rooms(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Room>>> {

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
-use crate::model::{User, UserPublic};
+use crate::model::{User, UserAccount, UserPublic};
 
 /// A user row with what authentication needs.
 #[derive(Debug, Clone)]
@@ -28,6 +28,11 @@ impl UserRecord {
             created_at: self.created_at.clone(),
             is_admin: self.is_admin,
         }
+    }
+
+    /// As an administrator sees this account.
+    pub fn to_account(&self) -> UserAccount {
+        UserAccount { user: self.to_user(), disabled: self.disabled, last_seen: self.last_seen.clone() }
     }
 
     /// As others see this user; `online` is filled in from the presence registry.

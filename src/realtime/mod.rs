@@ -94,7 +94,7 @@ async fn authenticate(
     State(state): State<AppState>,
 ) -> Result<(), Unauthorized> {
     let token = handshake_token(&s, auth.as_ref().ok()).ok_or(Unauthorized)?;
-    let (caller, user) = state.auth.authenticate(&state.db, &token).await.map_err(|_| Unauthorized)?;
+    let (caller, user) = state.sessions.connect(&token).await.map_err(|_| Unauthorized)?;
     let user_id = caller.id;
     // Membership can change while this runs. Join `user:{id}` first, so the fan-out of any
     // change committed from now on reaches this socket; then join the rooms as read, and read
@@ -273,18 +273,14 @@ async fn chat_message(
     caller: Caller,
     payload: ApiResult<serde_json::Map<String, Value>>,
 ) -> ApiResult<Value> {
-    state
-        .limits
-        .messages_per_user
-        .hit(&caller.id.to_string())
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    state.message_rate.hit(&caller.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let mut map = payload?;
     let room_id = id_field(&map, &["room_id", "room"])?;
     // `message` is the older name of `content`; a client that sends both means `content`.
     if map.contains_key("content") {
         map.remove("message");
     }
-    let input: ChatMessageInput = crate::api::extract::from_value(Value::Object(map))?;
+    let input: ChatMessageInput = crate::input::from_value(Value::Object(map))?;
     let post = Post {
         room_id,
         // May be left out when an attachment is given; empty content is refused without one.

@@ -1,0 +1,160 @@
+//! Decoding what clients send, shared by every transport: REST bodies and query strings, and
+//! Socket.IO event payloads, become the input types the use cases take.
+//!
+//! Malformed input gets the SPEC's error body whatever carried it: text that is not JSON is 400
+//! `invalid_json`; JSON of the wrong shape is 422 naming the field (`members[2]`, `content`, …);
+//! a bad query parameter is 422 naming it; a path id that is not a positive integer is 404, as
+//! an unknown resource would be. The axum extractors that apply these to a request are in
+//! `api::extract`; the Socket.IO handlers call the `event_*` functions directly.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::validate;
+
+/// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
+/// `{}`: endpoints whose fields are all optional need none, the others name what is missing.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return from_value(Value::Object(Map::new()));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("The request body is not valid JSON: {e}.")))?;
+    from_value(value)
+}
+
+/// Shape a JSON value into `T`; the error names the field (`members[2]`, `content`, ...).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let field = if path == "." { field.to_string() } else { format!("{path}.{field}") };
+            ApiError::invalid(&field, "is required")
+        } else {
+            let field = if path == "." { "body".to_string() } else { path };
+            ApiError::invalid(&field, message)
+        }
+    })
+}
+
+/// `a=1&b=x%20y` (a form body or a query string) shaped into `T`, every value a string.
+pub fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let pairs: Map<String, Value> = url_decoded_pairs(bytes).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    from_value(Value::Object(pairs))
+}
+
+/// `a=1&b=x%20y` → pairs; the last of repeated keys wins.
+fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    fn decode(part: &[u8]) -> String {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < part.len() => {
+                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(byte) => {
+                            out.push(byte);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                other => out.push(other),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    bytes
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let key = decode(it.next().unwrap_or_default());
+            let value = decode(it.next().unwrap_or_default());
+            (key, value)
+        })
+        .collect()
+}
+
+/// An optional integer query parameter within `min..=max`; anything else is a 422 naming it.
+pub fn int_param(value: Option<&str>, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
+    let Some(text) = value else { return Ok(None) };
+    match text.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::invalid(name, format!("must be an integer from {min} to {max}"))),
+    }
+}
+
+/// An id from the path: anything that is not a positive integer is an unknown resource (404).
+pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
+    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
+}
+
+// ---- accounts ----
+
+/// `POST /auth/signup`.
+#[derive(Debug, Deserialize)]
+pub struct Signup {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    pub invite: Option<String>,
+}
+
+/// Both login forms as sent: JSON `{"email","password"}` (email may hold the username) and the
+/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored).
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// A login attempt: what was typed to name the account, and the password.
+#[derive(Debug)]
+pub struct Login {
+    pub login: String,
+    pub password: String,
+}
+
+impl LoginForm {
+    /// Both fields present and non-empty, else one 422 naming each missing one (as the client
+    /// named it: OAuth2 form clients say `username`, JSON clients `email`).
+    pub fn into_login(self) -> ApiResult<Login> {
+        let login_field = if self.email.is_none() && self.username.is_some() { "username" } else { "email" };
+        let login = self.email.or(self.username).map(|l| l.trim().to_string()).unwrap_or_default();
+        let password = self.password.unwrap_or_default();
+        let mut fields = validate::Fields::default();
+        if login.is_empty() {
+            fields.add(login_field, "is required");
+        }
+        if password.is_empty() {
+            fields.add("password", "is required");
+        }
+        fields.finish()?;
+        Ok(Login { login, password })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        let pairs = url_decoded_pairs(b"username=a%40b.c&password=p+w%21&grant_type=password&x=%zz");
+        assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
+        assert_eq!(pairs[1], ("password".into(), "p w!".into()));
+        assert_eq!(pairs[3], ("x".into(), "%zz".into()));
+    }
+}

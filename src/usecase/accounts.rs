@@ -1,0 +1,164 @@
+//! Accounts: creating them (signup, or an operator's `natter user add`), and what an operator
+//! does to them afterwards (new password, disable, enable, promote, list).
+//!
+//! Signup and `user add` share [`Accounts::create`]: the same validation, the same argon2id hash,
+//! the same insert and the same answer to a taken username or email. What differs is who lets
+//! the account in: the server's `--registration` mode (and an invite code) for a signup, the
+//! operator's shell for the CLI.
+
+use std::sync::Arc;
+
+use crate::config::Registration;
+use crate::db::users::{self, NewUser, UserRecord};
+use crate::db::{Db, DbError, invites};
+use crate::error::{ApiError, ApiResult};
+use crate::input::Signup;
+use crate::model::{User, UserAccount};
+use crate::password::Passwords;
+use crate::validate;
+
+pub struct Accounts {
+    db: Db,
+    passwords: Arc<Passwords>,
+    registration: Registration,
+}
+
+/// A new account's details, from a signup or from `natter user add`.
+pub struct NewAccount {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+}
+
+impl Accounts {
+    pub fn new(db: Db, passwords: Arc<Passwords>, registration: Registration) -> Accounts {
+        Accounts { db, passwords, registration }
+    }
+
+    /// `POST /auth/signup`. The registration mode comes first: a closed server says so whatever
+    /// was sent; an invite-only one needs a code, used up only if the account is created.
+    pub async fn signup(&self, input: Signup) -> ApiResult<User> {
+        let invite = match self.registration {
+            Registration::Open => None,
+            Registration::Closed => return Err(ApiError::Forbidden("Registration is closed on this server.".into())),
+            Registration::Invite => Some(
+                input
+                    .invite
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| ApiError::Forbidden("Registration needs an invite code on this server.".into()))?,
+            ),
+        };
+        let new = NewAccount {
+            username: input.username,
+            email: input.email,
+            password: input.password,
+            full_name: input.full_name,
+        };
+        self.create(new, invite, false).await
+    }
+
+    /// `natter user add`: any registration mode, optionally an administrator.
+    pub async fn add(&self, new: NewAccount, admin: bool) -> ApiResult<User> {
+        self.create(new, None, admin).await
+    }
+
+    /// Username and email of a new account, checked before anything else is asked for (the CLI
+    /// checks them before it prompts for the password).
+    pub fn check_names(&self, username: &str, email: &str) -> ApiResult<()> {
+        let mut fields = validate::Fields::default();
+        fields.check("username", validate::username(username));
+        fields.check("email", validate::email(email));
+        fields.finish()
+    }
+
+    /// Validate, hash, then store (using up `invite` in the same transaction). The first account
+    /// ever created is an admin; a taken username or email is a 409 naming the field.
+    async fn create(&self, new: NewAccount, invite: Option<String>, admin: bool) -> ApiResult<User> {
+        let mut fields = validate::Fields::default();
+        fields.check("username", validate::username(&new.username));
+        fields.check("email", validate::email(&new.email));
+        fields.check("password", validate::password(&new.password));
+        if let Some(name) = &new.full_name {
+            fields.check("full_name", validate::text_length(name, 0, 200));
+        }
+        fields.finish()?;
+
+        let hash = self.passwords.hash(new.password).await?;
+        let email = new.email.trim().to_lowercase();
+        let user = self
+            .db
+            .write(move |conn| {
+                if let Some(code) = invite
+                    && !invites::consume(conn, &code)?
+                {
+                    return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
+                }
+                let new = NewUser {
+                    username: &new.username,
+                    email: &email,
+                    full_name: new.full_name.as_deref(),
+                    password_hash: &hash,
+                    admin,
+                };
+                users::insert(conn, &new).map_err(taken_field)
+            })
+            .await?;
+        Ok(user.to_user())
+    }
+
+    /// Every account, in id order.
+    pub async fn list(&self) -> ApiResult<Vec<UserAccount>> {
+        let all = self.db.read(users::list).await?;
+        Ok(all.iter().map(UserRecord::to_account).collect())
+    }
+
+    /// A new password for the account named `name` (email or username); tokens issued before it
+    /// stop working.
+    pub async fn set_password(&self, name: &str, password: String) -> ApiResult<User> {
+        validate::password(&password).map_err(|p| ApiError::invalid("password", p))?;
+        let user = self.find(name).await?;
+        let hash = self.passwords.hash(password).await?;
+        let id = user.id;
+        self.db.write(move |conn| users::set_password(conn, id, &hash)).await?;
+        Ok(user.to_user())
+    }
+
+    /// Disable (its tokens stop working, it cannot log in) or enable the account named `name`.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> ApiResult<User> {
+        let user = self.find(name).await?;
+        let id = user.id;
+        self.db.write(move |conn| users::set_disabled(conn, id, disabled)).await?;
+        Ok(user.to_user())
+    }
+
+    /// Make the account named `name` an administrator.
+    pub async fn promote(&self, name: &str) -> ApiResult<User> {
+        let user = self.find(name).await?;
+        let id = user.id;
+        self.db.write(move |conn| users::set_admin(conn, id)).await?;
+        Ok(user.to_user())
+    }
+
+    /// The account `name` names: its email (any case) or its username (any case).
+    async fn find(&self, name: &str) -> ApiResult<UserRecord> {
+        let lookup = name.to_string();
+        self.db
+            .read(move |conn| users::by_login(conn, &lookup))
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("There is no user named {name}.")))
+    }
+}
+
+/// A UNIQUE violation on insert is a 409 naming the field.
+fn taken_field(e: DbError) -> ApiError {
+    match e.unique_violation() {
+        Some("users.username") => {
+            ApiError::Conflict { detail: "That username is already taken.".into(), field: "username" }
+        }
+        Some("users.email") => {
+            ApiError::Conflict { detail: "That email is already registered.".into(), field: "email" }
+        }
+        _ => ApiError::from(e),
+    }
+}
