@@ -12,12 +12,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth;
 use crate::config::{Cli, Command, DataArgs, Registration, ServeArgs, UserAction};
-use crate::db::{Db, DbOptions, invites};
+use crate::db::{Db, DbOptions};
 use crate::error::ApiError;
+use crate::input::NewInvite;
 use crate::password::Passwords;
 use crate::usecase::accounts::{Accounts, NewAccount};
+use crate::usecase::invites::{Invites, Issuer};
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
@@ -134,15 +135,13 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
 }
 
 fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
-    if uses == 0 {
-        return Err("--uses must be at least 1".into());
-    }
+    let request = NewInvite { uses: Some(uses), expires_in: Some(expires.as_secs().into()) };
+    // Refused flags touch no data.
+    request.uses().and(request.ttl()).map_err(say)?;
     let db = open_db(data)?;
-    let code = auth::random_hex(16);
-    let expires_at = crate::db::format_time(time::OffsetDateTime::now_utc() + expires);
-    let result = db.write_blocking(move |conn| invites::insert(conn, &code, None, i64::from(uses), &expires_at));
+    let result = block_on(Invites::new(db.clone()).create(Issuer::Operator, request));
     db.shutdown_blocking();
-    let invite = result.map_err(|e| e.to_string())?;
+    let invite = result?.map_err(say)?;
     println!("{}", invite.code);
     eprintln!(
         "uses: {}, expires: {}; sign up with \"invite\": \"{}\"",

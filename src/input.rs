@@ -146,6 +146,41 @@ impl LoginForm {
     }
 }
 
+// ---- invites ----
+
+/// `POST /admin/invites` (all optional), or `natter invite`'s flags.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewInvite {
+    /// How many signups the code allows (default 1).
+    pub uses: Option<u32>,
+    /// Seconds as a number, or a duration string such as "7d" (default 7 days).
+    pub expires_in: Option<Value>,
+}
+
+impl NewInvite {
+    /// 1 to 10,000 signups.
+    pub fn uses(&self) -> ApiResult<u32> {
+        match self.uses.unwrap_or(1) {
+            uses @ 1..=10_000 => Ok(uses),
+            _ => Err(ApiError::invalid("uses", "must be from 1 to 10000")),
+        }
+    }
+
+    /// How long the code stays valid.
+    pub fn ttl(&self) -> ApiResult<std::time::Duration> {
+        match &self.expires_in {
+            None | Some(Value::Null) => Ok(std::time::Duration::from_secs(7 * 86400)),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|s| *s > 0)
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| ApiError::invalid("expires_in", "must be a positive number of seconds")),
+            Some(Value::String(s)) => crate::config::parse_duration(s).map_err(|e| ApiError::invalid("expires_in", e)),
+            Some(_) => Err(ApiError::invalid("expires_in", "must be seconds or a duration such as 7d")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

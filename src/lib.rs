@@ -28,7 +28,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -41,6 +40,8 @@ use crate::db::{Db, DbOptions};
 use crate::limits::RateLimiter;
 use crate::presence::Presence;
 use crate::usecase::accounts::Accounts;
+use crate::usecase::invites::Invites;
+use crate::usecase::ops::Operations;
 use crate::usecase::sessions::Sessions;
 
 /// Everything a request handler may need; cheap to clone.
@@ -54,10 +55,11 @@ pub struct AppInner {
     pub sessions: Sessions,
     /// `--message-rate`, for Socket.IO `chat_message`.
     pub message_rate: RateLimiter,
-    pub presence: Presence,
+    pub invites: Invites,
+    pub ops: Operations,
+    pub presence: Arc<Presence>,
     pub memory: Arc<memory::MemoryTrim>,
     pub events: chat::Events,
-    pub started: Instant,
 }
 
 impl Deref for AppState {
@@ -124,14 +126,16 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let auth = Arc::new(auth);
     let (events, event_stream) = chat::Events::channel();
+    let presence = Arc::new(Presence::default());
     let state = AppState(Arc::new(AppInner {
         events,
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
         sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
         message_rate: RateLimiter::new(config.message_rate),
-        presence: Presence::default(),
+        invites: Invites::new(db.clone()),
+        ops: Operations::new(db.clone(), presence.clone()),
+        presence,
         memory: Arc::default(),
-        started: Instant::now(),
         db,
         config,
     }));

@@ -33,6 +33,22 @@ pub struct UserAccount {
     pub last_seen: Option<String>,
 }
 
+/// An invite code for `--registration invite` (SPEC §3 Operations).
+#[derive(Debug, Clone, Serialize)]
+pub struct Invite {
+    pub code: String,
+    /// Where to sign up with it.
+    pub url: String,
+    pub uses_left: i64,
+    pub expires_at: String,
+}
+
+impl Invite {
+    pub fn new(code: String, uses_left: i64, expires_at: String) -> Self {
+        Invite { url: format!("/?invite={code}"), code, uses_left, expires_at }
+    }
+}
+
 /// Another user as anyone sees them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserPublic {

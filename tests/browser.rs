@@ -301,9 +301,7 @@ async fn two_people_chat_live_in_two_browsers() {
 async fn invite_link_expiry_keyboard_and_phone() {
     let _one = harness::one_at_a_time().await;
     let server = common::spawn_with(|args| args.registration = natter::config::Registration::Invite).await;
-    let admin =
-        natter::api::ops::create(&server.state.db, None, 5, std::time::Duration::from_secs(3600)).await.unwrap();
-    let code = admin["code"].as_str().unwrap().to_string();
+    let code = server.operator_invite(5, 3600).await;
 
     let srv = &server;
     let code = code.as_str();

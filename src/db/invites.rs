@@ -3,13 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::DbError;
-
-#[derive(Debug, Clone)]
-pub struct Invite {
-    pub code: String,
-    pub uses_left: i64,
-    pub expires_at: String,
-}
+use crate::model::Invite;
 
 pub fn insert(
     conn: &Connection,
@@ -22,7 +16,7 @@ pub fn insert(
         "INSERT INTO invites (code, created_by, uses_left, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![code, created_by, uses, expires_at, super::now()],
     )?;
-    Ok(Invite { code: code.to_string(), uses_left: uses, expires_at: expires_at.to_string() })
+    Ok(Invite::new(code.to_string(), uses, expires_at.to_string()))
 }
 
 /// Use up one signup of `code`; false when the code is unknown, used up or expired.

@@ -484,6 +484,12 @@ fn checkpoint_loop(conn: Connection, commits: Arc<AtomicU64>, stop: Arc<AtomicBo
     }
 }
 
+/// A query that needs nothing: whether a connection answers at all.
+pub fn ping(conn: &Connection) -> Result<(), DbError> {
+    conn.query_row("SELECT 1", [], |_| Ok(()))?;
+    Ok(())
+}
+
 /// Current time as the SPEC's RFC 3339 UTC string with milliseconds.
 pub fn now() -> String {
     format_time(time::OffsetDateTime::now_utc())

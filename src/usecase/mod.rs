@@ -10,4 +10,6 @@
 //! `ApiError`, and publish domain events after the commit that made a change durable.
 
 pub mod accounts;
+pub mod invites;
+pub mod ops;
 pub mod sessions;

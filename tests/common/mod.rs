@@ -196,6 +196,13 @@ impl TestServer {
         (token, body)
     }
 
+    /// An invite code for `uses` signups valid for `seconds`, made as `natter invite` makes one.
+    pub async fn operator_invite(&self, uses: u32, seconds: u64) -> String {
+        let request = natter::input::NewInvite { uses: Some(uses), expires_in: Some(seconds.into()) };
+        let invite = self.state.invites.create(natter::usecase::invites::Issuer::Operator, request).await;
+        invite.expect("create an invite").code
+    }
+
     /// Shut the server down (as SIGTERM would), wait until it has drained its storage engine
     /// and released the data folder, and hand the folder back for [`spawn_in`].
     pub async fn stop(self) -> TempDir {
