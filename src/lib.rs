@@ -41,6 +41,7 @@ use crate::limits::RateLimiter;
 use crate::presence::Presence;
 use crate::usecase::accounts::Accounts;
 use crate::usecase::invites::Invites;
+use crate::usecase::media::{Media, MediaRules};
 use crate::usecase::ops::Operations;
 use crate::usecase::sessions::Sessions;
 
@@ -56,6 +57,7 @@ pub struct AppInner {
     /// `--message-rate`, for Socket.IO `chat_message`.
     pub message_rate: RateLimiter,
     pub invites: Invites,
+    pub media: Media,
     pub ops: Operations,
     pub presence: Arc<Presence>,
     pub memory: Arc<memory::MemoryTrim>,
@@ -133,6 +135,15 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
         message_rate: RateLimiter::new(config.message_rate),
         invites: Invites::new(db.clone()),
+        media: Media::new(
+            db.clone(),
+            MediaRules {
+                dir: media,
+                max_upload: config.max_upload,
+                quota: config.media_quota,
+                allowed: config.allowed_media.clone(),
+            },
+        ),
         ops: Operations::new(db.clone(), presence.clone()),
         presence,
         memory: Arc::default(),

@@ -1,12 +1,9 @@
 //! SPEC §3 Media: `POST /chat/upload_media/` and `GET /media/{name}`.
 //!
-//! Upload: the `file` part is streamed chunk by chunk into a temporary file in the media folder
-//! (see [`crate::media`]); nothing holds more than one chunk plus the first 8 KiB used for type
-//! detection. Past `--max-upload`, or past what is left of the user's `--media-quota`, reading
-//! stops and the temporary file is deleted. The type is decided from the bytes; the file is then
-//! fsynced, renamed to its random name and recorded. The quota is checked again inside the
-//! database write, where writes are serialised, so two concurrent uploads cannot both slip under
-//! it.
+//! Upload: the `file` part is handed chunk by chunk to the media use case
+//! ([`crate::usecase::media`]), which writes it into a temporary file in the media folder;
+//! nothing holds more than one chunk plus the first 8 KiB used for type detection. Every rule
+//! (size, quota, type) is the use case's; this handler only finds the part and moves the bytes.
 //!
 //! Serving needs no token: the 128-bit random name is the capability (an `<img src>` cannot send
 //! a bearer header). Every response carries `nosniff` and `Content-Security-Policy: sandbox`, so
@@ -15,7 +12,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,9 +22,9 @@ use tokio_util::io::ReaderStream;
 
 use super::extract::AuthUser;
 use crate::AppState;
-use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
-use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
+use crate::model::Attachment;
+use crate::usecase::media::Media;
 
 /// Bytes read from disk per chunk when serving a file.
 const SERVE_CHUNK: usize = 64 * 1024;
@@ -36,28 +33,20 @@ pub async fn upload(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<Attachment>)> {
+    let media = &state.media;
     let mut multipart = multipart.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            file_too_large(state.config.max_upload)
+            media.file_too_large()
         } else {
             ApiError::UnsupportedMediaType(
                 "Expected a multipart/form-data body with the file in a part named `file`.".into(),
             )
         }
     })?;
-    let quota = state.config.media_quota;
-    let max_upload = state.config.max_upload;
-    let uploader = user.id;
-    let used = state.db.read(move |conn| attachments::bytes_used(conn, uploader)).await?;
-    let used = u64::try_from(used).unwrap_or(0);
-    let room_left = quota.saturating_sub(used);
-    if room_left == 0 {
-        return Err(quota_exceeded(used, quota));
-    }
-
-    let field = loop {
-        match multipart.next_field().await.map_err(|e| multipart_error(e, max_upload))? {
+    let allowance = media.begin(user.id).await?;
+    let mut field = loop {
+        match multipart.next_field().await.map_err(|e| multipart_error(e, media))? {
             Some(field) if field.name() == Some("file") => break field,
             Some(_) => continue,
             None => {
@@ -65,176 +54,29 @@ pub async fn upload(
             }
         }
     };
-    let filename = media::sanitize_filename(field.file_name().unwrap_or(""));
-    let allowed = &state.config.allowed_media;
-    let mut temp = TempUpload::create(&state.config.data.media_path()).await.map_err(ApiError::internal)?;
-    let limit = max_upload.min(room_left);
-    let (kind, size) = receive(field, &mut temp, allowed, limit, max_upload).await.map_err(|e| match e {
-        Receive::TooLarge if limit == max_upload => file_too_large(max_upload),
-        Receive::TooLarge => quota_exceeded(used, quota),
-        Receive::Rejected(e) => e,
-    })?;
-
-    // Placing and recording run to completion in their own task even if the client goes away
-    // meanwhile, so the database and the folder cannot disagree about this file.
-    let finish = tokio::spawn(store(state.clone(), temp, uploader, kind, size, filename));
-    let record = finish.await.map_err(ApiError::internal)??;
-    tracing::info!(user = uploader, name = %record.stored_name, kind = kind.name(), size, "upload stored");
-    Ok((StatusCode::CREATED, Json(record.to_attachment())).into_response())
-}
-
-enum Receive {
-    /// More than the limit arrived.
-    TooLarge,
-    Rejected(ApiError),
-}
-
-impl From<ApiError> for Receive {
-    fn from(e: ApiError) -> Self {
-        Receive::Rejected(e)
+    let mut upload = media.start(allowance, field.file_name().unwrap_or("")).await?;
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, media))? {
+        upload.push(&chunk).await?;
     }
-}
-
-/// What the first bytes say: an allowed binary format, or possibly plain text (the rest of the
-/// file decides).
-#[derive(Clone, Copy, PartialEq)]
-enum Verdict {
-    Binary(MediaKind),
-    MaybeText,
-}
-
-/// Stream `field` into `temp`, counting bytes and deciding the type; stops at the first byte
-/// past `limit` and as soon as the type is known to be refused. `max_upload` is for the message
-/// when the route's body limit (a little above it) stops the body first.
-async fn receive(
-    mut field: Field<'_>,
-    temp: &mut TempUpload,
-    allowed: &AllowedMedia,
-    limit: u64,
-    max_upload: u64,
-) -> Result<(MediaKind, u64), Receive> {
-    let mut size: u64 = 0;
-    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
-    let mut text = TextCheck::default();
-    let mut verdict: Option<Verdict> = None;
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max_upload))? {
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(Receive::TooLarge);
-        }
-        if verdict.is_none() {
-            let take = (HEAD_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
-        if !matches!(verdict, Some(Verdict::Binary(_))) {
-            text.feed(&chunk);
-        }
-        if verdict.is_none() && head.len() >= HEAD_LEN {
-            verdict = Some(decide(&head, allowed, &text)?);
-        }
-        if verdict == Some(Verdict::MaybeText)
-            && let Some(reason) = text.failed()
-        {
-            return Err(not_text(reason, &head, allowed).into());
-        }
-        temp.write(&chunk).await.map_err(ApiError::internal)?;
-    }
-    if size == 0 {
-        return Err(ApiError::invalid("file", "is empty").into());
-    }
-    let verdict = match verdict {
-        Some(verdict) => verdict,
-        None => decide(&head, allowed, &text)?,
-    };
-    match verdict {
-        Verdict::Binary(kind) => Ok((kind, size)),
-        Verdict::MaybeText => match text.finish() {
-            Ok(()) => Ok((MediaKind::Text, size)),
-            Err(reason) => Err(not_text(reason, &head, allowed).into()),
-        },
-    }
-}
-
-fn decide(head: &[u8], allowed: &AllowedMedia, text: &TextCheck) -> ApiResult<Verdict> {
-    let binary = media::sniff_binary(head);
-    match binary {
-        Some(kind) if allowed.allows(kind) => Ok(Verdict::Binary(kind)),
-        // A file that is plain text by the SPEC's definition is text, even when its first bytes
-        // happen to look like a format that is refused (a note that starts with "MZ" or "BM").
-        _ if allowed.allows(MediaKind::Text) && text.failed().is_none() => Ok(Verdict::MaybeText),
-        Some(kind) => Err(ApiError::UnsupportedMediaType(format!(
-            "{} files are not accepted here; accepted types: {}.",
-            kind.name().to_uppercase(),
-            allowed.describe()
-        ))),
-        None => Err(not_text(text.failed().unwrap_or(NotText::Binary), head, allowed)),
-    }
-}
-
-fn not_text(reason: NotText, head: &[u8], allowed: &AllowedMedia) -> ApiError {
-    let detail = match (reason, media::describe_type(head)) {
-        (NotText::Markup, _) => "Markup (HTML, XML, SVG) is not accepted".to_string(),
-        (NotText::Binary, Some(mime)) => format!("Files of type {mime} are not accepted"),
-        (NotText::Binary, None) => "This type of file is not accepted".to_string(),
-    };
-    ApiError::UnsupportedMediaType(format!("{detail}; accepted types: {}.", allowed.describe()))
-}
-
-/// Place the received file under its final name and record it; if anything fails, the file is
-/// removed (by `temp`'s drop).
-async fn store(
-    state: AppState,
-    mut temp: TempUpload,
-    uploader: i64,
-    kind: MediaKind,
-    size: u64,
-    filename: String,
-) -> ApiResult<AttachmentRecord> {
-    let stored_name = media::new_stored_name(kind);
-    temp.place(&stored_name).await.map_err(ApiError::internal)?;
-    let quota = state.config.media_quota;
-    let record = state
-        .db
-        .write(move |conn| {
-            let used = u64::try_from(attachments::bytes_used(conn, uploader)?).unwrap_or(0);
-            if used + size > quota {
-                return Err(quota_exceeded(used, quota));
-            }
-            let size = i64::try_from(size).map_err(ApiError::internal)?;
-            Ok(attachments::insert(conn, uploader, &stored_name, kind.content_type(), size, &filename)?)
-        })
-        .await?;
-    temp.keep();
-    Ok(record)
+    let attachment = media.finish(upload).await?;
+    Ok((StatusCode::CREATED, Json(attachment)))
 }
 
 /// A multipart body that could not be read. Past the route's body limit (which hyper may hit in
 /// the middle of a large network read, before the handler counted `--max-upload + 1` bytes) it
 /// is the same 413 as a file over the limit.
-fn multipart_error(e: MultipartError, max_upload: u64) -> ApiError {
+fn multipart_error(e: MultipartError, media: &Media) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        file_too_large(max_upload)
+        media.file_too_large()
     } else {
         ApiError::invalid("file", format!("the multipart body could not be read ({})", e.body_text()))
     }
 }
 
-fn file_too_large(limit: u64) -> ApiError {
-    ApiError::PayloadTooLarge(format!("The file is larger than the upload limit of {limit} bytes."))
-}
-
-/// `used`: bytes of the user's earlier uploads.
-fn quota_exceeded(used: u64, quota: u64) -> ApiError {
-    ApiError::PayloadTooLarge(format!(
-        "Media quota exceeded: your uploads already take {used} of your {quota} bytes, and this file does not fit \
-         in the rest."
-    ))
-}
-
 /// The upload route's body limit: `--max-upload` plus room for the multipart framing. The
 /// handler still counts the file's own bytes against `--max-upload` exactly.
 pub fn body_limit(state: &AppState) -> axum::extract::DefaultBodyLimit {
-    let limit = state.config.max_upload.saturating_add(64 * 1024);
+    let limit = state.media.max_upload().saturating_add(64 * 1024);
     axum::extract::DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
@@ -243,28 +85,17 @@ pub async fn serve(
     name: Result<Path<String>, PathRejection>,
     request: HeaderMap,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::not_found("File");
-    let Ok(Path(name)) = name else { return Err(not_found()) };
-    let Some(kind) = media::parse_stored_name(&name) else { return Err(not_found()) };
-    let record = state.db.read(move |conn| attachments::by_stored_name(conn, &name)).await?.ok_or_else(not_found)?;
-    let path = state.config.data.media_path().join(&record.stored_name);
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::warn!(file = %path.display(), "an attachment's file is missing from the media folder");
-            return Err(not_found());
-        }
-        Err(e) => return Err(ApiError::internal(format!("cannot open {}: {e}", path.display()))),
-    };
-    let size = file.metadata().await.map_err(ApiError::internal)?.len();
-    let etag = format!("\"{}\"", record.stored_name);
+    let Ok(Path(name)) = name else { return Err(ApiError::not_found("File")) };
+    let stored = state.media.open(name).await?;
+    let (mut file, size) = (stored.file, stored.size);
+    let etag = format!("\"{}\"", stored.stored_name);
 
     let mut headers = HeaderMap::new();
-    let content_type = HeaderValue::from_str(&record.content_type).map_err(ApiError::internal)?;
+    let content_type = HeaderValue::from_str(&stored.content_type).map_err(ApiError::internal)?;
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
-    let disposition = content_disposition(kind.is_inline(), &record.filename);
+    let disposition = content_disposition(stored.inline, &stored.filename);
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(ApiError::internal)?);
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));

@@ -10,12 +10,13 @@ pub mod views;
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::db::DbError;
 use crate::db::messages::{self, NewMessage, Window};
 use crate::db::rooms;
 use crate::db::users;
-use crate::db::{DbError, attachments};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Message, PrivateChat, Role, Room};
+use crate::usecase::media::ensure_own_attachment;
 use crate::validate;
 pub use events::{ChatEvent, EventStream, Events};
 
@@ -70,10 +71,7 @@ pub async fn send_message(state: &AppState, sender: Caller, post: Post) -> ApiRe
                 sender.verify(conn)?;
                 rooms::membership(conn, post.room_id, sender_id)?.ok_or_else(room_not_found)?;
                 if let Some(id) = post.attachment_id {
-                    match attachments::get(conn, id)? {
-                        Some(a) if a.uploader_id == sender_id => {}
-                        _ => return Err(ApiError::invalid("attachment_id", "is not a file you uploaded")),
-                    }
+                    ensure_own_attachment(conn, id, sender_id)?;
                 }
                 if let Some(client_id) = &client_id
                     && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender_id, client_id)?

@@ -21,7 +21,12 @@ impl AttachmentRecord {
     }
 }
 
-const COLUMNS: &str = "id, uploader_id, stored_name, content_type, size, filename";
+/// The columns `record` reads, as a macro so queries are `&'static str` (no formatting per call).
+macro_rules! select_attachment {
+    () => {
+        "SELECT id, uploader_id, stored_name, content_type, size, filename FROM attachments"
+    };
+}
 
 fn record(r: &rusqlite::Row) -> rusqlite::Result<AttachmentRecord> {
     Ok(AttachmentRecord {
@@ -59,15 +64,12 @@ pub fn insert(
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Option<AttachmentRecord>, DbError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM attachments WHERE id = ?1"))?
-        .query_row([id], record)
-        .optional()?)
+    Ok(conn.prepare_cached(concat!(select_attachment!(), " WHERE id = ?1"))?.query_row([id], record).optional()?)
 }
 
 pub fn by_stored_name(conn: &Connection, name: &str) -> Result<Option<AttachmentRecord>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM attachments WHERE stored_name = ?1"))?
+        .prepare_cached(concat!(select_attachment!(), " WHERE stored_name = ?1"))?
         .query_row([name], record)
         .optional()?)
 }

@@ -11,5 +11,6 @@
 
 pub mod accounts;
 pub mod invites;
+pub mod media;
 pub mod ops;
 pub mod sessions;

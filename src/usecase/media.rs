@@ -1,0 +1,277 @@
+//! Media: uploads (type from the bytes, size and quota limits, placing the file and recording
+//! it) and finding a stored file to serve. The bytes live in the media folder
+//! ([`crate::media`]: detection, temporary files, names); their metadata in the database.
+//!
+//! An upload is a session, because its bytes arrive in chunks: [`Media::begin`] checks the
+//! uploader's quota before anything is read, [`Media::start`] opens the temporary file,
+//! [`Upload::push`] takes each chunk (counting it against the limit, deciding the type as soon as
+//! the first 8 KiB are in, stopping at the first byte that is refused), [`Media::finish`] places
+//! and records the file. The quota is one rule ([`fits`]) applied twice: before streaming, and
+//! again inside the database write, where writes are serialised, so two concurrent uploads
+//! cannot both slip under it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use crate::db::Db;
+use crate::db::attachments::{self, AttachmentRecord};
+use crate::error::{ApiError, ApiResult};
+use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
+use crate::model::Attachment;
+
+/// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
+/// `--allowed-media`).
+#[derive(Debug, Clone)]
+pub struct MediaRules {
+    pub dir: PathBuf,
+    pub max_upload: u64,
+    pub quota: u64,
+    pub allowed: AllowedMedia,
+}
+
+#[derive(Clone)]
+pub struct Media {
+    db: Db,
+    rules: Arc<MediaRules>,
+}
+
+/// What one upload may still take, known before its bytes are read.
+pub struct Allowance {
+    uploader: i64,
+    /// Bytes of the uploader's earlier uploads.
+    used: u64,
+}
+
+/// An upload being received.
+pub struct Upload {
+    rules: Arc<MediaRules>,
+    uploader: i64,
+    used: u64,
+    /// Bytes it may have: `--max-upload`, or less if that is all the quota leaves.
+    limit: u64,
+    filename: String,
+    temp: TempUpload,
+    size: u64,
+    head: Vec<u8>,
+    text: TextCheck,
+    verdict: Option<Verdict>,
+}
+
+/// What the first bytes say: an allowed binary format, or possibly plain text (the rest of the
+/// file decides).
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Binary(MediaKind),
+    MaybeText,
+}
+
+/// A stored file, opened for serving.
+pub struct StoredFile {
+    pub file: tokio::fs::File,
+    pub size: u64,
+    pub stored_name: String,
+    pub content_type: String,
+    pub filename: String,
+    /// Shown in place (images, audio, video) rather than downloaded.
+    pub inline: bool,
+}
+
+impl Media {
+    pub fn new(db: Db, rules: MediaRules) -> Media {
+        Media { db, rules: Arc::new(rules) }
+    }
+
+    /// `--max-upload`.
+    pub fn max_upload(&self) -> u64 {
+        self.rules.max_upload
+    }
+
+    /// The 413 for a file over `--max-upload` (also when the request body as a whole is).
+    pub fn file_too_large(&self) -> ApiError {
+        file_too_large(self.rules.max_upload)
+    }
+
+    /// Before any byte is read: the uploader's quota must have room for one more.
+    pub async fn begin(&self, uploader: i64) -> ApiResult<Allowance> {
+        let used = self.db.read(move |conn| bytes_used(conn, uploader)).await?;
+        fits(used, 1, self.rules.quota)?;
+        Ok(Allowance { uploader, used })
+    }
+
+    /// Open the temporary file for an upload named `filename` by the client (kept only as
+    /// sanitized metadata).
+    pub async fn start(&self, allowance: Allowance, filename: &str) -> ApiResult<Upload> {
+        let temp = TempUpload::create(&self.rules.dir).await.map_err(ApiError::internal)?;
+        Ok(Upload {
+            limit: self.rules.max_upload.min(self.rules.quota.saturating_sub(allowance.used)),
+            rules: self.rules.clone(),
+            uploader: allowance.uploader,
+            used: allowance.used,
+            filename: media::sanitize_filename(filename),
+            temp,
+            size: 0,
+            head: Vec::with_capacity(HEAD_LEN),
+            text: TextCheck::default(),
+            verdict: None,
+        })
+    }
+
+    /// Decide the type, place the file under its random name and record it. Runs to completion
+    /// in its own task even if the client goes away meanwhile, so the database and the folder
+    /// cannot disagree about this file; if anything fails the file is removed.
+    pub async fn finish(&self, upload: Upload) -> ApiResult<Attachment> {
+        let kind = upload.kind()?;
+        let db = self.db.clone();
+        let record = tokio::spawn(store(db, upload, kind)).await.map_err(ApiError::internal)??;
+        tracing::info!(user = record.uploader_id, name = %record.stored_name, kind = kind.name(), size = record.size, "upload stored");
+        Ok(record.to_attachment())
+    }
+
+    /// The stored file called `name`; 404 for a name that is not one of ours, has no record, or
+    /// whose file has gone from the folder.
+    pub async fn open(&self, name: String) -> ApiResult<StoredFile> {
+        let not_found = || ApiError::not_found("File");
+        let kind = media::parse_stored_name(&name).ok_or_else(not_found)?;
+        let record = self.db.read(move |conn| attachments::by_stored_name(conn, &name)).await?.ok_or_else(not_found)?;
+        let path = self.rules.dir.join(&record.stored_name);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %path.display(), "an attachment's file is missing from the media folder");
+                return Err(not_found());
+            }
+            Err(e) => return Err(ApiError::internal(format!("cannot open {}: {e}", path.display()))),
+        };
+        let size = file.metadata().await.map_err(ApiError::internal)?.len();
+        Ok(StoredFile {
+            file,
+            size,
+            stored_name: record.stored_name,
+            content_type: record.content_type,
+            filename: record.filename,
+            inline: kind.is_inline(),
+        })
+    }
+}
+
+impl Upload {
+    /// The next chunk of the file. Stops at the first byte past the limit and as soon as the
+    /// type is known to be refused; the temporary file goes with the `Upload` when dropped.
+    pub async fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(if self.limit == self.rules.max_upload {
+                file_too_large(self.rules.max_upload)
+            } else {
+                quota_exceeded(self.used, self.rules.quota)
+            });
+        }
+        if self.verdict.is_none() {
+            let take = (HEAD_LEN - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        if !matches!(self.verdict, Some(Verdict::Binary(_))) {
+            self.text.feed(chunk);
+        }
+        if self.verdict.is_none() && self.head.len() >= HEAD_LEN {
+            self.verdict = Some(decide(&self.head, &self.rules.allowed, &self.text)?);
+        }
+        if self.verdict == Some(Verdict::MaybeText)
+            && let Some(reason) = self.text.failed()
+        {
+            return Err(not_text(reason, &self.head, &self.rules.allowed));
+        }
+        self.temp.write(chunk).await.map_err(ApiError::internal)
+    }
+
+    /// The type, once every byte is in.
+    fn kind(&self) -> ApiResult<MediaKind> {
+        if self.size == 0 {
+            return Err(ApiError::invalid("file", "is empty"));
+        }
+        let verdict = match self.verdict {
+            Some(verdict) => verdict,
+            None => decide(&self.head, &self.rules.allowed, &self.text)?,
+        };
+        match verdict {
+            Verdict::Binary(kind) => Ok(kind),
+            Verdict::MaybeText => match self.text.finish() {
+                Ok(()) => Ok(MediaKind::Text),
+                Err(reason) => Err(not_text(reason, &self.head, &self.rules.allowed)),
+            },
+        }
+    }
+}
+
+/// Place the received file under its final name and record it, the quota checked again in the
+/// same transaction; if anything fails, the file is removed (by the temporary file's drop).
+async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentRecord> {
+    let Upload { mut temp, uploader, size, filename, rules, .. } = upload;
+    let stored_name = media::new_stored_name(kind);
+    temp.place(&stored_name).await.map_err(ApiError::internal)?;
+    let record = db
+        .write(move |conn| {
+            fits(bytes_used(conn, uploader)?, size, rules.quota)?;
+            let size = i64::try_from(size).map_err(ApiError::internal)?;
+            Ok::<_, ApiError>(attachments::insert(conn, uploader, &stored_name, kind.content_type(), size, &filename)?)
+        })
+        .await?;
+    temp.keep();
+    Ok(record)
+}
+
+/// The one quota rule: `used` bytes already uploaded plus `adding` must stay within `quota`.
+fn fits(used: u64, adding: u64, quota: u64) -> ApiResult<()> {
+    if used.saturating_add(adding) > quota { Err(quota_exceeded(used, quota)) } else { Ok(()) }
+}
+
+fn bytes_used(conn: &Connection, uploader: i64) -> ApiResult<u64> {
+    Ok(u64::try_from(attachments::bytes_used(conn, uploader)?).unwrap_or(0))
+}
+
+/// A message may carry only a file its sender uploaded (else 422 `attachment_id`).
+pub fn ensure_own_attachment(conn: &Connection, attachment_id: i64, sender: i64) -> ApiResult<()> {
+    match attachments::get(conn, attachment_id)? {
+        Some(a) if a.uploader_id == sender => Ok(()),
+        _ => Err(ApiError::invalid("attachment_id", "is not a file you uploaded")),
+    }
+}
+
+fn decide(head: &[u8], allowed: &AllowedMedia, text: &TextCheck) -> ApiResult<Verdict> {
+    let binary = media::sniff_binary(head);
+    match binary {
+        Some(kind) if allowed.allows(kind) => Ok(Verdict::Binary(kind)),
+        // A file that is plain text by the SPEC's definition is text, even when its first bytes
+        // happen to look like a format that is refused (a note that starts with "MZ" or "BM").
+        _ if allowed.allows(MediaKind::Text) && text.failed().is_none() => Ok(Verdict::MaybeText),
+        Some(kind) => Err(ApiError::UnsupportedMediaType(format!(
+            "{} files are not accepted here; accepted types: {}.",
+            kind.name().to_uppercase(),
+            allowed.describe()
+        ))),
+        None => Err(not_text(text.failed().unwrap_or(NotText::Binary), head, allowed)),
+    }
+}
+
+fn not_text(reason: NotText, head: &[u8], allowed: &AllowedMedia) -> ApiError {
+    let detail = match (reason, media::describe_type(head)) {
+        (NotText::Markup, _) => "Markup (HTML, XML, SVG) is not accepted".to_string(),
+        (NotText::Binary, Some(mime)) => format!("Files of type {mime} are not accepted"),
+        (NotText::Binary, None) => "This type of file is not accepted".to_string(),
+    };
+    ApiError::UnsupportedMediaType(format!("{detail}; accepted types: {}.", allowed.describe()))
+}
+
+fn file_too_large(limit: u64) -> ApiError {
+    ApiError::PayloadTooLarge(format!("The file is larger than the upload limit of {limit} bytes."))
+}
+
+/// `used`: bytes of the user's earlier uploads.
+fn quota_exceeded(used: u64, quota: u64) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "Media quota exceeded: your uploads already take {used} of your {quota} bytes, and this file does not fit \
+         in the rest."
+    ))
+}
