@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE};
 use crate::validate;
 
 /// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
@@ -144,6 +145,182 @@ impl LoginForm {
         fields.finish()?;
         Ok(Login { login, password })
     }
+}
+
+// ---- rooms and messages ----
+
+/// `POST /chat/chat_rooms/`: a name and the other members' usernames (may be left out).
+#[derive(Debug, Deserialize)]
+pub struct NewRoom {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// A body naming one user: adding a member, opening a private chat.
+#[derive(Debug, Deserialize)]
+pub struct Username {
+    pub username: String,
+}
+
+/// A message to post, from REST or Socket.IO.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub room_id: i64,
+    pub content: String,
+    pub attachment_id: Option<i64>,
+    pub client_id: Option<String>,
+}
+
+/// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
+/// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
+/// given (it is then empty).
+#[derive(Debug, Deserialize)]
+pub struct PostBody {
+    #[serde(default)]
+    content: String,
+    attachment_id: Option<i64>,
+    client_id: Option<String>,
+}
+
+impl PostBody {
+    pub fn into_post(self, room_id: i64) -> Post {
+        Post { room_id, content: self.content, attachment_id: self.attachment_id, client_id: self.client_id }
+    }
+}
+
+/// `PATCH /chat/messages/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct Edit {
+    pub content: String,
+}
+
+/// Move a read marker: REST `/read` and the `mark_read` event.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadMarker {
+    pub room_id: i64,
+    pub message_id: i64,
+}
+
+/// `POST /chat/chat_rooms/{room_id}/read`.
+#[derive(Debug, Deserialize)]
+pub struct ReadBody {
+    message_id: i64,
+}
+
+impl ReadBody {
+    pub fn message_id(&self) -> ApiResult<i64> {
+        if self.message_id < 1 {
+            return Err(ApiError::invalid("message_id", "must be a positive integer"));
+        }
+        Ok(self.message_id)
+    }
+}
+
+/// `GET /chat/chat_rooms/{room_id}/messages?limit=&before=&after=`, as sent (query values are
+/// strings until checked).
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    limit: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, or the
+/// oldest `limit` after one.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    pub limit: i64,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+}
+
+impl HistoryQuery {
+    pub fn into_history(self) -> ApiResult<History> {
+        let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
+        let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
+        let after = int_param(self.after.as_deref(), "after", 0, i64::MAX)?;
+        if before.is_some() && after.is_some() {
+            return Err(ApiError::invalid("before", "cannot be combined with after"));
+        }
+        Ok(History { limit, before, after })
+    }
+}
+
+/// `GET /auth/users/?q=prefix`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+impl SearchQuery {
+    /// The prefix to search for, trimmed (empty matches everyone).
+    pub fn prefix(self) -> String {
+        self.q.unwrap_or_default().trim().to_string()
+    }
+}
+
+// ---- Socket.IO events ----
+
+/// An event's payload as an object; anything else is a validation error.
+pub fn event_payload(data: Result<Value, impl std::fmt::Display>) -> ApiResult<Map<String, Value>> {
+    match data {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid("payload", "must be a JSON object")),
+        Err(e) => Err(ApiError::invalid("payload", format!("could not be read: {e}"))),
+    }
+}
+
+/// A positive integer field under the first of `names` present (numbers, or digit strings from
+/// lenient clients).
+fn id_field(map: &Map<String, Value>, names: &[&str]) -> ApiResult<i64> {
+    let value = names.iter().find_map(|n| map.get(*n)).ok_or_else(|| ApiError::invalid(names[0], "is required"))?;
+    let id = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    id.filter(|id| *id > 0).ok_or_else(|| ApiError::invalid(names[0], "must be a positive integer"))
+}
+
+/// The room an event names: `room_id`, or `room`, its older name.
+pub fn event_room(map: &Map<String, Value>) -> ApiResult<i64> {
+    id_field(map, &["room_id", "room"])
+}
+
+/// `chat_message`: `{"room_id", "content", "attachment_id"?, "client_id"?}`, with `room` and
+/// `message` accepted as older names of `room_id` and `content` (read only when the newer name
+/// is absent).
+pub fn chat_message_event(mut map: Map<String, Value>) -> ApiResult<Post> {
+    #[derive(Deserialize)]
+    struct Fields {
+        #[serde(alias = "message")]
+        content: Option<String>,
+        attachment_id: Option<i64>,
+        client_id: Option<String>,
+    }
+    let room_id = event_room(&map)?;
+    if map.contains_key("content") {
+        map.remove("message");
+    }
+    let fields: Fields = from_value(Value::Object(map))?;
+    Ok(Post {
+        room_id,
+        // May be left out when an attachment is given; empty content is refused without one.
+        content: fields.content.unwrap_or_default(),
+        attachment_id: fields.attachment_id,
+        client_id: fields.client_id,
+    })
+}
+
+/// `mark_read`: `{"room_id", "message_id"}`.
+pub fn mark_read_event(map: &Map<String, Value>) -> ApiResult<ReadMarker> {
+    Ok(ReadMarker { room_id: event_room(map)?, message_id: id_field(map, &["message_id"])? })
+}
+
+/// `typing`: `{"room_id", "typing"}` (`typing` defaults to true).
+pub fn typing_event(map: &Map<String, Value>) -> ApiResult<(i64, bool)> {
+    Ok((event_room(map)?, map.get("typing").and_then(Value::as_bool).unwrap_or(true)))
 }
 
 // ---- invites ----

@@ -6,7 +6,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -37,9 +36,9 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{Db, DbOptions};
-use crate::limits::RateLimiter;
 use crate::presence::Presence;
 use crate::usecase::accounts::Accounts;
+use crate::usecase::chat::{Chat, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
 use crate::usecase::ops::Operations;
@@ -54,14 +53,12 @@ pub struct AppInner {
     pub db: Db,
     pub accounts: Accounts,
     pub sessions: Sessions,
-    /// `--message-rate`, for Socket.IO `chat_message`.
-    pub message_rate: RateLimiter,
+    pub chat: Chat,
     pub invites: Invites,
     pub media: Media,
     pub ops: Operations,
     pub presence: Arc<Presence>,
     pub memory: Arc<memory::MemoryTrim>,
-    pub events: chat::Events,
 }
 
 impl Deref for AppState {
@@ -81,7 +78,7 @@ pub struct App {
     /// params. CORS covers the whole port, Socket.IO's long-polling included.
     service: axum::Router,
     io: socketioxide::SocketIo,
-    events: chat::EventStream,
+    events: EventStream,
     _data_lock: File,
 }
 
@@ -127,13 +124,12 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize)
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let auth = Arc::new(auth);
-    let (events, event_stream) = chat::Events::channel();
+    let (events, event_stream) = Events::channel();
     let presence = Arc::new(Presence::default());
     let state = AppState(Arc::new(AppInner {
-        events,
+        chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
         sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
-        message_rate: RateLimiter::new(config.message_rate),
         invites: Invites::new(db.clone()),
         media: Media::new(
             db.clone(),
@@ -144,7 +140,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 allowed: config.allowed_media.clone(),
             },
         ),
-        ops: Operations::new(db.clone(), presence.clone()),
+        ops: Operations::new(db.clone(), presence.clone(), events),
         presence,
         memory: Arc::default(),
         db,
@@ -168,7 +164,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let App { state, service, io, events, _data_lock } = app;
-    let fan_out = tokio::spawn(realtime::fan_out(io.clone(), events));
+    let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let grace = state.config.shutdown_grace;

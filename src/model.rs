@@ -95,6 +95,19 @@ pub struct Message {
     pub edited_at: Option<String>,
 }
 
+/// `message_deleted`: which message went, from which room.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MessageDeleted {
+    pub id: i64,
+    pub room_id: i64,
+}
+
+/// `room_removed`: the user is no longer a member of the room.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RoomRemoved {
+    pub room_id: i64,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -3,13 +3,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 
 use super::extract::{AuthAttempt, AuthUser, JsonBody, JsonOrForm, QueryParams};
 use crate::AppState;
-use crate::db::users;
-use crate::error::{ApiError, ApiResult};
-use crate::input::{LoginForm, Signup};
+use crate::error::ApiResult;
+use crate::input::{LoginForm, SearchQuery, Signup};
 use crate::model::{Token, User, UserPublic};
 
 pub async fn signup(
@@ -34,19 +32,11 @@ pub async fn me(AuthUser(user): AuthUser) -> Json<User> {
     Json(user)
 }
 
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    q: Option<String>,
-}
-
 /// Users whose name starts with `q` (any case), the caller left out, at most 20.
 pub async fn search(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     QueryParams(query): QueryParams<SearchQuery>,
 ) -> ApiResult<Json<Vec<UserPublic>>> {
-    let prefix = query.q.unwrap_or_default().trim().to_string();
-    let found = state.db.read(move |conn| users::search_prefix(conn, &prefix, 21)).await.map_err(ApiError::from)?;
-    let users = found.iter().filter(|u| u.id != me.id).take(20).map(|u| state.presence.public(u.to_public())).collect();
-    Ok(Json(users))
+    state.chat.search_users(me.id, query.prefix()).await.map(Json)
 }

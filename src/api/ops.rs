@@ -33,6 +33,12 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     };
     metric("natter_db_commits_total", "counter", "Write transactions committed.", figures.commits);
     metric("natter_online_users", "gauge", "Users with at least one connected socket.", figures.online_users as u64);
+    metric(
+        "natter_events_queued",
+        "gauge",
+        "Domain events waiting for the Socket.IO fan-out.",
+        figures.events_queued as u64,
+    );
     metric("natter_uptime_seconds", "gauge", "Seconds since start.", figures.uptime_secs);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

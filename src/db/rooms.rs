@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
-use super::users::UserRecord;
+use super::users::{self, UserRecord, user_columns};
 use crate::model::Role;
 
 #[derive(Debug, Clone)]
@@ -22,6 +22,14 @@ pub struct Membership {
     pub last_read_id: i64,
 }
 
+/// The columns [`room`] reads, of `rooms r` (a macro: queries stay `&'static str`).
+macro_rules! room_columns {
+    () => {
+        "r.id, r.name, r.is_private, r.owner_id, r.created_at"
+    };
+}
+
+/// A room row from [`room_columns`], which come first in the row.
 fn room(row: &Row) -> rusqlite::Result<RoomRecord> {
     Ok(RoomRecord {
         id: row.get(0)?,
@@ -32,7 +40,10 @@ fn room(row: &Row) -> rusqlite::Result<RoomRecord> {
     })
 }
 
-const ROOM_COLUMNS: &str = "r.id, r.name, r.is_private, r.owner_id, r.created_at";
+/// `m.role, m.last_read_id` at columns `at` and `at + 1`.
+fn membership_at(row: &Row, at: usize) -> rusqlite::Result<Membership> {
+    Ok(Membership { role: Role::parse(&row.get::<_, String>(at)?), last_read_id: row.get(at + 1)? })
+}
 
 /// A group room owned by `owner`, with `members` (the owner is added if missing).
 pub fn create_group(conn: &Connection, name: &str, owner: i64, members: &[i64]) -> Result<i64, DbError> {
@@ -91,7 +102,7 @@ pub fn add_member(conn: &Connection, room_id: i64, user_id: i64) -> Result<bool,
 
 pub fn get(conn: &Connection, room_id: i64) -> Result<Option<RoomRecord>, DbError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = ?1"))?
+        .prepare_cached(concat!("SELECT ", room_columns!(), " FROM rooms r WHERE r.id = ?1"))?
         .query_row([room_id], room)
         .optional()?)
 }
@@ -99,35 +110,23 @@ pub fn get(conn: &Connection, room_id: i64) -> Result<Option<RoomRecord>, DbErro
 /// `user_id`'s membership of `room_id`, if any: the check behind every room endpoint.
 pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<Membership>, DbError> {
     Ok(conn
-        .prepare_cached("SELECT role, last_read_id FROM room_members WHERE room_id = ?1 AND user_id = ?2")?
-        .query_row([room_id, user_id], |r| {
-            Ok(Membership { role: Role::parse(&r.get::<_, String>(0)?), last_read_id: r.get(1)? })
-        })
+        .prepare_cached("SELECT m.role, m.last_read_id FROM room_members m WHERE m.room_id = ?1 AND m.user_id = ?2")?
+        .query_row([room_id, user_id], |r| membership_at(r, 0))
         .optional()?)
 }
 
 /// Members in join order (the longest-standing first).
 pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Role)>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at,
-                u.created_at, u.last_seen, m.role
+    const USER_COLUMNS: usize = 9;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        user_columns!(),
+        ", m.role
          FROM room_members m JOIN users u ON u.id = m.user_id
-         WHERE m.room_id = ?1 ORDER BY m.rowid",
-    )?;
-    let rows = stmt.query_map([room_id], |r| {
-        let user = UserRecord {
-            id: r.get(0)?,
-            username: r.get(1)?,
-            email: r.get(2)?,
-            password_hash: r.get(3)?,
-            is_admin: r.get(4)?,
-            disabled: r.get(5)?,
-            password_changed_at: r.get(6)?,
-            created_at: r.get(7)?,
-            last_seen: r.get(8)?,
-        };
-        Ok((user, Role::parse(&r.get::<_, String>(9)?)))
-    })?;
+         WHERE m.room_id = ?1 ORDER BY m.rowid"
+    ))?;
+    let rows =
+        stmt.query_map([room_id], |r| Ok((users::record(r)?, Role::parse(&r.get::<_, String>(USER_COLUMNS)?))))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -140,15 +139,16 @@ pub fn member_ids(conn: &Connection, room_id: i64) -> Result<Vec<i64>, DbError> 
 /// The rooms of `user_id` (private chats or group rooms), most recent activity first, each with
 /// the caller's membership.
 pub fn rooms_of(conn: &Connection, user_id: i64, private: bool) -> Result<Vec<(RoomRecord, Membership)>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ROOM_COLUMNS}, m.role, m.last_read_id
+    const ROOM_COLUMNS: usize = 5;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        room_columns!(),
+        ", m.role, m.last_read_id
          FROM room_members m JOIN rooms r ON r.id = m.room_id
          WHERE m.user_id = ?1 AND r.is_private = ?2
          ORDER BY r.activity_seq DESC, r.id DESC"
     ))?;
-    let rows = stmt.query_map(params![user_id, private], |r| {
-        Ok((room(r)?, Membership { role: Role::parse(&r.get::<_, String>(5)?), last_read_id: r.get(6)? }))
-    })?;
+    let rows = stmt.query_map(params![user_id, private], |r| Ok((room(r)?, membership_at(r, ROOM_COLUMNS)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

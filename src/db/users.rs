@@ -41,14 +41,18 @@ impl UserRecord {
     }
 }
 
-/// The columns `record` reads, as a macro so queries are `&'static str` (no formatting per call).
-macro_rules! columns {
+/// The columns [`record`] reads, of `users u`: a macro so that queries stay `&'static str` (no
+/// formatting per call), also for queries that join `users u` to another table.
+macro_rules! user_columns {
     () => {
-        "id, username, email, password_hash, is_admin, disabled, password_changed_at, created_at, last_seen"
+        "u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at, u.created_at, \
+         u.last_seen"
     };
 }
+pub(super) use user_columns;
 
-fn record(row: &Row) -> rusqlite::Result<UserRecord> {
+/// A user row from [`user_columns`], which come first in the row.
+pub(super) fn record(row: &Row) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -89,7 +93,7 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<UserRecord, DbError> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>, DbError> {
     Ok(conn
-        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"))?
+        .prepare_cached(concat!("SELECT ", user_columns!(), " FROM users u WHERE id = ?1"))?
         .query_row([id], record)
         .optional()?)
 }
@@ -97,7 +101,7 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>, DbError> 
 /// By username (any case).
 pub fn by_username(conn: &Connection, username: &str) -> Result<Option<UserRecord>, DbError> {
     Ok(conn
-        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE username = ?1"))?
+        .prepare_cached(concat!("SELECT ", user_columns!(), " FROM users u WHERE username = ?1"))?
         .query_row([username], record)
         .optional()?)
 }
@@ -106,7 +110,7 @@ pub fn by_username(conn: &Connection, username: &str) -> Result<Option<UserRecor
 pub fn by_login(conn: &Connection, login: &str) -> Result<Option<UserRecord>, DbError> {
     let email = login.to_lowercase();
     let found = conn
-        .prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE email = ?1"))?
+        .prepare_cached(concat!("SELECT ", user_columns!(), " FROM users u WHERE email = ?1"))?
         .query_row([&email], record)
         .optional()?;
     match found {
@@ -134,8 +138,8 @@ pub fn ids_for_usernames(conn: &Connection, names: &[String]) -> Result<(Vec<i64
 pub fn search_prefix(conn: &Connection, prefix: &str, limit: usize) -> Result<Vec<UserRecord>, DbError> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
-        columns!(),
-        " FROM users
+        user_columns!(),
+        " FROM users u
          WHERE username >= ?1 AND username < ?1 || '~' AND disabled = 0
          ORDER BY username"
     ))?;
@@ -144,7 +148,7 @@ pub fn search_prefix(conn: &Connection, prefix: &str, limit: usize) -> Result<Ve
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<UserRecord>, DbError> {
-    let mut stmt = conn.prepare_cached(concat!("SELECT ", columns!(), " FROM users ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(concat!("SELECT ", user_columns!(), " FROM users u ORDER BY id"))?;
     let rows = stmt.query_map([], record)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -15,7 +15,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::http::header::AUTHORIZATION;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
@@ -24,10 +23,12 @@ use socketioxide::{SocketIo, socket::Socket};
 
 use crate::AppState;
 use crate::auth::{Caller, bearer_token};
-use crate::chat::{self, ChatEvent, EventStream, Post};
 use crate::db::{self, rooms, users};
 use crate::error::{ApiError, ApiResult};
+use crate::input;
 use crate::model::UserPublic;
+use crate::model::{MessageDeleted, RoomRemoved};
+use crate::usecase::chat::{ChatEvent, EventStream};
 
 pub use handshake::OwnedHandshakeLayer;
 
@@ -123,7 +124,7 @@ async fn authenticate(
 }
 
 async fn room_ids_of(state: &AppState, user_id: i64) -> Result<Vec<i64>, Unauthorized> {
-    state.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await.map_err(|e: db::DbError| {
+    state.chat.room_ids(user_id).await.map_err(|e| {
         tracing::error!(error = %e, "could not load the rooms of a connecting socket");
         Unauthorized
     })
@@ -203,26 +204,6 @@ fn error_ack(e: &ApiError) -> Value {
     json!({ "ok": false, "error": error })
 }
 
-/// An event payload as an object; anything else is a validation error.
-fn payload(data: Result<Value, impl fmt::Display>) -> ApiResult<serde_json::Map<String, Value>> {
-    match data {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("payload", "must be a JSON object")),
-        Err(e) => Err(ApiError::invalid("payload", format!("could not be read: {e}"))),
-    }
-}
-
-/// A positive integer field (numbers, or digit strings from lenient clients).
-fn id_field(map: &serde_json::Map<String, Value>, names: &[&str]) -> ApiResult<i64> {
-    let value = names.iter().find_map(|n| map.get(*n)).ok_or_else(|| ApiError::invalid(names[0], "is required"))?;
-    let id = match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    id.filter(|id| *id > 0).ok_or_else(|| ApiError::invalid(names[0], "must be a positive integer"))
-}
-
 /// Every client event, dispatched by name. One handler per socket (instead of a map of them)
 /// keeps idle sockets small, and gives one place for the token-expiry check and the ack.
 async fn on_event(
@@ -239,7 +220,7 @@ async fn on_event(
         let _ = s.disconnect();
         return;
     }
-    let payload = payload(data);
+    let payload = input::event_payload(data);
     let result = match event.as_str() {
         "chat_message" => chat_message(&state, user.caller, payload).await,
         "get_online_users" => get_online_users(&state, user.caller, payload).await,
@@ -260,35 +241,14 @@ async fn on_event(
     }
 }
 
-#[derive(Deserialize)]
-struct ChatMessageInput {
-    #[serde(alias = "message")]
-    content: Option<String>,
-    attachment_id: Option<i64>,
-    client_id: Option<String>,
-}
-
 async fn chat_message(
     state: &AppState,
     caller: Caller,
     payload: ApiResult<serde_json::Map<String, Value>>,
 ) -> ApiResult<Value> {
-    state.message_rate.hit(&caller.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let mut map = payload?;
-    let room_id = id_field(&map, &["room_id", "room"])?;
-    // `message` is the older name of `content`; a client that sends both means `content`.
-    if map.contains_key("content") {
-        map.remove("message");
-    }
-    let input: ChatMessageInput = crate::input::from_value(Value::Object(map))?;
-    let post = Post {
-        room_id,
-        // May be left out when an attachment is given; empty content is refused without one.
-        content: input.content.unwrap_or_default(),
-        attachment_id: input.attachment_id,
-        client_id: input.client_id,
-    };
-    let (message, _) = chat::send_message(state, caller, post).await?;
+    state.chat.admit_socket_message(caller)?;
+    let post = input::chat_message_event(payload?)?;
+    let (message, _) = state.chat.send_message(caller, post).await?;
     Ok(json!({ "ok": true, "message": message }))
 }
 
@@ -297,7 +257,7 @@ async fn get_online_users(
     caller: Caller,
     payload: ApiResult<serde_json::Map<String, Value>>,
 ) -> ApiResult<Value> {
-    let room_id = id_field(&payload?, &["room_id", "room"])?;
+    let room_id = input::event_room(&payload?)?;
     let members = state
         .db
         .read(move |conn| {
@@ -320,9 +280,7 @@ async fn typing(
     user: &SocketUser,
     payload: ApiResult<serde_json::Map<String, Value>>,
 ) -> ApiResult<Value> {
-    let map = payload?;
-    let room_id = id_field(&map, &["room_id", "room"])?;
-    let typing = map.get("typing").and_then(Value::as_bool).unwrap_or(true);
+    let (room_id, typing) = input::typing_event(&payload?)?;
     let caller = user.caller;
     state
         .db
@@ -341,10 +299,7 @@ async fn mark_read(
     caller: Caller,
     payload: ApiResult<serde_json::Map<String, Value>>,
 ) -> ApiResult<Value> {
-    let map = payload?;
-    let room_id = id_field(&map, &["room_id", "room"])?;
-    let message_id = id_field(&map, &["message_id"])?;
-    chat::mark_read(state, caller, room_id, message_id).await?;
+    state.chat.mark_read(caller, input::mark_read_event(&payload?)?).await?;
     Ok(json!({ "ok": true }))
 }
 
@@ -406,9 +361,10 @@ pub async fn recheck_sockets(io: SocketIo, state: AppState) {
     }
 }
 
-/// Emit every domain event to the sockets concerned, in the order the commits happened.
-pub async fn fan_out(io: SocketIo, mut events: EventStream) {
-    while let Some(event) = events.recv().await {
+/// Emit every domain event to the sockets concerned, in the order the commits happened. A room
+/// shown to newly added members is rendered here, on a read connection, before the next event.
+pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
+    while let Some(event) = events.next().await {
         // Once shutdown has closed the namespace there is nobody left to tell (and socketioxide's
         // `io.to` would panic).
         let Some(ns) = io.of("/") else { return };
@@ -419,16 +375,31 @@ pub async fn fan_out(io: SocketIo, mut events: EventStream) {
             ChatEvent::MessageUpdated(message) => {
                 ns.to(room_room(message.room_id)).emit("message_updated", message).await
             }
-            ChatEvent::MessageDeleted { id, room_id } => {
-                ns.to(room_room(*room_id)).emit("message_deleted", &json!({ "id": id, "room_id": room_id })).await
+            ChatEvent::MessageDeleted(deleted @ MessageDeleted { room_id, .. }) => {
+                ns.to(room_room(*room_id)).emit("message_deleted", deleted).await
             }
-            ChatEvent::MemberAdded { user_id, room } => {
-                let _ = ns.clone().to(user_room(*user_id)).join(room_room(room.id)).await;
-                ns.to(user_room(*user_id)).emit("room_added", room).await
+            ChatEvent::MembersAdded { room_id, user_ids } => {
+                let seen = match state.chat.rooms_as_seen_by(*room_id, user_ids.clone()).await {
+                    Ok(seen) => seen,
+                    Err(e) => {
+                        tracing::error!(error = %e, room_id, "could not render room_added; the sockets join without it");
+                        Vec::new()
+                    }
+                };
+                // Every added user's sockets join, also one whose view is gone (removed again
+                // meanwhile): the removal that follows makes them leave.
+                for &user_id in user_ids {
+                    let _ = ns.clone().to(user_room(user_id)).join(room_room(*room_id)).await;
+                }
+                let mut sent = Ok(());
+                for (user_id, room) in &seen {
+                    sent = sent.and(ns.clone().to(user_room(*user_id)).emit("room_added", room).await);
+                }
+                sent
             }
             ChatEvent::MemberRemoved { user_id, room_id } => {
                 let _ = ns.clone().to(user_room(*user_id)).leave(room_room(*room_id)).await;
-                ns.to(user_room(*user_id)).emit("room_removed", &json!({ "room_id": room_id })).await
+                ns.to(user_room(*user_id)).emit("room_removed", &RoomRemoved { room_id: *room_id }).await
             }
         };
         if let Err(e) = sent {

@@ -10,7 +10,29 @@
 //! `ApiError`, and publish domain events after the commit that made a change durable.
 
 pub mod accounts;
+pub mod chat;
 pub mod invites;
 pub mod media;
 pub mod ops;
 pub mod sessions;
+
+use rusqlite::Connection;
+
+use crate::auth::Caller;
+use crate::db::rooms::{self, Membership};
+use crate::db::users::UserRecord;
+use crate::error::{ApiError, ApiResult};
+
+/// Every room that is missing or that the caller is not in: the same 404, so a room's existence
+/// is never revealed.
+pub(crate) fn room_not_found() -> ApiError {
+    ApiError::not_found("Room")
+}
+
+/// The check behind every request and event that names a room: the caller's token still speaks
+/// for their account, and they are a member of the room. Their account and membership back.
+pub(crate) fn ensure_member(conn: &Connection, caller: Caller, room_id: i64) -> ApiResult<(UserRecord, Membership)> {
+    let account = caller.verify(conn)?;
+    let membership = rooms::membership(conn, room_id, caller.id)?.ok_or_else(room_not_found)?;
+    Ok((account, membership))
+}

@@ -6,10 +6,12 @@ use std::time::Instant;
 use crate::db::{self, Db};
 use crate::error::ApiResult;
 use crate::presence::Presence;
+use crate::usecase::chat::Events;
 
 pub struct Operations {
     db: Db,
     presence: Arc<Presence>,
+    events: Events,
     started: Instant,
 }
 
@@ -20,12 +22,14 @@ pub struct Metrics {
     pub commits: u64,
     /// Users with at least one connected socket.
     pub online_users: usize,
+    /// Domain events waiting for the realtime fan-out.
+    pub events_queued: usize,
     pub uptime_secs: u64,
 }
 
 impl Operations {
-    pub fn new(db: Db, presence: Arc<Presence>) -> Operations {
-        Operations { db, presence, started: Instant::now() }
+    pub fn new(db: Db, presence: Arc<Presence>, events: Events) -> Operations {
+        Operations { db, presence, events, started: Instant::now() }
     }
 
     /// Ok when the database answers a query.
@@ -37,6 +41,7 @@ impl Operations {
         Metrics {
             commits: self.db.commit_count(),
             online_users: self.presence.online_count(),
+            events_queued: self.events.depth(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

@@ -1,0 +1,365 @@
+//! The chat use cases: rooms, private chats, messages, read markers, finding someone to talk to.
+//! REST handlers and Socket.IO events call the same functions; only the transport differs.
+//!
+//! Each write runs as one closure inside the storage engine's transaction, so its checks
+//! (membership, ownership, idempotency) and its changes see the same state, and publishes its
+//! domain event from the after-commit hook (see [`events`]). Answers that show a room (create,
+//! add a member, open a private chat) are rendered afterwards on a read connection, not on the
+//! single writer. Outsiders get `not_found` for every room they are not in, so a room's
+//! existence is never revealed.
+
+pub mod events;
+pub mod views;
+
+use std::sync::Arc;
+
+use crate::auth::Caller;
+use crate::config::Rate;
+use crate::db::messages::{self, NewMessage, Window};
+use crate::db::rooms::{self, Membership};
+use crate::db::{Db, DbError, users};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Edit, History, NewRoom, Post, ReadMarker};
+use crate::limits::RateLimiter;
+use crate::model::{Message, MessageDeleted, PrivateChat, Role, Room, UserPublic};
+use crate::presence::Presence;
+use crate::usecase::media::ensure_own_attachment;
+use crate::usecase::{ensure_member, room_not_found};
+use crate::validate;
+pub use events::{ChatEvent, EventStream, Events};
+
+pub const MAX_CONTENT_CHARS: usize = 4000;
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+pub const MAX_HISTORY_PAGE: i64 = messages::MAX_PAGE;
+pub const DEFAULT_HISTORY_PAGE: i64 = 50;
+/// Users a search returns at most.
+const SEARCH_LIMIT: usize = 20;
+
+pub struct Chat {
+    db: Db,
+    events: Events,
+    presence: Arc<Presence>,
+    /// `--message-rate`, for Socket.IO `chat_message`.
+    message_rate: RateLimiter,
+}
+
+fn message_not_found() -> ApiError {
+    ApiError::not_found("Message")
+}
+
+/// 1–4000 characters after trimming, or 0–4000 with an attachment. Stored exactly as sent.
+pub fn check_content(content: &str, has_attachment: bool) -> ApiResult<()> {
+    let length = content.trim().chars().count();
+    if length > MAX_CONTENT_CHARS {
+        return Err(ApiError::invalid("content", format!("must be at most {MAX_CONTENT_CHARS} characters")));
+    }
+    if length == 0 && !has_attachment {
+        return Err(ApiError::invalid("content", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// A message and the caller's membership of its room; `not_found` when either is missing, so a
+/// message in someone else's room does not reveal itself.
+fn message_for(conn: &rusqlite::Connection, caller: Caller, message_id: i64) -> ApiResult<(Message, Membership)> {
+    caller.verify(conn)?;
+    let message = messages::get(conn, message_id)?.ok_or_else(message_not_found)?;
+    let membership = rooms::membership(conn, message.room_id, caller.id)?.ok_or_else(message_not_found)?;
+    Ok((message, membership))
+}
+
+impl Chat {
+    pub fn new(db: Db, events: Events, presence: Arc<Presence>, message_rate: Rate) -> Chat {
+        Chat { db, events, presence, message_rate: RateLimiter::new(message_rate) }
+    }
+
+    /// Count one Socket.IO `chat_message` against `--message-rate`, before its payload is even
+    /// read. (REST posts are not counted: the flag bounds socket messages, as its help says.)
+    pub fn admit_socket_message(&self, sender: Caller) -> ApiResult<()> {
+        self.message_rate.hit(&sender.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })
+    }
+
+    /// Store a message; `false` when `client_id` matched an earlier one, which is returned
+    /// instead (nothing stored, nothing broadcast).
+    pub async fn send_message(&self, sender: Caller, post: Post) -> ApiResult<(Message, bool)> {
+        check_content(&post.content, post.attachment_id.is_some())?;
+        let client_id = post.client_id.filter(|c| !c.is_empty());
+        if client_id.as_ref().is_some_and(|c| c.chars().count() > MAX_CLIENT_ID_CHARS) {
+            return Err(ApiError::invalid("client_id", format!("must be at most {MAX_CLIENT_ID_CHARS} characters")));
+        }
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    ensure_member(conn, sender, post.room_id)?;
+                    if let Some(id) = post.attachment_id {
+                        ensure_own_attachment(conn, id, sender.id)?;
+                    }
+                    if let Some(client_id) = &client_id
+                        && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
+                    {
+                        return Ok((earlier, false));
+                    }
+                    let new = NewMessage {
+                        room_id: post.room_id,
+                        sender_id: sender.id,
+                        content: &post.content,
+                        attachment_id: post.attachment_id,
+                        client_id: client_id.as_deref(),
+                    };
+                    Ok((messages::insert(conn, &new)?, true))
+                },
+                move |(message, created)| {
+                    if *created {
+                        events.publish(ChatEvent::MessageCreated(message.clone()));
+                    }
+                },
+            )
+            .await
+    }
+
+    /// A page of a room's history, oldest first, already serialised as a JSON array.
+    ///
+    /// Serialising on the blocking thread that read the rows means the page's many small
+    /// allocations are freed by the thread that made them; handing the `Message` values to an
+    /// async worker to serialise and free cost contended malloc arena locks (seen in the history
+    /// benchmark's profile). Only the finished buffer crosses threads.
+    pub async fn history_json(&self, reader: Caller, room_id: i64, history: History) -> ApiResult<Vec<u8>> {
+        let window = match (history.before, history.after) {
+            (Some(id), _) => Window::Before(id),
+            (None, Some(id)) => Window::After(id),
+            (None, None) => Window::Newest,
+        };
+        self.db
+            .read(move |conn| {
+                ensure_member(conn, reader, room_id)?;
+                let page = messages::history(conn, room_id, window, history.limit)?;
+                let mut json = Vec::with_capacity(64 + page.iter().map(|m| 256 + m.content.len()).sum::<usize>());
+                serde_json::to_writer(&mut json, &page).map_err(ApiError::internal)?;
+                Ok(json)
+            })
+            .await
+    }
+
+    /// The sender changes a message's content (its attachment stays).
+    pub async fn edit_message(&self, editor: Caller, message_id: i64, edit: Edit) -> ApiResult<Message> {
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    let (message, _) = message_for(conn, editor, message_id)?;
+                    if message.sender.id != editor.id {
+                        return Err(ApiError::Forbidden("Only the sender can edit a message.".into()));
+                    }
+                    check_content(&edit.content, message.attachment.is_some())?;
+                    messages::update_content(conn, message_id, &edit.content)?.ok_or_else(message_not_found)
+                },
+                move |message| events.publish(ChatEvent::MessageUpdated(message.clone())),
+            )
+            .await
+    }
+
+    /// The sender or the room's owner deletes a message for good.
+    pub async fn delete_message(&self, deleter: Caller, message_id: i64) -> ApiResult<()> {
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    let (message, membership) = message_for(conn, deleter, message_id)?;
+                    if message.sender.id != deleter.id && membership.role != Role::Owner {
+                        return Err(ApiError::Forbidden(
+                            "Only the sender or the room owner can delete a message.".into(),
+                        ));
+                    }
+                    messages::delete(conn, message_id)?;
+                    Ok(MessageDeleted { id: message_id, room_id: message.room_id })
+                },
+                move |deleted| events.publish(ChatEvent::MessageDeleted(*deleted)),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Move the reader's marker forward (never back, never past the newest message).
+    pub async fn mark_read(&self, reader: Caller, marker: ReadMarker) -> ApiResult<()> {
+        self.db
+            .write(move |conn| {
+                ensure_member(conn, reader, marker.room_id)?;
+                Ok(rooms::mark_read(conn, marker.room_id, reader.id, marker.message_id)?)
+            })
+            .await
+    }
+
+    /// The caller's group rooms or private chats as Room objects, most recent activity first.
+    async fn rooms_seen_by(&self, user: Caller, private: bool) -> ApiResult<Vec<Room>> {
+        let presence = self.presence.clone();
+        self.db
+            .read(move |conn| {
+                user.verify(conn)?;
+                rooms::rooms_of(conn, user.id, private)?
+                    .into_iter()
+                    .map(|(record, membership)| views::room(conn, &presence, record, user.id, membership))
+                    .collect::<Result<Vec<_>, DbError>>()
+                    .map_err(ApiError::from)
+            })
+            .await
+    }
+
+    /// The caller's group rooms, most recent activity first.
+    pub async fn list_rooms(&self, user: Caller) -> ApiResult<Vec<Room>> {
+        self.rooms_seen_by(user, false).await
+    }
+
+    /// The caller's private chats, most recent activity first.
+    pub async fn list_private_chats(&self, user: Caller) -> ApiResult<Vec<PrivateChat>> {
+        Ok(self.rooms_seen_by(user, true).await?.into_iter().filter_map(views::private_chat).collect())
+    }
+
+    /// A room the caller belongs to.
+    pub async fn get_room(&self, user: Caller, room_id: i64) -> ApiResult<Room> {
+        let presence = self.presence.clone();
+        self.db
+            .read(move |conn| {
+                let (_, membership) = ensure_member(conn, user, room_id)?;
+                let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                Ok(views::room(conn, &presence, record, user.id, membership)?)
+            })
+            .await
+    }
+
+    /// The room as `viewer` sees it right after a change they made; read after the commit, on a
+    /// read connection.
+    async fn room_after_change(&self, viewer: i64, room_id: i64) -> ApiResult<Room> {
+        let mut seen = self.rooms_as_seen_by(room_id, vec![viewer]).await?;
+        seen.pop().map(|(_, room)| room).ok_or_else(room_not_found)
+    }
+
+    /// The room as each of `users` sees it (those still members): what `room_added` carries,
+    /// rendered by the fan-out on a read connection.
+    pub async fn rooms_as_seen_by(&self, room_id: i64, users: Vec<i64>) -> ApiResult<Vec<(i64, Room)>> {
+        let presence = self.presence.clone();
+        Ok(self.db.read(move |conn| views::room_for_each(conn, &presence, room_id, &users)).await?)
+    }
+
+    /// Every room id of `user_id`, group and private: what a connecting socket joins.
+    pub async fn room_ids(&self, user_id: i64) -> ApiResult<Vec<i64>> {
+        Ok(self.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await?)
+    }
+
+    /// A group room owned by the creator with the named members; unknown names → 422 listing
+    /// them. Every member (the creator too) gets `room_added`.
+    pub async fn create_room(&self, creator: Caller, room: NewRoom) -> ApiResult<Room> {
+        let name = room.name.trim().to_string();
+        validate::text_length(&name, 1, 100).map_err(|p| ApiError::invalid("name", p))?;
+        let events = self.events.clone();
+        let (room_id, _) = self
+            .db
+            .write_then(
+                move |conn| {
+                    creator.verify(conn)?;
+                    let (ids, unknown) = users::ids_for_usernames(conn, &room.members)?;
+                    if !unknown.is_empty() {
+                        return Err(ApiError::invalid("members", format!("unknown usernames: {}", unknown.join(", "))));
+                    }
+                    let room_id = rooms::create_group(conn, &name, creator.id, &ids)?;
+                    Ok((room_id, rooms::member_ids(conn, room_id)?))
+                },
+                move |(room_id, members)| {
+                    events.publish(ChatEvent::MembersAdded { room_id: *room_id, user_ids: members.clone() })
+                },
+            )
+            .await?;
+        self.room_after_change(creator.id, room_id).await
+    }
+
+    /// The owner adds a member by username; adding a current member changes nothing (no event).
+    pub async fn add_member(&self, owner: Caller, room_id: i64, username: String) -> ApiResult<Room> {
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    let (_, membership) = ensure_member(conn, owner, room_id)?;
+                    let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                    if record.is_private {
+                        return Err(ApiError::Forbidden("Private chats always have exactly their two members.".into()));
+                    }
+                    if membership.role != Role::Owner {
+                        return Err(ApiError::Forbidden("Only the room owner can add members.".into()));
+                    }
+                    let target = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
+                    Ok(rooms::add_member(conn, room_id, target.id)?.then_some(target.id))
+                },
+                move |added| {
+                    if let Some(user_id) = added {
+                        events.publish(ChatEvent::MembersAdded { room_id, user_ids: vec![*user_id] });
+                    }
+                },
+            )
+            .await?;
+        self.room_after_change(owner.id, room_id).await
+    }
+
+    /// The owner removes anyone; anyone removes themself (leaving).
+    pub async fn remove_member(&self, caller: Caller, room_id: i64, target_id: i64) -> ApiResult<()> {
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    let (_, membership) = ensure_member(conn, caller, room_id)?;
+                    let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                    if record.is_private {
+                        return Err(ApiError::Forbidden("Private chats always have exactly their two members.".into()));
+                    }
+                    if target_id != caller.id && membership.role != Role::Owner {
+                        return Err(ApiError::Forbidden("Only the room owner can remove other members.".into()));
+                    }
+                    let removal = rooms::remove_member(conn, room_id, target_id)?;
+                    if !removal.removed {
+                        return Err(ApiError::not_found("Member"));
+                    }
+                    Ok(())
+                },
+                move |_| events.publish(ChatEvent::MemberRemoved { user_id: target_id, room_id }),
+            )
+            .await
+    }
+
+    /// The one private chat of the caller and `username`; `true` when it was just created (then
+    /// both get `room_added`).
+    pub async fn open_private_chat(&self, caller: Caller, username: String) -> ApiResult<(PrivateChat, bool)> {
+        let events = self.events.clone();
+        let (room_id, created) = self
+            .db
+            .write_then(
+                move |conn| {
+                    caller.verify(conn)?;
+                    let peer = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
+                    if peer.id == caller.id {
+                        return Err(ApiError::invalid("username", "must be someone other than yourself"));
+                    }
+                    let (room_id, created) = rooms::find_or_create_private(conn, caller.id, peer.id)?;
+                    Ok((room_id, created.then_some(peer.id)))
+                },
+                move |&(room_id, created)| {
+                    if let Some(peer) = created {
+                        events.publish(ChatEvent::MembersAdded { room_id, user_ids: vec![caller.id, peer] });
+                    }
+                },
+            )
+            .await?;
+        let chat = views::private_chat(self.room_after_change(caller.id, room_id).await?).ok_or_else(room_not_found)?;
+        Ok((chat, created.is_some()))
+    }
+
+    /// Users whose name starts with `prefix` (any case), to start a chat with: the caller left
+    /// out, disabled accounts too, at most 20.
+    pub async fn search_users(&self, me: i64, prefix: String) -> ApiResult<Vec<UserPublic>> {
+        let found = self.db.read(move |conn| users::search_prefix(conn, &prefix, SEARCH_LIMIT + 1)).await?;
+        Ok(found
+            .iter()
+            .filter(|u| u.id != me)
+            .take(SEARCH_LIMIT)
+            .map(|u| self.presence.public(u.to_public()))
+            .collect())
+    }
+}

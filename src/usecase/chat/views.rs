@@ -1,0 +1,92 @@
+//! Room and private-chat objects as one user sees them (members, last message, unread count).
+//!
+//! What every member sees alike (the room, its members with their online flags, its last
+//! message) is read once ([`Shared`]); what differs per viewer (the unread count, the peer of a
+//! private chat) is added for each, so rendering a room for all of its members at once (the
+//! `room_added` of a new room) reads the members once instead of once per member.
+
+use rusqlite::Connection;
+
+use crate::db::rooms::{self, Membership, RoomRecord};
+use crate::db::{DbError, messages};
+use crate::model::{Member, Message, PrivateChat, Room};
+use crate::presence::Presence;
+
+/// What every member of a room sees alike.
+struct Shared {
+    record: RoomRecord,
+    members: Vec<Member>,
+    last_message: Option<Message>,
+}
+
+impl Shared {
+    fn read(conn: &Connection, presence: &Presence, record: RoomRecord) -> Result<Shared, DbError> {
+        let members = rooms::members(conn, record.id)?
+            .into_iter()
+            .map(|(user, role)| Member { user: presence.public(user.to_public()), role })
+            .collect();
+        let last_message = messages::last(conn, record.id)?;
+        Ok(Shared { record, members, last_message })
+    }
+
+    fn seen_by(&self, conn: &Connection, viewer: i64, membership: Membership) -> Result<Room, DbError> {
+        let record = &self.record;
+        let peer = if record.is_private {
+            self.members.iter().find(|m| m.user.id != viewer).map(|m| m.user.clone())
+        } else {
+            None
+        };
+        Ok(Room {
+            id: record.id,
+            name: record.name.clone(),
+            is_private: record.is_private,
+            owner_id: record.owner_id,
+            created_at: record.created_at.clone(),
+            last_message: self.last_message.clone(),
+            unread_count: messages::unread_count(conn, record.id, viewer, membership.last_read_id)?,
+            members: self.members.clone(),
+            peer,
+        })
+    }
+}
+
+/// `record` as `viewer`, a member with `membership`, sees it.
+pub fn room(
+    conn: &Connection,
+    presence: &Presence,
+    record: RoomRecord,
+    viewer: i64,
+    membership: Membership,
+) -> Result<Room, DbError> {
+    Shared::read(conn, presence, record)?.seen_by(conn, viewer, membership)
+}
+
+/// The room by id as each of `viewers` sees it, for those who are members (a viewer who is not,
+/// or a room that is gone, is left out).
+pub fn room_for_each(
+    conn: &Connection,
+    presence: &Presence,
+    room_id: i64,
+    viewers: &[i64],
+) -> Result<Vec<(i64, Room)>, DbError> {
+    let Some(record) = rooms::get(conn, room_id)? else { return Ok(Vec::new()) };
+    let shared = Shared::read(conn, presence, record)?;
+    let mut seen = Vec::with_capacity(viewers.len());
+    for &viewer in viewers {
+        if let Some(membership) = rooms::membership(conn, room_id, viewer)? {
+            seen.push((viewer, shared.seen_by(conn, viewer, membership)?));
+        }
+    }
+    Ok(seen)
+}
+
+/// A private chat as a Room, as the SPEC's PrivateChat object; None for a group room.
+pub fn private_chat(room: Room) -> Option<PrivateChat> {
+    Some(PrivateChat {
+        id: room.id,
+        is_private: true,
+        peer: room.peer?,
+        last_message: room.last_message,
+        unread_count: room.unread_count,
+    })
+}
