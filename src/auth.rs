@@ -148,4 +148,9 @@ impl Caller {
     pub fn expired(&self, now: i64) -> bool {
         now >= self.expires_at
     }
+
+    /// Whether the token's `exp` has passed now.
+    pub fn has_expired(&self) -> bool {
+        self.expired(crate::db::unix_now())
+    }
 }

@@ -16,7 +16,6 @@ pub mod media;
 pub mod memory;
 pub mod model;
 pub mod password;
-pub mod presence;
 pub mod realtime;
 pub mod usecase;
 pub mod validate;
@@ -36,21 +35,21 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{Db, DbOptions};
-use crate::presence::Presence;
 use crate::usecase::accounts::Accounts;
 use crate::usecase::chat::{Chat, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
 use crate::usecase::ops::Operations;
+use crate::usecase::presence::Presence;
 use crate::usecase::sessions::Sessions;
 
-/// Everything a request handler may need; cheap to clone.
+/// What the transports (REST handlers, Socket.IO handlers) may use: the flags and the use
+/// cases, each built once here. No database handle: every rule is a use case's. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<AppInner>);
 
 pub struct AppInner {
     pub config: ServeArgs,
-    pub db: Db,
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub chat: Chat,
@@ -71,6 +70,8 @@ impl Deref for AppState {
 /// A server ready to run: state, routes, and the lock that keeps other natters off its data.
 pub struct App {
     pub state: AppState,
+    /// The storage engine, drained by [`serve`] on shutdown (tests read it directly).
+    pub db: Db,
     /// The whole HTTP stack: Router → CORS (only with `--cors-origin`) → owned handshake copies
     /// → Socket.IO → trailing-slash normalisation → the REST router. Socket.IO sits outside the
     /// normalisation; the copies sit right in front of it, inside the outer Router, so that they
@@ -125,7 +126,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let auth = Arc::new(auth);
     let (events, event_stream) = Events::channel();
-    let presence = Arc::new(Presence::default());
+    let presence = Arc::new(Presence::new(db.clone()));
     let state = AppState(Arc::new(AppInner {
         chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
@@ -143,7 +144,6 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         ops: Operations::new(db.clone(), presence.clone(), events),
         presence,
         memory: Arc::default(),
-        db,
         config,
     }));
     let (socket_layer, io) = realtime::layer(&state);
@@ -153,7 +153,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         Some(cors) => service.layer(cors),
         None => service,
     };
-    Ok(App { state, service, io, events: event_stream, _data_lock: data_lock })
+    Ok(App { state, db, service, io, events: event_stream, _data_lock: data_lock })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -163,7 +163,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, service, io, events, _data_lock } = app;
+    let App { state, db, service, io, events, _data_lock } = app;
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
@@ -196,7 +196,7 @@ pub async fn serve(
             Ok(())
         }
     };
-    state.db.shutdown().await;
+    db.shutdown().await;
     fan_out.abort();
     recheck.abort();
     trim.abort();

@@ -12,6 +12,24 @@ pub struct User {
     pub is_admin: bool,
 }
 
+/// `user_status`: a user came online (first socket) or went offline (last socket).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserStatus {
+    pub user_id: i64,
+    pub username: String,
+    pub online: bool,
+    pub last_seen: Option<String>,
+}
+
+/// `typing`: a member started or stopped typing in a room.
+#[derive(Debug, Clone, Serialize)]
+pub struct Typing {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub typing: bool,
+}
+
 /// What a successful login returns: an access token and the account it speaks for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Token {

@@ -1,13 +1,14 @@
-//! Socket.IO (SPEC §4) on the REST port: connect auth, events, presence, and the fan-out of
-//! domain events.
+//! Socket.IO (SPEC §4) on the REST port: it maps sockets to use-case calls and domain events to
+//! emits, and decides nothing itself.
 //!
 //! - Every socket joins `user:{id}` (all tabs of a user) and `room:{id}` for each of its rooms.
 //! - `chat_message` goes through the same use case as the REST post; the storage engine answers
 //!   after the commit, so the ack means "durable". Broadcasts do not happen here: the use case
 //!   publishes a domain event from the after-commit hook and [`fan_out`] emits it, in commit
 //!   order, whether the message came from REST or Socket.IO.
-//! - Presence counts sockets per user (`crate::presence`); `user_status` goes to the `user:{id}`
-//!   rooms of everyone who shares a room with the user, so never to the user's own sockets.
+//! - Presence (`usecase::presence`) counts sockets per user and says who is told; a
+//!   `user_status` goes to the `user:{id}` rooms of those users, so never to the user's own
+//!   sockets.
 
 pub mod handshake;
 
@@ -15,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::http::header::AUTHORIZATION;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::layer::SocketIoLayer;
@@ -23,12 +24,11 @@ use socketioxide::{SocketIo, socket::Socket};
 
 use crate::AppState;
 use crate::auth::{Caller, bearer_token};
-use crate::db::{self, rooms, users};
 use crate::error::{ApiError, ApiResult};
 use crate::input;
-use crate::model::UserPublic;
 use crate::model::{MessageDeleted, RoomRemoved};
 use crate::usecase::chat::{ChatEvent, EventStream};
+use crate::usecase::presence::StatusNotice;
 
 pub use handshake::OwnedHandshakeLayer;
 
@@ -117,7 +117,7 @@ async fn authenticate(
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
     if state.presence.connect(user_id) {
-        // Announced by `on_connect`, once the socket is connected and can be left out.
+        // Announced by `on_connect`, once the socket is connected.
         s.extensions.insert(CameOnline(user.last_seen));
     }
     Ok(())
@@ -145,40 +145,34 @@ struct CameOnline(Option<String>);
 async fn on_connect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
     if let Some(CameOnline(last_seen)) = s.extensions.remove::<CameOnline>() {
-        announce_status(&state, &io, &user, true, last_seen).await;
+        let notice = state.presence.came_online(user.caller.id, &user.username, last_seen).await;
+        announce(&io, notice).await;
     }
 }
 
 async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
     state.memory.note_freed();
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
-    if state.presence.disconnect(user.caller.id) {
-        let now = db::now();
-        let (id, at) = (user.caller.id, now.clone());
-        if let Err(e) = state.db.write(move |conn| users::set_last_seen(conn, id, &at)).await {
-            tracing::warn!(error = %e, "could not store last_seen");
-        }
-        announce_status(&state, &io, &user, false, Some(now)).await;
+    if let Some(notice) = state.presence.disconnect(user.caller.id, &user.username).await.transpose() {
+        announce(&io, notice).await;
     }
 }
 
-/// `user_status` to everyone who shares a room with `user` (never to the user's own sockets).
-async fn announce_status(state: &AppState, io: &SocketIo, user: &SocketUser, online: bool, last_seen: Option<String>) {
-    let id = user.caller.id;
-    let contacts = match state.db.read(move |conn| rooms::contacts_of(conn, id)).await {
-        Ok(contacts) => contacts,
+/// Emit a `user_status` to the users presence says to tell.
+async fn announce(io: &SocketIo, notice: ApiResult<StatusNotice>) {
+    let notice = match notice {
+        Ok(notice) => notice,
         Err(e) => {
-            tracing::warn!(error = %e, "could not load contacts for user_status");
+            tracing::warn!(error = %e, "could not work out who to tell about a user_status");
             return;
         }
     };
-    if contacts.is_empty() {
+    if notice.tell.is_empty() {
         return;
     }
-    let status = json!({ "user_id": id, "username": &*user.username, "online": online, "last_seen": last_seen });
-    let targets: Vec<String> = contacts.into_iter().map(user_room).collect();
     if let Some(ns) = io.of("/") {
-        let _ = ns.to(targets).emit("user_status", &status).await;
+        let targets: Vec<String> = notice.tell.into_iter().map(user_room).collect();
+        let _ = ns.to(targets).emit("user_status", &notice.status).await;
     }
 }
 
@@ -205,7 +199,7 @@ fn error_ack(e: &ApiError) -> Value {
 }
 
 /// Every client event, dispatched by name. One handler per socket (instead of a map of them)
-/// keeps idle sockets small, and gives one place for the token-expiry check and the ack.
+/// keeps idle sockets small, and gives one place for the token checks and the ack.
 async fn on_event(
     s: SocketRef,
     Event(event): Event,
@@ -215,20 +209,21 @@ async fn on_event(
     Extension(user): Extension<SocketUser>,
     State(state): State<AppState>,
 ) {
-    if user.caller.expired(db::unix_now()) {
+    let caller = user.caller;
+    let result = if caller.has_expired() {
         // The token has expired: this socket speaks for nobody any more.
-        let _ = s.disconnect();
-        return;
-    }
-    let payload = input::event_payload(data);
-    let result = match event.as_str() {
-        "chat_message" => chat_message(&state, user.caller, payload).await,
-        "get_online_users" => get_online_users(&state, user.caller, payload).await,
-        "typing" => typing(&s, &state, &user, payload).await,
-        "mark_read" => mark_read(&state, user.caller, payload).await,
-        other => Err(ApiError::NotFound(format!("Unknown event `{other}`."))),
+        Err(ApiError::unauthorized())
+    } else {
+        let payload = input::event_payload(data);
+        match event.as_str() {
+            "chat_message" => chat_message(&state, caller, payload).await,
+            "get_online_users" => get_online_users(&state, caller, payload).await,
+            "typing" => typing(&s, &state, caller, payload).await,
+            "mark_read" => mark_read(&state, caller, payload).await,
+            other => Err(ApiError::NotFound(format!("Unknown event `{other}`."))),
+        }
     };
-    // The account was disabled or its password changed after the token was issued.
+    // Expired, or the account was disabled or its password changed after the token was issued.
     let refused = matches!(result, Err(ApiError::Unauthorized(_)));
     let reply = result.unwrap_or_else(|e| error_ack(&e));
     if wants_ack {
@@ -241,64 +236,29 @@ async fn on_event(
     }
 }
 
-async fn chat_message(
-    state: &AppState,
-    caller: Caller,
-    payload: ApiResult<serde_json::Map<String, Value>>,
-) -> ApiResult<Value> {
+type Payload = ApiResult<Map<String, Value>>;
+
+async fn chat_message(state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
     state.chat.admit_socket_message(caller)?;
     let post = input::chat_message_event(payload?)?;
     let (message, _) = state.chat.send_message(caller, post).await?;
     Ok(json!({ "ok": true, "message": message }))
 }
 
-async fn get_online_users(
-    state: &AppState,
-    caller: Caller,
-    payload: ApiResult<serde_json::Map<String, Value>>,
-) -> ApiResult<Value> {
+async fn get_online_users(state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
     let room_id = input::event_room(&payload?)?;
-    let members = state
-        .db
-        .read(move |conn| {
-            caller.verify(conn)?;
-            rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))?;
-            Ok::<_, ApiError>(rooms::members(conn, room_id)?)
-        })
-        .await?;
-    let online: Vec<UserPublic> = members
-        .into_iter()
-        .map(|(member, _)| state.presence.public(member.to_public()))
-        .filter(|member| member.online)
-        .collect();
-    Ok(json!({ "ok": true, "room_id": room_id, "users": online }))
+    let users = state.presence.online_members(caller, room_id).await?;
+    Ok(json!({ "ok": true, "room_id": room_id, "users": users }))
 }
 
-async fn typing(
-    s: &SocketRef,
-    state: &AppState,
-    user: &SocketUser,
-    payload: ApiResult<serde_json::Map<String, Value>>,
-) -> ApiResult<Value> {
+async fn typing(s: &SocketRef, state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
     let (room_id, typing) = input::typing_event(&payload?)?;
-    let caller = user.caller;
-    state
-        .db
-        .read(move |conn| {
-            caller.verify(conn)?;
-            rooms::membership(conn, room_id, caller.id)?.ok_or_else(|| ApiError::not_found("Room"))
-        })
-        .await?;
-    let event = json!({ "room_id": room_id, "user_id": caller.id, "username": &*user.username, "typing": typing });
+    let event = state.presence.typing(caller, room_id, typing).await?;
     let _ = s.to(room_room(room_id)).except(user_room(caller.id)).emit("typing", &event).await;
     Ok(json!({ "ok": true }))
 }
 
-async fn mark_read(
-    state: &AppState,
-    caller: Caller,
-    payload: ApiResult<serde_json::Map<String, Value>>,
-) -> ApiResult<Value> {
+async fn mark_read(state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
     state.chat.mark_read(caller, input::mark_read_event(&payload?)?).await?;
     Ok(json!({ "ok": true }))
 }
@@ -307,7 +267,7 @@ async fn mark_read(
 /// it has expired, or its account was disabled or changed its password after the token was
 /// issued (`natter user disable|passwd`, from another process while the server runs). A socket
 /// that sends is caught by [`on_event`] at once; one that only listens would otherwise go on
-/// receiving its rooms' messages. One read of the distinct accounts per round.
+/// receiving its rooms' messages.
 pub async fn recheck_sockets(io: SocketIo, state: AppState) {
     let every = state.config.socket_recheck;
     if every.is_zero() {
@@ -318,45 +278,26 @@ pub async fn recheck_sockets(io: SocketIo, state: AppState) {
     loop {
         rounds.tick().await;
         let Some(ns) = io.of("/") else { return };
-        let sockets: Vec<(SocketRef, Caller)> = ns
+        let (sockets, callers): (Vec<SocketRef>, Vec<Caller>) = ns
             .sockets()
             .into_iter()
             .filter_map(|s| {
                 let caller = s.extensions.get::<SocketUser>()?.caller;
                 Some((s, caller))
             })
-            .collect();
+            .unzip();
         if sockets.is_empty() {
             continue;
         }
-        let mut ids: Vec<i64> = sockets.iter().map(|(_, caller)| caller.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let accounts = state
-            .db
-            .read(move |conn| {
-                let mut found = std::collections::HashMap::with_capacity(ids.len());
-                for id in ids {
-                    if let Some(account) = users::by_id(conn, id)? {
-                        found.insert(id, account);
+        match state.sessions.still_valid(callers).await {
+            Ok(valid) => {
+                for (socket, valid) in sockets.into_iter().zip(valid) {
+                    if !valid {
+                        let _ = socket.disconnect();
                     }
                 }
-                Ok::<_, db::DbError>(found)
-            })
-            .await;
-        let accounts = match accounts {
-            Ok(accounts) => accounts,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot re-check open sockets this round");
-                continue;
             }
-        };
-        let now = db::unix_now();
-        for (socket, caller) in sockets {
-            let valid = !caller.expired(now) && accounts.get(&caller.id).is_some_and(|a| caller.speaks_for(a));
-            if !valid {
-                let _ = socket.disconnect();
-            }
+            Err(e) => tracing::warn!(error = %e, "cannot re-check open sockets this round"),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod chat;
 pub mod invites;
 pub mod media;
 pub mod ops;
+pub mod presence;
 pub mod sessions;
 
 use rusqlite::Connection;

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crate::db::{self, Db};
 use crate::error::ApiResult;
-use crate::presence::Presence;
 use crate::usecase::chat::Events;
+use crate::usecase::presence::Presence;
 
 pub struct Operations {
     db: Db,

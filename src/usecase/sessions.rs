@@ -6,13 +6,13 @@
 //! named, so a stranger's wrong guesses from elsewhere cannot lock the owner out of their own
 //! device beyond that bound. An unknown account costs the same password hash as a known one.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::auth::{Auth, Caller};
 use crate::config::Rate;
-use crate::db::Db;
-use crate::db::users;
+use crate::db::{Db, DbError, users};
 use crate::error::{ApiError, ApiResult};
 use crate::input::Login;
 use crate::limits::RateLimiter;
@@ -79,6 +79,33 @@ impl Sessions {
     pub async fn account(&self, caller: Caller) -> ApiResult<User> {
         let user = self.db.read(move |conn| caller.verify(conn)).await?;
         Ok(user.to_user())
+    }
+
+    /// For each of `callers` (the open sockets), whether its token still speaks for its account:
+    /// not expired, the account not disabled, no password change since the token was issued.
+    /// One read of the distinct accounts.
+    pub async fn still_valid(&self, callers: Vec<Caller>) -> ApiResult<Vec<bool>> {
+        let mut ids: Vec<i64> = callers.iter().map(|caller| caller.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let accounts = self
+            .db
+            .read(move |conn| {
+                let mut found = HashMap::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(account) = users::by_id(conn, id)? {
+                        found.insert(id, account);
+                    }
+                }
+                Ok::<_, DbError>(found)
+            })
+            .await?;
+        Ok(callers
+            .iter()
+            .map(|caller| {
+                !caller.has_expired() && accounts.get(&caller.id).is_some_and(|account| caller.speaks_for(account))
+            })
+            .collect())
     }
 
     /// A socket's identity: the token's caller and the account as others see it (its name and

@@ -42,8 +42,10 @@ pub struct TestServer {
     pub base: String,
     /// The data folder (database, media, `jwt-secret`); deleted when dropped.
     pub dir: TempDir,
-    /// The running server's state (database handle, config, presence, limits).
+    /// The running server's state (config and use cases).
     pub state: natter::AppState,
+    /// Its storage engine, for tests that look at what is stored.
+    pub db: natter::db::Db,
     /// A client for this server (connections are pooled; clone it freely).
     pub http: reqwest::Client,
     shutdown: oneshot::Sender<()>,
@@ -77,7 +79,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
     configure(&mut args);
 
     let app = natter::build(args).unwrap_or_else(|e| panic!("natter::build failed: {e}"));
-    let state = app.state.clone();
+    let (state, db) = (app.state.clone(), app.db.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("listener address");
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -85,7 +87,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
     let task = tokio::spawn(natter::serve(listener, app, async move {
         let _ = stop.await;
     }));
-    TestServer { addr, base: format!("http://{addr}"), dir, state, http: client(), shutdown, task }
+    TestServer { addr, base: format!("http://{addr}"), dir, state, db, http: client(), shutdown, task }
 }
 
 /// An HTTP client for tests: no proxy (a proxy from the environment must not see 127.0.0.1
@@ -206,10 +208,11 @@ impl TestServer {
     /// Shut the server down (as SIGTERM would), wait until it has drained its storage engine
     /// and released the data folder, and hand the folder back for [`spawn_in`].
     pub async fn stop(self) -> TempDir {
-        let TestServer { dir, state, http, shutdown, task, .. } = self;
-        // Our pooled keep-alive connections and state handle must not keep the server busy.
+        let TestServer { dir, state, db, http, shutdown, task, .. } = self;
+        // Our pooled keep-alive connections and state handles must not keep the server busy.
         drop(http);
         drop(state);
+        drop(db);
         let _ = shutdown.send(());
         tokio::time::timeout(TIMEOUT, task)
             .await

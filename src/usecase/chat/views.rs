@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::db::rooms::{self, Membership, RoomRecord};
 use crate::db::{DbError, messages};
 use crate::model::{Member, Message, PrivateChat, Room};
-use crate::presence::Presence;
+use crate::usecase::presence::Presence;
 
 /// What every member of a room sees alike.
 struct Shared {

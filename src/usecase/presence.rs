@@ -1,0 +1,157 @@
+//! Presence: who is online, when they were last seen, who is typing, and who is told.
+//!
+//! Online means at least one connected socket (tabs and devices each count): the registry counts
+//! sockets per user, in memory. A user's first socket makes them come online and their last one
+//! go offline (`last_seen` is stored then); either way a `user_status` goes to everyone who
+//! shares a room with them, never to their own sockets. The realtime layer calls these functions
+//! when sockets come and go and emits what they return; REST reads the `online` flags through
+//! [`Presence::public`].
+//!
+//! The registry never fails open or shut: if a thread panicked while holding its lock, the counts
+//! are still whole (each change is one map operation), so it goes on with them.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::auth::Caller;
+use crate::db::{self, Db, rooms, users};
+use crate::error::ApiResult;
+use crate::model::{Typing, UserPublic, UserStatus};
+use crate::usecase::ensure_member;
+
+pub struct Presence {
+    db: Db,
+    sockets: Mutex<HashMap<i64, usize>>,
+}
+
+/// A `user_status` and the users to tell (by their personal rooms).
+#[derive(Debug, Clone)]
+pub struct StatusNotice {
+    pub status: UserStatus,
+    pub tell: Vec<i64>,
+}
+
+impl Presence {
+    pub fn new(db: Db) -> Presence {
+        Presence { db, sockets: Mutex::default() }
+    }
+
+    fn sockets(&self) -> MutexGuard<'_, HashMap<i64, usize>> {
+        self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One more socket for `user`; true when it is their first (they just came online).
+    pub fn connect(&self, user: i64) -> bool {
+        let mut sockets = self.sockets();
+        let count = sockets.entry(user).or_insert(0);
+        *count += 1;
+        *count == 1
+    }
+
+    /// `user` came online (their first socket is connected): the `user_status` and who to tell.
+    /// `last_seen` is when they were last online before now.
+    pub async fn came_online(&self, user: i64, username: &str, last_seen: Option<String>) -> ApiResult<StatusNotice> {
+        let status = UserStatus { user_id: user, username: username.to_string(), online: true, last_seen };
+        Ok(StatusNotice { tell: self.contacts(user).await?, status })
+    }
+
+    /// One socket fewer for `user`. When it was their last, they went offline: `last_seen` is
+    /// stored as now, and the `user_status` and who to tell come back.
+    pub async fn disconnect(&self, user: i64, username: &str) -> ApiResult<Option<StatusNotice>> {
+        if !self.leave(user) {
+            return Ok(None);
+        }
+        let now = db::now();
+        let at = now.clone();
+        if let Err(e) = self.db.write(move |conn| users::set_last_seen(conn, user, &at)).await {
+            // They are offline whether or not the time was stored; tell the others anyway.
+            tracing::warn!(error = %e, user, "could not store last_seen");
+        }
+        let status = UserStatus { user_id: user, username: username.to_string(), online: false, last_seen: Some(now) };
+        Ok(Some(StatusNotice { tell: self.contacts(user).await?, status }))
+    }
+
+    /// Forget one socket of `user`; true when it was their last.
+    fn leave(&self, user: i64) -> bool {
+        let mut sockets = self.sockets();
+        match sockets.get_mut(&user) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            Some(_) => {
+                sockets.remove(&user);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Who is told about `user`: everyone who shares a room with them, them excluded.
+    async fn contacts(&self, user: i64) -> ApiResult<Vec<i64>> {
+        Ok(self.db.read(move |conn| rooms::contacts_of(conn, user)).await?)
+    }
+
+    /// The members of a room the caller belongs to who are online now (`get_online_users`).
+    pub async fn online_members(&self, caller: Caller, room_id: i64) -> ApiResult<Vec<UserPublic>> {
+        let members = self
+            .db
+            .read(move |conn| {
+                ensure_member(conn, caller, room_id)?;
+                Ok::<_, crate::error::ApiError>(rooms::members(conn, room_id)?)
+            })
+            .await?;
+        Ok(members
+            .into_iter()
+            .map(|(member, _)| self.public(member.to_public()))
+            .filter(|member| member.online)
+            .collect())
+    }
+
+    /// The caller is (or stopped) typing in a room they belong to: what its other members see.
+    pub async fn typing(&self, caller: Caller, room_id: i64, typing: bool) -> ApiResult<Typing> {
+        let (account, _) = self.db.read(move |conn| ensure_member(conn, caller, room_id)).await?;
+        Ok(Typing { room_id, user_id: caller.id, username: account.username, typing })
+    }
+
+    pub fn is_online(&self, user: i64) -> bool {
+        self.sockets().contains_key(&user)
+    }
+
+    /// Users with at least one connected socket.
+    pub fn online_count(&self) -> usize {
+        self.sockets().len()
+    }
+
+    /// `user` with its `online` flag set from the registry.
+    pub fn public(&self, mut user: UserPublic) -> UserPublic {
+        user.online = self.is_online(user.id);
+        user
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sockets_are_counted_per_user_and_a_poisoned_lock_keeps_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), db::DbOptions::default()).unwrap();
+        let presence = std::sync::Arc::new(Presence::new(db.clone()));
+        assert!(presence.connect(7), "the first socket comes online");
+        assert!(!presence.connect(7), "a second tab is not news");
+        let holder = presence.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = holder.sockets.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(panicked.is_err() && presence.sockets.is_poisoned());
+        assert!(presence.is_online(7), "still online after the lock was poisoned");
+        assert!(!presence.leave(7), "one tab left");
+        assert!(presence.leave(7), "the last socket goes offline");
+        assert_eq!(presence.online_count(), 0);
+        db.shutdown().await;
+    }
+}
