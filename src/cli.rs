@@ -1,24 +1,20 @@
-//! The subcommands of SPEC §5. Each works on the same data as a running server: writes go
-//! through the storage engine (SQLite's locking and `busy_timeout` let it share the file with
-//! the server), and `restore` refuses to run while a server holds the data folder.
-//!
-//! `user` and `invite` are thin: parse the flags, call the same use case the REST API calls
-//! (`natter user add` is a signup by the operator), print the answer.
+//! The subcommands of SPEC §5, thin: parse the flags, call a use case, print the answer. `user`
+//! and `invite` call the same use cases as the REST API (`natter user add` is a signup by the
+//! operator); every one works on the same data as a running server (see
+//! [`crate::usecase::operator`]), and `restore` refuses to run while a server holds the folder.
 
 use std::future::Future;
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Cli, Command, DataArgs, Registration, ServeArgs, UserAction};
-use crate::db::{Db, DbOptions};
+use crate::config::{Cli, Command, DataArgs, ServeArgs, UserAction};
 use crate::error::ApiError;
 use crate::input::NewInvite;
-use crate::password::Passwords;
 use crate::usecase::accounts::{Accounts, NewAccount};
-use crate::usecase::invites::{Invites, Issuer};
+use crate::usecase::invites::Issuer;
+use crate::usecase::operator::{self, Operator};
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
@@ -41,12 +37,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(crate::run(args))
-}
-
-fn open_db(data: &DataArgs) -> Result<Db, String> {
-    let path = data.db_path();
-    Db::open(&path, DbOptions { readers: 1, ..DbOptions::default() })
-        .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
 }
 
 /// The password from `--password`, else one line of standard input.
@@ -85,14 +75,9 @@ fn say(e: ApiError) -> String {
 }
 
 fn user(action: UserAction) -> Result<(), String> {
-    let db = open_db(action.data())?;
-    let result = Passwords::new(1).and_then(|passwords| {
-        // The CLI never signs anyone up: adding an account is the operator's own decision,
-        // whatever `--registration` the server runs with.
-        let accounts = Accounts::new(db.clone(), Arc::new(passwords), Registration::Closed);
-        block_on(user_action(&accounts, action))?
-    });
-    db.shutdown_blocking();
+    let operator = Operator::open(action.data())?;
+    let result = operator.accounts().and_then(|accounts| block_on(user_action(&accounts, action))?);
+    operator.close();
     result
 }
 
@@ -138,9 +123,9 @@ fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
     let request = NewInvite { uses: Some(uses), expires_in: Some(expires.as_secs().into()) };
     // Refused flags touch no data.
     request.uses().and(request.ttl()).map_err(say)?;
-    let db = open_db(data)?;
-    let result = block_on(Invites::new(db.clone()).create(Issuer::Operator, request));
-    db.shutdown_blocking();
+    let operator = Operator::open(data)?;
+    let result = block_on(operator.invites().create(Issuer::Operator, request));
+    operator.close();
     let invite = result?.map_err(say)?;
     println!("{}", invite.code);
     eprintln!(
@@ -151,66 +136,14 @@ fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
 }
 
 fn backup(file: &Path, force: bool, data: &DataArgs) -> Result<(), String> {
-    if file.exists() {
-        if !force {
-            return Err(format!("{} exists; add --force to overwrite it", file.display()));
-        }
-        std::fs::remove_file(file).map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
-    }
-    let source = data.db_path();
-    if !source.exists() {
-        return Err(format!("there is no database at {}", source.display()));
-    }
-    // VACUUM INTO reads one snapshot, so the copy is consistent while the server keeps writing.
-    let conn = rusqlite::Connection::open(&source).map_err(|e| e.to_string())?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    let target = file.to_str().ok_or("the backup path must be valid UTF-8")?;
-    conn.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("backup failed: {e}"))?;
+    let source = operator::backup(data, file, force)?;
     println!("backed up {} to {}", source.display(), file.display());
     Ok(())
 }
 
 fn restore(file: &Path, data: &DataArgs) -> Result<(), String> {
-    let _lock = crate::lock_data_dir(data)?;
-    check_backup(file)?;
-    let target = data.db_path();
-    // A WAL left beside the old database must not be replayed onto the restored one.
-    for suffix in ["-wal", "-shm"] {
-        let side = format!("{}{suffix}", target.display());
-        match std::fs::remove_file(&side) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove {side}: {e}")),
-        }
-    }
-    let staging = target.with_extension("db.restoring");
-    std::fs::copy(file, &staging).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
-    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
-    std::fs::rename(&staging, &target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
+    let target = operator::restore(data, file)?;
     println!("restored {} from {}", target.display(), file.display());
-    Ok(())
-}
-
-/// A natter database that SQLite finds intact.
-fn check_backup(file: &Path) -> Result<(), String> {
-    let conn = rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-    let verdict: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| format!("{} is not a readable database: {e}", file.display()))?;
-    if verdict != "ok" {
-        return Err(format!("{} failed the integrity check: {verdict}", file.display()));
-    }
-    let has_users: bool = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'users'", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if !has_users {
-        return Err(format!("{} is not a natter database", file.display()));
-    }
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
-    if version > crate::db::migrate::latest() as i64 {
-        return Err(format!("{} comes from a newer natter (schema {version}); upgrade first", file.display()));
-    }
     Ok(())
 }
 

@@ -27,6 +27,7 @@
 //!   (12,313 / 12,916 / 12,958), because the kernel's page cache holds the file anyway.
 
 pub mod attachments;
+pub mod backup;
 pub mod invites;
 pub mod messages;
 pub mod migrate;

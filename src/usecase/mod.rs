@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod chat;
 pub mod invites;
 pub mod media;
+pub mod operator;
 pub mod ops;
 pub mod presence;
 pub mod sessions;
