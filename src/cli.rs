@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{Cli, Command, DataArgs, ServeArgs, UserAction};
-use crate::error::ApiError;
+use crate::error::{ApiError, Chain};
 use crate::input::NewInvite;
 use crate::usecase::accounts::{Accounts, NewAccount};
 use crate::usecase::invites::Issuer;
@@ -69,7 +69,7 @@ fn say(e: ApiError) -> String {
         ApiError::Validation { fields, .. } => {
             fields.iter().map(|(field, problem)| format!("the {field} {problem}")).collect::<Vec<_>>().join("; ")
         }
-        ApiError::Internal(_) => e.to_string(),
+        ApiError::Internal(_) | ApiError::Unavailable(_) => Chain(&e).to_string(),
         _ => e.detail(),
     }
 }

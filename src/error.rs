@@ -2,13 +2,22 @@
 //!
 //! Whatever goes wrong — bad JSON, a missing field, an unknown route, a panic — the client gets
 //! `{"detail": "<sentence>", "code": "<snake_case>"}` with the matching status, and validation
-//! errors add `"fields"`. Internal errors are logged with their cause and rendered without it.
+//! errors add `"fields"`. Internal errors keep their cause (`source()`), are logged with the
+//! whole chain and rendered without it. A storage engine that is shutting down or has no free
+//! connection is not an internal error: it is 503 `unavailable` with `Retry-After`.
 
 use std::collections::BTreeMap;
+use std::error::Error;
+use std::fmt;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::db::DbError;
+
+/// Seconds a client is asked to wait after a 503 `unavailable`.
+pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,8 +41,12 @@ pub enum ApiError {
     Validation { detail: String, fields: BTreeMap<String, String> },
     #[error("Too many requests; try again in {retry_after} seconds.")]
     RateLimited { retry_after: u64 },
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The storage engine cannot take the request now (shutting down, or no connection came
+    /// free): 503, try again.
+    #[error("the storage engine is unavailable")]
+    Unavailable(#[source] DbError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn Error + Send + Sync>),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -56,8 +69,9 @@ impl ApiError {
         }
     }
 
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError::Internal(cause.to_string())
+    /// A 500 that keeps `cause` (an error, or a sentence saying what failed) for the log.
+    pub fn internal(cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        ApiError::Internal(cause.into())
     }
 
     pub fn status(&self) -> StatusCode {
@@ -72,6 +86,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +103,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation { .. } => "validation_error",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -96,7 +112,29 @@ impl ApiError {
     pub fn detail(&self) -> String {
         match self {
             ApiError::Internal(_) => "Something went wrong on the server.".to_string(),
+            ApiError::Unavailable(_) => {
+                format!("The server cannot take this request right now; try again in {RETRY_UNAVAILABLE_SECS} seconds.")
+            }
             other => other.to_string(),
+        }
+    }
+
+    /// Log a server-side failure with its whole cause (client errors are not logged). Every
+    /// transport calls this once for each error it answers with.
+    pub fn report(&self) {
+        match self {
+            ApiError::Internal(_) => tracing::error!(error = %Chain(self), "internal error"),
+            ApiError::Unavailable(_) => tracing::warn!(error = %Chain(self), "storage engine unavailable"),
+            _ => {}
+        }
+    }
+
+    /// Seconds to put in `Retry-After`, for the errors that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            ApiError::Unavailable(_) => Some(RETRY_UNAVAILABLE_SECS),
+            _ => None,
         }
     }
 
@@ -114,24 +152,71 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
-        }
+        self.report();
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        if let Some(seconds) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        ApiError::Internal(e.to_string())
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Closed | DbError::Pool(_) => ApiError::Unavailable(e),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// An error and every cause under it, as one line: `internal error: the commit failed: disk I/O
+/// error`.
+pub struct Chain<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
     }
 }
 
 /// Body of a panic caught by `CatchPanicLayer`: the SPEC's 500, nothing leaked.
 pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::Internal("a handler panicked".into()).into_response()
+    ApiError::internal("a handler panicked").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_engine_or_an_exhausted_pool_is_503_with_retry_after() {
+        let closed = ApiError::from(DbError::Closed);
+        assert_eq!((closed.status(), closed.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        let response = closed.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_UNAVAILABLE_SECS.to_string());
+
+        let sqlite = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(10), Some("disk I/O error".into()));
+        let failed = ApiError::from(DbError::CommitFailed(std::sync::Arc::new(sqlite)));
+        assert_eq!((failed.status(), failed.code()), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        assert!(failed.retry_after().is_none());
+        assert_eq!(failed.detail(), "Something went wrong on the server.", "no internals in the body");
+    }
+
+    #[test]
+    fn the_chain_keeps_every_cause() {
+        let sqlite = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(10), Some("disk I/O error".into()));
+        let e = ApiError::from(DbError::CommitFailed(std::sync::Arc::new(sqlite)));
+        let text = Chain(&e).to_string();
+        assert!(text.starts_with("internal error: the commit failed: disk I/O error"), "{text}");
+        let e = ApiError::internal(format!("request to {} timed out", "/x"));
+        assert_eq!(Chain(&e).to_string(), "internal error: request to /x timed out");
+    }
 }

@@ -120,7 +120,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
             ..DbOptions::default()
         },
     )
-    .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
+    .map_err(|e| format!("cannot open the database {}: {}", db_path.display(), error::Chain(&e)))?;
 
     let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize)
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;

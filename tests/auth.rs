@@ -561,6 +561,24 @@ async fn a_request_over_the_time_limit_gets_the_spec_500_body() {
     assert!(!body["detail"].as_str().unwrap_or("").contains("signup"), "no internals in the detail: {body}");
 }
 
+#[tokio::test]
+async fn a_write_to_a_closed_storage_engine_is_503_with_retry_after() {
+    let server = spawn().await;
+    let (token, _) = server.signup("wendy").await;
+    // What a request that arrives while the server drains its storage engine meets.
+    server.db.shutdown().await;
+    let response = server
+        .request(Method::POST, "/chat/chat_rooms/", Some(&token))
+        .json(&json!({ "name": "late", "members": [] }))
+        .send()
+        .await
+        .expect("send");
+    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (status, body) = read_json(response).await;
+    assert_error(status, &body, 503, "unavailable");
+    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0), "Retry-After in seconds");
+}
+
 // ---- user search ----
 
 #[tokio::test]

@@ -87,7 +87,7 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Internal(format!("request to {path} timed out after {limit:?}")).into_response(),
+        Err(_) => ApiError::internal(format!("request to {path} timed out after {limit:?}")).into_response(),
     }
 }
 

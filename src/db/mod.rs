@@ -48,17 +48,28 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use rusqlite::OptionalExtension;
 
+/// What went wrong in the storage engine. Each variant keeps its cause as its `source()` (print
+/// the chain with `crate::error::Chain`); `Closed` and `Pool` mean "not now" rather than broken,
+/// and the API answers them with 503.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("sqlite: {0}")]
+    #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("connection pool: {0}")]
+    /// No read connection came free within the pool's timeout (every reader stayed busy).
+    #[error("no database connection came free")]
     Pool(#[from] r2d2::Error),
-    #[error("commit failed: {0}")]
-    CommitFailed(String),
+    /// `BEGIN` failed, so the writes queued for that transaction never ran.
+    #[error("the write transaction could not begin")]
+    BeginFailed(#[source] Arc<rusqlite::Error>),
+    /// `COMMIT` failed: every write of that transaction was rolled back.
+    #[error("the commit failed")]
+    CommitFailed(#[source] Arc<rusqlite::Error>),
+    /// The blocking task running a read panicked or was cancelled before it answered.
+    #[error("a database read did not finish")]
+    ReadTask(#[source] tokio::task::JoinError),
     #[error("the storage engine has shut down")]
     Closed,
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
@@ -115,9 +126,24 @@ impl Default for DbOptions {
 
 /// What the writer does with one queued write: run it inside the open transaction and return
 /// whether it succeeded plus the continuation that answers its caller once the commit is known.
-/// Given `None` (the transaction could not be opened) it does not run and only answers.
-type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
-type Finish = Box<dyn FnOnce(Result<(), &DbError>) + Send>;
+/// Given the failure to open the transaction instead, it does not run and answers at once.
+type WriteJob = Box<dyn FnOnce(Result<&Connection, &TxFailure>) -> (bool, Finish) + Send>;
+type Finish = Box<dyn FnOnce(Result<(), &TxFailure>) + Send>;
+
+/// Why a batch's transaction did not commit: one SQLite error, shared by every write in it.
+enum TxFailure {
+    Begin(Arc<rusqlite::Error>),
+    Commit(Arc<rusqlite::Error>),
+}
+
+impl TxFailure {
+    fn error(&self) -> DbError {
+        match self {
+            TxFailure::Begin(e) => DbError::BeginFailed(e.clone()),
+            TxFailure::Commit(e) => DbError::CommitFailed(e.clone()),
+        }
+    }
+}
 
 enum WriterMsg {
     Write(WriteJob),
@@ -280,7 +306,7 @@ impl Db {
             f(&conn)
         })
         .await;
-        result.unwrap_or_else(|e| Err(E::from(DbError::CommitFailed(format!("read task failed: {e}")))))
+        result.unwrap_or_else(|e| Err(E::from(DbError::ReadTask(e))))
     }
 
     /// [`Db::read`] for code outside the async runtime.
@@ -340,27 +366,24 @@ where
 {
     let (reply, answer) = oneshot::channel();
     let job: WriteJob = Box::new(move |conn| match conn.map(f) {
-        None => {
-            let finish: Finish = Box::new(move |commit| {
-                let e = commit.err().map(|e| e.to_string()).unwrap_or_default();
-                let _ = reply.send(Err(E::from(DbError::CommitFailed(e))));
-            });
-            (false, finish)
+        Err(failure) => {
+            let _ = reply.send(Err(E::from(failure.error())));
+            (false, Box::new(|_| {}))
         }
-        Some(Ok(value)) => {
+        Ok(Ok(value)) => {
             let finish: Finish = Box::new(move |commit| {
                 let result = match commit {
                     Ok(()) => {
                         after_commit(&value);
                         Ok(value)
                     }
-                    Err(e) => Err(E::from(DbError::CommitFailed(e.to_string()))),
+                    Err(failure) => Err(E::from(failure.error())),
                 };
                 let _ = reply.send(result);
             });
             (true, finish)
         }
-        Some(Err(e)) => {
+        Ok(Err(e)) => {
             let finish: Finish = Box::new(move |_| {
                 let _ = reply.send(Err(e));
             });
@@ -406,11 +429,10 @@ fn writer_loop(conn: Connection, mut queue: mpsc::Receiver<WriterMsg>, max_batch
 fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU64) {
     let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let error = DbError::from(e);
+        let failure = TxFailure::Begin(Arc::new(e));
         for job in batch.drain(..) {
-            // Answer without running: the caller sees the failure to start the transaction.
-            let (_, finish) = job(None);
-            finish(Err(&error));
+            // Answered without running: the caller sees the failure to start the transaction.
+            let _ = job(Err(&failure));
         }
         return;
     }
@@ -419,7 +441,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU6
         if let Err(e) = savepoint {
             tracing::error!(error = %e, "could not open a savepoint");
         }
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(conn))));
         let ok = matches!(&outcome, Ok((true, _)));
         let rollback =
             if ok { Ok(0) } else { conn.prepare_cached("ROLLBACK TO write").and_then(|mut s| s.execute([])) };
@@ -433,7 +455,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU6
             Err(_) => tracing::error!("a write panicked; its savepoint was rolled back"),
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(DbError::from);
+    let committed = conn.execute_batch("COMMIT").map_err(|e| TxFailure::Commit(Arc::new(e)));
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     } else {
@@ -564,6 +586,16 @@ mod tests {
             .unwrap();
         assert_eq!(failed_kept, 0, "no failed write left a row");
         assert!(db.commit_count() < 200, "writes shared commits ({} commits for 200 writes)", db.commit_count());
+        db.shutdown().await;
+    }
+
+    /// A read that panics is reported as a failed read, not as a failed commit.
+    #[tokio::test]
+    async fn a_panicking_read_is_a_read_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
+        let read: Result<(), DbError> = db.read(|_| panic!("a read that panics")).await;
+        assert!(matches!(read, Err(DbError::ReadTask(_))), "{read:?}");
         db.shutdown().await;
     }
 

@@ -24,7 +24,7 @@ use socketioxide::{SocketIo, socket::Socket};
 
 use crate::AppState;
 use crate::auth::{Caller, bearer_token};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Chain};
 use crate::input;
 use crate::model::{MessageDeleted, RoomRemoved};
 use crate::usecase::chat::{ChatEvent, EventStream};
@@ -40,13 +40,22 @@ struct SocketUser {
     username: Arc<str>,
 }
 
-/// The `connect_error` data: `{"message": "unauthorized"}`.
+/// A refused connection. Its `connect_error` data is `{"message": <the error's code>}`:
+/// `unauthorized` for a missing or bad token (SPEC §4), and the truth when the server failed
+/// (`unavailable` while the storage engine cannot answer, `internal`), which is logged.
 #[derive(Debug)]
-struct Unauthorized;
+struct Refused(ApiError);
 
-impl fmt::Display for Unauthorized {
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        e.report();
+        Refused(e)
+    }
+}
+
+impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unauthorized")
+        f.write_str(self.0.code())
     }
 }
 
@@ -93,18 +102,18 @@ async fn authenticate(
     s: SocketRef,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
-) -> Result<(), Unauthorized> {
-    let token = handshake_token(&s, auth.as_ref().ok()).ok_or(Unauthorized)?;
-    let (caller, user) = state.sessions.connect(&token).await.map_err(|_| Unauthorized)?;
+) -> Result<(), Refused> {
+    let token = handshake_token(&s, auth.as_ref().ok()).ok_or_else(ApiError::unauthorized)?;
+    let (caller, user) = state.sessions.connect(&token).await?;
     let user_id = caller.id;
     // Membership can change while this runs. Join `user:{id}` first, so the fan-out of any
     // change committed from now on reaches this socket; then join the rooms as read, and read
     // again to undo what changed between the first read and the joins (a removal fanned out
     // before this socket had joined that room would otherwise leave it receiving the room).
     s.join(user_room(user_id));
-    let first = room_ids_of(&state, user_id).await?;
+    let first = state.chat.room_ids(user_id).await?;
     s.join(first.iter().copied().map(room_room).collect::<Vec<_>>());
-    let now = room_ids_of(&state, user_id).await?;
+    let now = state.chat.room_ids(user_id).await?;
     let gone: Vec<String> = first.iter().filter(|id| !now.contains(id)).copied().map(room_room).collect();
     let new: Vec<String> = now.iter().filter(|id| !first.contains(id)).copied().map(room_room).collect();
     if !gone.is_empty() {
@@ -121,13 +130,6 @@ async fn authenticate(
         s.extensions.insert(CameOnline(user.last_seen));
     }
     Ok(())
-}
-
-async fn room_ids_of(state: &AppState, user_id: i64) -> Result<Vec<i64>, Unauthorized> {
-    state.chat.room_ids(user_id).await.map_err(|e| {
-        tracing::error!(error = %e, "could not load the rooms of a connecting socket");
-        Unauthorized
-    })
 }
 
 fn user_room(id: i64) -> String {
@@ -163,7 +165,7 @@ async fn announce(io: &SocketIo, notice: ApiResult<StatusNotice>) {
     let notice = match notice {
         Ok(notice) => notice,
         Err(e) => {
-            tracing::warn!(error = %e, "could not work out who to tell about a user_status");
+            tracing::warn!(error = %Chain(&e), "could not work out who to tell about a user_status");
             return;
         }
     };
@@ -191,6 +193,7 @@ impl FromMessageParts<socketioxide::adapter::LocalAdapter> for WantsAck {
 }
 
 fn error_ack(e: &ApiError) -> Value {
+    e.report();
     let mut error = json!({ "code": e.code(), "detail": e.detail() });
     if let Some(fields) = e.body().get("fields") {
         error["fields"] = fields.clone();
@@ -297,7 +300,7 @@ pub async fn recheck_sockets(io: SocketIo, state: AppState) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot re-check open sockets this round"),
+            Err(e) => tracing::warn!(error = %Chain(&e), "cannot re-check open sockets this round"),
         }
     }
 }
@@ -323,7 +326,7 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 let seen = match state.chat.rooms_as_seen_by(*room_id, user_ids.clone()).await {
                     Ok(seen) => seen,
                     Err(e) => {
-                        tracing::error!(error = %e, room_id, "could not render room_added; the sockets join without it");
+                        tracing::error!(error = %Chain(&e), room_id, "could not render room_added; the sockets join without it");
                         Vec::new()
                     }
                 };
@@ -346,5 +349,17 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
         if let Err(e) = sent {
             tracing::debug!(error = %e, "a broadcast did not reach every socket");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `connect_error` message is the error's code: a server failure is not "unauthorized".
+    #[test]
+    fn a_refused_connection_says_why() {
+        assert_eq!(Refused(ApiError::unauthorized()).to_string(), "unauthorized");
+        assert_eq!(Refused(ApiError::internal("a read failed")).to_string(), "internal");
     }
 }

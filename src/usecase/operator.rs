@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::config::{DataArgs, Registration};
 use crate::db::{Db, DbOptions, backup};
+use crate::error::Chain;
 use crate::password::Passwords;
 use crate::usecase::accounts::Accounts;
 use crate::usecase::invites::Invites;
@@ -21,7 +22,7 @@ impl Operator {
     pub fn open(data: &DataArgs) -> Result<Operator, String> {
         let path = data.db_path();
         let db = Db::open(&path, DbOptions { readers: 1, ..DbOptions::default() })
-            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot open the database {}: {}", path.display(), Chain(&e)))?;
         Ok(Operator { db })
     }
 

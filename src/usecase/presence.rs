@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::auth::Caller;
 use crate::db::{self, Db, rooms, users};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Chain};
 use crate::model::{Typing, UserPublic, UserStatus};
 use crate::usecase::ensure_member;
 
@@ -65,7 +65,7 @@ impl Presence {
         let at = now.clone();
         if let Err(e) = self.db.write(move |conn| users::set_last_seen(conn, user, &at)).await {
             // They are offline whether or not the time was stored; tell the others anyway.
-            tracing::warn!(error = %e, user, "could not store last_seen");
+            tracing::warn!(error = %Chain(&e), user, "could not store last_seen");
         }
         let status = UserStatus { user_id: user, username: username.to_string(), online: false, last_seen: Some(now) };
         Ok(Some(StatusNotice { tell: self.contacts(user).await?, status }))
