@@ -4,24 +4,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
+use common::spec::{assert_user_public, keys, set};
 use common::{
-    PASSWORD, TestServer, assert_error, b64url_encode, jwt_claims, jwt_secret, natter_user_ok, read_json, sign_jwt,
-    spawn, spawn_in, spawn_with, unix_now,
+    PASSWORD, TestServer, assert_error, b64url_encode, jwt_claims, jwt_secret, natter_user_ok, past_issue_second,
+    read_json, sign_jwt, spawn, spawn_in, spawn_with, unix_now,
 };
 use natter::config::{Rate, Registration};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn keys(value: &Value) -> BTreeSet<&str> {
-    value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().map(String::as_str).collect()
-}
-
-fn set<'a>(items: &[&'a str]) -> BTreeSet<&'a str> {
-    items.iter().copied().collect()
-}
 
 /// The SPEC's User object, exactly (no password hash or other extra field leaks).
 #[track_caller]
@@ -34,19 +27,6 @@ fn assert_user(user: &Value, username: &str, email: &str) {
     let created = common::parse_time(user["created_at"].as_str().unwrap_or_default());
     let age = time::OffsetDateTime::now_utc() - created;
     assert!(age.whole_seconds().abs() < 120, "created_at {created} is not now");
-}
-
-/// The SPEC's UserPublic object, exactly.
-#[track_caller]
-fn assert_user_public(user: &Value) {
-    assert_eq!(keys(user), set(&["id", "username", "online", "last_seen"]), "UserPublic shape: {user}");
-    assert!(user["id"].as_i64().is_some_and(|id| id > 0), "{user}");
-    assert!(user["username"].is_string(), "{user}");
-    assert!(user["online"].is_boolean(), "{user}");
-    assert!(
-        user["last_seen"].is_null() || user["last_seen"].as_str().is_some_and(common::is_spec_time),
-        "last_seen must be null or a SPEC time: {user}"
-    );
 }
 
 /// The SPEC's Token object for `user`, with a HS256 JWT whose claims match it.
@@ -455,14 +435,9 @@ async fn a_password_change_revokes_older_tokens() {
     let (status, _) = me(&server, &old_token).await;
     assert_eq!(status, StatusCode::OK);
 
-    // The one justified sleep: `iat` and `password_changed_at` are whole Unix seconds, and a
-    // token issued in the same second as the change is (by design) still accepted. Wait until
-    // the clock has passed the token's `iat` second, so the change lands in a later second.
-    let iat = jwt_claims(&old_token)["iat"].as_i64().expect("iat");
-    let next_second = UNIX_EPOCH + Duration::from_secs(iat as u64 + 1);
-    if let Ok(wait) = next_second.duration_since(std::time::SystemTime::now()) {
-        tokio::time::sleep(wait + Duration::from_millis(20)).await;
-    }
+    // A token issued in the same second as a password change is (by design) still accepted:
+    // the change must land in a later second than the token.
+    past_issue_second(&old_token).await;
 
     let out = natter_user_ok(server.data_dir(), &["passwd", "nina", "--password", "newpassword1"]).await;
     assert!(out.contains("nina"), "passwd output: {out}");
@@ -548,16 +523,10 @@ async fn every_chat_endpoint_refuses_a_disabled_accounts_token() {
 async fn a_request_over_the_time_limit_gets_the_spec_500_body() {
     // Hashing a password takes far longer than a millisecond, so signup always runs over.
     let server = spawn_with(|args| args.request_timeout = Duration::from_millis(1)).await;
-    let response = server
-        .request(Method::POST, "/auth/signup", None)
-        .json(&json!({ "username": "slow", "email": "slow@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("send");
-    let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (status, body) = read_json(response).await;
+    let signup = json!({ "username": "slow", "email": "slow@example.com", "password": PASSWORD });
+    let (status, headers, body) = common::send(server.request(Method::POST, "/auth/signup", None).json(&signup)).await;
     assert_error(status, &body, 500, "internal");
-    assert_eq!(content_type.as_deref(), Some("application/json; charset=utf-8"));
+    assert_eq!(headers[CONTENT_TYPE], "application/json; charset=utf-8");
     assert!(!body["detail"].as_str().unwrap_or("").contains("signup"), "no internals in the detail: {body}");
 }
 
@@ -567,16 +536,12 @@ async fn a_write_to_a_closed_storage_engine_is_503_with_retry_after() {
     let (token, _) = server.signup("wendy").await;
     // What a request that arrives while the server drains its storage engine meets.
     server.db.shutdown().await;
-    let response = server
-        .request(Method::POST, "/chat/chat_rooms/", Some(&token))
-        .json(&json!({ "name": "late", "members": [] }))
-        .send()
-        .await
-        .expect("send");
-    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (status, body) = read_json(response).await;
+    let room = json!({ "name": "late", "members": [] });
+    let request = server.request(Method::POST, "/chat/chat_rooms/", Some(&token)).json(&room);
+    let (status, headers, body) = common::send(request).await;
     assert_error(status, &body, 503, "unavailable");
-    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0), "Retry-After in seconds");
+    let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|s| s > 0), "Retry-After in seconds: {headers:?}");
 }
 
 // ---- user search ----
@@ -599,7 +564,7 @@ async fn user_search_is_a_case_insensitive_prefix_match_without_the_caller() {
             assert_user_public(user);
             assert_ne!(user["id"], me_user["id"], "the caller is left out");
         }
-        let names: BTreeSet<&str> = list.iter().filter_map(|u| u["username"].as_str()).collect();
+        let names: BTreeSet<String> = list.iter().filter_map(|u| u["username"].as_str().map(String::from)).collect();
         assert_eq!(names, set(&["Samuel", "samantha", "SAMWISE"]), "{path}");
         answers.push(body);
     }

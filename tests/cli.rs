@@ -9,7 +9,6 @@ use std::process::Output;
 use common::process::ServerProcess;
 use common::{PASSWORD, natter_user_ok, run_natter, run_natter_ok, spawn_in, user_args};
 use reqwest::StatusCode;
-use serde_json::json;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -189,7 +188,6 @@ async fn acknowledged_writes_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]).await;
     let base = server.base.clone();
-    let http = common::client();
 
     let healthy = run_natter(data.path(), &["healthcheck", "--url", &base]).await;
     assert!(healthy.status.success(), "healthcheck: {}", stderr(&healthy));
@@ -204,45 +202,22 @@ async fn acknowledged_writes_survive_kill_9() {
 
     let mut users = Vec::new();
     for name in ["kim", "lou", "max"] {
-        let response = http
-            .post(format!("{base}/auth/signup"))
-            .json(&json!({"username": name, "email": format!("{name}@example.com"),
-                          "password": PASSWORD}))
-            .send()
-            .await
-            .expect("signup");
-        let (status, user) = common::read_json(response).await;
+        let (status, user) = server.try_signup(name).await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
         users.push(user);
     }
-    let response = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"email": "kim", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    let (status, token) = common::read_json(response).await;
-    assert_eq!(status, StatusCode::OK, "{token}");
-    let token = token["access_token"].as_str().expect("token").to_string();
+    let (token, _) = server.token("kim").await;
 
     // SIGKILL right after the last acknowledged write: no shutdown, no final checkpoint.
     server.kill().await;
 
     let server = ServerProcess::start(data.path(), &[]).await;
-    let base = server.base.clone();
     for (name, user) in ["kim", "lou", "max"].iter().zip(&users) {
-        let response = http
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"email": name, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("login");
-        let (status, body) = common::read_json(response).await;
+        let (status, body) = server.login(name, PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{name} after kill -9: {body}");
         assert_eq!(body["user"], *user);
     }
-    let response = http.get(format!("{base}/auth/users/me")).bearer_auth(&token).send().await.expect("me");
-    let (status, body) = common::read_json(response).await;
+    let (status, body) = server.get("/auth/users/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "a token from before the crash: {body}");
     server.kill().await;
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::process::ServerProcess;
 use common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
 use reqwest::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
@@ -236,6 +237,53 @@ async fn fetch(server: &TestServer, path: &str, headers: &[(reqwest::header::Hea
 
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> &str {
     headers.get(&name).map(|v| v.to_str().expect("an ASCII header")).unwrap_or_else(|| panic!("no {name} header"))
+}
+
+/// An upload sent by hand on a connection of its own, a piece at a time: for what happens while
+/// a file is still arriving.
+struct RawUpload {
+    stream: tokio::net::TcpStream,
+}
+
+const RAW_BOUNDARY: &str = "natter-raw-upload";
+
+impl RawUpload {
+    /// Send the request head and the `file` part's headers for a file of `size` bytes.
+    async fn start(server: &TestServer, token: &str, size: usize) -> RawUpload {
+        let part =
+            format!("--{RAW_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n");
+        let length = part.len() + size + Self::closing().len();
+        let head = format!(
+            "POST {UPLOAD} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary={RAW_BOUNDARY}\r\nContent-Length: {length}\r\n\r\n{part}",
+            server.addr
+        );
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("send the head");
+        RawUpload { stream }
+    }
+
+    fn closing() -> String {
+        format!("\r\n--{RAW_BOUNDARY}--\r\n")
+    }
+
+    /// The next bytes of the file.
+    async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("send part of the file");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// End the body; the answer's status and JSON body.
+    async fn finish(mut self) -> (StatusCode, Value) {
+        self.send(Self::closing().as_bytes()).await;
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut self.stream, &mut answer).await.expect("read the answer");
+        let text = String::from_utf8(answer).expect("a UTF-8 answer");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+        let status = head.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok()).expect("a status line");
+        let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {body}"));
+        (StatusCode::from_u16(status).expect("a status"), body)
+    }
 }
 
 /// Wait (bounded) until `condition` holds: for effects that no response announces.
@@ -545,15 +593,26 @@ async fn the_media_quota_counts_every_upload_of_a_user() {
 async fn concurrent_uploads_cannot_both_slip_under_the_quota() {
     let server = spawn_with(|args| args.media_quota = 2000).await;
     let (alice, _) = server.signup("alice").await;
-    // Both pass the check before streaming (nothing used yet); the check inside the database
-    // write lets only one of them in.
-    let (one, two) = tokio::join!(
-        upload(&server, &alice, vec![b'a'; 1500], "a.txt"),
-        upload(&server, &alice, vec![b'b'; 1500], "b.txt"),
-    );
+    let dir = media_dir(&server);
+    // Both uploads get past the check before streaming (nothing is used yet) and are streaming,
+    // each into its temporary file, before either has sent its last byte. Only the check inside
+    // the database write can then keep one of them out.
+    let mut one = RawUpload::start(&server, &alice, 1500).await;
+    let mut two = RawUpload::start(&server, &alice, 1500).await;
+    one.send(&[b'a'; 1000]).await;
+    two.send(&[b'b'; 1000]).await;
+    let streaming = || media_files(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
+    eventually("both uploads are streaming", || streaming() == 2).await;
+    one.send(&[b'a'; 500]).await;
+    two.send(&[b'b'; 500]).await;
+    let (one, two) = tokio::join!(one.finish(), two.finish());
+
     let statuses = BTreeSet::from([one.0.as_u16(), two.0.as_u16()]);
     assert_eq!(statuses, BTreeSet::from([201, 413]), "{} / {}", one.1, two.1);
-    assert_eq!(media_files(&media_dir(&server)).len(), 1);
+    let refused = if one.0 == StatusCode::CREATED { &two.1 } else { &one.1 };
+    assert!(refused["detail"].as_str().unwrap_or_default().contains("quota exceeded"), "{refused}");
+    let stored = if one.0 == StatusCode::CREATED { &one.1 } else { &two.1 };
+    assert_eq!(media_files(&dir), BTreeSet::from([stored_name(stored, "txt")]), "only the accepted file stays");
 }
 
 #[tokio::test]
@@ -561,21 +620,12 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
     let server = spawn().await;
     let (token, _) = server.signup("alice").await;
     let dir = media_dir(&server);
-    let boundary = "cut-short";
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    let head = format!(
-        "POST {UPLOAD} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 5000000\r\n\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(head.as_bytes()).await.expect("send the head");
-    stream.write_all(&vec![b'x'; 200 * 1024]).await.expect("send part of the file");
-    stream.flush().await.expect("flush");
+    let mut upload = RawUpload::start(&server, &token, 5_000_000).await;
+    upload.send(&vec![b'x'; 200 * 1024]).await;
     // The server is streaming the upload into a temporary file...
     eventually("the partial upload appears", || media_files(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
     // ...until the client goes away.
-    drop(stream);
+    drop(upload);
     eventually("the partial upload is removed", || media_files(&dir).is_empty()).await;
 }
 
@@ -797,40 +847,11 @@ async fn an_uploaded_file_can_be_attached_to_a_message_by_its_uploader_only() {
 #[ignore = "uploads 100 MiB through the built binary; run by hand to measure memory"]
 async fn peak_memory_does_not_grow_with_the_upload() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("address").port()
-    };
-    let data = dir.path().to_str().expect("a UTF-8 path").to_string();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = common::natter_cmd(
-        dir.path(),
-        &["serve", "--bind", &bind, "--data-dir", &data, "--max-upload", "200MiB", "--auth-rate", "0", "--log", "warn"],
-    )
-    .spawn()
-    .expect("start natter");
-    let pid = child.id().expect("a pid");
-    let base = format!("http://{bind}");
-    let http = common::client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "natter did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let signup = json!({"username": "big", "email": "big@example.com", "password": common::PASSWORD});
-    let (status, _) = read_json(http.post(format!("{base}/auth/signup")).json(&signup).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let login = json!({"email": "big", "password": common::PASSWORD});
-    let (_, token) = read_json(http.post(format!("{base}/auth/login")).json(&login).send().await.unwrap()).await;
-    let token = token["access_token"].as_str().expect("a token").to_string();
-
-    let vm_hwm = || -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-        line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).expect("a number of kB")
-    };
+    let server = ServerProcess::start(dir.path(), &["--max-upload", "200MiB"]).await;
+    let (token, _) = server.signup("big").await;
+    let vm_hwm = || server.status_kb("VmHWM");
     let small = Form::new().part("file", Part::bytes(text()).file_name("small.txt"));
-    let response = http.post(format!("{base}{UPLOAD}")).bearer_auth(&token).multipart(small).send().await.unwrap();
+    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(small).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let before = vm_hwm();
 
@@ -839,13 +860,13 @@ async fn peak_memory_does_not_grow_with_the_upload() {
     big.resize(100 * 1024 * 1024, 0x5A);
     let size = big.len() as u64;
     let form = Form::new().part("file", Part::bytes(big).file_name("big.mp4"));
-    let response = http.post(format!("{base}{UPLOAD}")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(form).send().await.unwrap();
     let (status, body) = read_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["size"], size);
     let after_upload = vm_hwm();
 
-    let mut served = http.get(format!("{base}{}", body["url"].as_str().unwrap())).send().await.unwrap();
+    let mut served = server.request(Method::GET, body["url"].as_str().unwrap(), None).send().await.unwrap();
     let mut total = 0u64;
     while let Some(chunk) = served.chunk().await.expect("a chunk") {
         total += chunk.len() as u64;
@@ -857,7 +878,7 @@ async fn peak_memory_does_not_grow_with_the_upload() {
          downloading it",
         size >> 20
     );
-    let _ = child.kill().await;
+    server.kill().await;
     assert!(after_upload < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB upload");
     assert!(after_download < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB download");
 }

@@ -9,26 +9,19 @@ mod common;
 mod sio;
 
 use common::process::ServerProcess;
-use common::{PASSWORD, read_json};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How many requests or connections are in flight at once.
 const PARALLEL: usize = 8;
 
-async fn post_json(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    read_json(http.post(url).json(&body).send().await.expect("send the request")).await
-}
-
 /// `count` accounts `{prefix}{i}`, created `PARALLEL` at a time.
 async fn signups(server: &ServerProcess, prefix: &str, count: usize) {
-    let http = common::client();
     futures_util::stream::iter(0..count)
         .map(|i| {
-            let body = json!({"username": format!("{prefix}{i}"), "email": format!("{prefix}{i}@example.com"),
-                              "password": PASSWORD});
-            post_json(&http, format!("{}/auth/signup", server.base), body)
+            let name = format!("{prefix}{i}");
+            async move { server.try_signup(&name).await }
         })
         .buffer_unordered(PARALLEL)
         .for_each(|(status, body)| async move { assert_eq!(status, StatusCode::CREATED, "signup: {body}") })
@@ -37,17 +30,13 @@ async fn signups(server: &ServerProcess, prefix: &str, count: usize) {
 
 /// One login for each of `{prefix}0..count`, `PARALLEL` at a time; their access tokens.
 async fn logins(server: &ServerProcess, prefix: &str, count: usize) -> Vec<String> {
-    let http = common::client();
     futures_util::stream::iter(0..count)
         .map(|i| {
-            let body = json!({"email": format!("{prefix}{i}"), "password": PASSWORD});
-            post_json(&http, format!("{}/auth/login", server.base), body)
+            let name = format!("{prefix}{i}");
+            async move { server.token(&name).await }
         })
         .buffer_unordered(PARALLEL)
-        .map(|(status, body)| {
-            assert_eq!(status, StatusCode::OK, "login: {body}");
-            body["access_token"].as_str().expect("an access token").to_string()
-        })
+        .map(|(token, _)| token)
         .collect()
         .await
 }

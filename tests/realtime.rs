@@ -13,7 +13,12 @@ mod sio;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestServer, is_spec_time, jwt_claims, jwt_secret, natter_user_ok, sign_jwt, spawn, spawn_with, unix_now};
+use common::chat::{Account, account, get_room, history, post_message, room};
+use common::spec::{assert_message_from, keys, set};
+use common::{
+    TestServer, is_spec_time, jwt_claims, jwt_secret, natter_user_ok, next_clock_second, past_issue_second, sign_jwt,
+    spawn, spawn_with, unix_now, wait_past_second,
+};
 use natter::config::Rate;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,47 +26,8 @@ use sio::{ABSENCE, Client, ConnectError, TIMEOUT};
 
 // ---- helpers ----
 
-struct Account {
-    token: String,
-    id: i64,
-    name: String,
-}
-
-async fn account(server: &TestServer, name: &str) -> Account {
-    let (token, user) = server.signup(name).await;
-    Account { token, id: user["id"].as_i64().expect("user id"), name: name.to_string() }
-}
-
 async fn connect(server: &TestServer, who: &Account) -> Client {
     sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
-}
-
-/// A group room owned by `owner` with `members` (usernames); its id.
-async fn room(server: &TestServer, owner: &Account, name: &str, members: &[&Account]) -> i64 {
-    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-    let (status, body) =
-        server.post("/chat/chat_rooms/", Some(&owner.token), &json!({ "name": name, "members": names })).await;
-    assert_eq!(status, StatusCode::CREATED, "create room {name}: {body}");
-    body["id"].as_i64().expect("room id")
-}
-
-async fn rest_post(server: &TestServer, who: &Account, room_id: i64, content: &str) -> Value {
-    let path = format!("/chat/chat_rooms/{room_id}/messages");
-    let (status, body) = server.post(&path, Some(&who.token), &json!({ "content": content })).await;
-    assert_eq!(status, StatusCode::CREATED, "REST post: {body}");
-    body
-}
-
-async fn history(server: &TestServer, who: &Account, room_id: i64, query: &str) -> Vec<Value> {
-    let (status, body) = server.get(&format!("/chat/chat_rooms/{room_id}/messages{query}"), Some(&who.token)).await;
-    assert_eq!(status, StatusCode::OK, "history: {body}");
-    body.as_array().expect("history is a list").clone()
-}
-
-async fn get_room(server: &TestServer, who: &Account, room_id: i64) -> Value {
-    let (status, body) = server.get(&format!("/chat/chat_rooms/{room_id}"), Some(&who.token)).await;
-    assert_eq!(status, StatusCode::OK, "get room: {body}");
-    body
 }
 
 /// `chat_message` with an ack that must succeed; the stored Message.
@@ -77,33 +43,6 @@ fn assert_error_ack(ack: &Value, code: &str, what: &str) {
     assert_eq!(ack["ok"], false, "{what}: expected an error ack, got {ack}");
     assert_eq!(ack["error"]["code"], code, "{what}: error code in {ack}");
     assert!(ack["error"]["detail"].as_str().is_some_and(|d| !d.trim().is_empty()), "{what}: detail in {ack}");
-}
-
-fn keys(value: &Value) -> BTreeSet<&str> {
-    value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().map(String::as_str).collect()
-}
-
-fn set<'a>(items: &[&'a str]) -> BTreeSet<&'a str> {
-    items.iter().copied().collect()
-}
-
-/// The SPEC's Message object, sent by `sender` to `room_id` with `content`.
-#[track_caller]
-fn assert_message(message: &Value, room_id: i64, sender: &Account, content: &str) {
-    assert_eq!(
-        keys(message),
-        set(&["id", "room_id", "sender", "content", "attachment", "client_id", "created_at", "edited_at"]),
-        "Message shape: {message}"
-    );
-    assert!(message["id"].as_i64().is_some_and(|id| id > 0), "id: {message}");
-    assert_eq!(message["room_id"], room_id, "{message}");
-    assert_eq!(keys(&message["sender"]), set(&["id", "username", "last_seen"]), "sender shape: {message}");
-    assert_eq!(message["sender"]["id"], sender.id, "{message}");
-    assert_eq!(message["sender"]["username"], sender.name.as_str(), "{message}");
-    assert_eq!(message["content"], content, "{message}");
-    assert!(message["attachment"].is_null(), "{message}");
-    assert!(message["created_at"].as_str().is_some_and(is_spec_time), "created_at: {message}");
-    assert!(message["edited_at"].is_null(), "{message}");
 }
 
 fn refused_data(result: Result<Client, ConnectError>, what: &str) -> Value {
@@ -130,7 +69,7 @@ async fn connect_accepts_the_token_in_auth_query_or_bearer_header() {
         assert!(!client.sid.is_empty(), "{how}: CONNECT answer has a sid");
         // The socket speaks for alice: a message it sends is hers.
         let message = send(&client, room_id, &format!("via {how}")).await;
-        assert_message(&message, room_id, &alice, &format!("via {how}"));
+        assert_message_from(&message, room_id, &alice, &format!("via {how}"));
     }
 }
 
@@ -197,7 +136,7 @@ async fn chat_message_is_acked_stored_and_pushed_to_every_member_socket_only() {
     assert_eq!(keys(&ack), set(&["ok", "message"]), "ack shape: {ack}");
     assert_eq!(ack["ok"], true, "{ack}");
     let message = &ack["message"];
-    assert_message(message, general, &alice, "hello");
+    assert_message_from(message, general, &alice, "hello");
     assert!(message["client_id"].is_null(), "{message}");
 
     // Stored before the ack: history has it already.
@@ -226,7 +165,7 @@ async fn chat_message_accepts_the_older_field_names_room_and_message() {
 
     let ack = alice_socket.emit_with_ack("chat_message", json!({ "room": general, "message": "old style" })).await;
     assert_eq!(ack["ok"], true, "{ack}");
-    assert_message(&ack["message"], general, &alice, "old style");
+    assert_message_from(&ack["message"], general, &alice, "old style");
     assert_eq!(bob_socket.wait_for("chat_response").await, ack["message"]);
 
     // Older clients also send sender and timestamp; the server sets both itself.
@@ -237,14 +176,14 @@ async fn chat_message_accepts_the_older_field_names_room_and_message() {
         )
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
-    assert_message(&ack["message"], general, &alice, "with extras");
+    assert_message_from(&ack["message"], general, &alice, "with extras");
     assert_ne!(ack["message"]["created_at"], "2001-01-01T00:00:00Z");
 
     // Both names at once: the current ones win.
     let both = json!({ "room_id": general, "room": 999_999, "content": "new name", "message": "old name" });
     let ack = alice_socket.emit_with_ack("chat_message", both).await;
     assert_eq!(ack["ok"], true, "{ack}");
-    assert_message(&ack["message"], general, &alice, "new name");
+    assert_message_from(&ack["message"], general, &alice, "new name");
 }
 
 #[tokio::test]
@@ -557,7 +496,7 @@ async fn rest_post_edit_and_delete_are_pushed_like_socket_events() {
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
-    let posted = rest_post(&server, &alice, general, "from REST").await;
+    let posted = post_message(&server, &alice, general, "from REST").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, posted);
     assert_eq!(alice_socket.wait_for("chat_response").await, posted, "the sender's own socket too");
 
@@ -722,11 +661,10 @@ async fn oversized_socket_packets_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn a_socket_whose_token_expired_is_disconnected_at_its_next_event() {
-    let server = spawn_with(|args| args.token_ttl = Duration::from_secs(2)).await;
-    let (status, _) = server.try_signup("alice").await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (short, body) = server.token("alice").await;
-    let id = body["user"]["id"].as_i64().expect("id");
+    let server = spawn_with(|args| args.token_ttl = Duration::from_secs(3)).await;
+    let (status, body) = server.try_signup("alice").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
     // A long-lived token, signed like the server's, for the REST setup.
     let now = unix_now();
     let long =
@@ -734,40 +672,27 @@ async fn a_socket_whose_token_expired_is_disconnected_at_its_next_event() {
     let alice = Account { token: long, id, name: "alice".into() };
     let general = room(&server, &alice, "general", &[]).await;
 
-    let socket = sio::connect_token(&server.base, &short).await.expect("connect with the fresh token");
+    // Issued at the start of a clock second, the short token is good for almost all of its 3 s:
+    // time enough to connect and send once.
+    next_clock_second().await;
+    let (short, _) = server.token("alice").await;
     let exp = jwt_claims(&short)["exp"].as_i64().expect("exp");
-    let ack = socket.request("chat_message", json!({ "room_id": general, "content": "in time" }), TIMEOUT).await;
-    if unix_now() < exp {
-        let ack = ack.expect("an ack while the token is good");
-        assert_eq!(ack["ok"], true, "{ack}");
-    }
+    let socket = sio::connect_token(&server.base, &short).await.expect("connect with the fresh token");
+    let ack = socket.emit_with_ack("chat_message", json!({ "room_id": general, "content": "in time" })).await;
+    assert_eq!(ack["ok"], true, "a message while the token is good: {ack}");
+    assert!(unix_now() < exp, "the first message was sent before the token expired");
 
-    // A justified bounded wait: nothing to await but the clock passing the token's `exp`
-    // (1-second resolution, so at most ~2 s here).
-    while unix_now() <= exp {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let late = socket.request("chat_message", json!({ "room_id": general, "content": "too late" }), TIMEOUT).await;
-    if let Ok(ack) = &late {
-        assert_ne!(ack["ok"], true, "an expired token must not post: {ack}");
-    }
+    wait_past_second(exp).await;
+    let late = socket.emit_with_ack("chat_message", json!({ "room_id": general, "content": "too late" })).await;
+    assert_error_ack(&late, "unauthorized", "a message with an expired token");
     assert!(socket.wait_closed(TIMEOUT).await, "the socket is disconnected after its token expired");
     let stored: Vec<Value> = history(&server, &alice, general, "").await;
-    assert!(stored.iter().all(|m| m["content"] != "too late"), "nothing posted with the expired token: {stored:?}");
+    let contents: Vec<&str> = stored.iter().filter_map(|m| m["content"].as_str()).collect();
+    assert_eq!(contents, ["in time"], "nothing posted with the expired token");
 
     // And the expired token cannot connect again.
     let data = refused_data(sio::connect_token(&server.base, &short).await, "reconnect with the expired token");
     assert_eq!(data, json!({ "message": "unauthorized" }));
-}
-
-/// Wait until the clock is past `token`'s `iat` second, so a password change lands in a later
-/// second than the token (iat has one-second resolution). A justified bounded wait (≤ 1 s):
-/// nothing to await but the clock.
-async fn past_issue_second(token: &str) {
-    let iat = jwt_claims(token)["iat"].as_i64().expect("iat");
-    while unix_now() <= iat {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -832,10 +757,10 @@ async fn after_a_reconnect_history_after_the_last_seen_id_catches_up() {
 
     let missed = vec![send(&alice_socket, general, "missed 1").await, send(&alice_socket, general, "missed 2").await];
     let bob_socket = connect(&server, &bob).await;
-    let caught_up = history(&server, &bob, general, &format!("?after={}", seen["id"])).await;
+    let caught_up = history(&server, &bob, general, &format!("after={}", seen["id"])).await;
     assert_eq!(caught_up, missed, "history after the last seen id is exactly what was missed");
     let last = caught_up.last().expect("missed messages")["id"].clone();
-    assert_eq!(history(&server, &bob, general, &format!("?after={last}")).await, Vec::<Value>::new());
+    assert_eq!(history(&server, &bob, general, &format!("after={last}")).await, Vec::<Value>::new());
 
     let live = send(&alice_socket, general, "after").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, live, "the new socket is live again");

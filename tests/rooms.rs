@@ -6,75 +6,14 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{TestServer, assert_error, is_spec_time, read_json};
+use common::chat::{Account, account, array, create_room, get_room, history, id_of, ids, post_message};
+use common::spec::{assert_message, assert_private_chat, assert_room, keys, set};
+use common::{TestServer, assert_error, read_json};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 // ---- small helpers ----
-
-/// A signed-up, logged-in account.
-struct Account {
-    token: String,
-    id: i64,
-    name: String,
-}
-
-impl Account {
-    fn tok(&self) -> Option<&str> {
-        Some(&self.token)
-    }
-}
-
-async fn account(server: &TestServer, name: &str) -> Account {
-    let (token, user) = server.signup(name).await;
-    let id = user["id"].as_i64().unwrap_or_else(|| panic!("signup {name}: no id in {user}"));
-    Account { token, id, name: name.to_string() }
-}
-
-fn id_of(value: &Value) -> i64 {
-    value["id"].as_i64().unwrap_or_else(|| panic!("no integer id in {value}"))
-}
-
-fn ids(list: &[Value]) -> Vec<i64> {
-    list.iter().map(id_of).collect()
-}
-
-fn array(body: &Value) -> Vec<Value> {
-    body.as_array().unwrap_or_else(|| panic!("expected a JSON array, got {body}")).clone()
-}
-
-/// `POST /chat/chat_rooms/`, which must answer 201.
-async fn create_room(server: &TestServer, owner: &Account, name: &str, members: &[&str]) -> Value {
-    let (status, room) =
-        server.post("/chat/chat_rooms/", owner.tok(), &json!({ "name": name, "members": members })).await;
-    assert_eq!(status, StatusCode::CREATED, "create room {name:?}: {room}");
-    assert_room(&room);
-    room
-}
-
-/// `POST /chat/chat_rooms/{room}/messages`, which must answer 201.
-async fn post_message(server: &TestServer, sender: &Account, room: i64, content: &str) -> Value {
-    let (status, message) =
-        server.post(&format!("/chat/chat_rooms/{room}/messages"), sender.tok(), &json!({ "content": content })).await;
-    assert_eq!(status, StatusCode::CREATED, "post {content:?} to room {room}: {message}");
-    assert_message(&message);
-    message
-}
-
-/// `GET /chat/chat_rooms/{room}/messages?{query}`, which must answer 200.
-async fn history(server: &TestServer, reader: &Account, room: i64, query: &str) -> Vec<Value> {
-    let (status, body) = server.get(&format!("/chat/chat_rooms/{room}/messages?{query}"), reader.tok()).await;
-    assert_eq!(status, StatusCode::OK, "history of room {room} ?{query}: {body}");
-    let page = array(&body);
-    for message in &page {
-        assert_message(message);
-        assert_eq!(message["room_id"].as_i64(), Some(room), "message of another room in history: {message}");
-    }
-    let page_ids = ids(&page);
-    assert!(page_ids.windows(2).all(|w| w[0] < w[1]), "history must be oldest first: {page_ids:?}");
-    page
-}
 
 async fn list_rooms(server: &TestServer, user: &Account) -> Vec<Value> {
     let (status, body) = server.get("/chat/chat_rooms/", user.tok()).await;
@@ -95,13 +34,6 @@ async fn list_private_chats(server: &TestServer, user: &Account) -> Vec<Value> {
         assert_private_chat(chat);
     }
     chats
-}
-
-async fn get_room(server: &TestServer, user: &Account, room: i64) -> Value {
-    let (status, body) = server.get(&format!("/chat/chat_rooms/{room}"), user.tok()).await;
-    assert_eq!(status, StatusCode::OK, "room {room} as {}: {body}", user.name);
-    assert_room(&body);
-    body
 }
 
 async fn open_private(server: &TestServer, caller: &Account, peer: &str) -> (StatusCode, Value) {
@@ -152,113 +84,6 @@ async fn send_raw(
 fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
     assert_error(status, body, 422, "validation_error");
     assert!(body["fields"][field].is_string(), "422 should name the field {field:?} in `fields`: {body}");
-}
-
-/// An unknown path id is a missing resource (404) or bad input (422), never a server error.
-#[track_caller]
-fn assert_not_found_or_invalid(status: StatusCode, body: &Value, what: &str) {
-    match status.as_u16() {
-        404 => assert_error(status, body, 404, "not_found"),
-        422 => assert_error(status, body, 422, "validation_error"),
-        other => panic!("{what}: expected 404 or 422, got {other}: {body}"),
-    }
-}
-
-fn keys(value: &Value) -> HashSet<String> {
-    value.as_object().unwrap_or_else(|| panic!("expected a JSON object, got {value}")).keys().cloned().collect()
-}
-
-fn key_set(list: &[&str]) -> HashSet<String> {
-    list.iter().map(|k| k.to_string()).collect()
-}
-
-#[track_caller]
-fn assert_time_or_null(value: &Value, what: &str) {
-    match value {
-        Value::Null => {}
-        Value::String(t) => assert!(is_spec_time(t), "{what} is not a SPEC time: {t:?}"),
-        other => panic!("{what} must be a time or null, got {other}"),
-    }
-}
-
-/// UserPublic: `id`, `username`, `online` (bool), `last_seen` (time or null).
-#[track_caller]
-fn assert_user_public(user: &Value) {
-    let k = keys(user);
-    for key in ["id", "username", "online", "last_seen"] {
-        assert!(k.contains(key), "UserPublic lacks {key}: {user}");
-    }
-    assert!(user["id"].as_i64().is_some_and(|id| id > 0), "UserPublic id: {user}");
-    assert!(user["username"].is_string(), "UserPublic username: {user}");
-    assert!(user["online"].is_boolean(), "UserPublic online must be a bool: {user}");
-    assert_time_or_null(&user["last_seen"], "UserPublic last_seen");
-    assert!(!k.contains("email") && !k.contains("password_hash"), "UserPublic leaks private fields: {user}");
-}
-
-/// Message, with a sender that is UserPublic *without* `online`.
-#[track_caller]
-fn assert_message(message: &Value) {
-    assert_eq!(
-        keys(message),
-        key_set(&["id", "room_id", "sender", "content", "attachment", "client_id", "created_at", "edited_at"]),
-        "Message fields: {message}"
-    );
-    assert!(message["id"].as_i64().is_some_and(|id| id > 0), "Message id: {message}");
-    assert!(message["room_id"].as_i64().is_some_and(|id| id > 0), "Message room_id: {message}");
-    assert_eq!(keys(&message["sender"]), key_set(&["id", "username", "last_seen"]), "Message sender: {message}");
-    assert!(message["sender"]["id"].as_i64().is_some(), "sender id: {message}");
-    assert!(message["sender"]["username"].is_string(), "sender username: {message}");
-    assert_time_or_null(&message["sender"]["last_seen"], "sender last_seen");
-    assert!(message["content"].is_string(), "Message content: {message}");
-    assert!(message["client_id"].is_null() || message["client_id"].is_string(), "client_id: {message}");
-    assert!(message["created_at"].as_str().is_some_and(is_spec_time), "Message created_at: {message}");
-    assert_time_or_null(&message["edited_at"], "Message edited_at");
-}
-
-/// Room: the SPEC fields, members with roles, a last message that is a Message.
-#[track_caller]
-fn assert_room(room: &Value) {
-    let k = keys(room);
-    for key in ["id", "name", "is_private", "owner_id", "created_at", "members", "last_message", "unread_count"] {
-        assert!(k.contains(key), "Room lacks {key}: {room}");
-    }
-    assert!(room["id"].as_i64().is_some_and(|id| id > 0), "Room id: {room}");
-    assert!(room["is_private"].is_boolean(), "Room is_private: {room}");
-    assert!(room["owner_id"].is_null() || room["owner_id"].is_i64(), "Room owner_id: {room}");
-    assert!(room["created_at"].as_str().is_some_and(is_spec_time), "Room created_at: {room}");
-    assert!(room["unread_count"].as_i64().is_some_and(|n| n >= 0), "Room unread_count: {room}");
-    let members = room["members"].as_array().unwrap_or_else(|| panic!("Room members must be an array: {room}"));
-    for member in members {
-        assert_user_public(member);
-        let role = member["role"].as_str().unwrap_or_default();
-        assert!(role == "owner" || role == "member", "member role must be owner or member: {member}");
-    }
-    if !room["last_message"].is_null() {
-        assert_message(&room["last_message"]);
-    }
-    if room["is_private"] == json!(true) {
-        assert!(room["name"].is_null(), "a private chat as a Room has a null name: {room}");
-        assert_user_public(&room["peer"]);
-    } else {
-        assert!(room["name"].is_string(), "a group room has a name: {room}");
-        assert!(!k.contains("peer"), "a group room has no peer: {room}");
-    }
-}
-
-/// PrivateChat: `id`, `is_private: true`, `peer`, `last_message`, `unread_count`.
-#[track_caller]
-fn assert_private_chat(chat: &Value) {
-    let k = keys(chat);
-    for key in ["id", "is_private", "peer", "last_message", "unread_count"] {
-        assert!(k.contains(key), "PrivateChat lacks {key}: {chat}");
-    }
-    assert!(chat["id"].as_i64().is_some_and(|id| id > 0), "PrivateChat id: {chat}");
-    assert_eq!(chat["is_private"], json!(true), "PrivateChat is_private: {chat}");
-    assert_user_public(&chat["peer"]);
-    assert!(chat["unread_count"].as_i64().is_some_and(|n| n >= 0), "PrivateChat unread_count: {chat}");
-    if !chat["last_message"].is_null() {
-        assert_message(&chat["last_message"]);
-    }
 }
 
 /// `(user id, role)` of each member, in the server's order.
@@ -623,7 +448,7 @@ async fn private_chat_is_created_once_and_found_from_either_side() {
     let (status, chat) = open_private(&server, &alice, "bob").await;
     assert_eq!(status, StatusCode::CREATED, "{chat}");
     assert_private_chat(&chat);
-    assert_eq!(keys(&chat), key_set(&["id", "is_private", "peer", "last_message", "unread_count"]), "{chat}");
+    assert_eq!(keys(&chat), set(&["id", "is_private", "peer", "last_message", "unread_count"]), "{chat}");
     assert_eq!(chat["peer"]["id"], json!(bob.id));
     assert_eq!(chat["peer"]["username"], json!("bob"));
     assert_eq!(chat["last_message"], Value::Null);
@@ -1166,7 +991,7 @@ async fn only_the_sender_edits_a_message() {
     for bad in ["abc", "0", "-1", "1.5", "99999999999999999999999"] {
         let (status, body) =
             server.patch(&format!("/chat/messages/{bad}"), bob.tok(), &json!({ "content": "x" })).await;
-        assert_not_found_or_invalid(status, &body, &format!("PATCH /chat/messages/{bad}"));
+        assert_error(status, &body, 404, "not_found");
     }
 }
 
@@ -1211,7 +1036,7 @@ async fn the_sender_or_the_room_owner_deletes_a_message() {
     assert_error(status, &body, 404, "not_found");
     for bad in ["abc", "0", "-1", "99999999999999999999999"] {
         let (status, body) = server.delete(&format!("/chat/messages/{bad}"), bob.tok()).await;
-        assert_not_found_or_invalid(status, &body, &format!("DELETE /chat/messages/{bad}"));
+        assert_error(status, &body, 404, "not_found");
     }
 }
 
@@ -1378,7 +1203,7 @@ async fn outsiders_get_404_on_every_room_endpoint() {
 }
 
 #[tokio::test]
-async fn non_numeric_room_ids_are_404_or_422_never_500() {
+async fn ids_that_are_not_positive_integers_are_404() {
     let server = common::spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Real", &[]).await);
@@ -1395,7 +1220,8 @@ async fn non_numeric_room_ids_are_404_or_422_never_500() {
         ];
         for (method, path, body) in calls {
             let (status, answer) = server.call(method.clone(), &path, alice.tok(), body.as_ref()).await;
-            assert_not_found_or_invalid(status, &answer, &format!("{method} {path}"));
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+            assert_error(status, &answer, 404, "not_found");
         }
     }
     assert_eq!(get_room(&server, &alice, room_id).await["members"].as_array().unwrap().len(), 1);

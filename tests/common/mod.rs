@@ -1,8 +1,10 @@
 //! Test harness shared by every integration test: boots a real natter server in-process on
-//! `127.0.0.1:0` with its data in a temporary folder, plus small HTTP, JWT and CLI helpers.
+//! `127.0.0.1:0` with its data in a temporary folder, plus small HTTP, JWT, clock and CLI
+//! helpers. [`chat`] makes accounts, rooms and messages over the API; [`spec`] checks the SPEC's
+//! objects.
 //!
-//! Tests that must see the process die (kill -9, restart) run the built binary instead; see
-//! [`natter_cmd`] and [`run_natter`].
+//! Tests that must see the process itself (its memory, a kill -9, a restart) run the built binary
+//! instead: [`process::ServerProcess`], which speaks the same [`Api`].
 //!
 //! Usage:
 //! ```ignore
@@ -15,9 +17,12 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod process;
+pub mod spec;
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -35,21 +40,33 @@ pub const PASSWORD: &str = "password123";
 /// How long any single HTTP request or CLI run may take before the test fails instead of hanging.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A natter server running in this process.
+/// A natter server running in this process; its HTTP helpers are [`Api`]'s.
 pub struct TestServer {
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base: String,
+    pub api: Api,
     /// The data folder (database, media, `jwt-secret`); deleted when dropped.
     pub dir: TempDir,
     /// The running server's state (config and use cases).
     pub state: natter::AppState,
     /// Its storage engine, for tests that look at what is stored.
     pub db: natter::db::Db,
-    /// A client for this server (connections are pooled; clone it freely).
-    pub http: reqwest::Client,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Deref for TestServer {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// HTTP to one natter server, in this process or not.
+pub struct Api {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    /// A client for this server (connections are pooled; clone it freely).
+    pub http: reqwest::Client,
 }
 
 /// A server with the test defaults (see [`spawn_in`]).
@@ -87,7 +104,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
     let task = tokio::spawn(natter::serve(listener, app, async move {
         let _ = stop.await;
     }));
-    TestServer { addr, base: format!("http://{addr}"), dir, state, db, http: client(), shutdown, task }
+    TestServer { addr, api: Api::new(addr), dir, state, db, shutdown, task }
 }
 
 /// An HTTP client for tests: no proxy (a proxy from the environment must not see 127.0.0.1
@@ -109,14 +126,22 @@ pub async fn read_json(response: reqwest::Response) -> (StatusCode, Value) {
     (status, body)
 }
 
-impl TestServer {
+/// Send a request; its status, headers and JSON body (see [`read_json`]).
+pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = request.send().await.expect("send the request");
+    let headers = response.headers().clone();
+    let (status, body) = read_json(response).await;
+    (status, headers, body)
+}
+
+impl Api {
+    pub fn new(addr: SocketAddr) -> Api {
+        Api { base: format!("http://{addr}"), http: client() }
+    }
+
     /// `base` + `path` (`path` starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A request to `path` with the bearer `token`, if any; add a body and send it yourself.
@@ -140,7 +165,8 @@ impl TestServer {
         if let Some(body) = body {
             builder = builder.json(body);
         }
-        read_json(builder.send().await.expect("send the request")).await
+        let (status, _, body) = send(builder).await;
+        (status, body)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -179,14 +205,6 @@ impl TestServer {
         self.post("/auth/login", None, &json!({ "email": login, "password": password })).await
     }
 
-    /// Create `username` (see [`TestServer::try_signup`]) and log in: `(access token, User)`.
-    pub async fn signup(&self, username: &str) -> (String, Value) {
-        let (status, user) = self.try_signup(username).await;
-        assert_eq!(status, StatusCode::CREATED, "signup {username}: {user}");
-        let (token, _) = self.token(&format!("{username}@example.com")).await;
-        (token, user)
-    }
-
     /// Log in as `login` with [`PASSWORD`]: `(access token, Token body)`.
     pub async fn token(&self, login: &str) -> (String, Value) {
         let (status, body) = self.login(login, PASSWORD).await;
@@ -196,6 +214,20 @@ impl TestServer {
             .unwrap_or_else(|| panic!("login {login}: no access_token in {body}"))
             .to_string();
         (token, body)
+    }
+
+    /// Create `username` (see [`Api::try_signup`]) and log in: `(access token, User)`.
+    pub async fn signup(&self, username: &str) -> (String, Value) {
+        let (status, user) = self.try_signup(username).await;
+        assert_eq!(status, StatusCode::CREATED, "signup {username}: {user}");
+        let (token, _) = self.token(&format!("{username}@example.com")).await;
+        (token, user)
+    }
+}
+
+impl TestServer {
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// An invite code for `uses` signups valid for `seconds`, made as `natter invite` makes one.
@@ -208,9 +240,9 @@ impl TestServer {
     /// Shut the server down (as SIGTERM would), wait until it has drained its storage engine
     /// and released the data folder, and hand the folder back for [`spawn_in`].
     pub async fn stop(self) -> TempDir {
-        let TestServer { dir, state, db, http, shutdown, task, .. } = self;
+        let TestServer { dir, state, db, api, shutdown, task, .. } = self;
         // Our pooled keep-alive connections and state handles must not keep the server busy.
-        drop(http);
+        drop(api);
         drop(state);
         drop(db);
         let _ = shutdown.send(());
@@ -316,6 +348,29 @@ pub fn sign_jwt(secret: &[u8], claims: &Value) -> String {
 
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
+}
+
+// ---- The clock ----
+//
+// Tokens carry whole seconds (`iat`, `exp`), and so does a password change. A test that needs a
+// change to land in a later second than a token, or a token's whole lifetime ahead of it, waits
+// for the clock: a justified bounded wait (at most a second), as there is nothing else to await.
+
+/// Wait until the clock is past `second` (Unix seconds).
+pub async fn wait_past_second(second: i64) {
+    while unix_now() <= second {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Wait until a new clock second has begun.
+pub async fn next_clock_second() {
+    wait_past_second(unix_now()).await;
+}
+
+/// Wait until the clock is past `token`'s `iat` second.
+pub async fn past_issue_second(token: &str) {
+    wait_past_second(jwt_claims(token)["iat"].as_i64().expect("iat")).await;
 }
 
 // ---- The built binary ----

@@ -2,19 +2,27 @@
 //! (`/proc/PID/status`), a `kill -9`, a restart on the same data.
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::Path;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{TIMEOUT, natter_cmd, strip_ansi};
+use super::{Api, TIMEOUT, natter_cmd, strip_ansi};
 
-/// A running `natter serve` child process and the address it logged. Killed when dropped.
+/// A running `natter serve` child process and the address it logged; its HTTP helpers are
+/// [`Api`]'s. Killed when dropped.
 pub struct ServerProcess {
     pub child: tokio::process::Child,
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    pub api: Api,
     pub pid: u32,
+}
+
+impl Deref for ServerProcess {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl ServerProcess {
@@ -66,7 +74,7 @@ impl ServerProcess {
             .await
             .expect("natter logs its address in time")
             .expect("natter logged `natter is listening address=...` before exiting");
-        ServerProcess { child, addr, base: format!("http://{addr}"), pid }
+        ServerProcess { child, addr, api: Api::new(addr), pid }
     }
 
     /// A figure of `/proc/PID/status` in kB (`VmRSS`, `VmHWM`, `Threads`, ...).
