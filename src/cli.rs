@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::config::{Cli, Command, DataArgs, ServeArgs, UserAction};
 use crate::error::{ApiError, Chain};
-use crate::input::NewInvite;
-use crate::usecase::accounts::{Accounts, NewAccount};
+use crate::input::{NewAccount, NewInvite};
+use crate::usecase::accounts::Accounts;
 use crate::usecase::invites::Issuer;
 use crate::usecase::operator::{self, Operator};
 
@@ -85,7 +85,8 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
     match action {
         UserAction::Add { name, email, password, admin, .. } => {
             accounts.check_names(&name, &email).map_err(say)?;
-            let new = NewAccount { username: name, email, password: read_password(password)?, full_name: None };
+            let password = read_password(password)?;
+            let new = NewAccount { username: name, email, password, full_name: None, invite: None };
             let user = accounts.add(new, admin).await.map_err(say)?;
             println!("created user {} (id {}{})", user.username, user.id, if user.is_admin { ", admin" } else { "" });
         }

@@ -102,13 +102,14 @@ pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
 
 // ---- accounts ----
 
-/// `POST /auth/signup`.
+/// A new account: `POST /auth/signup`, or `natter user add`.
 #[derive(Debug, Deserialize)]
-pub struct Signup {
+pub struct NewAccount {
     pub username: String,
     pub email: String,
     pub password: String,
     pub full_name: Option<String>,
+    /// The invite code a signup needs under `--registration invite`.
     pub invite: Option<String>,
 }
 
@@ -163,15 +164,6 @@ pub struct Username {
     pub username: String,
 }
 
-/// A message to post, from REST or Socket.IO.
-#[derive(Debug, Clone)]
-pub struct Post {
-    pub room_id: i64,
-    pub content: String,
-    pub attachment_id: Option<i64>,
-    pub client_id: Option<String>,
-}
-
 /// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
 /// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
 /// given (it is then empty).
@@ -181,6 +173,15 @@ pub struct PostBody {
     content: String,
     attachment_id: Option<i64>,
     client_id: Option<String>,
+}
+
+/// A message to post, from REST or Socket.IO.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub room_id: i64,
+    pub content: String,
+    pub attachment_id: Option<i64>,
+    pub client_id: Option<String>,
 }
 
 impl PostBody {

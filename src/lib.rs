@@ -17,6 +17,7 @@ pub mod memory;
 pub mod model;
 pub mod password;
 pub mod realtime;
+pub mod sync;
 pub mod usecase;
 pub mod validate;
 pub mod web;

@@ -4,13 +4,10 @@
 //! for signup/login, account for failed logins, user for socket messages), one of them counted
 //! only on failure, and every one answering with the seconds to wait. A mutex-guarded map of
 //! windows does all of that in a few lines; stale windows are swept when the map grows.
-//!
-//! A limit never fails open: if a thread panicked while holding the map's lock, the map is still
-//! a valid set of counts (every change to it is one map operation), so the limiter goes on
-//! counting with it instead of letting everything through.
+//! A limit never fails open: a poisoned lock goes on counting (see [`crate::sync`]).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::Rate;
@@ -49,7 +46,7 @@ impl RateLimiter {
     }
 
     fn windows(&self) -> MutexGuard<'_, HashMap<String, Window>> {
-        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.windows)
     }
 
     fn apply(&self, key: &str, count: bool) -> Result<(), u64> {
@@ -96,15 +93,9 @@ mod tests {
 
     #[test]
     fn a_poisoned_lock_does_not_lift_the_limit() {
-        let limiter = std::sync::Arc::new(RateLimiter::new(Rate { count: 1, per: Duration::from_secs(60) }));
+        let limiter = RateLimiter::new(Rate { count: 1, per: Duration::from_secs(60) });
         assert!(limiter.hit("a").is_ok());
-        let holder = limiter.clone();
-        let panicked = std::thread::spawn(move || {
-            let _guard = holder.windows.lock().unwrap();
-            panic!("poison the lock");
-        })
-        .join();
-        assert!(panicked.is_err() && limiter.windows.is_poisoned());
+        crate::sync::poison(&limiter.windows);
         assert!(limiter.hit("a").is_err(), "still limited after the lock was poisoned");
         assert!(limiter.check("a").is_err());
     }

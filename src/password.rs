@@ -27,7 +27,7 @@
 //! person notices. After 200 signups and 200 logins RSS grows by a few MB instead of ~1 GB
 //! (`tests/memory.rs`).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -76,7 +76,7 @@ struct Lease<'a> {
 impl HashMemory {
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         // The pool holds only counts and mappings; a panic elsewhere cannot leave it inconsistent.
-        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.pool)
     }
 
     /// An area of `blocks` argon2 blocks (1 KiB each): a pooled one if one is idle and fits,

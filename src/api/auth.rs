@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use super::extract::{AuthAttempt, AuthUser, JsonBody, JsonOrForm, QueryParams};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::input::{LoginForm, SearchQuery, Signup};
+use crate::input::{LoginForm, NewAccount, SearchQuery};
 use crate::model::{Token, User, UserPublic};
 
 pub async fn signup(
     State(state): State<AppState>,
     _counted: AuthAttempt,
-    JsonBody(input): JsonBody<Signup>,
+    JsonBody(input): JsonBody<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let user = state.accounts.signup(input).await?;
     Ok((StatusCode::CREATED, Json(user)))

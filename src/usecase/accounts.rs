@@ -12,7 +12,7 @@ use crate::config::Registration;
 use crate::db::users::{self, NewUser, UserRecord};
 use crate::db::{Db, DbError, invites};
 use crate::error::{ApiError, ApiResult};
-use crate::input::Signup;
+use crate::input::NewAccount;
 use crate::model::{User, UserAccount};
 use crate::password::Passwords;
 use crate::validate;
@@ -23,14 +23,6 @@ pub struct Accounts {
     registration: Registration,
 }
 
-/// A new account's details, from a signup or from `natter user add`.
-pub struct NewAccount {
-    pub username: String,
-    pub email: String,
-    pub password: String,
-    pub full_name: Option<String>,
-}
-
 impl Accounts {
     pub fn new(db: Db, passwords: Arc<Passwords>, registration: Registration) -> Accounts {
         Accounts { db, passwords, registration }
@@ -38,29 +30,24 @@ impl Accounts {
 
     /// `POST /auth/signup`. The registration mode comes first: a closed server says so whatever
     /// was sent; an invite-only one needs a code, used up only if the account is created.
-    pub async fn signup(&self, input: Signup) -> ApiResult<User> {
+    pub async fn signup(&self, new: NewAccount) -> ApiResult<User> {
         let invite = match self.registration {
             Registration::Open => None,
             Registration::Closed => return Err(ApiError::Forbidden("Registration is closed on this server.".into())),
             Registration::Invite => Some(
-                input
-                    .invite
+                new.invite
+                    .clone()
                     .filter(|c| !c.is_empty())
                     .ok_or_else(|| ApiError::Forbidden("Registration needs an invite code on this server.".into()))?,
             ),
         };
-        let new = NewAccount {
-            username: input.username,
-            email: input.email,
-            password: input.password,
-            full_name: input.full_name,
-        };
-        self.create(new, invite, false).await
+        self.create(NewAccount { invite, ..new }, false).await
     }
 
-    /// `natter user add`: any registration mode, optionally an administrator.
+    /// `natter user add`: in any registration mode and without an invite, optionally an
+    /// administrator.
     pub async fn add(&self, new: NewAccount, admin: bool) -> ApiResult<User> {
-        self.create(new, None, admin).await
+        self.create(NewAccount { invite: None, ..new }, admin).await
     }
 
     /// Username and email of a new account, checked before anything else is asked for (the CLI
@@ -72,9 +59,10 @@ impl Accounts {
         fields.finish()
     }
 
-    /// Validate, hash, then store (using up `invite` in the same transaction). The first account
-    /// ever created is an admin; a taken username or email is a 409 naming the field.
-    async fn create(&self, new: NewAccount, invite: Option<String>, admin: bool) -> ApiResult<User> {
+    /// Validate, hash, then store (using up its invite, if any, in the same transaction). The
+    /// first account ever created is an admin; a taken username or email is a 409 naming the
+    /// field.
+    async fn create(&self, new: NewAccount, admin: bool) -> ApiResult<User> {
         let mut fields = validate::Fields::default();
         fields.check("username", validate::username(&new.username));
         fields.check("email", validate::email(&new.email));
@@ -89,7 +77,7 @@ impl Accounts {
         let user = self
             .db
             .write(move |conn| {
-                if let Some(code) = invite
+                if let Some(code) = new.invite
                     && !invites::consume(conn, &code)?
                 {
                     return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));

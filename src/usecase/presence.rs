@@ -7,11 +7,11 @@
 //! when sockets come and go and emits what they return; REST reads the `online` flags through
 //! [`Presence::public`].
 //!
-//! The registry never fails open or shut: if a thread panicked while holding its lock, the counts
-//! are still whole (each change is one map operation), so it goes on with them.
+//! The registry never fails open or shut: a poisoned lock goes on with its counts (see
+//! [`crate::sync`]).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::auth::Caller;
 use crate::db::{self, Db, rooms, users};
@@ -37,7 +37,7 @@ impl Presence {
     }
 
     fn sockets(&self) -> MutexGuard<'_, HashMap<i64, usize>> {
-        self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.sockets)
     }
 
     /// One more socket for `user`; true when it is their first (they just came online).
@@ -138,16 +138,10 @@ mod tests {
     async fn sockets_are_counted_per_user_and_a_poisoned_lock_keeps_the_counts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), db::DbOptions::default()).unwrap();
-        let presence = std::sync::Arc::new(Presence::new(db.clone()));
+        let presence = Presence::new(db.clone());
         assert!(presence.connect(7), "the first socket comes online");
         assert!(!presence.connect(7), "a second tab is not news");
-        let holder = presence.clone();
-        let panicked = std::thread::spawn(move || {
-            let _guard = holder.sockets.lock().unwrap();
-            panic!("poison the lock");
-        })
-        .join();
-        assert!(panicked.is_err() && presence.sockets.is_poisoned());
+        crate::sync::poison(&presence.sockets);
         assert!(presence.is_online(7), "still online after the lock was poisoned");
         assert!(!presence.leave(7), "one tab left");
         assert!(presence.leave(7), "the last socket goes offline");

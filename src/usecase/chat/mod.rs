@@ -68,7 +68,35 @@ fn message_for(conn: &rusqlite::Connection, caller: Caller, message_id: i64) -> 
     Ok((message, membership))
 }
 
+/// The caller's membership of a group room whose members may change: a private chat always has
+/// exactly its two members (403).
+fn group_membership(conn: &rusqlite::Connection, caller: Caller, room_id: i64) -> ApiResult<Membership> {
+    let (_, membership) = ensure_member(conn, caller, room_id)?;
+    let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+    if record.is_private {
+        return Err(ApiError::Forbidden("Private chats always have exactly their two members.".into()));
+    }
+    Ok(membership)
+}
+
 impl Chat {
+    /// Run `change` in the writer's transaction; right after its commit (on the writer thread,
+    /// in commit order) publish the event `announce` finds in its result, if any.
+    async fn commit<T, F, A>(&self, change: F, announce: A) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
+        A: FnOnce(&T) -> Option<ChatEvent> + Send + 'static,
+    {
+        let events = self.events.clone();
+        let publish = move |value: &T| {
+            if let Some(event) = announce(value) {
+                events.publish(event);
+            }
+        };
+        self.db.write_then(change, publish).await
+    }
+
     pub fn new(db: Db, events: Events, presence: Arc<Presence>, message_rate: Rate) -> Chat {
         Chat { db, events, presence, message_rate: RateLimiter::new(message_rate) }
     }
@@ -87,35 +115,29 @@ impl Chat {
         if client_id.as_ref().is_some_and(|c| c.chars().count() > MAX_CLIENT_ID_CHARS) {
             return Err(ApiError::invalid("client_id", format!("must be at most {MAX_CLIENT_ID_CHARS} characters")));
         }
-        let events = self.events.clone();
-        self.db
-            .write_then(
-                move |conn| {
-                    ensure_member(conn, sender, post.room_id)?;
-                    if let Some(id) = post.attachment_id {
-                        ensure_own_attachment(conn, id, sender.id)?;
-                    }
-                    if let Some(client_id) = &client_id
-                        && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
-                    {
-                        return Ok((earlier, false));
-                    }
-                    let new = NewMessage {
-                        room_id: post.room_id,
-                        sender_id: sender.id,
-                        content: &post.content,
-                        attachment_id: post.attachment_id,
-                        client_id: client_id.as_deref(),
-                    };
-                    Ok((messages::insert(conn, &new)?, true))
-                },
-                move |(message, created)| {
-                    if *created {
-                        events.publish(ChatEvent::MessageCreated(message.clone()));
-                    }
-                },
-            )
-            .await
+        self.commit(
+            move |conn| {
+                ensure_member(conn, sender, post.room_id)?;
+                if let Some(id) = post.attachment_id {
+                    ensure_own_attachment(conn, id, sender.id)?;
+                }
+                if let Some(client_id) = &client_id
+                    && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
+                {
+                    return Ok((earlier, false));
+                }
+                let new = NewMessage {
+                    room_id: post.room_id,
+                    sender_id: sender.id,
+                    content: &post.content,
+                    attachment_id: post.attachment_id,
+                    client_id: client_id.as_deref(),
+                };
+                Ok((messages::insert(conn, &new)?, true))
+            },
+            |(message, created)| created.then(|| ChatEvent::MessageCreated(message.clone())),
+        )
+        .await
     }
 
     /// A page of a room's history, oldest first, already serialised as a JSON array.
@@ -143,41 +165,35 @@ impl Chat {
 
     /// The sender changes a message's content (its attachment stays).
     pub async fn edit_message(&self, editor: Caller, message_id: i64, edit: Edit) -> ApiResult<Message> {
-        let events = self.events.clone();
-        self.db
-            .write_then(
-                move |conn| {
-                    let (message, _) = message_for(conn, editor, message_id)?;
-                    if message.sender.id != editor.id {
-                        return Err(ApiError::Forbidden("Only the sender can edit a message.".into()));
-                    }
-                    check_content(&edit.content, message.attachment.is_some())?;
-                    messages::update_content(conn, message_id, &edit.content)?.ok_or_else(message_not_found)
-                },
-                move |message| events.publish(ChatEvent::MessageUpdated(message.clone())),
-            )
-            .await
+        self.commit(
+            move |conn| {
+                let (message, _) = message_for(conn, editor, message_id)?;
+                if message.sender.id != editor.id {
+                    return Err(ApiError::Forbidden("Only the sender can edit a message.".into()));
+                }
+                check_content(&edit.content, message.attachment.is_some())?;
+                messages::update_content(conn, message_id, &edit.content)?.ok_or_else(message_not_found)
+            },
+            |message| Some(ChatEvent::MessageUpdated(message.clone())),
+        )
+        .await
     }
 
     /// The sender or the room's owner deletes a message for good.
     pub async fn delete_message(&self, deleter: Caller, message_id: i64) -> ApiResult<()> {
-        let events = self.events.clone();
-        self.db
-            .write_then(
-                move |conn| {
-                    let (message, membership) = message_for(conn, deleter, message_id)?;
-                    if message.sender.id != deleter.id && membership.role != Role::Owner {
-                        return Err(ApiError::Forbidden(
-                            "Only the sender or the room owner can delete a message.".into(),
-                        ));
-                    }
-                    messages::delete(conn, message_id)?;
-                    Ok(MessageDeleted { id: message_id, room_id: message.room_id })
-                },
-                move |deleted| events.publish(ChatEvent::MessageDeleted(*deleted)),
-            )
-            .await
-            .map(|_| ())
+        self.commit(
+            move |conn| {
+                let (message, membership) = message_for(conn, deleter, message_id)?;
+                if message.sender.id != deleter.id && membership.role != Role::Owner {
+                    return Err(ApiError::Forbidden("Only the sender or the room owner can delete a message.".into()));
+                }
+                messages::delete(conn, message_id)?;
+                Ok(MessageDeleted { id: message_id, room_id: message.room_id })
+            },
+            |deleted| Some(ChatEvent::MessageDeleted(*deleted)),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Move the reader's marker forward (never back, never past the newest message).
@@ -251,10 +267,8 @@ impl Chat {
     pub async fn create_room(&self, creator: Caller, room: NewRoom) -> ApiResult<Room> {
         let name = room.name.trim().to_string();
         validate::text_length(&name, 1, 100).map_err(|p| ApiError::invalid("name", p))?;
-        let events = self.events.clone();
         let (room_id, _) = self
-            .db
-            .write_then(
+            .commit(
                 move |conn| {
                     creator.verify(conn)?;
                     let (ids, unknown) = users::ids_for_usernames(conn, &room.members)?;
@@ -264,9 +278,7 @@ impl Chat {
                     let room_id = rooms::create_group(conn, &name, creator.id, &ids)?;
                     Ok((room_id, rooms::member_ids(conn, room_id)?))
                 },
-                move |(room_id, members)| {
-                    events.publish(ChatEvent::MembersAdded { room_id: *room_id, user_ids: members.clone() })
-                },
+                |(room_id, members)| Some(ChatEvent::MembersAdded { room_id: *room_id, user_ids: members.clone() }),
             )
             .await?;
         self.room_after_change(creator.id, room_id).await
@@ -274,63 +286,45 @@ impl Chat {
 
     /// The owner adds a member by username; adding a current member changes nothing (no event).
     pub async fn add_member(&self, owner: Caller, room_id: i64, username: String) -> ApiResult<Room> {
-        let events = self.events.clone();
-        self.db
-            .write_then(
-                move |conn| {
-                    let (_, membership) = ensure_member(conn, owner, room_id)?;
-                    let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
-                    if record.is_private {
-                        return Err(ApiError::Forbidden("Private chats always have exactly their two members.".into()));
-                    }
-                    if membership.role != Role::Owner {
-                        return Err(ApiError::Forbidden("Only the room owner can add members.".into()));
-                    }
-                    let target = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
-                    Ok(rooms::add_member(conn, room_id, target.id)?.then_some(target.id))
-                },
-                move |added| {
-                    if let Some(user_id) = added {
-                        events.publish(ChatEvent::MembersAdded { room_id, user_ids: vec![*user_id] });
-                    }
-                },
-            )
-            .await?;
+        self.commit(
+            move |conn| {
+                let membership = group_membership(conn, owner, room_id)?;
+                if membership.role != Role::Owner {
+                    return Err(ApiError::Forbidden("Only the room owner can add members.".into()));
+                }
+                let target = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
+                Ok(rooms::add_member(conn, room_id, target.id)?.then_some(target.id))
+            },
+            move |added| added.map(|user_id| ChatEvent::MembersAdded { room_id, user_ids: vec![user_id] }),
+        )
+        .await?;
         self.room_after_change(owner.id, room_id).await
     }
 
     /// The owner removes anyone; anyone removes themself (leaving).
     pub async fn remove_member(&self, caller: Caller, room_id: i64, target_id: i64) -> ApiResult<()> {
-        let events = self.events.clone();
-        self.db
-            .write_then(
-                move |conn| {
-                    let (_, membership) = ensure_member(conn, caller, room_id)?;
-                    let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
-                    if record.is_private {
-                        return Err(ApiError::Forbidden("Private chats always have exactly their two members.".into()));
-                    }
-                    if target_id != caller.id && membership.role != Role::Owner {
-                        return Err(ApiError::Forbidden("Only the room owner can remove other members.".into()));
-                    }
-                    let removal = rooms::remove_member(conn, room_id, target_id)?;
-                    if !removal.removed {
-                        return Err(ApiError::not_found("Member"));
-                    }
-                    Ok(())
-                },
-                move |_| events.publish(ChatEvent::MemberRemoved { user_id: target_id, room_id }),
-            )
-            .await
+        self.commit(
+            move |conn| {
+                let membership = group_membership(conn, caller, room_id)?;
+                if target_id != caller.id && membership.role != Role::Owner {
+                    return Err(ApiError::Forbidden("Only the room owner can remove other members.".into()));
+                }
+                let removal = rooms::remove_member(conn, room_id, target_id)?;
+                if !removal.removed {
+                    return Err(ApiError::not_found("Member"));
+                }
+                Ok(())
+            },
+            move |_| Some(ChatEvent::MemberRemoved { user_id: target_id, room_id }),
+        )
+        .await
     }
 
     /// The one private chat of the caller and `username`; `true` when it was just created (then
     /// both get `room_added`).
     pub async fn open_private_chat(&self, caller: Caller, username: String) -> ApiResult<(PrivateChat, bool)> {
-        let events = self.events.clone();
         let (room_id, created) = self
-            .db
-            .write_then(
+            .commit(
                 move |conn| {
                     caller.verify(conn)?;
                     let peer = users::by_username(conn, &username)?.ok_or_else(|| ApiError::not_found("User"))?;
@@ -341,9 +335,7 @@ impl Chat {
                     Ok((room_id, created.then_some(peer.id)))
                 },
                 move |&(room_id, created)| {
-                    if let Some(peer) = created {
-                        events.publish(ChatEvent::MembersAdded { room_id, user_ids: vec![caller.id, peer] });
-                    }
+                    created.map(|peer| ChatEvent::MembersAdded { room_id, user_ids: vec![caller.id, peer] })
                 },
             )
             .await?;
