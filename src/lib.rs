@@ -1,8 +1,15 @@
 //! natter: a self-hosted chat server in one binary.
 //!
-//! `build` turns flags into an [`App`] (database open and migrated, secret loaded, routes
-//! ready); `serve` runs it on a listener until a shutdown future resolves, then drains the
-//! storage engine. Tests call both with a `127.0.0.1:0` listener; `main` calls [`run`].
+//! `build` turns flags into an [`App`] (database open and migrated, secret loaded, every use
+//! case built once, routes ready); `serve` runs it on a listener until a shutdown future
+//! resolves, then drains the storage engine. Tests call both with a `127.0.0.1:0` listener;
+//! `main` calls [`run`].
+//!
+//! The layers, one way: a transport (`api` for REST, `realtime` for Socket.IO, `cli`) decodes
+//! the input (`input`) and calls one use case (`usecase`), which applies the rules, talks to the
+//! storage engine (`db`) and publishes a domain event after the commit; `realtime::fan_out`
+//! turns those events into emits. Transports never touch `db`; use cases never see HTTP or
+//! sockets.
 
 pub mod api;
 pub mod auth;

@@ -2,7 +2,7 @@
 //! resident memory read from `/proc/PID/status` before and after a burst of work.
 //!
 //! These are bounds, not timings: a server that keeps every password hash's 19 MiB block (what
-//! glibc's heap did before `auth::hash_memory`) grows by ~740 MB over the first test and fails it.
+//! glibc's heap did before `password::HashMemory`) grows by ~740 MB over the first test and fails it.
 
 mod common;
 #[path = "common/sio.rs"]

@@ -3,7 +3,7 @@
 //! Why this shape (figures from `benches/storage.rs` on the 2-core dev VM, see README):
 //! - An acknowledged message must survive `kill -9` and power loss, so every commit runs with
 //!   `synchronous=FULL`, which costs one fsync per commit: ~3,500 commits/s on the dev VM's disk
-//!   (~400 on the slower disk STYLE.md measured; a Raspberry Pi's SD card is slower still). One
+//!   (415 measured on a slower VM disk; a Raspberry Pi's SD card is slower still). One
 //!   transaction per message caps natter at that rate whatever the number of writers: 3,647
 //!   msgs/s with 100 writers, against 88,930 with group commit (24x, ~50 writes per commit).
 //! - So one thread owns the only write connection and takes every queued write (up to
@@ -12,15 +12,19 @@
 //!   in queue order. Nobody is answered before the commit that holds their write: an ack always
 //!   means "on disk". Under load the fsync is shared by the whole batch.
 //! - Commit hooks run on the writer thread right after the commit, in commit order, before the
-//!   caller is answered. The chat layer uses them to publish domain events, so realtime fan-out
-//!   sees messages in id order even when many senders share one commit.
+//!   caller is answered. The chat use cases publish their domain events from them, so the
+//!   realtime fan-out sees messages in id order even when many senders share one commit. A hook
+//!   may wait: the event channel is bounded, so a fan-out that falls behind holds the writer back
+//!   instead of losing events (see `usecase::chat::events`).
 //! - Readers are separate `query_only` connections in an r2d2 pool; WAL lets them read while the
 //!   writer writes. Reads run on tokio's blocking threads, bounded by a semaphore the size of the
 //!   pool so a burst of reads queues instead of parking hundreds of threads.
-//! - The writer connection never checkpoints (`wal_autocheckpoint=0`); a checkpoint thread with
-//!   its own connection does PASSIVE checkpoints (`--checkpoint-interval` after a write, at once
-//!   past `--wal-limit`; see [`checkpoint_loop`] for the bytes that saves), so the fsync of the
-//!   database file is never on the write path.
+//! - The writer connection does not checkpoint by itself (`wal_autocheckpoint=0`); a checkpoint
+//!   thread with its own connection does PASSIVE checkpoints (`--checkpoint-interval` after a
+//!   write, at once past `--wal-limit`; see [`checkpoint_loop`] for the bytes that saves), so the
+//!   fsync of the database file is off the write path. Only while the WAL stays past
+//!   `--wal-limit`, because those checkpoints cannot catch up with sustained writes, does the
+//!   writer copy the last frames itself between two transactions.
 //! - SQLite's page cache is private to each connection, so it is bounded in total
 //!   (`--db-cache`, shared out): with 16 MB per connection the history benchmark left the
 //!   server at 85 MiB; with 16 MiB in all at 29 MiB and 4 MiB at 19 MiB, at the same pages/s

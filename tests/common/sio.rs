@@ -1,14 +1,14 @@
 //! A minimal Socket.IO v5 client (Engine.IO v4, WebSocket transport only, JSON text packets only)
-//! for the realtime tests and the load benchmark. It speaks exactly what socket.io-client 4.x
-//! sends over a WebSocket, so the server cannot tell the difference.
+//! for the integration tests (realtime, memory, browser). It speaks exactly what
+//! socket.io-client 4.x sends over a WebSocket, so the server cannot tell the difference. (The
+//! benchmarks have a leaner client of their own, `benches/support/client.rs`.)
 //!
 //! One reader task per client: it answers Engine.IO pings, queues `42` events per client and
 //! resolves `43` acks. Events stay queued until asked for, by name: [`Client::wait_for`] takes
 //! the first queued event with that name and leaves the others in order.
 //!
 //! ```ignore
-//! #[path = "common/sio.rs"] mod sio;          // from tests/
-//! #[path = "../tests/common/sio.rs"] mod sio; // from benches/
+//! #[path = "common/sio.rs"] mod sio;          // from a file in tests/
 //! let client = sio::connect_token(&server.base, &token).await.expect("connect");
 //! let ack = client.emit_with_ack("chat_message", json!({"room_id": 1, "content": "hi"})).await;
 //! let message = client.wait_for("chat_response").await;
@@ -361,7 +361,8 @@ impl Client {
         }
     }
 
-    /// [`Client::emit_with_ack`] returning errors instead of failing (for the benchmark).
+    /// [`Client::emit_with_ack`] returning errors instead of failing, for tests where the ack may
+    /// legitimately not come.
     pub async fn request(&self, event: &str, data: Value, timeout: Duration) -> Result<Value, SioError> {
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let json = Value::Array(vec![Value::from(event), data]);
