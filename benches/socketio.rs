@@ -193,6 +193,8 @@ struct SendersRun {
     rss: Vec<u64>,
     /// Open file descriptors of the server at the start and at the end.
     fds: (usize, usize),
+    /// Bytes of the database file and of its WAL at the end of the load.
+    files: (u64, u64),
 }
 
 /// Scenario 1's load for `secs` against a fresh server started with `flags`.
@@ -234,11 +236,13 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
     }
     let usage = measure_end(&server, start);
     let fds = (fds_start, server.open_fds());
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0);
+    let files = (size("natter.db"), size("natter.db-wal"));
     // Stopping checkpoints whatever the WAL still holds: every byte a message costs is counted.
     let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - written_before;
     acks.sort();
     deliveries.sort();
-    SendersRun { acks, deliveries, usage, written, rss, fds }
+    SendersRun { acks, deliveries, usage, written, rss, fds, files }
 }
 
 /// Scenario 1: 100 senders in 10 rooms of 10, one message in flight each.
@@ -324,15 +328,24 @@ async fn soak() {
     let peak = run.rss.iter().copied().max().unwrap_or(0);
     let minute = |m: usize| run.rss.get(m * 60).map(|kib| format!("{:.1}", *kib as f64 / 1024.0));
     let per_minute: Vec<String> = (0..).map_while(minute).collect();
-    println!("S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s", run.acks.len() as f64 / secs as f64);
     println!(
-        "  server RSS start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB (each minute: {} MiB); open fds {} -> {}",
+        "S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s, {:.0} deliveries/s, ack p99 {:.2} ms, delivery p99 {:.2} ms",
+        run.acks.len() as f64 / secs as f64,
+        run.deliveries.len() as f64 / secs as f64,
+        ms(percentile(&run.acks, 0.99)),
+        ms(percentile(&run.deliveries, 0.99)),
+    );
+    println!(
+        "  server RSS start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB (each minute: {} MiB); open fds {} -> {}; \
+         database {:.0} MB, WAL {:.1} MB at the end",
         first as f64 / 1024.0,
         peak as f64 / 1024.0,
         last as f64 / 1024.0,
         per_minute.join(", "),
         run.fds.0,
         run.fds.1,
+        run.files.0 as f64 / 1e6,
+        run.files.1 as f64 / 1e6,
     );
 }
 
