@@ -5,7 +5,7 @@
 //! `invalid_json`; JSON of the wrong shape is 422 naming the field (`members[2]`, `content`, …);
 //! a bad query parameter is 422 naming it; a path id that is not a positive integer is 404, as
 //! an unknown resource would be. The axum extractors that apply these to a request are in
-//! `api::extract`; the Socket.IO handlers call the `event_*` functions directly.
+//! `api::extract`; the Socket.IO handlers call [`event_payload`] and the `*_event` functions.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -269,7 +269,7 @@ async fn mark_read(state: &AppState, caller: Caller, payload: Payload) -> ApiRes
 /// Every `--socket-recheck`, disconnect the sockets whose token no longer speaks for anybody:
 /// it has expired, or its account was disabled or changed its password after the token was
 /// issued (`natter user disable|passwd`, from another process while the server runs). A socket
-/// that sends is caught by [`on_event`] at once; one that only listens would otherwise go on
+/// that sends is caught by `on_event` at once; one that only listens would otherwise go on
 /// receiving its rooms' messages.
 pub async fn recheck_sockets(io: SocketIo, state: AppState) {
     let every = state.config.socket_recheck;

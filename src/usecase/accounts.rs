@@ -1,7 +1,7 @@
 //! Accounts: creating them (signup, or an operator's `natter user add`), and what an operator
 //! does to them afterwards (new password, disable, enable, promote, list).
 //!
-//! Signup and `user add` share [`Accounts::create`]: the same validation, the same argon2id hash,
+//! Signup and `user add` share `Accounts::create`: the same validation, the same argon2id hash,
 //! the same insert and the same answer to a taken username or email. What differs is who lets
 //! the account in: the server's `--registration` mode (and an invite code) for a signup, the
 //! operator's shell for the CLI.

@@ -6,7 +6,7 @@
 //! uploader's quota before anything is read, [`Media::start`] opens the temporary file,
 //! [`Upload::push`] takes each chunk (counting it against the limit, deciding the type as soon as
 //! the first 8 KiB are in, stopping at the first byte that is refused), [`Media::finish`] places
-//! and records the file. The quota is one rule ([`fits`]) applied twice: before streaming, and
+//! and records the file. The quota is one rule (`fits`) applied twice: before streaming, and
 //! again inside the database write, where writes are serialised, so two concurrent uploads
 //! cannot both slip under it.
 

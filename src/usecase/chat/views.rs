@@ -1,7 +1,7 @@
 //! Room and private-chat objects as one user sees them (members, last message, unread count).
 //!
 //! What every member sees alike (the room, its members with their online flags, its last
-//! message) is read once ([`Shared`]); what differs per viewer (the unread count, the peer of a
+//! message) is read once (`Shared`); what differs per viewer (the unread count, the peer of a
 //! private chat) is added for each, so rendering a room for all of its members at once (the
 //! `room_added` of a new room) reads the members once instead of once per member.
 
