@@ -60,6 +60,18 @@ async fn burst(server: &Server, path: &str, bodies: Vec<Value>, parallel: usize)
     counts.iter().map(|(status, n)| format!("{n} × {status}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Signups of `user0..count`, `parallel` at a time; the statuses seen.
+async fn signups(server: &Server, count: usize, parallel: usize) -> String {
+    let bodies = (0..count).map(|i| signup_body(&format!("user{i}"))).collect();
+    burst(server, "/auth/signup", bodies, parallel).await
+}
+
+/// Logins of `user0..count`, `parallel` at a time; the statuses seen.
+async fn logins(server: &Server, count: usize, parallel: usize) -> String {
+    let bodies = (0..count).map(|i| login_body(&format!("user{i}"))).collect();
+    burst(server, "/auth/login", bodies, parallel).await
+}
+
 /// A fresh server on a fresh data folder, with `accounts` users made offline (`user0`, ...).
 fn fresh(accounts: usize, flags: &[&str]) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -79,27 +91,23 @@ async fn table() {
     println!("T. server RSS after each burst (fresh server per row)");
     let (_dir, server) = fresh(0, &[]);
     row("started, idle", &server, "");
-    let names: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
-    let result = burst(&server, "/auth/signup", names.iter().map(|n| signup_body(n)).collect(), 40).await;
+    let result = signups(&server, 40, 40).await;
     row("after 40 signups sent in parallel", &server, &format!("  [{result}]"));
     server.stop();
 
     let (_dir, server) = fresh(0, &[]);
-    let names: Vec<String> = (0..200).map(|i| format!("user{i}")).collect();
-    burst(&server, "/auth/signup", names.iter().map(|n| signup_body(n)).collect(), 8).await;
-    let result = burst(&server, "/auth/login", names.iter().map(|n| login_body(n)).collect(), 8).await;
+    signups(&server, 200, 8).await;
+    let result = logins(&server, 200, 8).await;
     row("after 200 signups + 200 logins, 8 at a time", &server, &format!("  [{result}]"));
     server.stop();
 
     let (_dir, server) = fresh(0, &[]);
-    let names: Vec<String> = (0..1000).map(|i| format!("user{i}")).collect();
-    burst(&server, "/auth/signup", names.iter().map(|n| signup_body(n)).collect(), 50).await;
+    signups(&server, 1000, 50).await;
     row("after 1,000 signups, 50 at a time (a load test's setup)", &server, "");
     server.stop();
 
     let (_dir, server) = fresh(200, &[]);
-    let names: Vec<String> = (0..200).map(|i| format!("user{i}")).collect();
-    let result = burst(&server, "/auth/login", names.iter().map(|n| login_body(n)).collect(), 200).await;
+    let result = logins(&server, 200, 200).await;
     row("200 parallel logins", &server, &format!("  [{result}]"));
     server.stop();
 
@@ -124,8 +132,7 @@ async fn table() {
     server.stop();
 
     let (_dir, server) = fresh(0, &["--hash-concurrency", "1"]);
-    let names: Vec<String> = (0..30).map(|i| format!("user{i}")).collect();
-    let result = burst(&server, "/auth/signup", names.iter().map(|n| signup_body(n)).collect(), 30).await;
+    let result = signups(&server, 30, 30).await;
     row("--hash-concurrency 1, 30 signups in parallel", &server, &format!("  [{result}]"));
     server.stop();
 }
@@ -149,8 +156,7 @@ async fn storm() {
         })
     };
     let started = Instant::now();
-    let names: Vec<String> = (0..LOGINS).map(|i| format!("user{i}")).collect();
-    let result = burst(&server, "/auth/login", names.iter().map(|n| login_body(n)).collect(), PARALLEL).await;
+    let result = logins(&server, LOGINS, PARALLEL).await;
     let took = started.elapsed();
     done.store(true, Ordering::Relaxed);
     sampler.join().expect("sampler");
