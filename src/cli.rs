@@ -4,12 +4,12 @@
 //! [`crate::usecase::operator`]), and `restore` refuses to run while a server holds the folder.
 
 use std::future::Future;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Cli, Command, DataArgs, ServeArgs, UserAction};
+use crate::config::{Cli, Command, DataArgs, LogFormat, ServeArgs, UserAction};
 use crate::error::{ApiError, Chain};
 use crate::input::{NewAccount, NewInvite};
 use crate::usecase::accounts::Accounts;
@@ -29,14 +29,29 @@ pub fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .map_err(|e| format!("invalid value '{}' for '--log': {e}", args.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    init_logging(&args.log, args.log_format)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(crate::run(args))
+}
+
+/// Log to standard output with the `--log` filter: text with colours only when standard output
+/// is a terminal (never in a file, a pipe or journald; `NO_COLOR` turns them off there too), or
+/// one JSON object per line.
+fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| format!("invalid value '{filter}' for '--log': {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => {
+            let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colours).init();
+        }
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_ansi(false).init(),
+    }
+    Ok(())
 }
 
 /// The password from `--password`, else one line of standard input.

@@ -179,6 +179,15 @@ pub enum Registration {
     Closed,
 }
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event; ANSI colours only when standard output is a terminal.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
@@ -204,12 +213,24 @@ pub struct ServeArgs {
     /// Origin allowed for cross-origin browser requests; repeat for several, `*` for any.
     #[arg(long)]
     pub cors_origin: Vec<String>,
-    /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive list (the access
+    /// lines are `natter::access`, e.g. `info,natter::access=off`).
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// Log lines as plain text (coloured only on a terminal) or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Serve Prometheus metrics at GET /metrics.
     #[arg(long)]
     pub metrics: bool,
+    /// Serve /metrics on this address instead of the public port (implies --metrics), e.g.
+    /// 127.0.0.1:9100.
+    #[arg(long)]
+    pub metrics_bind: Option<SocketAddr>,
+    /// The address people use to reach this server, for invite links, e.g.
+    /// https://chat.example.org [default: http://<host of the request>].
+    #[arg(long, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// Signup and login attempts per client address, e.g. 30/min, 5/s; 0 turns the bound off.
     #[arg(long, default_value = "30/min", value_parser = parse_rate)]
     pub auth_rate: Rate,
@@ -258,6 +279,13 @@ pub struct ServeArgs {
     /// (glibc keeps it otherwise). 0 = never.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub memory_trim: Duration,
+}
+
+impl ServeArgs {
+    /// Whether metrics are recorded and served (`--metrics`, or `--metrics-bind`).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics || self.metrics_bind.is_some()
+    }
 }
 
 impl Default for ServeArgs {
@@ -324,6 +352,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// `http://host[:port][/path]` or `https://...`, without a trailing slash, query or fragment:
+/// what invite links start with.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{text}` must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~:[]%/".contains(c);
+    if host.is_empty() || !rest.chars().all(plain) {
+        return Err(format!("`{text}` is not a plain URL such as https://chat.example.org"));
+    }
+    Ok(url.to_string())
+}
+
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
@@ -375,6 +419,15 @@ mod tests {
         assert_eq!(parse_rate("0"), Ok(Rate::UNLIMITED));
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("5/0s").is_err());
+    }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(parse_public_url("https://chat.example.org/"), Ok("https://chat.example.org".into()));
+        assert_eq!(parse_public_url("http://10.0.0.5:8000/natter"), Ok("http://10.0.0.5:8000/natter".into()));
+        assert!(parse_public_url("chat.example.org").is_err());
+        assert!(parse_public_url("https://").is_err());
+        assert!(parse_public_url("https://a.org/?x=<script>").is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod input;
 pub mod limits;
 pub mod media;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod password;
 pub mod realtime;
@@ -66,6 +67,8 @@ pub struct AppInner {
     pub ops: Operations,
     pub presence: Arc<Presence>,
     pub memory: Arc<memory::MemoryTrim>,
+    /// Where the HTTP layer records requests (`--metrics`; the use cases hold their own handle).
+    pub metrics: metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -88,7 +91,16 @@ pub struct App {
     service: axum::Router,
     io: socketioxide::SocketIo,
     events: EventStream,
+    /// `--metrics-bind`'s listener, bound by [`build`] so that a taken address stops the start.
+    metrics_listener: Option<std::net::TcpListener>,
     _data_lock: File,
+}
+
+impl App {
+    /// Where `--metrics-bind` serves `/metrics`, once bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
 }
 
 /// Take the data folder for this process: a second server (or `natter restore`) on the same
@@ -117,6 +129,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let secret = auth::load_or_create_secret(&secret_path)
         .map_err(|e| format!("cannot read or create the JWT secret {}: {e}", secret_path.display()))?;
     let db_path = config.data.db_path();
+    let metrics = if config.metrics_enabled() { metrics::Metrics::on() } else { metrics::Metrics::off() };
     let db = Db::open(
         &db_path,
         DbOptions {
@@ -125,6 +138,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
             checkpoint_interval: config.checkpoint_interval,
             wal_limit: config.wal_limit,
             cache: config.db_cache,
+            metrics: metrics.clone(),
             ..DbOptions::default()
         },
     )
@@ -134,9 +148,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let auth = Arc::new(auth);
     let (events, event_stream) = Events::channel();
-    let presence = Arc::new(Presence::new(db.clone()));
+    let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
     let state = AppState(Arc::new(AppInner {
-        chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate),
+        chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate, metrics.clone()),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
         sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
         invites: Invites::new(db.clone()),
@@ -148,8 +162,10 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 quota: config.media_quota,
                 allowed: config.allowed_media.clone(),
             },
+            metrics.clone(),
         ),
-        ops: Operations::new(db.clone(), presence.clone(), events),
+        ops: Operations::new(db.clone(), presence.clone(), events, metrics.clone()),
+        metrics,
         presence,
         memory: Arc::default(),
         config,
@@ -161,7 +177,19 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         Some(cors) => service.layer(cors),
         None => service,
     };
-    Ok(App { state, db, service, io, events: event_stream, _data_lock: data_lock })
+    // Outside everything, Socket.IO and CORS included: one access line (and with --metrics, the
+    // request metrics) per request.
+    let service = service.layer(axum::middleware::from_fn_with_state(state.clone(), api::observe::observe));
+    let metrics_listener = match state.config.metrics_bind {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| format!("cannot listen on {addr} (--metrics-bind): {e}"))?;
+            Some(listener)
+        }
+        None => None,
+    };
+    Ok(App { state, db, service, io, events: event_stream, metrics_listener, _data_lock: data_lock })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -171,7 +199,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, db, service, io, events, _data_lock } = app;
+    let App { state, db, service, io, events, metrics_listener, _data_lock } = app;
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
@@ -182,6 +210,22 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_server = metrics_listener.map(|listener| {
+        let mut stopped = stop_rx.clone();
+        let router = api::ops::metrics_router(state.clone());
+        tokio::spawn(async move {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(listener) => listener,
+                Err(e) => return tracing::error!(error = %e, "cannot serve --metrics-bind"),
+            };
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "the --metrics-bind server failed");
+            }
+        })
+    });
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down");
@@ -205,6 +249,9 @@ pub async fn serve(
         }
     };
     db.shutdown().await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     fan_out.abort();
     recheck.abort();
     trim.abort();
@@ -219,6 +266,9 @@ pub async fn run(config: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, data = %app.state.config.data.data_dir.display(), "natter is listening");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(address = %metrics, "metrics are served at /metrics");
+    }
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod extract;
 pub mod media;
 pub mod messages;
+pub mod observe;
 pub mod ops;
 pub mod rooms;
 
@@ -17,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::error::{ApiError, panic_response};
@@ -51,8 +51,10 @@ pub fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outside the timeout and the panic catcher, so their 500s get the charset too.
-        .layer(middleware::map_response(json_charset));
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+        .layer(middleware::map_response(json_charset))
+        // Outermost, so that every response, a timeout's or a panic's too, names its route.
+        .layer(middleware::from_fn(observe::tag_route));
+    router.with_state(state)
 }
 
 /// SPEC §1: JSON bodies are `application/json; charset=utf-8` (axum writes the bare type).

@@ -1,7 +1,5 @@
 //! Operations: health, metrics, OpenAPI, admin invites.
 
-use std::fmt::Write;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -20,27 +18,31 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })))
 }
 
+/// `GET /metrics` on the public port: with `--metrics`, unless `--metrics-bind` serves it
+/// elsewhere.
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
-    if !state.config.metrics {
-        return Err(ApiError::NotFound("Metrics are off; start natter with --metrics.".into()));
+    if state.config.metrics_bind.is_some() {
+        return Err(ApiError::NotFound("Metrics are served on the --metrics-bind address.".into()));
     }
-    let figures = state.ops.metrics();
-    let mut text = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = writeln!(text, "# HELP {name} {help}");
-        let _ = writeln!(text, "# TYPE {name} {kind}");
-        let _ = writeln!(text, "{name} {value}");
-    };
-    metric("natter_db_commits_total", "counter", "Write transactions committed.", figures.commits);
-    metric("natter_online_users", "gauge", "Users with at least one connected socket.", figures.online_users as u64);
-    metric(
-        "natter_events_queued",
-        "gauge",
-        "Domain events waiting for the Socket.IO fan-out.",
-        figures.events_queued as u64,
-    );
-    metric("natter_uptime_seconds", "gauge", "Seconds since start.", figures.uptime_secs);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    metrics_text(&state)
+}
+
+/// `GET /metrics` on `--metrics-bind`'s own listener.
+pub async fn bound_metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    metrics_text(&state)
+}
+
+fn metrics_text(state: &AppState) -> ApiResult<Response> {
+    let text = state
+        .ops
+        .metrics_text()
+        .ok_or_else(|| ApiError::NotFound("Metrics are off; start natter with --metrics.".into()))?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+/// The router of `--metrics-bind`: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(bound_metrics)).with_state(state)
 }
 
 pub async fn openapi() -> Response {

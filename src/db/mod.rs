@@ -50,6 +50,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::metrics::Metrics;
+
 pub use rusqlite::OptionalExtension;
 
 /// What went wrong in the storage engine. Each variant keeps its cause as its `source()` (print
@@ -106,6 +108,8 @@ pub struct DbOptions {
     /// SQLite's page cache for all connections together, in bytes: each of the writer and the
     /// readers gets an equal share (the checkpointer needs none).
     pub cache: u64,
+    /// Where the writer records each commit's latency and batch size (`--metrics`).
+    pub metrics: Metrics,
 }
 
 impl DbOptions {
@@ -124,6 +128,7 @@ impl Default for DbOptions {
             checkpoint_interval: Duration::from_secs(5),
             wal_limit: 4 << 20,
             cache: 8 << 20,
+            metrics: Metrics::off(),
         }
     }
 }
@@ -223,9 +228,10 @@ impl Db {
         let writer_commits = commits.clone();
         let wal_oversized = Arc::new(AtomicBool::new(false));
         let writer_wal_oversized = wal_oversized.clone();
-        let writer = std::thread::Builder::new()
-            .name("natter-db-writer".into())
-            .spawn(move || writer_loop(writer_conn, queue, batch, writer_commits, writer_wal_oversized))?;
+        let metrics = options.metrics.clone();
+        let writer = std::thread::Builder::new().name("natter-db-writer".into()).spawn(move || {
+            writer_loop(writer_conn, queue, batch, Committed { count: writer_commits, metrics }, writer_wal_oversized)
+        })?;
         // Checkpoints copy pages from the WAL to the file without going through the cache.
         let checkpoint_conn = open_connection(path, 256)?;
         let (cp_commits, cp_stop) = (commits.clone(), stop.clone());
@@ -399,11 +405,17 @@ where
     (job, answer)
 }
 
+/// Where the writer counts its commits: the engine's own count, and `--metrics`.
+struct Committed {
+    count: Arc<AtomicU64>,
+    metrics: Metrics,
+}
+
 fn writer_loop(
     conn: Connection,
     mut queue: mpsc::Receiver<WriterMsg>,
     max_batch: usize,
-    commits: Arc<AtomicU64>,
+    commits: Committed,
     wal_oversized: Arc<AtomicBool>,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
@@ -445,7 +457,9 @@ fn writer_loop(
     }
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU64) {
+fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &Committed) {
+    let started = std::time::Instant::now();
+    let writes = batch.len();
     let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let failure = TxFailure::Begin(Arc::new(e));
@@ -478,7 +492,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &AtomicU6
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     } else {
-        commits.fetch_add(1, Ordering::Relaxed);
+        commits.count.fetch_add(1, Ordering::Relaxed);
+        commits.metrics.commit(writes, started.elapsed());
     }
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));

@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
 use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
+use crate::metrics::Metrics;
 use crate::model::Attachment;
 
 /// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
@@ -35,6 +36,8 @@ pub struct MediaRules {
 pub struct Media {
     db: Db,
     rules: Arc<MediaRules>,
+    /// Bytes stored (`--metrics`).
+    metrics: Metrics,
 }
 
 /// What one upload may still take, known before its bytes are read.
@@ -79,8 +82,8 @@ pub struct StoredFile {
 }
 
 impl Media {
-    pub fn new(db: Db, rules: MediaRules) -> Media {
-        Media { db, rules: Arc::new(rules) }
+    pub fn new(db: Db, rules: MediaRules, metrics: Metrics) -> Media {
+        Media { db, rules: Arc::new(rules), metrics }
     }
 
     /// `--max-upload`.
@@ -125,7 +128,15 @@ impl Media {
         let kind = upload.kind()?;
         let db = self.db.clone();
         let record = tokio::spawn(store(db, upload, kind)).await.map_err(ApiError::internal)??;
-        tracing::info!(user = record.uploader_id, name = %record.stored_name, kind = kind.name(), size = record.size, "upload stored");
+        // The stored name is the file's capability: it is never logged.
+        tracing::info!(
+            user = record.uploader_id,
+            attachment = record.id,
+            kind = kind.name(),
+            size = record.size,
+            "upload stored"
+        );
+        self.metrics.upload_stored(u64::try_from(record.size).unwrap_or(0));
         Ok(record.to_attachment())
     }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::db::{self, Db};
 use crate::error::ApiResult;
+use crate::metrics::{Live, Metrics};
 use crate::usecase::chat::Events;
 use crate::usecase::presence::Presence;
 
@@ -12,24 +13,13 @@ pub struct Operations {
     db: Db,
     presence: Arc<Presence>,
     events: Events,
+    metrics: Metrics,
     started: Instant,
 }
 
-/// The figures `/metrics` reports.
-#[derive(Debug, Clone, Copy)]
-pub struct Metrics {
-    /// Write transactions committed (each may hold many writes).
-    pub commits: u64,
-    /// Users with at least one connected socket.
-    pub online_users: usize,
-    /// Domain events waiting for the realtime fan-out.
-    pub events_queued: usize,
-    pub uptime_secs: u64,
-}
-
 impl Operations {
-    pub fn new(db: Db, presence: Arc<Presence>, events: Events) -> Operations {
-        Operations { db, presence, events, started: Instant::now() }
+    pub fn new(db: Db, presence: Arc<Presence>, events: Events, metrics: Metrics) -> Operations {
+        Operations { db, presence, events, metrics, started: Instant::now() }
     }
 
     /// Ok when the database answers a query.
@@ -37,12 +27,13 @@ impl Operations {
         Ok(self.db.read(db::ping).await?)
     }
 
-    pub fn metrics(&self) -> Metrics {
-        Metrics {
-            commits: self.db.commit_count(),
+    /// The Prometheus text of every family (see [`crate::metrics`]); `None` without `--metrics`.
+    pub fn metrics_text(&self) -> Option<String> {
+        self.metrics.render(Live {
             online_users: self.presence.online_count(),
             events_queued: self.events.depth(),
-            uptime_secs: self.started.elapsed().as_secs(),
-        }
+            commits: self.db.commit_count(),
+            uptime: self.started.elapsed(),
+        })
     }
 }

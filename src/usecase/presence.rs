@@ -16,12 +16,15 @@ use std::sync::{Mutex, MutexGuard};
 use crate::auth::Caller;
 use crate::db::{self, Db, rooms, users};
 use crate::error::{ApiResult, Chain};
+use crate::metrics::Metrics;
 use crate::model::{Typing, UserPublic, UserStatus};
 use crate::usecase::ensure_member;
 
 pub struct Presence {
     db: Db,
     sockets: Mutex<HashMap<i64, usize>>,
+    /// Open sockets and online users (`--metrics`).
+    metrics: Metrics,
 }
 
 /// A `user_status` and the users to tell (by their personal rooms).
@@ -32,8 +35,8 @@ pub struct StatusNotice {
 }
 
 impl Presence {
-    pub fn new(db: Db) -> Presence {
-        Presence { db, sockets: Mutex::default() }
+    pub fn new(db: Db, metrics: Metrics) -> Presence {
+        Presence { db, sockets: Mutex::default(), metrics }
     }
 
     fn sockets(&self) -> MutexGuard<'_, HashMap<i64, usize>> {
@@ -45,7 +48,9 @@ impl Presence {
         let mut sockets = self.sockets();
         let count = sockets.entry(user).or_insert(0);
         *count += 1;
-        *count == 1
+        let first = *count == 1;
+        self.metrics.socket(true, sockets.len());
+        first
     }
 
     /// `user` came online (their first socket is connected): the `user_status` and who to tell.
@@ -74,7 +79,7 @@ impl Presence {
     /// Forget one socket of `user`; true when it was their last.
     fn leave(&self, user: i64) -> bool {
         let mut sockets = self.sockets();
-        match sockets.get_mut(&user) {
+        let last = match sockets.get_mut(&user) {
             Some(count) if *count > 1 => {
                 *count -= 1;
                 false
@@ -83,8 +88,10 @@ impl Presence {
                 sockets.remove(&user);
                 true
             }
-            None => false,
-        }
+            None => return false,
+        };
+        self.metrics.socket(false, sockets.len());
+        last
     }
 
     /// Who is told about `user`: everyone who shares a room with them, them excluded.
@@ -138,7 +145,7 @@ mod tests {
     async fn sockets_are_counted_per_user_and_a_poisoned_lock_keeps_the_counts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), db::DbOptions::default()).unwrap();
-        let presence = Presence::new(db.clone());
+        let presence = Presence::new(db.clone(), Metrics::off());
         assert!(presence.connect(7), "the first socket comes online");
         assert!(!presence.connect(7), "a second tab is not news");
         crate::sync::poison(&presence.sockets);

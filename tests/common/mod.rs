@@ -50,6 +50,8 @@ pub struct TestServer {
     pub state: natter::AppState,
     /// Its storage engine, for tests that look at what is stored.
     pub db: natter::db::Db,
+    /// Where `--metrics-bind` serves `/metrics`, when it was given.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -96,7 +98,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
     configure(&mut args);
 
     let app = natter::build(args).unwrap_or_else(|e| panic!("natter::build failed: {e}"));
-    let (state, db) = (app.state.clone(), app.db.clone());
+    let (state, db, metrics_addr) = (app.state.clone(), app.db.clone(), app.metrics_addr());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("listener address");
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -104,7 +106,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
     let task = tokio::spawn(natter::serve(listener, app, async move {
         let _ = stop.await;
     }));
-    TestServer { addr, api: Api::new(addr), dir, state, db, shutdown, task }
+    TestServer { addr, api: Api::new(addr), dir, state, db, metrics_addr, shutdown, task }
 }
 
 /// An HTTP client for tests: no proxy (a proxy from the environment must not see 127.0.0.1

@@ -21,6 +21,7 @@ use crate::db::{Db, DbError, users};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Edit, History, NewRoom, Post, ReadMarker};
 use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::model::{Message, MessageDeleted, PrivateChat, Role, Room, UserPublic};
 use crate::usecase::media::ensure_own_attachment;
 use crate::usecase::presence::Presence;
@@ -41,6 +42,8 @@ pub struct Chat {
     presence: Arc<Presence>,
     /// `--message-rate`, for Socket.IO `chat_message`.
     message_rate: RateLimiter,
+    /// Messages stored (`--metrics`).
+    metrics: Metrics,
 }
 
 fn message_not_found() -> ApiError {
@@ -97,8 +100,8 @@ impl Chat {
         self.db.write_then(change, publish).await
     }
 
-    pub fn new(db: Db, events: Events, presence: Arc<Presence>, message_rate: Rate) -> Chat {
-        Chat { db, events, presence, message_rate: RateLimiter::new(message_rate) }
+    pub fn new(db: Db, events: Events, presence: Arc<Presence>, message_rate: Rate, metrics: Metrics) -> Chat {
+        Chat { db, events, presence, message_rate: RateLimiter::new(message_rate), metrics }
     }
 
     /// Count one Socket.IO `chat_message` against `--message-rate`, before its payload is even
@@ -138,6 +141,11 @@ impl Chat {
             |(message, created)| created.then(|| ChatEvent::MessageCreated(message.clone())),
         )
         .await
+        .inspect(|(_, created)| {
+            if *created {
+                self.metrics.message_stored();
+            }
+        })
     }
 
     /// A page of a room's history, oldest first, already serialised as a JSON array.
