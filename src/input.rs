@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE};
+use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, DEFAULT_SEARCH_PAGE, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
 use crate::validate;
 
 /// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
@@ -173,6 +173,7 @@ pub struct PostBody {
     content: String,
     attachment_id: Option<i64>,
     client_id: Option<String>,
+    reply_to: Option<i64>,
 }
 
 /// A message to post, from REST or Socket.IO.
@@ -182,11 +183,19 @@ pub struct Post {
     pub content: String,
     pub attachment_id: Option<i64>,
     pub client_id: Option<String>,
+    /// The id of the message this one answers.
+    pub reply_to: Option<i64>,
 }
 
 impl PostBody {
     pub fn into_post(self, room_id: i64) -> Post {
-        Post { room_id, content: self.content, attachment_id: self.attachment_id, client_id: self.client_id }
+        Post {
+            room_id,
+            content: self.content,
+            attachment_id: self.attachment_id,
+            client_id: self.client_id,
+            reply_to: self.reply_to,
+        }
     }
 }
 
@@ -248,6 +257,34 @@ impl HistoryQuery {
     }
 }
 
+/// `GET /chat/search?q=&room_id=&before=&limit=`, as sent.
+#[derive(Debug, Deserialize)]
+pub struct MessageSearchQuery {
+    q: Option<String>,
+    room_id: Option<String>,
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+/// A search of the caller's messages: the words as typed, and where and how far to look.
+#[derive(Debug, Clone)]
+pub struct MessageSearch {
+    pub text: String,
+    pub room_id: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl MessageSearchQuery {
+    pub fn into_search(self) -> ApiResult<MessageSearch> {
+        let text = self.q.ok_or_else(|| ApiError::invalid("q", "is required"))?;
+        let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_SEARCH_PAGE)?.unwrap_or(DEFAULT_SEARCH_PAGE);
+        let room_id = int_param(self.room_id.as_deref(), "room_id", 1, i64::MAX)?;
+        let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
+        Ok(MessageSearch { text, room_id, before, limit })
+    }
+}
+
 /// `GET /auth/users/?q=prefix`.
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
@@ -289,9 +326,9 @@ pub fn event_room(map: &Map<String, Value>) -> ApiResult<i64> {
     id_field(map, &["room_id", "room"])
 }
 
-/// `chat_message`: `{"room_id", "content", "attachment_id"?, "client_id"?}`, with `room` and
-/// `message` accepted as older names of `room_id` and `content` (read only when the newer name
-/// is absent).
+/// `chat_message`: `{"room_id", "content", "attachment_id"?, "client_id"?, "reply_to"?}`, with
+/// `room` and `message` accepted as older names of `room_id` and `content` (read only when the
+/// newer name is absent).
 pub fn chat_message_event(mut map: Map<String, Value>) -> ApiResult<Post> {
     #[derive(Deserialize)]
     struct Fields {
@@ -299,6 +336,7 @@ pub fn chat_message_event(mut map: Map<String, Value>) -> ApiResult<Post> {
         content: Option<String>,
         attachment_id: Option<i64>,
         client_id: Option<String>,
+        reply_to: Option<i64>,
     }
     let room_id = event_room(&map)?;
     if map.contains_key("content") {
@@ -311,6 +349,7 @@ pub fn chat_message_event(mut map: Map<String, Value>) -> ApiResult<Post> {
         content: fields.content.unwrap_or_default(),
         attachment_id: fields.attachment_id,
         client_id: fields.client_id,
+        reply_to: fields.reply_to,
     })
 }
 

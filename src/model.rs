@@ -111,6 +111,45 @@ pub struct Message {
     pub client_id: Option<String>,
     pub created_at: String,
     pub edited_at: Option<String>,
+    /// The message this one answers.
+    pub reply_to: Option<ReplyRef>,
+    /// In order of first use.
+    pub reactions: Vec<Reaction>,
+    /// Ids of the room members the content names as `@username`, in order of appearance.
+    pub mentions: Vec<i64>,
+}
+
+/// The message a reply answers, as the reply shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyRef {
+    pub id: i64,
+    pub sender: ReplySender,
+    /// The first 200 characters of the original's content; empty once it is deleted.
+    pub excerpt: String,
+    pub deleted: bool,
+}
+
+/// Who wrote the message a reply answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplySender {
+    pub id: i64,
+    pub username: String,
+}
+
+/// One emoji on a message: who reacted with it, in the order they did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: i64,
+    pub user_ids: Vec<i64>,
+}
+
+/// `read`: a member's read marker moved forward.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReadReceipt {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub message_id: i64,
 }
 
 /// `message_deleted`: which message went, from which room.
@@ -150,6 +189,8 @@ pub struct Member {
     #[serde(flatten)]
     pub user: UserPublic,
     pub role: Role,
+    /// The member's read marker: the newest message they have read (null: none yet).
+    pub last_read_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +203,8 @@ pub struct Room {
     pub members: Vec<Member>,
     pub last_message: Option<Message>,
     pub unread_count: i64,
+    /// Unread messages that mention the viewer.
+    pub unread_mentions: i64,
     /// Only for private chats: the other member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserPublic>,
@@ -174,4 +217,5 @@ pub struct PrivateChat {
     pub peer: UserPublic,
     pub last_message: Option<Message>,
     pub unread_count: i64,
+    pub unread_mentions: i64,
 }

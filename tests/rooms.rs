@@ -448,7 +448,11 @@ async fn private_chat_is_created_once_and_found_from_either_side() {
     let (status, chat) = open_private(&server, &alice, "bob").await;
     assert_eq!(status, StatusCode::CREATED, "{chat}");
     assert_private_chat(&chat);
-    assert_eq!(keys(&chat), set(&["id", "is_private", "peer", "last_message", "unread_count"]), "{chat}");
+    assert_eq!(
+        keys(&chat),
+        set(&["id", "is_private", "peer", "last_message", "unread_count", "unread_mentions"]),
+        "{chat}"
+    );
     assert_eq!(chat["peer"]["id"], json!(bob.id));
     assert_eq!(chat["peer"]["username"], json!("bob"));
     assert_eq!(chat["last_message"], Value::Null);

@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -38,6 +38,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/chat/chat_rooms/{room_id}/messages", get(messages::history).post(messages::post))
         .route("/chat/chat_rooms/{room_id}/read", post(messages::mark_read))
         .route("/chat/messages/{id}", axum::routing::patch(messages::edit).delete(messages::delete))
+        .route("/chat/messages/{id}/reactions/{emoji}", put(messages::add_reaction).delete(messages::remove_reaction))
+        .route("/chat/search", get(messages::search))
         .route("/chat/upload_media", post(media::upload).layer(media::body_limit(&state)))
         .route("/media/{name}", get(media::serve))
         .route("/admin/invites", post(ops::create_invite))
@@ -101,7 +103,7 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
         return None;
     }
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Some(if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())

@@ -33,9 +33,12 @@
 pub mod attachments;
 pub mod backup;
 pub mod invites;
+pub mod mentions;
 pub mod messages;
 pub mod migrate;
+pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod settings;
 pub mod users;
 

@@ -115,19 +115,29 @@ pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Optio
         .optional()?)
 }
 
-/// Members in join order (the longest-standing first).
-pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Role)>, DbError> {
+/// Members in join order (the longest-standing first), each with their standing.
+pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Membership)>, DbError> {
     const USER_COLUMNS: usize = 9;
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         user_columns!(),
-        ", m.role
+        ", m.role, m.last_read_id
          FROM room_members m JOIN users u ON u.id = m.user_id
          WHERE m.room_id = ?1 ORDER BY m.rowid"
     ))?;
-    let rows =
-        stmt.query_map([room_id], |r| Ok((users::record(r)?, Role::parse(&r.get::<_, String>(USER_COLUMNS)?))))?;
+    let rows = stmt.query_map([room_id], |r| Ok((users::record(r)?, membership_at(r, USER_COLUMNS)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The id of the member of `room_id` called `username` (any case), if there is one.
+pub fn member_named(conn: &Connection, room_id: i64, username: &str) -> Result<Option<i64>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT u.id FROM users u JOIN room_members m ON m.user_id = u.id
+             WHERE u.username = ?2 AND m.room_id = ?1",
+        )?
+        .query_row(params![room_id, username], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn member_ids(conn: &Connection, room_id: i64) -> Result<Vec<i64>, DbError> {
@@ -214,16 +224,18 @@ pub fn remove_member(conn: &Connection, room_id: i64, user_id: i64) -> Result<Re
 }
 
 /// Move the read marker forward to `message_id`, capped at the room's newest message; it never
-/// moves backwards.
-pub fn mark_read(conn: &Connection, room_id: i64, user_id: i64, message_id: i64) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE room_members
-         SET last_read_id = max(last_read_id,
-             min(?3, (SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?1)))
-         WHERE room_id = ?1 AND user_id = ?2",
-    )?
-    .execute([room_id, user_id, message_id])?;
-    Ok(())
+/// moves backwards. The marker's new place when it moved.
+pub fn mark_read(conn: &Connection, room_id: i64, user_id: i64, message_id: i64) -> Result<Option<i64>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE room_members
+             SET last_read_id = min(?3, (SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?1))
+             WHERE room_id = ?1 AND user_id = ?2
+               AND last_read_id < min(?3, (SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?1))
+             RETURNING last_read_id",
+        )?
+        .query_row([room_id, user_id, message_id], |r| r.get(0))
+        .optional()?)
 }
 
 /// A new message `message_id` makes the room the most recently active.

@@ -345,6 +345,10 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 let _ = ns.clone().to(user_room(*user_id)).leave(room_room(*room_id)).await;
                 ns.to(user_room(*user_id)).emit("room_removed", &RoomRemoved { room_id: *room_id }).await
             }
+            // The other members only: the reader's own sockets are left out, like `typing`.
+            ChatEvent::Read(receipt) => {
+                ns.to(room_room(receipt.room_id)).except(user_room(receipt.user_id)).emit("read", receipt).await
+            }
         };
         if let Err(e) = sent {
             tracing::debug!(error = %e, "a broadcast did not reach every socket");

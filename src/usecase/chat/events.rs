@@ -18,7 +18,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::model::{Message, MessageDeleted};
+use crate::model::{Message, MessageDeleted, ReadReceipt};
 
 /// Events that may wait for the fan-out before the writer waits for it.
 pub const CAPACITY: usize = 4096;
@@ -37,6 +37,8 @@ pub enum ChatEvent {
         user_id: i64,
         room_id: i64,
     },
+    /// A member's read marker moved; the room's other members are told.
+    Read(ReadReceipt),
 }
 
 /// The sending side, held by the use cases.

@@ -9,6 +9,8 @@
 //! existence is never revealed.
 
 pub mod events;
+pub mod mentions;
+pub mod search;
 pub mod views;
 
 use std::sync::Arc;
@@ -17,12 +19,12 @@ use crate::auth::Caller;
 use crate::config::Rate;
 use crate::db::messages::{self, NewMessage, Window};
 use crate::db::rooms::{self, Membership};
-use crate::db::{Db, DbError, users};
+use crate::db::{Db, DbError, mentions as mentioned, reactions, users};
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Edit, History, NewRoom, Post, ReadMarker};
+use crate::input::{Edit, History, MessageSearch, NewRoom, Post, ReadMarker};
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
-use crate::model::{Message, MessageDeleted, PrivateChat, Role, Room, UserPublic};
+use crate::model::{Message, MessageDeleted, PrivateChat, ReadReceipt, Role, Room, UserPublic};
 use crate::usecase::media::ensure_own_attachment;
 use crate::usecase::presence::Presence;
 use crate::usecase::{ensure_member, room_not_found};
@@ -35,6 +37,12 @@ pub const MAX_HISTORY_PAGE: i64 = messages::MAX_PAGE;
 pub const DEFAULT_HISTORY_PAGE: i64 = 50;
 /// Users a search returns at most.
 const SEARCH_LIMIT: usize = 20;
+pub const MAX_SEARCH_PAGE: i64 = crate::db::search::MAX_PAGE as i64;
+pub const DEFAULT_SEARCH_PAGE: i64 = 20;
+pub const MAX_SEARCH_CHARS: usize = 200;
+pub const MAX_EMOJI_CHARS: usize = 32;
+/// Distinct emoji one message can hold.
+pub const MAX_REACTIONS: i64 = 20;
 
 pub struct Chat {
     db: Db,
@@ -60,6 +68,32 @@ pub fn check_content(content: &str, has_attachment: bool) -> ApiResult<()> {
         return Err(ApiError::invalid("content", "must not be empty"));
     }
     Ok(())
+}
+
+/// A reaction is 1–32 characters with no whitespace or control characters (an emoji, or a short
+/// code such as `+1`).
+pub fn check_emoji(emoji: &str) -> ApiResult<()> {
+    let length = emoji.chars().count();
+    if length == 0 || length > MAX_EMOJI_CHARS {
+        return Err(ApiError::invalid("emoji", format!("must be 1 to {MAX_EMOJI_CHARS} characters")));
+    }
+    if emoji.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::invalid("emoji", "must not contain spaces or control characters"));
+    }
+    Ok(())
+}
+
+/// Whether a reaction is being put on a message or taken off it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionChange {
+    Add,
+    Remove,
+}
+
+/// Record who `mentions` (a message's named members) tells: everyone but the sender.
+fn record_mentions(conn: &rusqlite::Connection, message: &Message) -> ApiResult<()> {
+    let told: Vec<i64> = message.mentions.iter().copied().filter(|id| *id != message.sender.id).collect();
+    Ok(mentioned::record(conn, message.room_id, message.id, &told)?)
 }
 
 /// A message and the caller's membership of its room; `not_found` when either is missing, so a
@@ -129,14 +163,26 @@ impl Chat {
                 {
                     return Ok((earlier, false));
                 }
+                let reply_to = match post.reply_to {
+                    Some(id) => match messages::room_and_sender(conn, id)? {
+                        Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
+                        _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
+                    },
+                    None => None,
+                };
+                let named = mentions::resolve(conn, post.room_id, &post.content)?;
                 let new = NewMessage {
                     room_id: post.room_id,
                     sender_id: sender.id,
                     content: &post.content,
                     attachment_id: post.attachment_id,
                     client_id: client_id.as_deref(),
+                    reply_to,
+                    mentions: &named,
                 };
-                Ok((messages::insert(conn, &new)?, true))
+                let message = messages::insert(conn, &new)?;
+                record_mentions(conn, &message)?;
+                Ok((message, true))
             },
             |(message, created)| created.then(|| ChatEvent::MessageCreated(message.clone())),
         )
@@ -180,7 +226,13 @@ impl Chat {
                     return Err(ApiError::Forbidden("Only the sender can edit a message.".into()));
                 }
                 check_content(&edit.content, message.attachment.is_some())?;
-                messages::update_content(conn, message_id, &edit.content)?.ok_or_else(message_not_found)
+                let named = mentions::resolve(conn, message.room_id, &edit.content)?;
+                let dropped: Vec<i64> = message.mentions.iter().copied().filter(|id| !named.contains(id)).collect();
+                mentioned::forget(conn, message.room_id, message_id, &dropped)?;
+                let edited =
+                    messages::update_content(conn, message_id, &edit.content, &named)?.ok_or_else(message_not_found)?;
+                record_mentions(conn, &edited)?;
+                Ok(edited)
             },
             |message| Some(ChatEvent::MessageUpdated(message.clone())),
         )
@@ -204,12 +256,79 @@ impl Chat {
         .map(|_| ())
     }
 
-    /// Move the reader's marker forward (never back, never past the newest message).
+    /// Move the reader's marker forward (never back, never past the newest message); when it
+    /// moved, the room's other members get a `read` receipt.
     pub async fn mark_read(&self, reader: Caller, marker: ReadMarker) -> ApiResult<()> {
-        self.db
-            .write(move |conn| {
+        self.commit(
+            move |conn| {
                 ensure_member(conn, reader, marker.room_id)?;
                 Ok(rooms::mark_read(conn, marker.room_id, reader.id, marker.message_id)?)
+            },
+            move |moved| {
+                moved.map(|message_id| {
+                    ChatEvent::Read(ReadReceipt { room_id: marker.room_id, user_id: reader.id, message_id })
+                })
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Put the caller's `emoji` on a message, or take it off. Doing what is already done changes
+    /// nothing and tells nobody; a change pushes the whole message as `message_updated`.
+    pub async fn react(
+        &self,
+        member: Caller,
+        message_id: i64,
+        emoji: String,
+        change: ReactionChange,
+    ) -> ApiResult<Message> {
+        check_emoji(&emoji)?;
+        let (message, _) = self
+            .commit(
+                move |conn| {
+                    let (message, _) = message_for(conn, member, message_id)?;
+                    let room_id = message.room_id;
+                    let changed = match change {
+                        ReactionChange::Add => {
+                            let (distinct, present) = reactions::distinct(conn, room_id, message_id, &emoji)?;
+                            if !present && distinct >= MAX_REACTIONS {
+                                return Err(ApiError::invalid(
+                                    "emoji",
+                                    format!("a message holds at most {MAX_REACTIONS} different reactions"),
+                                ));
+                            }
+                            reactions::add(conn, room_id, message_id, &emoji, member.id)?
+                        }
+                        ReactionChange::Remove => reactions::remove(conn, room_id, message_id, &emoji, member.id)?,
+                    };
+                    if !changed {
+                        return Ok((message, false));
+                    }
+                    Ok((messages::get(conn, message_id)?.ok_or_else(message_not_found)?, true))
+                },
+                |(message, changed)| changed.then(|| ChatEvent::MessageUpdated(message.clone())),
+            )
+            .await?;
+        Ok(message)
+    }
+
+    /// Messages of the caller's rooms (or of one of them) that match the search text, newest
+    /// first. Text with nothing to search for (only punctuation) finds nothing.
+    pub async fn search_messages(&self, reader: Caller, search: MessageSearch) -> ApiResult<Vec<Message>> {
+        let text = search.text.trim();
+        validate::text_length(text, 1, MAX_SEARCH_CHARS).map_err(|p| ApiError::invalid("q", p))?;
+        let query = search::fts_query(text);
+        let limit = usize::try_from(search.limit).unwrap_or(0);
+        self.db
+            .read(move |conn| {
+                match search.room_id {
+                    Some(room_id) => ensure_member(conn, reader, room_id).map(|_| ())?,
+                    None => reader.verify(conn).map(|_| ())?,
+                }
+                let Some(query) = query else { return Ok(Vec::new()) };
+                let before = search.before.unwrap_or(i64::MAX);
+                Ok(crate::db::search::matching(conn, reader.id, &query, search.room_id, before, limit)?)
             })
             .await
     }

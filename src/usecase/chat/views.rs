@@ -1,4 +1,5 @@
-//! Room and private-chat objects as one user sees them (members, last message, unread count).
+//! Room and private-chat objects as one user sees them (members with their read markers, last
+//! message, unread counts).
 //!
 //! What every member sees alike (the room, its members with their online flags, its last
 //! message) is read once (`Shared`); what differs per viewer (the unread count, the peer of a
@@ -8,7 +9,7 @@
 use rusqlite::Connection;
 
 use crate::db::rooms::{self, Membership, RoomRecord};
-use crate::db::{DbError, messages};
+use crate::db::{DbError, mentions, messages};
 use crate::model::{Member, Message, PrivateChat, Room};
 use crate::usecase::presence::Presence;
 
@@ -23,7 +24,11 @@ impl Shared {
     fn read(conn: &Connection, presence: &Presence, record: RoomRecord) -> Result<Shared, DbError> {
         let members = rooms::members(conn, record.id)?
             .into_iter()
-            .map(|(user, role)| Member { user: presence.public(user.to_public()), role })
+            .map(|(user, standing)| Member {
+                user: presence.public(user.to_public()),
+                role: standing.role,
+                last_read_id: (standing.last_read_id > 0).then_some(standing.last_read_id),
+            })
             .collect();
         let last_message = messages::last(conn, record.id)?;
         Ok(Shared { record, members, last_message })
@@ -44,6 +49,7 @@ impl Shared {
             created_at: record.created_at.clone(),
             last_message: self.last_message.clone(),
             unread_count: messages::unread_count(conn, record.id, viewer, membership.last_read_id)?,
+            unread_mentions: mentions::unread(conn, viewer, record.id, membership.last_read_id)?,
             members: self.members.clone(),
             peer,
         })
@@ -88,5 +94,6 @@ pub fn private_chat(room: Room) -> Option<PrivateChat> {
         peer: room.peer?,
         last_message: room.last_message,
         unread_count: room.unread_count,
+        unread_mentions: room.unread_mentions,
     })
 }

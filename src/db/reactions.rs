@@ -1,0 +1,106 @@
+//! Reactions: which emoji each member put on a message.
+//!
+//! The table is keyed `(room_id, message_id, emoji, user_id)` and clustered on that key
+//! (`WITHOUT ROWID`), so the reactions of a history page, one room and one window of ids, are a
+//! single range scan that reads only those rows. `seq` numbers a message's reactions in the order
+//! they were made; it gives the SPEC's orders (emoji by first use, users by when they reacted).
+
+use rusqlite::{Connection, params};
+
+use super::DbError;
+use crate::model::{Message, Reaction};
+
+/// Put `user_id`'s `emoji` on the message; false when it was there already.
+pub fn add(conn: &Connection, room_id: i64, message_id: i64, emoji: &str, user_id: i64) -> Result<bool, DbError> {
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO reactions (room_id, message_id, emoji, user_id, seq)
+             VALUES (?1, ?2, ?3, ?4,
+                     (SELECT coalesce(max(seq), 0) + 1 FROM reactions WHERE room_id = ?1 AND message_id = ?2))
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![room_id, message_id, emoji, user_id])?;
+    Ok(added == 1)
+}
+
+/// Take `user_id`'s `emoji` off the message; false when it was not there.
+pub fn remove(conn: &Connection, room_id: i64, message_id: i64, emoji: &str, user_id: i64) -> Result<bool, DbError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM reactions WHERE room_id = ?1 AND message_id = ?2 AND emoji = ?3 AND user_id = ?4")?
+        .execute(params![room_id, message_id, emoji, user_id])?;
+    Ok(removed == 1)
+}
+
+/// How many distinct emoji the message has, and whether `emoji` is one of them.
+pub fn distinct(conn: &Connection, room_id: i64, message_id: i64, emoji: &str) -> Result<(i64, bool), DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(DISTINCT emoji), coalesce(max(emoji = ?3), 0)
+             FROM reactions WHERE room_id = ?1 AND message_id = ?2",
+        )?
+        .query_row(params![room_id, message_id, emoji], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Fill in the reactions of `messages`, all of `room_id`: one range scan over their ids.
+pub fn attach(conn: &Connection, room_id: i64, messages: &mut [Message]) -> Result<(), DbError> {
+    let (Some(first), Some(last)) = (messages.iter().map(|m| m.id).min(), messages.iter().map(|m| m.id).max()) else {
+        return Ok(());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, emoji, user_id FROM reactions
+         WHERE room_id = ?1 AND message_id BETWEEN ?2 AND ?3
+         ORDER BY message_id, seq",
+    )?;
+    let rows = stmt.query_map(params![room_id, first, last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    place(group(rows)?, messages);
+    Ok(())
+}
+
+/// Fill in the reactions of `messages`, from any rooms (search results): one statement that looks
+/// each message's reactions up by its key.
+pub fn attach_each(conn: &Connection, messages: &mut [Message]) -> Result<(), DbError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let keys = serde_json::Value::from(messages.iter().map(|m| vec![m.room_id, m.id]).collect::<Vec<_>>());
+    let mut stmt = conn.prepare_cached(
+        "SELECT x.message_id, x.emoji, x.user_id
+         FROM json_each(?1) k CROSS JOIN reactions x
+           ON x.room_id = k.value ->> 0 AND x.message_id = k.value ->> 1
+         ORDER BY x.message_id, x.seq",
+    )?;
+    let rows = stmt.query_map([keys.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    place(group(rows)?, messages);
+    Ok(())
+}
+
+/// `(message id, emoji, user id)` rows, in message and `seq` order, as each message's reactions
+/// (emoji in order of first use, users in the order they reacted), by message id.
+fn group(
+    rows: impl Iterator<Item = rusqlite::Result<(i64, String, i64)>>,
+) -> Result<Vec<(i64, Vec<Reaction>)>, DbError> {
+    let mut out: Vec<(i64, Vec<Reaction>)> = Vec::new();
+    for row in rows {
+        let (message_id, emoji, user_id) = row?;
+        if out.last().is_none_or(|(id, _)| *id != message_id) {
+            out.push((message_id, Vec::new()));
+        }
+        let Some((_, reactions)) = out.last_mut() else { continue };
+        match reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(reaction) => {
+                reaction.count += 1;
+                reaction.user_ids.push(user_id);
+            }
+            None => reactions.push(Reaction { emoji, count: 1, user_ids: vec![user_id] }),
+        }
+    }
+    Ok(out)
+}
+
+fn place(mut grouped: Vec<(i64, Vec<Reaction>)>, messages: &mut [Message]) {
+    for message in messages {
+        if let Ok(at) = grouped.binary_search_by_key(&message.id, |(id, _)| *id) {
+            message.reactions = std::mem::take(&mut grouped[at].1);
+        }
+    }
+}
