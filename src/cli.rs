@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::User { action }) => user(action),
-        Some(Command::Invite { uses, expires, data }) => invite(uses, expires, &data),
+        Some(Command::Invite { uses, expires, public_url, data }) => invite(uses, expires, public_url, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
         Some(Command::Restore { file, data }) => restore(&file, &data),
         Some(Command::Healthcheck { url, data: _ }) => healthcheck(&url),
@@ -135,18 +135,29 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
     Ok(())
 }
 
-fn invite(uses: u32, expires: Duration, data: &DataArgs) -> Result<(), String> {
+/// Where `natter invite` links point when neither `--public-url` nor the server says.
+const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+
+/// Create an invite and print its link (stdout) and its details (stderr).
+fn invite(uses: u32, expires: Duration, public_url: Option<String>, data: &DataArgs) -> Result<(), String> {
     let request = NewInvite { uses: Some(uses), expires_in: Some(expires.as_secs().into()) };
     // Refused flags touch no data.
     request.uses().and(request.ttl()).map_err(say)?;
     let operator = Operator::open(data)?;
-    let result = block_on(operator.invites().create(Issuer::Operator, request));
+    let invites = operator.invites();
+    let result = block_on(async {
+        let public_url = match public_url {
+            Some(url) => url,
+            None => invites.recorded_public_url().await?.unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()),
+        };
+        invites.create(Issuer::Operator, request, &public_url).await
+    });
     operator.close();
     let invite = result?.map_err(say)?;
-    println!("{}", invite.code);
+    println!("{}", invite.url);
     eprintln!(
-        "uses: {}, expires: {}; sign up with \"invite\": \"{}\"",
-        invite.uses_left, invite.expires_at, invite.code
+        "code: {}, uses: {}, expires: {} (the link opens sign-up with the code filled in)",
+        invite.code, invite.uses_left, invite.expires_at
     );
     Ok(())
 }

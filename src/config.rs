@@ -38,6 +38,10 @@ pub enum Command {
         /// How long the code stays valid, e.g. 7d, 12h.
         #[arg(long, default_value = "7d", value_parser = parse_duration)]
         expires: Duration,
+        /// Where people reach the server, for the printed link [default: the --public-url the
+        /// server last started with on this data, else http://localhost:8000].
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },

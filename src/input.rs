@@ -363,6 +363,15 @@ pub fn typing_event(map: &Map<String, Value>) -> ApiResult<(i64, bool)> {
     Ok((event_room(map)?, map.get("typing").and_then(Value::as_bool).unwrap_or(true)))
 }
 
+// ---- administration ----
+
+/// `PATCH /admin/users/{id}`: what to change, each optional.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct AccountChange {
+    pub disabled: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
 // ---- invites ----
 
 /// `POST /admin/invites` (all optional), or `natter invite`'s flags.

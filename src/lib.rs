@@ -151,7 +151,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
     let state = AppState(Arc::new(AppInner {
         chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate, metrics.clone()),
-        accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration),
+        accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
         sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
         invites: Invites::new(db.clone()),
         media: Media::new(
@@ -200,6 +200,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let App { state, db, service, io, events, metrics_listener, _data_lock } = app;
+    // For `natter invite`, run beside this server on the same data.
+    if let Err(e) = state.invites.record_public_url(state.config.public_url.as_deref()).await {
+        tracing::warn!(error = %error::Chain(&e), "could not record --public-url for natter invite");
+    }
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));

@@ -62,8 +62,10 @@ pub struct Invite {
 }
 
 impl Invite {
-    pub fn new(code: String, uses_left: i64, expires_at: String) -> Self {
-        Invite { url: format!("/?invite={code}"), code, uses_left, expires_at }
+    /// The invite with its link: `public_url` (the server's address, no trailing slash) +
+    /// `/#invite=CODE`, which opens the web UI's sign-up with the code filled in.
+    pub fn new(code: String, uses_left: i64, expires_at: String, public_url: &str) -> Self {
+        Invite { url: format!("{public_url}/#invite={code}"), code, uses_left, expires_at }
     }
 }
 

@@ -87,7 +87,7 @@ pub fn content_security_policy(host: Option<&str>) -> String {
 
 /// The `Host` the browser asked for (HTTP/2: the URI's authority), if it is a plain
 /// `host[:port]` that can go into a header unescaped; anything else gets no WebSocket origins.
-fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+pub(crate) fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
     let host =
         headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()))?;
     let plain = !host.is_empty()

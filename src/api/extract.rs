@@ -118,6 +118,25 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// Where people reach this server, for the links it hands out (invites): `--public-url`, else
+/// `http://` and the host the request was sent to (when it is a plain `host[:port]`; else
+/// `localhost` and the port natter listens on).
+pub struct PublicUrl(pub String);
+
+impl FromRequestParts<AppState> for PublicUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(url) = &state.config.public_url {
+            return Ok(PublicUrl(url.clone()));
+        }
+        Ok(PublicUrl(match crate::web::request_host(&parts.uri, &parts.headers) {
+            Some(host) => format!("http://{host}"),
+            None => format!("http://localhost:{}", state.config.bind.port()),
+        }))
+    }
+}
+
 /// One signup or login attempt, counted against `--auth-rate` for the client's address. An
 /// extractor that runs before the body is read, so malformed attempts count too.
 pub struct AuthAttempt;

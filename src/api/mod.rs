@@ -1,5 +1,6 @@
 //! Every REST route in one table, and the layers applied once to all of them.
 
+pub mod admin;
 pub mod auth;
 pub mod extract;
 pub mod media;
@@ -42,7 +43,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/chat/search", get(messages::search))
         .route("/chat/upload_media", post(media::upload).layer(media::body_limit(&state)))
         .route("/media/{name}", get(media::serve))
-        .route("/admin/invites", post(ops::create_invite))
+        .route("/admin/invites", get(admin::list_invites).post(admin::create_invite))
+        .route("/admin/invites/{code}", delete(admin::revoke_invite))
+        .route("/admin/users", get(admin::list_users))
+        .route("/admin/users/{id}", axum::routing::patch(admin::change_user))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

@@ -1,17 +1,13 @@
-//! Operations: health, metrics, OpenAPI, admin invites.
+//! Operations: health, metrics, OpenAPI.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::extract::{AuthUser, JsonBody};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::input::NewInvite;
-use crate::model::Invite;
-use crate::usecase::invites::Issuer;
 
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.ops.health().await?;
@@ -47,13 +43,4 @@ pub fn metrics_router(state: AppState) -> axum::Router {
 
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("../../static/openapi.json")).into_response()
-}
-
-pub async fn create_invite(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    JsonBody(input): JsonBody<NewInvite>,
-) -> ApiResult<(StatusCode, Json<Invite>)> {
-    let invite = state.invites.create(Issuer::User(&user), input).await?;
-    Ok((StatusCode::CREATED, Json(invite)))
 }

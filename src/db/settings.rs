@@ -16,3 +16,8 @@ pub fn set(conn: &Connection, key: &str, value: &str) -> Result<(), DbError> {
     )?;
     Ok(())
 }
+
+pub fn remove(conn: &Connection, key: &str) -> Result<(), DbError> {
+    conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+    Ok(())
+}

@@ -165,8 +165,9 @@ pub fn set_disabled(conn: &Connection, id: i64, disabled: bool) -> Result<bool, 
     Ok(conn.execute("UPDATE users SET disabled = ?2 WHERE id = ?1", params![id, disabled])? == 1)
 }
 
-pub fn set_admin(conn: &Connection, id: i64) -> Result<bool, DbError> {
-    Ok(conn.execute("UPDATE users SET is_admin = 1 WHERE id = ?1", [id])? == 1)
+/// Make the account an administrator, or not.
+pub fn set_admin(conn: &Connection, id: i64, admin: bool) -> Result<bool, DbError> {
+    Ok(conn.execute("UPDATE users SET is_admin = ?2 WHERE id = ?1", params![id, admin])? == 1)
 }
 
 pub fn set_last_seen(conn: &Connection, id: i64, at: &str) -> Result<(), DbError> {

@@ -313,6 +313,8 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
         // `io.to` would panic).
         let Some(ns) = io.of("/") else { return };
         let sent = match &event {
+            // Its tokens are refused from the commit on; its open sockets are closed now.
+            ChatEvent::AccountDisabled { user_id } => ns.to(user_room(*user_id)).disconnect().await,
             ChatEvent::MessageCreated(message) => {
                 ns.to(room_room(message.room_id)).emit("chat_response", message).await
             }

@@ -12,20 +12,25 @@ use crate::config::Registration;
 use crate::db::users::{self, NewUser, UserRecord};
 use crate::db::{Db, DbError, invites};
 use crate::error::{ApiError, ApiResult};
-use crate::input::NewAccount;
+use crate::input::{AccountChange, NewAccount};
 use crate::model::{User, UserAccount};
 use crate::password::Passwords;
+use crate::usecase::chat::{ChatEvent, Events};
+use crate::usecase::invites::ensure_admin;
 use crate::validate;
 
 pub struct Accounts {
     db: Db,
     passwords: Arc<Passwords>,
     registration: Registration,
+    /// Where a disabled account's sockets are told to close; `None` in the CLI, whose process
+    /// has no sockets (the server's `--socket-recheck` finds them).
+    events: Option<Events>,
 }
 
 impl Accounts {
-    pub fn new(db: Db, passwords: Arc<Passwords>, registration: Registration) -> Accounts {
-        Accounts { db, passwords, registration }
+    pub fn new(db: Db, passwords: Arc<Passwords>, registration: Registration, events: Option<Events>) -> Accounts {
+        Accounts { db, passwords, registration, events }
     }
 
     /// `POST /auth/signup`. The registration mode comes first: a closed server says so whatever
@@ -124,8 +129,54 @@ impl Accounts {
     pub async fn promote(&self, name: &str) -> ApiResult<User> {
         let user = self.find(name).await?;
         let id = user.id;
-        self.db.write(move |conn| users::set_admin(conn, id)).await?;
+        self.db.write(move |conn| users::set_admin(conn, id, true)).await?;
         Ok(user.to_user())
+    }
+
+    /// `GET /admin/users`: every account as an administrator sees it, in id order.
+    pub async fn list_for(&self, admin: &User) -> ApiResult<Vec<UserAccount>> {
+        ensure_admin(admin)?;
+        self.list().await
+    }
+
+    /// `PATCH /admin/users/{id}`: an administrator disables or enables an account, or makes it
+    /// an administrator or not. Nobody disables or demotes themself (422: the server would be
+    /// left without its administrator, or the caller locked out). A disabled account's tokens
+    /// are refused from the commit on (every request reads the account), and its open sockets
+    /// are closed by the fan-out right after it.
+    pub async fn change(&self, admin: &User, id: i64, change: AccountChange) -> ApiResult<UserAccount> {
+        ensure_admin(admin)?;
+        if id == admin.id {
+            let mut fields = validate::Fields::default();
+            if change.disabled == Some(true) {
+                fields.add("disabled", "you cannot disable your own account");
+            }
+            if change.is_admin == Some(false) {
+                fields.add("is_admin", "you cannot take away your own administrator rights");
+            }
+            fields.finish()?;
+        }
+        let events = self.events.clone();
+        self.db
+            .write_then(
+                move |conn| {
+                    users::by_id(conn, id)?.ok_or_else(|| ApiError::not_found("User"))?;
+                    if let Some(disabled) = change.disabled {
+                        users::set_disabled(conn, id, disabled)?;
+                    }
+                    if let Some(admin) = change.is_admin {
+                        users::set_admin(conn, id, admin)?;
+                    }
+                    let changed = users::by_id(conn, id)?.ok_or_else(|| ApiError::not_found("User"))?;
+                    Ok::<_, ApiError>(changed.to_account())
+                },
+                move |account| {
+                    if let Some(events) = events.filter(|_| account.disabled && change.disabled == Some(true)) {
+                        events.publish(ChatEvent::AccountDisabled { user_id: account.user.id });
+                    }
+                },
+            )
+            .await
     }
 
     /// The account `name` names: its email (any case) or its username (any case).

@@ -1,11 +1,21 @@
 //! Invite codes: created by an administrator (`POST /admin/invites`) or by the operator
-//! (`natter invite`), used up by signups while `--registration invite` (see `accounts`).
+//! (`natter invite`), used up by signups while `--registration invite` (see `accounts`), listed
+//! and revoked by administrators.
+//!
+//! An invite's link is `<public URL>/#invite=<code>`. The public URL is the caller's to give
+//! (the REST transport knows `--public-url` and the request's host); the server also records its
+//! `--public-url` in the database when it starts, so that `natter invite`, run beside it on the
+//! same data, prints the same link.
 
 use crate::auth::random_hex;
-use crate::db::{Db, format_time, invites};
+use crate::db::invites::{self, InviteRecord};
+use crate::db::{Db, format_time, settings};
 use crate::error::{ApiError, ApiResult};
 use crate::input::NewInvite;
 use crate::model::{Invite, User};
+
+/// The `settings` key under which the server records its `--public-url`.
+const PUBLIC_URL_SETTING: &str = "public_url";
 
 pub struct Invites {
     db: Db,
@@ -19,26 +29,66 @@ pub enum Issuer<'a> {
     Operator,
 }
 
+/// The 403 for anyone but an administrator.
+pub fn ensure_admin(user: &User) -> ApiResult<()> {
+    if user.is_admin { Ok(()) } else { Err(ApiError::Forbidden("Only administrators can do that.".into())) }
+}
+
+fn with_link(record: InviteRecord, public_url: &str) -> Invite {
+    Invite::new(record.code, record.uses_left, record.expires_at, public_url)
+}
+
 impl Invites {
     pub fn new(db: Db) -> Invites {
         Invites { db }
     }
 
-    /// A new random code for `uses` signups, valid for `expires_in`. Only administrators may;
-    /// that is checked before the request's numbers are.
-    pub async fn create(&self, by: Issuer<'_>, request: NewInvite) -> ApiResult<Invite> {
+    /// A new random code for `uses` signups, valid for `expires_in`, with its link under
+    /// `public_url`. Only administrators may; that is checked before the request's numbers are.
+    pub async fn create(&self, by: Issuer<'_>, request: NewInvite, public_url: &str) -> ApiResult<Invite> {
         let created_by = match by {
-            Issuer::User(user) if !user.is_admin => {
-                return Err(ApiError::Forbidden("Only administrators can create invites.".into()));
+            Issuer::User(user) => {
+                ensure_admin(user)?;
+                Some(user.id)
             }
-            Issuer::User(user) => Some(user.id),
             Issuer::Operator => None,
         };
         let uses = request.uses()?;
         let expires_at = format_time(time::OffsetDateTime::now_utc() + request.ttl()?);
         let code = random_hex(16);
-        let invite =
+        let record =
             self.db.write(move |conn| invites::insert(conn, &code, created_by, i64::from(uses), &expires_at)).await?;
-        Ok(invite)
+        Ok(with_link(record, public_url))
+    }
+
+    /// The codes that can still sign someone up, newest first (administrators only).
+    pub async fn list(&self, by: &User, public_url: &str) -> ApiResult<Vec<Invite>> {
+        ensure_admin(by)?;
+        let records = self.db.read(invites::usable).await?;
+        Ok(records.into_iter().map(|record| with_link(record, public_url)).collect())
+    }
+
+    /// Withdraw a code (administrators only); 404 when there is none such.
+    pub async fn revoke(&self, by: &User, code: String) -> ApiResult<()> {
+        ensure_admin(by)?;
+        let removed = self.db.write(move |conn| invites::delete(conn, &code)).await?;
+        if removed { Ok(()) } else { Err(ApiError::not_found("Invite")) }
+    }
+
+    /// Record the server's `--public-url` (or that it has none) for `natter invite`.
+    pub async fn record_public_url(&self, public_url: Option<&str>) -> ApiResult<()> {
+        let url = public_url.map(str::to_string);
+        Ok(self
+            .db
+            .write(move |conn| match &url {
+                Some(url) => settings::set(conn, PUBLIC_URL_SETTING, url),
+                None => settings::remove(conn, PUBLIC_URL_SETTING),
+            })
+            .await?)
+    }
+
+    /// The `--public-url` the server last started with, if it had one.
+    pub async fn recorded_public_url(&self) -> ApiResult<Option<String>> {
+        Ok(self.db.read(|conn| settings::get(conn, PUBLIC_URL_SETTING)).await?)
     }
 }

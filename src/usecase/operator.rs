@@ -29,7 +29,7 @@ impl Operator {
     pub fn accounts(&self) -> Result<Accounts, String> {
         // The operator never signs anyone up: adding an account is their own decision, whatever
         // `--registration` the server runs with.
-        Ok(Accounts::new(self.db.clone(), Arc::new(Passwords::new(1)?), Registration::Closed))
+        Ok(Accounts::new(self.db.clone(), Arc::new(Passwords::new(1)?), Registration::Closed, None))
     }
 
     pub fn invites(&self) -> Invites {

@@ -235,7 +235,8 @@ impl TestServer {
     /// An invite code for `uses` signups valid for `seconds`, made as `natter invite` makes one.
     pub async fn operator_invite(&self, uses: u32, seconds: u64) -> String {
         let request = natter::input::NewInvite { uses: Some(uses), expires_in: Some(seconds.into()) };
-        let invite = self.state.invites.create(natter::usecase::invites::Issuer::Operator, request).await;
+        let invites = &self.state.invites;
+        let invite = invites.create(natter::usecase::invites::Issuer::Operator, request, "http://localhost").await;
         invite.expect("create an invite").code
     }
 

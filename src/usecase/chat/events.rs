@@ -25,6 +25,10 @@ pub const CAPACITY: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub enum ChatEvent {
+    /// An administrator disabled the account: its sockets are closed.
+    AccountDisabled {
+        user_id: i64,
+    },
     MessageCreated(Message),
     MessageUpdated(Message),
     MessageDeleted(MessageDeleted),
