@@ -12,7 +12,9 @@ use std::fmt;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::db::DbError;
 
@@ -50,6 +52,38 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The body of every error response (SPEC §1), as the OpenAPI document shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A sentence for people.
+    pub detail: String,
+    /// What went wrong, for programs.
+    #[schema(value_type = ErrorCode)]
+    pub code: &'static str,
+    /// With `validation_error` (and `conflict`): each offending field and its problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+/// Every `code` an error body can carry ([`ApiError::code`]), for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ErrorCode {
+    InvalidJson,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
 
 impl ApiError {
     pub fn unauthorized() -> Self {
@@ -140,13 +174,12 @@ impl ApiError {
 
     /// The SPEC error body. Socket.IO error acks use the same `code` and `detail`.
     pub fn body(&self) -> serde_json::Value {
-        let mut body = json!({ "detail": self.detail(), "code": self.code() });
-        match self {
-            ApiError::Validation { fields, .. } => body["fields"] = json!(fields),
-            ApiError::Conflict { field, .. } => body["fields"] = json!({ *field: "already taken" }),
-            _ => {}
-        }
-        body
+        let fields = match self {
+            ApiError::Validation { fields, .. } => Some(fields.clone()),
+            ApiError::Conflict { field, .. } => Some(BTreeMap::from([(field.to_string(), "already taken".into())])),
+            _ => None,
+        };
+        json!(ErrorBody { detail: self.detail(), code: self.code(), fields })
     }
 }
 
@@ -208,6 +241,34 @@ mod tests {
         assert_eq!((failed.status(), failed.code()), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
         assert!(failed.retry_after().is_none());
         assert_eq!(failed.detail(), "Something went wrong on the server.", "no internals in the body");
+    }
+
+    /// Every code an error can have is in the document's `ErrorCode` enum, and nothing else.
+    #[test]
+    fn the_documented_codes_are_the_real_ones() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(ErrorCode::schema()).unwrap();
+        let mut documented: Vec<String> =
+            schema["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        let sqlite = || rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(10), None);
+        let every = [
+            ApiError::InvalidJson(String::new()),
+            ApiError::unauthorized(),
+            ApiError::Forbidden(String::new()),
+            ApiError::not_found("x"),
+            ApiError::MethodNotAllowed(String::new()),
+            ApiError::Conflict { detail: String::new(), field: "x" },
+            ApiError::PayloadTooLarge(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::invalid("x", "y"),
+            ApiError::RateLimited { retry_after: 1 },
+            ApiError::from(DbError::Closed),
+            ApiError::from(DbError::Sqlite(sqlite())),
+        ];
+        let mut real: Vec<String> = every.iter().map(|e| e.code().to_string()).collect();
+        documented.sort();
+        real.sort();
+        assert_eq!(documented, real);
     }
 
     #[test]

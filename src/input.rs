@@ -10,6 +10,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, DEFAULT_SEARCH_PAGE, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
@@ -103,7 +104,7 @@ pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
 // ---- accounts ----
 
 /// A new account: `POST /auth/signup`, or `natter user add`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewAccount {
     pub username: String,
     pub email: String,
@@ -115,9 +116,11 @@ pub struct NewAccount {
 
 /// Both login forms as sent: JSON `{"email","password"}` (email may hold the username) and the
 /// OAuth2 form `username=&password=` (extra OAuth2 fields ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginForm {
+    /// The email or the username (JSON clients).
     email: Option<String>,
+    /// The email or the username (the OAuth2 form).
     username: Option<String>,
     password: Option<String>,
 }
@@ -151,7 +154,7 @@ impl LoginForm {
 // ---- rooms and messages ----
 
 /// `POST /chat/chat_rooms/`: a name and the other members' usernames (may be left out).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoom {
     pub name: String,
     #[serde(default)]
@@ -159,7 +162,7 @@ pub struct NewRoom {
 }
 
 /// A body naming one user: adding a member, opening a private chat.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct Username {
     pub username: String,
 }
@@ -167,7 +170,7 @@ pub struct Username {
 /// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
 /// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
 /// given (it is then empty).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PostBody {
     #[serde(default)]
     content: String,
@@ -200,7 +203,7 @@ impl PostBody {
 }
 
 /// `PATCH /chat/messages/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct Edit {
     pub content: String,
 }
@@ -213,7 +216,7 @@ pub struct ReadMarker {
 }
 
 /// `POST /chat/chat_rooms/{room_id}/read`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadBody {
     message_id: i64,
 }
@@ -366,7 +369,7 @@ pub fn typing_event(map: &Map<String, Value>) -> ApiResult<(i64, bool)> {
 // ---- administration ----
 
 /// `PATCH /admin/users/{id}`: what to change, each optional.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 pub struct AccountChange {
     pub disabled: Option<bool>,
     pub is_admin: Option<bool>,
@@ -375,12 +378,25 @@ pub struct AccountChange {
 // ---- invites ----
 
 /// `POST /admin/invites` (all optional), or `natter invite`'s flags.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewInvite {
     /// How many signups the code allows (default 1).
     pub uses: Option<u32>,
     /// Seconds as a number, or a duration string such as "7d" (default 7 days).
+    #[schema(schema_with = seconds_or_duration)]
     pub expires_in: Option<Value>,
+}
+
+/// `expires_in`'s schema: a positive number of seconds or a duration string.
+fn seconds_or_duration() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("7d")]))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
 }
 
 impl NewInvite {

@@ -1,28 +1,31 @@
 //! The JSON objects of SPEC §2, built in exactly one place each.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An account as its owner sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
     pub email: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     pub is_admin: bool,
 }
 
 /// `user_status`: a user came online (first socket) or went offline (last socket).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserStatus {
     pub user_id: i64,
     pub username: String,
     pub online: bool,
+    #[schema(format = DateTime)]
     pub last_seen: Option<String>,
 }
 
 /// `typing`: a member started or stopped typing in a room.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Typing {
     pub room_id: i64,
     pub user_id: i64,
@@ -31,7 +34,7 @@ pub struct Typing {
 }
 
 /// What a successful login returns: an access token and the account it speaks for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Token {
     pub access_token: String,
     /// Always `"bearer"`.
@@ -43,21 +46,23 @@ pub struct Token {
 
 /// An account as an administrator sees it: the user, whether it is disabled, when it was last
 /// online (SPEC §3 Operations; `natter user list` prints it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserAccount {
     #[serde(flatten)]
     pub user: User,
     pub disabled: bool,
+    #[schema(format = DateTime)]
     pub last_seen: Option<String>,
 }
 
 /// An invite code for `--registration invite` (SPEC §3 Operations).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Invite {
     pub code: String,
     /// Where to sign up with it.
     pub url: String,
     pub uses_left: i64,
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -70,23 +75,25 @@ impl Invite {
 }
 
 /// Another user as anyone sees them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct UserPublic {
     pub id: i64,
     pub username: String,
     pub online: bool,
+    #[schema(format = DateTime)]
     pub last_seen: Option<String>,
 }
 
 /// The sender of a message: `UserPublic` without `online`, which would go stale in history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Sender {
     pub id: i64,
     pub username: String,
+    #[schema(format = DateTime)]
     pub last_seen: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Attachment {
     pub id: i64,
     pub url: String,
@@ -103,7 +110,7 @@ impl Attachment {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: i64,
     pub room_id: i64,
@@ -111,7 +118,9 @@ pub struct Message {
     pub content: String,
     pub attachment: Option<Attachment>,
     pub client_id: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub edited_at: Option<String>,
     /// The message this one answers.
     pub reply_to: Option<ReplyRef>,
@@ -122,7 +131,7 @@ pub struct Message {
 }
 
 /// The message a reply answers, as the reply shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplyRef {
     pub id: i64,
     pub sender: ReplySender,
@@ -132,14 +141,14 @@ pub struct ReplyRef {
 }
 
 /// Who wrote the message a reply answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplySender {
     pub id: i64,
     pub username: String,
 }
 
 /// One emoji on a message: who reacted with it, in the order they did.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct Reaction {
     pub emoji: String,
     pub count: i64,
@@ -147,7 +156,7 @@ pub struct Reaction {
 }
 
 /// `read`: a member's read marker moved forward.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct ReadReceipt {
     pub room_id: i64,
     pub user_id: i64,
@@ -155,19 +164,19 @@ pub struct ReadReceipt {
 }
 
 /// `message_deleted`: which message went, from which room.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct MessageDeleted {
     pub id: i64,
     pub room_id: i64,
 }
 
 /// `room_removed`: the user is no longer a member of the room.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct RoomRemoved {
     pub room_id: i64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Owner,
@@ -186,7 +195,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Member {
     #[serde(flatten)]
     pub user: UserPublic,
@@ -195,12 +204,13 @@ pub struct Member {
     pub last_read_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Room {
     pub id: i64,
     pub name: Option<String>,
     pub is_private: bool,
     pub owner_id: Option<i64>,
+    #[schema(format = DateTime)]
     pub created_at: String,
     pub members: Vec<Member>,
     pub last_message: Option<Message>,
@@ -212,7 +222,7 @@ pub struct Room {
     pub peer: Option<UserPublic>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PrivateChat {
     pub id: i64,
     pub is_private: bool,

@@ -937,3 +937,35 @@ async fn history_members_failures_and_attachments() {
     })
     .await;
 }
+
+/// The API reference at `/docs`: Swagger UI, vendored, renders natter's generated document with
+/// nothing from the network and nothing refused by the page's Content-Security-Policy (either
+/// would show in the console), at `/docs` and `/docs/`, light and dark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn the_api_reference_renders_the_generated_document() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    with_browsers(&server, &["reader"], |people| async move {
+        let Ok([reader]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
+        for path in ["/docs", "/docs/"] {
+            reader.goto(path).await;
+            reader.find("//h1[contains(normalize-space(.), 'natter')]").await;
+            reader.find("//*[@data-path='/chat/search']").await;
+            reader.find("//*[@data-path='/admin/users/{id}']").await;
+            let operations = reader.count("//*[contains(@class, 'opblock-summary-path')]").await;
+            assert!(operations >= 29, "{path}: only {operations} operations shown");
+            reader.find(&button("Authorize")).await;
+            reader.assert_no_console_errors().await;
+        }
+        for dark in [false, true] {
+            reader.color_scheme(dark).await;
+            reader.reload().await;
+            reader.find("//*[@data-path='/chat/search']").await;
+            reader.screenshot(if dark { "docs-dark" } else { "docs-light" }).await;
+        }
+        reader.assert_no_console_errors().await;
+        vec![reader]
+    })
+    .await;
+}

@@ -22,13 +22,20 @@ use tokio_util::io::ReaderStream;
 
 use super::extract::AuthUser;
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::model::Attachment;
 use crate::usecase::media::Media;
 
 /// Bytes read from disk per chunk when serving a file.
 const SERVE_CHUNK: usize = 64 * 1024;
 
+/// Upload one file, as the multipart part `file`. Its type is decided from its bytes
+/// (`--allowed-media`, else 415); at most `--max-upload` (else 413), within the uploader's
+/// `--media-quota` (else 413).
+#[utoipa::path(post, path = "/chat/upload_media", tag = "media", security(("bearer" = []), ("oauth2" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The stored file, to send as a message's `attachment_id`.", body = Attachment),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -62,6 +69,15 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(attachment)))
 }
 
+/// The upload's multipart body, as the OpenAPI document shows it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file (its name is kept as metadata only).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// A multipart body that could not be read. Past the route's body limit (which hyper may hit in
 /// the middle of a large network read, before the handler counted `--max-upload + 1` bytes) it
 /// is the same 413 as a file over the limit.
@@ -75,11 +91,22 @@ fn multipart_error(e: MultipartError, media: &Media) -> ApiError {
 
 /// The upload route's body limit: `--max-upload` plus room for the multipart framing. The
 /// handler still counts the file's own bytes against `--max-upload` exactly.
-pub fn body_limit(state: &AppState) -> axum::extract::DefaultBodyLimit {
-    let limit = state.media.max_upload().saturating_add(64 * 1024);
-    axum::extract::DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX))
+pub fn upload_body_limit(state: &AppState) -> usize {
+    usize::try_from(state.media.max_upload().saturating_add(64 * 1024)).unwrap_or(usize::MAX)
 }
 
+/// A stored file, by the name its Attachment's `url` gives (the random name is the capability:
+/// no token). Served with its detected type, `nosniff`, `Content-Security-Policy: sandbox`,
+/// `Content-Disposition`, an `ETag` and a year's `immutable` caching; one `Range` is honoured.
+#[utoipa::path(get, path = "/media/{name}", tag = "media",
+    params(("name" = String, Path, description = "The stored name: 32 hex digits and the type's extension.")),
+    responses(
+        (status = 200, description = "The file, with its detected `Content-Type`.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The requested byte range (`Content-Range`).", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "Not modified (`If-None-Match`)."),
+        (status = 404, body = ErrorBody),
+        (status = 416, description = "The range starts past the end (`Content-Range: bytes */size`).", body = ErrorBody),
+    ))]
 pub async fn serve(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,

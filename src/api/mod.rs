@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod docs;
 pub mod extract;
 pub mod media;
 pub mod messages;
@@ -16,41 +17,61 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, panic_response};
 
+/// Every REST route with its OpenAPI annotation: utoipa-axum's `routes!` adds a handler to the
+/// axum router and its `#[utoipa::path]` to the document in one call, so a documented route
+/// cannot be missing from either ([`docs`]). The few routes that are not API (the web UI's
+/// page, the API viewer) are added with plain `route` and listed in [`UNDOCUMENTED`];
+/// `tests/openapi.rs` holds the router and the document to that, both ways.
+/// `upload_body_limit` is the upload route's body limit (`--max-upload` plus framing).
+pub fn router(upload_body_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::search))
+        .routes(routes!(rooms::list_private_chats, rooms::open_private_chat))
+        .routes(routes!(rooms::list_rooms, rooms::create_room))
+        .routes(routes!(rooms::get_room))
+        .routes(routes!(rooms::add_member))
+        .routes(routes!(rooms::remove_member))
+        .routes(routes!(messages::history, messages::post))
+        .routes(routes!(messages::mark_read))
+        .routes(routes!(messages::edit, messages::delete))
+        .routes(routes!(messages::add_reaction, messages::remove_reaction))
+        .routes(routes!(messages::search))
+        .routes(routes!(media::upload).layer(DefaultBodyLimit::max(upload_body_limit)))
+        .routes(routes!(media::serve))
+        .routes(routes!(admin::list_invites, admin::create_invite))
+        .routes(routes!(admin::revoke_invite))
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::change_user))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(docs::openapi))
+        .route("/", get(crate::web::asset))
+        .route("/docs", get(docs::viewer))
+        .route("/docs/{*file}", get(docs::viewer_asset))
+}
+
+/// The routes that are not part of the API, so not in the OpenAPI document: the web UI's page
+/// and the API reference viewer.
+pub const UNDOCUMENTED: &[&str] = &["/", "/docs", "/docs/{*file}"];
+
 pub fn routes(state: AppState) -> Router {
     let json_limit = usize::try_from(state.config.max_body).unwrap_or(usize::MAX);
-    let router = Router::new()
-        .route("/auth/signup", post(auth::signup))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/token", post(auth::login))
-        .route("/auth/users/me", get(auth::me))
-        .route("/auth/users", get(auth::search))
-        .route("/chat/private_chats", get(rooms::list_private_chats).post(rooms::open_private_chat))
-        .route("/chat/chat_rooms", get(rooms::list_rooms).post(rooms::create_room))
-        .route("/chat/chat_rooms/{room_id}", get(rooms::get_room))
-        .route("/chat/chat_rooms/{room_id}/members", post(rooms::add_member))
-        .route("/chat/chat_rooms/{room_id}/members/{user_id}", delete(rooms::remove_member))
-        .route("/chat/chat_rooms/{room_id}/messages", get(messages::history).post(messages::post))
-        .route("/chat/chat_rooms/{room_id}/read", post(messages::mark_read))
-        .route("/chat/messages/{id}", axum::routing::patch(messages::edit).delete(messages::delete))
-        .route("/chat/messages/{id}/reactions/{emoji}", put(messages::add_reaction).delete(messages::remove_reaction))
-        .route("/chat/search", get(messages::search))
-        .route("/chat/upload_media", post(media::upload).layer(media::body_limit(&state)))
-        .route("/media/{name}", get(media::serve))
-        .route("/admin/invites", get(admin::list_invites).post(admin::create_invite))
-        .route("/admin/invites/{code}", delete(admin::revoke_invite))
-        .route("/admin/users", get(admin::list_users))
-        .route("/admin/users/{id}", axum::routing::patch(admin::change_user))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/", get(crate::web::asset))
+    let (router, _) = router(media::upload_body_limit(&state)).split_for_parts();
+    let router = router
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))

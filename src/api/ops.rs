@@ -4,18 +4,34 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 
-pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+/// Whether the server can serve: 200 when the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Healthy.", body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     state.ops.health().await?;
-    Ok(Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })))
+    Ok(Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") }))
+}
+
+/// `GET /healthz`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `"ok"` (an unhealthy server answers with an error).
+    status: &'static str,
+    /// natter's version.
+    version: &'static str,
 }
 
 /// `GET /metrics` on the public port: with `--metrics`, unless `--metrics-bind` serves it
 /// elsewhere.
+/// Prometheus (OpenMetrics) text: only with `--metrics`, and not here with `--metrics-bind`
+/// (404 then). The README lists every family.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics.", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 404, body = ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     if state.config.metrics_bind.is_some() {
         return Err(ApiError::NotFound("Metrics are served on the --metrics-bind address.".into()));
@@ -39,8 +55,4 @@ fn metrics_text(state: &AppState) -> ApiResult<Response> {
 /// The router of `--metrics-bind`: `/metrics` and nothing else.
 pub fn metrics_router(state: AppState) -> axum::Router {
     axum::Router::new().route("/metrics", axum::routing::get(bound_metrics)).with_state(state)
-}
-
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../static/openapi.json")).into_response()
 }

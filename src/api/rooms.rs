@@ -7,14 +7,21 @@ use axum::http::StatusCode;
 use super::extract::JsonBody;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::input::{NewRoom, Username, path_id};
 use crate::model::{PrivateChat, Room};
 
+/// The group rooms the caller belongs to, most recent activity first.
+#[utoipa::path(get, path = "/chat/chat_rooms", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, description = "The caller's group rooms.", body = Vec<Room>)))]
 pub async fn list_rooms(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Room>>> {
     state.chat.list_rooms(caller).await.map(Json)
 }
 
+/// A group room owned by the caller, with the named members (usernames, any case). The name is
+/// trimmed and 1–100 characters; unknown usernames are a 422 listing them.
+#[utoipa::path(post, path = "/chat/chat_rooms", tag = "chats", security(("bearer" = []), ("oauth2" = [])), request_body = NewRoom,
+    responses((status = 201, description = "The new room.", body = Room)))]
 pub async fn create_room(
     State(state): State<AppState>,
     caller: Caller,
@@ -24,6 +31,9 @@ pub async fn create_room(
     Ok((StatusCode::CREATED, Json(room)))
 }
 
+/// A room the caller belongs to (private chats too); 404 for anyone else.
+#[utoipa::path(get, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+    responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody)))]
 pub async fn get_room(
     State(state): State<AppState>,
     caller: Caller,
@@ -32,6 +42,11 @@ pub async fn get_room(
     state.chat.get_room(caller, path_id(&room_id, "Room")?).await.map(Json)
 }
 
+/// The owner adds a member by username (already a member: unchanged). Private chats: 403.
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/members", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+    request_body = Username,
+    responses((status = 200, description = "The room.", body = Room), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,6 +56,12 @@ pub async fn add_member(
     state.chat.add_member(caller, path_id(&room_id, "Room")?, input.username).await.map(Json)
 }
 
+/// The owner removes anyone; anyone removes themself (leaving). The owner leaving hands
+/// ownership on; the last member leaving deletes the room. Private chats: 403.
+#[utoipa::path(delete, path = "/chat/chat_rooms/{room_id}/members/{user_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
+    params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to."), ("user_id" = i64, Path, description = "The member to remove.")),
+    responses((status = 204, description = "Removed."), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,10 +73,18 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's private chats, most recent activity first.
+#[utoipa::path(get, path = "/chat/private_chats", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, description = "The caller's private chats.", body = Vec<PrivateChat>)))]
 pub async fn list_private_chats(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<PrivateChat>>> {
     state.chat.list_private_chats(caller).await.map(Json)
 }
 
+/// The one private chat of the caller and `username`: 201 when it was just created, 200 when
+/// it existed. Yourself: 422.
+#[utoipa::path(post, path = "/chat/private_chats", tag = "chats", security(("bearer" = []), ("oauth2" = [])), request_body = Username,
+    responses((status = 201, description = "Created.", body = PrivateChat),
+        (status = 200, description = "It already existed.", body = PrivateChat), (status = 404, body = ErrorBody)))]
 pub async fn open_private_chat(
     State(state): State<AppState>,
     caller: Caller,
