@@ -451,6 +451,22 @@ async fn create_room(server: &common::TestServer, token: &str, name: &str, membe
     room["id"].as_i64().unwrap()
 }
 
+/// `token`'s reaction `emoji` on message `id`, over the API.
+async fn react(server: &common::TestServer, token: &str, id: i64, emoji: &str) {
+    let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
+    let path = format!("/chat/messages/{id}/reactions/{encoded}");
+    let (status, body) = server.call(reqwest::Method::PUT, &path, Some(token), None).await;
+    assert_eq!(status, 200, "react {emoji}: {body}");
+}
+
+/// A reply to message `to`, over the API; its id back.
+async fn reply(server: &common::TestServer, token: &str, room: i64, to: i64, content: &str) -> i64 {
+    let body = json!({ "content": content, "reply_to": to });
+    let (status, answer) = server.post(&format!("/chat/chat_rooms/{room}/messages"), Some(token), &body).await;
+    assert_eq!(status, 201, "reply {content:?}: {answer}");
+    answer["id"].as_i64().unwrap()
+}
+
 async fn private_chat(server: &common::TestServer, token: &str, with: &str) -> i64 {
     let (status, chat) = server.post("/chat/private_chats/", Some(token), &json!({"username": with})).await;
     assert!(status == 201 || status == 200, "{chat}");
@@ -479,10 +495,20 @@ async fn every_screen_is_accessible_and_photographed() {
     post(&server, &priya, books, "Next pick: *The Left Hand of Darkness*", None).await;
     let with_sam = private_chat(&server, &maya, "sam").await;
     post(&server, &sam, with_sam, "Thanks for the recipe!", None).await;
-    post(&server, &jonas, trip, "Morning all! The forecast for Saturday looks great ☀️", None).await;
-    post(&server, &priya, trip, "Finally! I booked the cabin by the lake: https://example.com/cabins/lakeside-7", None)
-        .await;
-    post(&server, &priya, trip, "Check-in is at *3 pm*, so we can leave after lunch.", None).await;
+    let forecast = post(&server, &jonas, trip, "Morning all! The forecast for Saturday looks great ☀️", None).await;
+    let cabin = post(
+        &server,
+        &priya,
+        trip,
+        "Finally! I booked the cabin by the lake: https://example.com/cabins/lakeside-7",
+        None,
+    )
+    .await;
+    for (who, emoji) in [(&maya, "👍"), (&priya, "👍"), (&sam, "👍"), (&tomasz, "☀️")] {
+        react(&server, who, forecast, emoji).await;
+    }
+    reply(&server, &sam, trip, cabin, "Amazing, thank you @priya! Is there a sauna?").await;
+    post(&server, &priya, trip, "Check-in is at *3 pm*, so we can leave after lunch. @maya can you drive?", None).await;
     post(&server, &maya, trip, "Perfect. I'll bring the big cooler and the board games.", None).await;
     let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/lake.png")).unwrap();
     let photo = upload(&server, &tomasz, "lake.png", photo, "image/png").await;
@@ -669,6 +695,199 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.screenshot("phone-dark-signin").await;
         maya.assert_no_console_errors().await;
         vec![maya]
+    })
+    .await;
+}
+
+/// Issue 12 in the browser: reply (the quote jumps to the original), react (quick emoji, a
+/// click toggles, who reacted), @mention autocomplete and highlight, search (Ctrl+F; a result
+/// far back in the history opens there, "Jump to latest" comes back), "Seen by"; each screen
+/// checked with axe-core and photographed on desktop and phone, light and dark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
+async fn replies_reactions_mentions_search_and_receipts() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let (alice, _) = server.signup("alice").await;
+    let (bob, _) = server.signup("bob").await;
+    server.signup("bernadette").await;
+    server.signup("benedict").await;
+    let trip = create_room(&server, &alice, "road-trip", &["bob", "bernadette"]).await;
+    let old = post(&server, &bob, trip, "The crème brûlée recipe is in the old notes", None).await;
+    for n in 1..=200 {
+        post(&server, if n % 2 == 0 { &alice } else { &bob }, trip, &format!("planning message {n:03}"), None).await;
+    }
+    let question = post(&server, &bob, trip, "Who brings the map?", None).await;
+
+    let srv = &server;
+    with_browsers(srv, &["alice", "bob"], |people| async move {
+        let Ok([alice, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
+        let server = srv;
+        log_in(&alice, "alice").await;
+        log_in(&bob, "bob").await;
+        open_chat(&alice, "road-trip").await;
+        open_chat(&bob, "road-trip").await;
+
+        // Reply: "Reply" on Bob's question, the bar above the composer, the quote on the answer.
+        message_action(&alice, "Who brings the map?", "Reply").await;
+        alice.find("//*[contains(@class, 'reply-bar')][contains(., 'Replying to bob')]").await;
+        let described = alice
+            .js("return document.getElementById('composer-input').getAttribute('aria-describedby');", vec![])
+            .await;
+        assert_eq!(described, json!("reply-bar-text"), "the composer says what it answers");
+        alice.assert_accessible("replying").await;
+        alice.screenshot("desktop-light-replying").await;
+        say(&alice, "I do, it is in the glovebox").await;
+        alice.gone("//*[contains(@class, 'reply-bar')]").await;
+        let quote =
+            format!("{}{}", message("I do, it is in the glovebox"), button("In reply to bob: Who brings the map?"));
+        bob.find(&quote).await;
+        let (token, _) = server.token("alice").await;
+        let (_, page) = server.get(&format!("/chat/chat_rooms/{trip}/messages?limit=1"), Some(&token)).await;
+        assert_eq!(page[0]["reply_to"]["id"], question, "stored as a reply: {page}");
+        // Esc cancels a reply.
+        message_action(&bob, "planning message 200", "Reply").await;
+        bob.find("//*[contains(@class, 'reply-bar')]").await;
+        bob.type_in("Message", keys::ESCAPE).await;
+        bob.gone("//*[contains(@class, 'reply-bar')]").await;
+
+        // React: quick emoji from "Add reaction"; a click on a reaction toggles yours.
+        message_action(&bob, "I do, it is in the glovebox", "Add reaction").await;
+        bob.find("//*[@role='group'][@aria-label='Quick reactions']").await;
+        bob.assert_accessible("reaction picker").await;
+        bob.screenshot("desktop-light-reaction-picker").await;
+        bob.click_button("React with 🎉").await;
+        let party = |count: u32| {
+            format!("{}//button[starts-with(@aria-label, '🎉 {count}:')]", message("I do, it is in the glovebox"))
+        };
+        bob.find(&format!("{}[@aria-pressed='true'][contains(@title, 'you reacted')]", party(1))).await;
+        alice.find(&format!("{}[@aria-pressed='false'][contains(@aria-label, 'bob reacted with 🎉')]", party(1))).await;
+        alice.click(&party(1)).await;
+        alice.find(&format!("{}[@aria-pressed='true']", party(2))).await;
+        bob.find(&format!("{}[contains(@aria-label, 'alice and you')]", party(2))).await;
+        alice.click(&party(2)).await;
+        alice.find(&format!("{}[@aria-pressed='false']", party(1))).await;
+        bob.find(&party(1)).await;
+        // Keyboard only: Esc closes the picker and gives the focus back.
+        message_action(&alice, "Who brings the map?", "Add reaction").await;
+        alice.find("//*[@role='group'][@aria-label='Quick reactions']").await;
+        alice.press(keys::ESCAPE).await;
+        alice.gone("//*[@role='group'][@aria-label='Quick reactions']").await;
+        let focused = alice.js("return document.activeElement.getAttribute('aria-label');", vec![]).await;
+        assert_eq!(focused, json!("Add reaction"));
+
+        // Mentions: `@be` suggests the members whose name starts so; Enter inserts one.
+        alice.click(&textbox("Message")).await;
+        alice.type_in("Message", "thanks @be").await;
+        let list = "//ul[@role='listbox'][@aria-label='People to mention']";
+        alice.find(&format!("{list}//li[@role='option'][contains(., 'bernadette')]")).await;
+        assert_eq!(alice.count(&format!("{list}//li[contains(., 'benedict')]")).await, 0, "benedict is not a member");
+        assert_eq!(alice.count(&format!("{list}//li[contains(., 'bob')]")).await, 0);
+        alice.assert_accessible("mention suggestions").await;
+        alice.screenshot("desktop-light-mention-suggestions").await;
+        alice.type_in("Message", keys::ENTER).await;
+        alice.gone(list).await;
+        let typed = alice.js("return document.getElementById('composer-input').value;", vec![]).await;
+        assert_eq!(typed, json!("thanks @bernadette "));
+        // A whole name typed (any case) needs no suggestion: Enter sends.
+        say(&alice, "and @BOB").await;
+        let both = message("thanks @bernadette and @BOB");
+        bob.find(&format!("{both}//span[contains(@class, 'mention-me')][.='@BOB']")).await;
+        bob.find(&format!("{both}[contains(@class, 'mentions-me')]")).await;
+        bob.find(&format!("{both}//span[contains(@class, 'mention')][.='@bernadette']")).await;
+        bob.assert_accessible("mentioned").await;
+        bob.screenshot("desktop-light-mentioned").await;
+
+        // Seen by: Bob has the room open at the bottom, so he has read Alice's last message.
+        alice.find("//p[contains(@class, 'seen-by')][normalize-space(.)='Seen by bob']").await;
+
+        // Search: Ctrl+F, a word without its accent finds the old message; it opens in place.
+        alice.press(&format!("{}f{}", keys::CONTROL, keys::RELEASE)).await;
+        alice.find(&dialog("Search messages")).await;
+        alice.type_in("Search messages", "creme brul").await;
+        let result = format!(
+            "{}//button[contains(@class, 'search-result')][contains(., 'recipe is in the old notes')]",
+            dialog("Search messages")
+        );
+        alice.find(&result).await;
+        alice.find(&format!("{result}//mark[.='crème']")).await;
+        alice.find(&format!("{}//*[@role='status'][contains(., '1 message found')]", dialog("Search messages"))).await;
+        alice.assert_accessible("search results").await;
+        alice.screenshot("desktop-light-search").await;
+        alice.click(&result).await;
+        alice.gone(&dialog("Search messages")).await;
+        let found = format!("{LOG}//article[@data-id='{old}']");
+        alice.visible(&found).await;
+        alice.until("the result to be focused", &format!("document.activeElement?.dataset?.id === '{old}'")).await;
+        assert_eq!(
+            alice.count(&message("Who brings the map?")).await,
+            0,
+            "a window around the result, not the newest page"
+        );
+        alice.assert_accessible("a search result in its chat").await;
+        alice.screenshot("desktop-light-search-result-in-chat").await;
+        // Scrolling down brings the newer pages; "Jump to latest" goes straight back.
+        alice.click_button("Jump to latest").await;
+        alice.find(&message("thanks @bernadette and @BOB")).await;
+        alice.find(&delivered("I do, it is in the glovebox")).await;
+        // Search finds nothing for punctuation, and says so; a phrase in quotes is a phrase.
+        alice.press(&format!("{}f{}", keys::CONTROL, keys::RELEASE)).await;
+        alice.type_in("Search messages", &format!("{}a{}\"old notes\"", keys::CONTROL, keys::RELEASE)).await;
+        alice.find(&result).await;
+        alice.type_in("Search messages", &format!("{}a{}\"notes old\"", keys::CONTROL, keys::RELEASE)).await;
+        alice
+            .find(&format!("{}//*[@role='status'][contains(., 'No messages match')]", dialog("Search messages")))
+            .await;
+        alice.press(keys::ESCAPE).await;
+        alice.gone(&dialog("Search messages")).await;
+
+        // The quote of an older message, not loaded: the history around it is.
+        let old_reply = reply(server, &token, trip, old, "found the recipe!").await;
+        alice.find(&message("found the recipe!")).await;
+        alice
+            .click(&format!(
+                "{}{}",
+                message("found the recipe!"),
+                button("In reply to bob: The crème brûlée recipe is in the old notes")
+            ))
+            .await;
+        alice.until("the original to be focused", &format!("document.activeElement?.dataset?.id === '{old}'")).await;
+        alice.click_button("Jump to latest").await;
+        alice.find(&format!("{LOG}//article[@data-id='{old_reply}']")).await;
+
+        // Dark, phone and the smallest phone.
+        for (width, height, dark) in [(1280, 800, true), (390, 844, true), (360, 640, false)] {
+            let scheme = if dark { "dark" } else { "light" };
+            let device = if width > 760 { "desktop".to_string() } else { format!("phone-{width}") };
+            alice.color_scheme(dark).await;
+            alice.viewport(width, height, width <= 760).await;
+            alice.find(&format!("{LOG}//article[@data-id='{old_reply}']")).await;
+            alice.assert_no_horizontal_scroll(&format!("{device} conversation")).await;
+            alice.assert_accessible(&format!("{device} conversation ({scheme})")).await;
+            alice.screenshot(&format!("{device}-{scheme}-conversation")).await;
+            message_action(&alice, "found the recipe!", "Add reaction").await;
+            alice.find("//*[@role='group'][@aria-label='Quick reactions']").await;
+            alice.assert_no_horizontal_scroll(&format!("{device} reaction picker")).await;
+            alice.screenshot(&format!("{device}-{scheme}-reaction-picker")).await;
+            alice.press(keys::ESCAPE).await;
+            alice.type_in("Message", "@b").await;
+            alice.find(list).await;
+            alice.assert_no_horizontal_scroll(&format!("{device} mention suggestions")).await;
+            alice.assert_accessible(&format!("{device} mention suggestions ({scheme})")).await;
+            alice.screenshot(&format!("{device}-{scheme}-mentions")).await;
+            alice.type_in("Message", &format!("{}a{}{}", keys::CONTROL, keys::RELEASE, keys::BACKSPACE)).await;
+            alice.click_button("Search messages").await;
+            alice.type_in("Search messages", &format!("{}a{}recipe", keys::CONTROL, keys::RELEASE)).await;
+            alice.find(&result).await;
+            alice.assert_no_horizontal_scroll(&format!("{device} search")).await;
+            alice.assert_accessible(&format!("{device} search ({scheme})")).await;
+            alice.screenshot(&format!("{device}-{scheme}-search")).await;
+            alice.press(keys::ESCAPE).await;
+            alice.gone(&dialog("Search messages")).await;
+        }
+        alice.assert_no_console_errors().await;
+        bob.assert_no_console_errors().await;
+        vec![alice, bob]
     })
     .await;
 }
@@ -966,6 +1185,94 @@ async fn the_api_reference_renders_the_generated_document() {
         }
         reader.assert_no_console_errors().await;
         vec![reader]
+    })
+    .await;
+}
+
+/// The administration panel: only an administrator gets the button; it lists the users with
+/// "Disable"/"Enable" and the invites with "Create invite" (showing the link) and "Revoke";
+/// it works from the keyboard, passes axe-core, and fits a phone, light and dark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn administrators_manage_users_and_invites() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let srv = &server;
+    with_browsers(srv, &["root", "bob"], |people| async move {
+        let Ok([root, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
+        let server = srv;
+        sign_up(&root, "root").await;
+        sign_up(&bob, "bob").await;
+        bob.find(&button("Log out")).await;
+        assert_eq!(bob.count(&button("Administration")).await, 0, "bob is no administrator");
+        let bob_token = bob.js("return JSON.parse(localStorage.getItem('natter.session')).token;", vec![]).await;
+
+        // From the keyboard: focus the button, Enter opens the panel.
+        let admin_button = root.find(&button("Administration")).await;
+        root.js("arguments[0].focus();", vec![json!(admin_button)]).await;
+        root.press(keys::ENTER).await;
+        let panel = dialog("Administration");
+        root.find(&panel).await;
+        let bob_row = format!("{panel}//li[.//*[normalize-space(text())='bob']]");
+        root.find(&format!("{bob_row}//button[normalize-space(.)='Disable']")).await;
+        assert_eq!(
+            root.count(&format!("{panel}//li[contains(., '(you)')]//button")).await,
+            0,
+            "no button for yourself"
+        );
+        root.assert_accessible("administration").await;
+
+        // Disable: bob's token stops working at once; Enable gives his account back.
+        root.click(&format!("{bob_row}//button[normalize-space(.)='Disable']")).await;
+        root.find(&format!("{bob_row}[contains(., 'disabled')]//button[normalize-space(.)='Enable']")).await;
+        let (status, _) = server.get("/auth/users/me", bob_token.as_str()).await;
+        assert_eq!(status, 401, "a disabled account's token is refused");
+        // Bob's socket was closed: his browser is back at the sign-in form.
+        bob.find(&button("Log in")).await;
+        root.click(&format!("{bob_row}//button[normalize-space(.)='Enable']")).await;
+        root.find(&format!("{bob_row}[not(contains(., 'disabled'))]//button[normalize-space(.)='Disable']")).await;
+
+        // Create an invite: its link is shown, ready to copy, and listed with "Revoke".
+        root.click_button("Create invite").await;
+        let link = root.visible(&harness::textbox("Invite link")).await;
+        let url = link.prop("value").await.unwrap().unwrap_or_default();
+        let code = url
+            .strip_prefix(&format!("{}/#invite=", server.base))
+            .unwrap_or_else(|| panic!("the invite link {url:?} is not {}/#invite=CODE", server.base))
+            .to_string();
+        root.find(&format!(
+            "{panel}//li[.//code[starts-with(., '{}')]]//button[normalize-space(.)='Revoke']",
+            &code[..8]
+        ))
+        .await;
+        root.assert_accessible("administration with a new invite").await;
+        for dark in [false, true] {
+            root.color_scheme(dark).await;
+            root.screenshot(if dark { "desktop-dark-admin" } else { "desktop-light-admin" }).await;
+        }
+        root.color_scheme(false).await;
+        root.viewport(390, 844, true).await;
+        root.assert_no_horizontal_scroll("phone administration").await;
+        for dark in [false, true] {
+            root.color_scheme(dark).await;
+            root.assert_accessible(&format!("phone administration ({})", if dark { "dark" } else { "light" })).await;
+            root.screenshot(if dark { "phone-dark-admin" } else { "phone-light-admin" }).await;
+        }
+        root.color_scheme(false).await;
+        root.viewport(1280, 800, false).await;
+
+        // Revoke it: gone from the list, and the code signs nobody up.
+        root.click(&format!(
+            "{panel}//li[.//code[starts-with(., '{}')]]//button[normalize-space(.)='Revoke']",
+            &code[..8]
+        ))
+        .await;
+        root.find(&format!("{panel}//p[normalize-space(.)='No usable invites.']")).await;
+        root.gone(&harness::textbox("Invite link")).await;
+        root.press(keys::ESCAPE).await;
+        root.gone(&panel).await;
+        root.assert_no_console_errors().await;
+        vec![root, bob]
     })
     .await;
 }

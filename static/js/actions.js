@@ -1,6 +1,7 @@
-// The use cases the views call: sign in and out, open a chat and page its history, send (with
-// the outbox that never loses or duplicates a message), edit, delete, rooms and members,
-// typing, read markers, notifications. They talk to api.js and socket.js and change state only
+// The use cases the views call: sign in and out, open a chat and page its history, jump to a
+// message (a window of history around it), send (with the outbox that never loses or duplicates
+// a message, replies included), edit, delete, react, search, rooms and members, typing, read
+// markers, notifications. They talk to api.js and socket.js and change state only
 // through store.js.
 
 import * as api from './api.js';
@@ -161,12 +162,80 @@ export async function refreshRoom(id) {
   } catch { /* the list's copy will do */ }
 }
 
+// ---- a window around one message (search results, quotes) ----
+
+const WINDOW = 25;
+
+/** Open `roomId` at message `messageId`: scrolled to it and highlighted. A message outside the
+ * loaded history brings a window of history around it (older and newer pages then load as the
+ * reader scrolls, until the window meets the newest messages again). */
+export async function jumpTo(roomId, messageId) {
+  const r = store.room(roomId);
+  if (r.items.some((m) => m.id === messageId)) {
+    store.patchRoom(roomId, { focusId: messageId });
+    go(roomId);
+    return;
+  }
+  // Loading: openRoom (run by go) leaves the room alone and live messages wait for the window.
+  store.patchRoom(roomId, { loading: true, error: null });
+  go(roomId);
+  try {
+    const [older, newer] = await Promise.all([
+      api.history(roomId, { before: messageId + 1, limit: WINDOW }),
+      api.history(roomId, { after: messageId, limit: WINDOW }),
+    ]);
+    if (!older.some((m) => m.id === messageId)) {
+      store.toast('That message has been deleted.', 'info');
+      store.patchRoom(roomId, { loading: false });
+      if (!r.loaded) openRoom(roomId);
+      return;
+    }
+    r.items = [];
+    store.patchRoom(roomId, {
+      loaded: true, loading: false, hasOlder: older.length === WINDOW, hasNewer: newer.length === WINDOW,
+      focusId: messageId, dividerId: null,
+    });
+    store.addMessages(roomId, [...older, ...newer]);
+    if (newer.length < WINDOW) await socket.catchUp(roomId);
+  } catch (error) {
+    store.patchRoom(roomId, { loading: false });
+    store.toast(`Could not open that message: ${error.message}`);
+  }
+}
+
+/** The reader reached the bottom of a window: the next newer page. */
+export async function loadNewer(id) {
+  const r = store.room(id);
+  if (!r.hasNewer || r.loading || !r.items.length) return;
+  store.patchRoom(id, { loading: true });
+  try {
+    const page = await api.history(id, { after: r.items[r.items.length - 1].id, limit: PAGE });
+    store.addMessages(id, page);
+    const caughtUp = page.length < PAGE;
+    store.patchRoom(id, { loading: false, hasNewer: !caughtUp });
+    // Live messages flow again; one more look catches any that came during the last page.
+    if (caughtUp) await socket.catchUp(id);
+  } catch (error) {
+    store.patchRoom(id, { loading: false });
+    store.toast(`Could not load newer messages: ${error.message}`);
+  }
+}
+
+/** Leave a window for the newest messages. */
+export function jumpToLatest(id) {
+  const r = store.room(id);
+  if (!r.hasNewer) return;
+  Object.assign(r, { items: [], loaded: false, loading: false, hasOlder: true, hasNewer: false, focusId: null });
+  viewport.stick = true;
+  openRoom(id);
+}
+
 /** Tell the server we have seen everything up to the newest message of the open chat. */
 export function markRead(id) {
   const r = state.rooms.get(id);
   const chat = state.chats.get(id);
-  if (!r?.items.length || !chat) return;
-  if (chat.unread_count) store.patchChat(id, { unread_count: 0 });
+  if (!r?.items.length || !chat || r.hasNewer) return;
+  if (chat.unread_count || chat.unread_mentions) store.patchChat(id, { unread_count: 0, unread_mentions: 0 });
   const newest = r.items[r.items.length - 1].id;
   if (newest <= r.lastRead) return;
   r.lastRead = newest;
@@ -205,13 +274,18 @@ export async function enableNotifications() {
   }
 }
 
+/** A notification for a message while the tab is in the background. A message that mentions
+ * you says so and gets its own notification (others of a room replace each other). */
 function notify(message) {
   if (state.notifications !== 'granted' || (!document.hidden && document.hasFocus())) return;
   const chat = state.chats.get(message.room_id);
   const who = message.sender?.username ?? 'Someone';
-  const title = !chat || chat.is_private ? who : `${who} in ${chat.name}`;
+  const mention = store.mentionsMe(message);
+  const where = !chat || chat.is_private ? '' : ` in ${chat.name}`;
+  const title = mention ? `${who} mentioned you${where}` : `${who}${where}`;
+  const tag = mention ? `natter-mention-${message.id}` : `natter-room-${message.room_id}`;
   try {
-    const n = new Notification(title, { body: preview(message), tag: `natter-room-${message.room_id}`, icon: 'icons/icon-192.png' });
+    const n = new Notification(title, { body: preview(message), tag, icon: 'icons/icon-192.png' });
     n.onclick = () => {
       window.focus();
       go(message.room_id);
@@ -227,9 +301,14 @@ function notify(message) {
 // send whose message did reach the server, by its client_id) the rest go again with the same
 // client_id, which the server answers with the stored message instead of a second copy.
 
-export function send(roomId, content, attachment = null) {
+/** Queue a message; `replyTo` (a Message) makes it an answer to that one. */
+export function send(roomId, content, attachment = null, replyTo = null) {
+  const reply_to = replyTo && {
+    id: replyTo.id, sender: { id: replyTo.sender.id, username: replyTo.sender.username },
+    excerpt: [...(replyTo.content ?? '')].slice(0, 200).join(''), deleted: false,
+  };
   store.addPending({
-    client_id: randomId(), room_id: roomId, content, attachment,
+    client_id: randomId(), room_id: roomId, content, attachment, reply_to,
     created_at: new Date().toISOString(), status: 'queued', error: null,
   });
   typing(roomId, false);
@@ -270,6 +349,7 @@ async function deliver(entry) {
   store.patchPending(entry.client_id, { status: 'sending', error: null });
   const payload = { room_id: entry.room_id, content: entry.content, client_id: entry.client_id };
   if (entry.attachment) payload.attachment_id = entry.attachment.id;
+  if (entry.reply_to) payload.reply_to = entry.reply_to.id;
   let ack;
   try {
     ack = await socket.request('chat_message', payload, 10000);
@@ -281,7 +361,8 @@ async function deliver(entry) {
   if (ack?.ok) {
     const message = ack.message;
     store.removePending(entry.client_id);
-    if (state.rooms.get(message.room_id)?.loaded) store.addMessages(message.room_id, [message]);
+    const r = state.rooms.get(message.room_id);
+    if (r?.loaded && !r.hasNewer) store.addMessages(message.room_id, [message]);
     store.noteMessage(message, false);
     return true;
   }
@@ -321,6 +402,20 @@ export async function remove(message) {
   } catch (error) {
     if (error.status === 404) store.deleteMessage(message.id, message.room_id);
     else store.toast(`Could not delete the message: ${error.message}`);
+  }
+}
+
+// ---- reactions ----
+
+/** Add the caller's `emoji` to a message, or take it off when it is there already. */
+export async function react(message, emoji) {
+  const mine = store.me()?.id;
+  const on = !message.reactions?.some((r) => r.emoji === emoji && r.user_ids.includes(mine));
+  try {
+    store.updateMessage(await api.react(message.id, emoji, on));
+  } catch (error) {
+    if (error.status === 404) store.deleteMessage(message.id, message.room_id);
+    else store.toast(`Could not ${on ? 'add' : 'remove'} the reaction: ${error.message}`);
   }
 }
 

@@ -80,6 +80,12 @@ export const postMessage = (roomId, body) => request('POST', `chat/chat_rooms/${
 export const editMessage = (id, content) => request('PATCH', `chat/messages/${id}`, { content });
 export const deleteMessage = (id) => request('DELETE', `chat/messages/${id}`);
 export const markRead = (roomId, messageId) => request('POST', `chat/chat_rooms/${roomId}/read`, { message_id: messageId });
+/** Put the caller's reaction on a message (`on`) or take it off; the Message back. */
+export const react = (id, emoji, on) =>
+  request(on ? 'PUT' : 'DELETE', `chat/messages/${id}/reactions/${encodeURIComponent(emoji)}`);
+/** Messages of the caller's rooms (or of `room_id`) matching `q`, newest first. */
+export const search = ({ text, room_id, before, limit = 20 }) =>
+  request('GET', `chat/search${q({ q: text, room_id, before, limit })}`);
 
 /**
  * Upload one file (multipart field `file`) with progress, via XMLHttpRequest because fetch
@@ -108,3 +114,11 @@ export function upload(file, onProgress) {
   });
   return { promise, abort: () => xhr.abort() };
 }
+
+// Administration (administrators only; anyone else gets 403)
+export const adminUsers = () => request('GET', 'admin/users');
+export const setUserDisabled = (id, disabled) => request('PATCH', `admin/users/${id}`, { disabled });
+export const adminInvites = () => request('GET', 'admin/invites');
+/** A new invite for `uses` signups, valid for `expiresIn` (`7d`, or seconds); its `url` is the link. */
+export const createInvite = (uses, expiresIn) => request('POST', 'admin/invites', { uses, expires_in: expiresIn });
+export const revokeInvite = (code) => request('DELETE', `admin/invites/${encodeURIComponent(code)}`);

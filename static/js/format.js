@@ -1,7 +1,7 @@
 // Message text into vnodes, never markup: every piece of user text ends up as a string child
 // (a text node). Supported: ```code blocks```, `inline code`, links (http, https and mailto
-// only, checked with new URL()), **strong**, *emphasis* and _emphasis_. Plus time, day and
-// size formatting.
+// only, checked with new URL()), **strong**, *emphasis* and _emphasis_, and the @mentions the
+// server found (highlighted). Plus time, day and size formatting.
 
 import { h } from './lib.js';
 
@@ -26,7 +26,12 @@ function splitBy(text, re, make, rest) {
   return out;
 }
 
-const plain = (text) => [text];
+// The @names of the message being formatted (set by formatText for the length of one call).
+let mentionPattern = null;
+let myName = '';
+
+const mention = (m) => [h('span', { class: m[1].toLowerCase() === myName ? 'mention mention-me' : 'mention' }, m[0])];
+const plain = (text) => (mentionPattern ? splitBy(text, mentionPattern, mention, (t) => [t]) : [text]);
 
 const emphasis = (text) =>
   splitBy(text, EMPHASIS, (m) => [m[1] != null ? h('strong', null, m[1]) : h('em', null, m[2] ?? m[3])], plain);
@@ -57,8 +62,29 @@ const count = (text, c) => text.split(c).length - 1;
 const links = (text) => splitBy(text, LINK, link, emphasis);
 const inline = (text) => splitBy(text, CODE, (m) => [h('code', null, m[2])], links);
 
-/** The content of a message as an array of vnodes (strings and elements). */
-export function formatText(text) {
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `@name` of each of `names` (the usernames a message mentions), not inside a longer name or
+ * an address. */
+function mentionRegExp(names) {
+  if (!names.length) return null;
+  const alternatives = [...names].sort((a, b) => b.length - a.length).map(escapeRe).join('|');
+  return new RegExp(`(?<![A-Za-z0-9_.\\-@])@(${alternatives})(?![A-Za-z0-9_]|[.-][A-Za-z0-9_])`, 'gi');
+}
+
+/** The content of a message as an array of vnodes (strings and elements); `mentions` are the
+ * usernames it mentions, and `me` the reader's (highlighted more). */
+export function formatText(text, mentions = [], me = '') {
+  mentionPattern = mentionRegExp(mentions);
+  myName = me.toLowerCase();
+  try {
+    return format(text);
+  } finally {
+    mentionPattern = null;
+  }
+}
+
+function format(text) {
   const out = [];
   let last = 0;
   FENCE.lastIndex = 0;

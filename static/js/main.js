@@ -5,6 +5,11 @@ import * as actions from './actions.js';
 import * as socket from './socket.js';
 import * as store from './store.js';
 import { App } from './views/app.js';
+// The administration panel plugs into the sidebar and the dialogs.
+import './views/admin.js';
+// Features that plug into the views (message parts, header tools, dialogs).
+import './views/reactions.js';
+import './views/search.js';
 
 const { state } = store;
 
@@ -22,8 +27,9 @@ addEventListener('offline', () => { if (state.session) store.set({ conn: 'offlin
 addEventListener('pagehide', store.flushDrafts);
 setInterval(store.pruneTyping, 2000);
 
-// Keyboard: Ctrl/Cmd+K chat switcher, Alt+↑/↓ previous/next chat, Esc closes the members
-// panel or cancels an edit (dialogs close themselves on Esc).
+// Keyboard: Ctrl/Cmd+K chat switcher, Ctrl/Cmd+F message search (pressed again inside the
+// search, the browser's own find), Alt+↑/↓ previous/next chat, Esc closes the members panel or
+// cancels an edit (dialogs close themselves on Esc).
 addEventListener('keydown', (event) => {
   if (!state.session) return;
   const key = event.key;
@@ -31,6 +37,10 @@ addEventListener('keydown', (event) => {
     event.preventDefault();
     if (state.dialog?.type === 'switcher') store.closeDialog();
     else store.openDialog('switcher');
+  } else if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key.toLowerCase() === 'f'
+      && state.dialog?.type !== 'search') {
+    event.preventDefault();
+    store.openDialog('search', { roomId: state.currentId });
   } else if (event.altKey && !event.ctrlKey && !event.metaKey && (key === 'ArrowUp' || key === 'ArrowDown') && !state.dialog) {
     event.preventDefault();
     actions.step(key === 'ArrowUp' ? -1 : 1);

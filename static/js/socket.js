@@ -55,15 +55,17 @@ export function start(token) {
     if (!state.chats.has(message.room_id)) refreshChats().catch(() => {});
     const r = state.rooms.get(message.room_id);
     // Rooms whose newest page is loaded, or on its way, take live messages (the page and the
-    // live ones meet without a gap); a lone message in an unloaded room would hide the gap
-    // before it, so those only settle our own pending sends.
-    if (r?.loaded || r?.loading) store.addMessages(message.room_id, [message]);
+    // live ones meet without a gap); a lone message in an unloaded room, or after a window of
+    // older history (a jump), would hide the gap before it, so those only settle our own
+    // pending sends.
+    if ((r?.loaded || r?.loading) && !r.hasNewer) store.addMessages(message.room_id, [message]);
     else if (message.client_id && message.sender?.id === store.me()?.id) store.removePending(message.client_id);
     store.setTyping(message.room_id, message.sender?.id, message.sender?.username, false);
     for (const fn of hooks.incoming) fn(message);
   });
   s.on('message_updated', (message) => store.updateMessage(message));
   s.on('message_deleted', ({ id, room_id }) => store.deleteMessage(id, room_id));
+  s.on('read', ({ room_id, user_id, message_id }) => store.setMemberRead(room_id, user_id, message_id));
   s.on('user_status', ({ user_id, online, last_seen }) => store.setPresence(user_id, online, last_seen));
   s.on('typing', ({ room_id, user_id, username, typing }) => {
     if (user_id !== store.me()?.id) store.setTyping(room_id, user_id, username, typing !== false);
@@ -112,7 +114,8 @@ async function sync() {
     await refreshChats();
     for (const [id, r] of [...state.rooms]) {
       if (run !== syncRun) return;
-      if (r.loaded) await catchUp(id);
+      // A window of older history (a jump) catches up as the reader scrolls down.
+      if (r.loaded && !r.hasNewer) await catchUp(id);
     }
     if (run !== syncRun) return;
     for (const fn of hooks.synced) fn();

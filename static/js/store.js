@@ -19,6 +19,7 @@ export const state = {
   dialog: null, //          {type, ...props} of the open dialog
   panel: false, //          the members panel is open
   editing: null, //         id of the message being edited
+  replyTo: new Map(), //    room id → the message the composer answers
   toasts: [],
   notifications: 'Notification' in window ? Notification.permission : 'unsupported',
   updateReady: false, //    a new version of the UI is installed
@@ -77,6 +78,7 @@ export function setSession(session, notice = null) {
     Object.assign(state, {
       chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],
       typing: new Map(), presence: new Map(), dialog: null, panel: false, editing: null, conn: 'offline',
+      replyTo: new Map(),
     });
   }
   changed();
@@ -103,6 +105,7 @@ export function toChat(obj, prev) {
     created_at: obj.created_at ?? prev?.created_at ?? null,
     last_message: obj.last_message !== undefined ? obj.last_message : prev?.last_message ?? null,
     unread_count: obj.unread_count ?? prev?.unread_count ?? 0,
+    unread_mentions: obj.unread_mentions ?? prev?.unread_mentions ?? 0,
   };
 }
 
@@ -158,6 +161,22 @@ export function patchChat(id, patch) {
   changed();
 }
 
+/** A member's read marker moved (the `read` event): "Seen by" follows it. */
+export function setMemberRead(roomId, userId, messageId) {
+  const chat = state.chats.get(roomId);
+  if (!chat?.members) return;
+  const members = chat.members.map((m) => (m.id === userId && !(m.last_read_id >= messageId) ? { ...m, last_read_id: messageId } : m));
+  patchChat(roomId, { members });
+}
+
+/** The username of a member of a chat, or of the peer of a private chat. */
+export function memberName(chat, userId) {
+  if (userId === me()?.id) return me().username;
+  return chat?.members?.find((m) => m.id === userId)?.username ?? (chat?.peer?.id === userId ? chat.peer.username : null);
+}
+
+export const mentionsMe = (message) => Boolean(message?.mentions?.includes(me()?.id));
+
 export const totalUnread = () => [...state.chats.values()].reduce((n, c) => n + (c.unread_count || 0), 0);
 
 export function isOnline(user) {
@@ -180,6 +199,9 @@ export function room(id) {
       items: [], //          Messages, id order (a new array on every change)
       loaded: false, //      the newest page arrived
       hasOlder: true, //     `before` may still find something
+      hasNewer: false, //    a window around an older message (a jump): newer ones are still to load
+      focusId: null, //      scroll to this message and highlight it at the next render
+      highlightId: null, //  the message a jump landed on, highlighted for a moment
       loading: false, //     a page is on its way (aria-busy)
       error: null,
       dividerId: null, //    "New messages" goes above this message
@@ -213,6 +235,12 @@ export function addMessages(roomId, list) {
   changed();
 }
 
+/** Replies in `r` to message `id` get `patch` on their quote (the original was edited or deleted). */
+function patchQuotes(r, id, patch) {
+  if (!r.items.some((m) => m.reply_to?.id === id)) return;
+  r.items = r.items.map((m) => (m.reply_to?.id === id ? { ...m, reply_to: { ...m.reply_to, ...patch } } : m));
+}
+
 export function updateMessage(message) {
   const r = state.rooms.get(message.room_id);
   if (r) {
@@ -221,6 +249,7 @@ export function updateMessage(message) {
       r.items = r.items.slice();
       r.items[i] = message;
     }
+    patchQuotes(r, message.id, { excerpt: [...(message.content ?? '')].slice(0, 200).join('') });
   }
   const chat = state.chats.get(message.room_id);
   if (chat?.last_message?.id === message.id) patchChat(chat.id, { last_message: message });
@@ -232,7 +261,10 @@ export function deleteMessage(id, roomId) {
   if (r) {
     r.items = r.items.filter((m) => m.id !== id);
     if (r.dividerId === id) r.dividerId = r.items.find((m) => m.id > id)?.id ?? null;
+    patchQuotes(r, id, { excerpt: '', deleted: true });
   }
+  const replying = state.replyTo.get(roomId);
+  if (replying?.id === id) state.replyTo.delete(roomId);
   const chat = state.chats.get(roomId);
   if (chat?.last_message?.id === id) {
     patchChat(roomId, { last_message: r?.items[r.items.length - 1] ?? null });
@@ -241,7 +273,7 @@ export function deleteMessage(id, roomId) {
   changed();
 }
 
-/** A new message for the chat list: preview, order, unread count. */
+/** A new message for the chat list: preview, order, unread count and mentions. */
 export function noteMessage(message, unread) {
   const chat = state.chats.get(message.room_id);
   if (!chat) return;
@@ -250,7 +282,16 @@ export function noteMessage(message, unread) {
     ...chat,
     last_message: newer ? message : chat.last_message,
     unread_count: chat.unread_count + (unread ? 1 : 0),
+    unread_mentions: (chat.unread_mentions || 0) + (unread && mentionsMe(message) ? 1 : 0),
   });
+  changed();
+}
+
+// ---- replying ----
+
+export function setReplyTo(roomId, message) {
+  if (message) state.replyTo.set(roomId, message);
+  else state.replyTo.delete(roomId);
   changed();
 }
 
@@ -266,8 +307,8 @@ function loadOutbox(userId) {
 }
 
 function saveOutbox() {
-  storage.set(outboxKey(), state.outbox.map(({ client_id, room_id, content, attachment, created_at, status, error }) =>
-    ({ client_id, room_id, content, attachment, created_at, status, error })));
+  storage.set(outboxKey(), state.outbox.map(({ client_id, room_id, content, attachment, reply_to, created_at, status, error }) =>
+    ({ client_id, room_id, content, attachment, reply_to, created_at, status, error })));
 }
 
 export function addPending(entry) {

@@ -100,6 +100,6 @@ export function Welcome({ missing }) {
       <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
       <button type="button" class="btn" onClick=${() => store.openDialog('new-private-chat')}><${Icon} name="chat" />Start a private chat</button>
     </div>
-    <p class="hint welcome-keys"><kbd>Ctrl</kbd> <kbd>K</kbd> jumps to any chat · <kbd>Alt</kbd> <kbd>↑</kbd> <kbd>↓</kbd> moves between chats</p>
+    <p class="hint welcome-keys"><kbd>Ctrl</kbd> <kbd>K</kbd> jumps to any chat · <kbd>Ctrl</kbd> <kbd>F</kbd> searches messages · <kbd>Alt</kbd> <kbd>↑</kbd> <kbd>↓</kbd> moves between chats</p>
   </main>`;
 }

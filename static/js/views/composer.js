@@ -1,12 +1,15 @@
 // The composer: a multi-line "Message" textbox (Enter sends, Shift+Enter is a new line, ↑ when
-// empty edits your last message), "Attach file" (also drag-and-drop and paste) with upload
-// progress, "Send". The draft is kept per chat, across reloads.
+// empty edits your last message, `@` suggests members to mention), "Attach file" (also
+// drag-and-drop and paste) with upload progress, "Send", and "Replying to …" while it answers a
+// message (Esc cancels). The draft is kept per chat, across reloads.
 import { html, cls, useEffect, useRef, useState, randomId, isTouch } from '../lib.js';
 import * as actions from '../actions.js';
 import * as api from '../api.js';
 import * as store from '../store.js';
 import { fileSize } from '../format.js';
 import { Icon } from './icons.js';
+import { useMentions } from './mentions.js';
+import { ReplyBar } from './replies.js';
 
 const autosizeNeeded = !(globalThis.CSS?.supports?.('field-sizing', 'content'));
 
@@ -22,6 +25,15 @@ export function Composer({ chat, handle }) {
   const input = useRef(null);
   const filesRef = useRef(files);
   filesRef.current = files;
+  const replyTo = store.state.replyTo.get(chat.id) ?? null;
+  const mentions = useMentions(chat, input, (value, caret) => {
+    setText(value);
+    store.saveDraft(chat.id, value);
+    requestAnimationFrame(() => {
+      input.current?.setSelectionRange(caret, caret);
+      autosize(input.current);
+    });
+  });
 
   const update = (key, patch) => setFiles((list) => list.map((f) => (f.key === key ? { ...f, ...patch } : f)));
 
@@ -70,8 +82,11 @@ export function Composer({ chat, handle }) {
     event?.preventDefault();
     if (!canSend) return;
     actions.viewport.stick = true;
-    if (ready.length) ready.forEach((f, i) => actions.send(chat.id, i === 0 ? content : '', f.attachment));
-    else actions.send(chat.id, content);
+    // Sent from a window of older history: the newest messages come back first.
+    actions.jumpToLatest(chat.id);
+    if (ready.length) ready.forEach((f, i) => actions.send(chat.id, i === 0 ? content : '', f.attachment, i === 0 ? replyTo : null));
+    else actions.send(chat.id, content, null, replyTo);
+    if (replyTo) store.setReplyTo(chat.id, null);
     for (const f of ready) if (f.preview) URL.revokeObjectURL(f.preview);
     setFiles((all) => all.filter((f) => !f.attachment));
     setText('');
@@ -80,7 +95,12 @@ export function Composer({ chat, handle }) {
   };
 
   const onKeyDown = (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+    if (mentions.onKeyDown(event)) return;
+    if (event.key === 'Escape' && replyTo) {
+      event.preventDefault();
+      event.stopPropagation();
+      store.setReplyTo(chat.id, null);
+    } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       submit();
     } else if (event.key === 'ArrowUp' && !text && !files.length && !event.altKey && !event.ctrlKey && !event.metaKey) {
@@ -93,6 +113,7 @@ export function Composer({ chat, handle }) {
     store.saveDraft(chat.id, value);
     actions.typing(chat.id, value.trim().length > 0);
     autosize(event.currentTarget);
+    mentions.update();
   };
   const onPaste = (event) => {
     const pasted = [...(event.clipboardData?.files ?? [])];
@@ -105,6 +126,8 @@ export function Composer({ chat, handle }) {
   const failed = files.filter((f) => f.error);
   const placeholder = chat.is_private ? `Message ${chat.name}` : `Message #${chat.name}`;
   return html`<form class="composer" onSubmit=${submit}>
+    <${ReplyBar} chat=${chat} />
+    ${mentions.list}
     ${files.length ? html`<ul class="uploads" aria-label="Attachments">
       ${files.map((f) => html`<li key=${f.key} class=${cls('upload', f.error && 'upload-failed')}>
         ${f.preview ? html`<img class="upload-thumb" src=${f.preview} alt="" />` : html`<span class="upload-thumb"><${Icon} name="file" /></span>`}
@@ -127,8 +150,9 @@ export function Composer({ chat, handle }) {
         <${Icon} name="clip" />
       </label>
       <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1"
-        placeholder=${placeholder} enterkeyhint="send" value=${text}
-        onInput=${onInput} onKeyDown=${onKeyDown} onPaste=${onPaste}></textarea>
+        placeholder=${placeholder} enterkeyhint="send" value=${text} ...${mentions.inputProps}
+        aria-describedby=${replyTo ? 'reply-bar-text' : undefined}
+        onInput=${onInput} onKeyDown=${onKeyDown} onKeyUp=${mentions.update} onClick=${mentions.update} onPaste=${onPaste}></textarea>
       <button type="submit" class="send" aria-label="Send" title="Send (Enter)" disabled=${!canSend}><${Icon} name="send" /></button>
     </div>
   </form>`;

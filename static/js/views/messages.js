@@ -2,7 +2,10 @@
 // five minutes, with day separators and the "New messages" line. It keeps the reader's place:
 // the first view opens at the first unread message (else the bottom), older pages load as you
 // near the top without moving what you see, and new messages scroll into view only if you were
-// already at the bottom (otherwise "Jump to latest" counts them).
+// already at the bottom (otherwise "Jump to latest" counts them). After a jump to an older
+// message (a search result, a quote) it shows a window of history around that message, loads
+// newer pages as you scroll down, and "Jump to latest" goes back to the newest messages.
+// "Seen by …" under the last message follows the other members' read markers.
 import { html, cls, memo, useEffect, useLayoutEffect, useRef, useState } from '../lib.js';
 import * as actions from '../actions.js';
 import * as store from '../store.js';
@@ -101,7 +104,14 @@ function PendingStatus({ entry }) {
   </div>`;
 }
 
-function MessageView({ message: m, grouped, mine, canDelete, editing, pending }) {
+/** The usernames a message mentions (as the reader knows them: the chat's members). */
+function mentionNames(m) {
+  if (!m.mentions?.length) return [];
+  const chat = store.state.chats.get(m.room_id);
+  return m.mentions.map((id) => store.memberName(chat, id)).filter(Boolean);
+}
+
+function MessageView({ message: m, grouped, mine, canDelete, editing, pending, focused }) {
   const confirmDelete = () => store.openDialog('confirm', {
     title: 'Delete this message?',
     body: 'It will be removed for everyone in the chat. This cannot be undone.',
@@ -109,7 +119,9 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending })
     run: () => actions.remove(m),
   });
   const content = m.content ?? '';
-  return html`<article class=${cls('msg', grouped && 'grouped', mine && 'mine', pending && `msg-${pending.status}`)} tabindex="-1"
+  const mentionsMe = !mine && store.mentionsMe(m);
+  return html`<article class=${cls('msg', grouped && 'grouped', mine && 'mine', pending && `msg-${pending.status}`,
+      mentionsMe && 'mentions-me', focused && 'msg-focused')} tabindex="-1"
     data-id=${m.id ?? undefined}>
     <div class="msg-gutter">
       ${grouped
@@ -120,11 +132,12 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending })
       <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
         <span class="msg-sender">${m.sender.username}</span>
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
+        ${mentionsMe ? html`<span class="visually-hidden">, mentions you</span>` : null}
       </div>
       ${pending ? null : parts(messageParts.above, m, mine)}
       ${editing
         ? html`<${EditBox} message=${m} />`
-        : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')}>${formatText(content)}${m.edited_at
+        : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')}>${formatText(content, mentionNames(m), store.me()?.username)}${m.edited_at
               ? html` <span class="edited" title=${`Edited ${fullTime(m.edited_at)}`}>(edited)</span>` : null}</div>` : null}
             ${m.attachment ? html`<${Attachment} attachment=${m.attachment} />` : null}
             ${!content && m.edited_at ? html`<span class="edited">(edited)</span>` : null}`}
@@ -146,7 +159,26 @@ const Message = memo(MessageView);
 const asMessage = (entry, user) => ({
   id: null, room_id: entry.room_id, sender: { id: user.id, username: user.username }, content: entry.content,
   attachment: entry.attachment, client_id: entry.client_id, created_at: entry.created_at, edited_at: null,
+  reply_to: entry.reply_to ?? null, reactions: [], mentions: [],
 });
+
+/** "Seen by bob and carol" under the newest message: the other members (neither the reader nor
+ * its sender) whose read marker has reached it. Not announced: the log is a live region, and a
+ * receipt is no news to read out. */
+function SeenBy({ chat, message }) {
+  const mine = store.me()?.id;
+  const seen = (chat.members ?? [])
+    .filter((m) => m.id !== mine && m.id !== message.sender.id && m.last_read_id >= message.id)
+    .map((m) => m.username);
+  if (!seen.length) return null;
+  const others = (chat.members ?? []).filter((m) => m.id !== mine && m.id !== message.sender.id).length;
+  let text;
+  if (chat.is_private) text = 'Seen';
+  else if (seen.length === others && others > 3) text = 'Seen by everyone';
+  else if (seen.length > 3) text = `Seen by ${seen.slice(0, 3).join(', ')} and ${seen.length - 3} more`;
+  else text = `Seen by ${seen.length > 1 ? `${seen.slice(0, -1).join(', ')} and ${seen[seen.length - 1]}` : seen[0]}`;
+  return html`<p class="seen-by" aria-live="off" title=${seen.join(', ')}>${text}</p>`;
+}
 
 function rows(chat, r, pendingEntries) {
   const user = store.me();
@@ -166,9 +198,12 @@ function rows(chat, r, pendingEntries) {
     const mine = m.sender.id === user.id;
     const key = m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`;
     out.push(html`<${Message} key=${key} message=${m} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
-      editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined} />`);
+      editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined}
+      focused=${m.id != null && m.id === r.highlightId} />`);
     prev = m;
   }
+  const last = r.items[r.items.length - 1];
+  if (last && !r.hasNewer) out.push(html`<${SeenBy} key="seen-by" chat=${chat} message=${last} />`);
   return out;
 }
 
@@ -192,7 +227,8 @@ export function MessageList({ chat, r }) {
   const measure = () => {
     const el = scroller.current;
     if (!el) return;
-    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
+    // In a window of older history (after a jump) the bottom of the list is not the newest.
+    const bottom = !r.hasNewer && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
     actions.viewport.atBottom = bottom;
     place.current.height = el.scrollHeight;
     place.current.top = el.scrollTop;
@@ -202,6 +238,7 @@ export function MessageList({ chat, r }) {
     }
     if (bottom && store.state.visible) actions.markRead(chat.id);
     if (el.scrollTop < NEAR_TOP && place.current.positioned) actions.loadOlder(chat.id);
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_TOP && place.current.positioned) actions.loadNewer(chat.id);
   };
 
   const toBottom = (smooth) => {
@@ -214,13 +251,24 @@ export function MessageList({ chat, r }) {
     if (!el || !r.loaded) return;
     const p = place.current;
     const first = r.items[0]?.id ?? null;
-    if (!p.positioned) {
+    const target = r.focusId != null ? el.querySelector(`article[data-id="${r.focusId}"]`) : null;
+    if (target) {
+      // A jump: the message in the middle of the view, highlighted for a moment, focused (so a
+      // screen reader reads it).
+      el.scrollTop = target.offsetTop - (el.clientHeight - target.offsetHeight) / 2;
+      target.focus({ preventScroll: true });
+      const id = r.focusId;
+      r.focusId = null;
+      store.patchRoom(chat.id, { highlightId: id });
+      setTimeout(() => { if (r.highlightId === id) store.patchRoom(chat.id, { highlightId: null }); }, 2500);
+      p.positioned = true;
+    } else if (!p.positioned) {
       const divider = el.querySelector('.divider');
       el.scrollTop = divider ? divider.offsetTop - el.clientHeight / 3 : el.scrollHeight;
       p.positioned = true;
     } else if (p.firstId != null && first != null && first < p.firstId) {
       el.scrollTop = p.top + (el.scrollHeight - p.height);
-    } else if (actions.viewport.atBottom || actions.viewport.stick) {
+    } else if ((actions.viewport.atBottom && !r.hasNewer) || actions.viewport.stick) {
       el.scrollTop = el.scrollHeight;
     }
     actions.viewport.stick = false;
@@ -232,7 +280,7 @@ export function MessageList({ chat, r }) {
   useEffect(() => {
     actions.viewport.atBottom = true;
     const observer = new ResizeObserver(() => {
-      if (actions.viewport.atBottom) toBottom(false);
+      if (actions.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
     });
     observer.observe(inner.current);
     return () => observer.disconnect();
@@ -253,7 +301,8 @@ export function MessageList({ chat, r }) {
         ${rows(chat, r, pendingEntries)}
       </div>
     </div>
-    ${!atBottom ? html`<button type="button" class="jump" onClick=${() => toBottom(true)}>
+    ${!atBottom || r.hasNewer ? html`<button type="button" class="jump"
+      onClick=${() => (r.hasNewer ? actions.jumpToLatest(chat.id) : toBottom(true))}>
       <${Icon} name="down" />Jump to latest${unseen ? html`<span class="jump-count">${unseen} new</span>` : null}
     </button>` : null}
   </div>`;

@@ -13,6 +13,7 @@ export const sidebarTools = [];
 function ChatLink({ chat, current }) {
   const online = chat.is_private ? store.isOnline(chat.peer) : undefined;
   const unread = chat.unread_count || 0;
+  const mentions = chat.unread_mentions || 0;
   const typing = store.typingNames(chat.id);
   const last = chat.last_message;
   const me = store.me();
@@ -35,6 +36,7 @@ function ChatLink({ chat, current }) {
       <span class="chat-link-meta">
         ${last ? html`<span class="chat-link-time">${hidden(', ')}${listTime(last.created_at)}</span>` : null}
         ${unread ? html`<span class="badge">${hidden(', ')}${unread > 99 ? '99+' : unread}${hidden(` unread message${unread === 1 ? '' : 's'}`)}</span>` : null}
+        ${mentions ? html`<span class="badge badge-mention" title=${`${mentions} unread mention${mentions === 1 ? '' : 's'}`}>${hidden(', ')}@${hidden(` ${mentions} mentioning you`)}</span>` : null}
       </span>
     </a>
   </li>`;

@@ -1,0 +1,157 @@
+// The administration panel (SPEC §6), for administrators only: a button "Administration" in the
+// sidebar's footer opens a dialog with the accounts ("Disable" / "Enable" for each) and the
+// invites ("Create invite", which shows the link to copy, and "Revoke" for each). It plugs into
+// the sidebar (sidebarTools) and the dialogs (registerDialog); its state is its own, fetched
+// when it opens.
+import { html, useEffect, useRef, useState } from '../lib.js';
+import * as api from '../api.js';
+import * as store from '../store.js';
+import { fullTime } from '../format.js';
+import { Modal } from './dialog.js';
+import { registerDialog } from './dialogs.js';
+import { Icon } from './icons.js';
+import { sidebarTools } from './sidebar.js';
+
+function AdminButton() {
+  if (!store.me()?.is_admin) return null;
+  return html`<button type="button" class="icon-btn" aria-label="Administration" title="Administration"
+    onClick=${() => store.openDialog('admin')}><${Icon} name="shield" /></button>`;
+}
+
+/** Run `work` with a busy flag and the error it threw, if any. */
+function useAction() {
+  const [busy, setBusy] = useState(null);
+  const [error, setError] = useState(null);
+  const run = async (key, work) => {
+    if (busy) return;
+    setBusy(key);
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, error, run };
+}
+
+function Users() {
+  const [users, setUsers] = useState(null);
+  const { busy, error, run } = useAction();
+  const me = store.me();
+  useEffect(() => { run('load', async () => setUsers(await api.adminUsers())); }, []);
+  const toggle = (user) => run(user.id, async () => {
+    const changed = await api.setUserDisabled(user.id, !user.disabled);
+    setUsers((list) => list.map((u) => (u.id === changed.id ? changed : u)));
+  });
+  return html`<section class="admin-section" aria-labelledby="admin-users">
+    <h3 id="admin-users" class="admin-heading">Users ${users ? html`<span class="count">${users.length}</span>` : null}</h3>
+    ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+    ${users === null ? html`<p class="hint">${busy ? 'Loading…' : ''}</p>` : html`<ul class="admin-list">
+      ${users.map((u) => html`<li key=${u.id} class=${u.disabled ? 'admin-row is-disabled' : 'admin-row'}>
+        <span class="admin-row-text" id=${`admin-user-${u.id}`}>
+          <span class="admin-row-name">${u.username}${u.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+          <span class="admin-row-note">${[u.email, u.is_admin ? 'administrator' : null, u.disabled ? 'disabled' : null]
+            .filter(Boolean).join(' · ')}</span>
+        </span>
+        ${u.id === me.id ? null : html`<button type="button" class=${u.disabled ? 'btn small' : 'btn small danger-outline'}
+          aria-describedby=${`admin-user-${u.id}`} disabled=${busy === u.id} onClick=${() => toggle(u)}>
+          ${u.disabled ? 'Enable' : 'Disable'}</button>`}
+      </li>`)}
+    </ul>`}
+  </section>`;
+}
+
+/** The link of a new invite, in a read-only field, with "Copy link" where the browser allows. */
+function NewInvite({ invite }) {
+  const field = useRef(null);
+  const [copied, setCopied] = useState(false);
+  useEffect(() => { field.current?.select(); }, [invite.code]);
+  const copy = async () => {
+    field.current?.select();
+    try {
+      await navigator.clipboard.writeText(invite.url);
+      setCopied(true);
+    } catch {
+      // No clipboard on a plain-http LAN address: the link is selected, Ctrl+C copies it.
+      setCopied(false);
+    }
+  };
+  return html`<div class="field admin-new-invite">
+    <label for="invite-link">Invite link</label>
+    <div class="admin-copy-row">
+      <input id="invite-link" ref=${field} type="text" readonly value=${invite.url} aria-describedby="invite-link-hint"
+        onFocus=${(e) => e.currentTarget.select()} />
+      ${navigator.clipboard ? html`<button type="button" class="btn" onClick=${copy}>Copy link</button>` : null}
+    </div>
+    <p class="hint" id="invite-link-hint" role="status">${copied ? 'Copied.' : `Send this link to the person you invite. ${
+      invite.uses_left === 1 ? 'It signs up one account' : `It signs up ${invite.uses_left} accounts`} until ${fullTime(invite.expires_at)}.`}</p>
+  </div>`;
+}
+
+const VALIDITY = [['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days']];
+
+function Invites() {
+  const [invites, setInvites] = useState(null);
+  const [created, setCreated] = useState(null);
+  const [uses, setUses] = useState('1');
+  const [valid, setValid] = useState('7d');
+  const { busy, error, run } = useAction();
+  const load = async () => setInvites(await api.adminInvites());
+  useEffect(() => { run('load', load); }, []);
+  const create = (event) => {
+    event.preventDefault();
+    run('create', async () => {
+      setCreated(await api.createInvite(Number(uses), valid));
+      await load();
+    });
+  };
+  const revoke = (invite) => run(invite.code, async () => {
+    await api.revokeInvite(invite.code);
+    if (created?.code === invite.code) setCreated(null);
+    await load();
+  });
+  return html`<section class="admin-section" aria-labelledby="admin-invites">
+    <h3 id="admin-invites" class="admin-heading">Invites ${invites ? html`<span class="count">${invites.length}</span>` : null}</h3>
+    <form class="admin-invite-form" onSubmit=${create}>
+      <div class="field">
+        <label for="invite-uses">Uses</label>
+        <input id="invite-uses" type="number" min="1" max="10000" inputmode="numeric" value=${uses}
+          aria-invalid=${error?.fields?.uses ? 'true' : undefined} onInput=${(e) => setUses(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="invite-valid">Valid for</label>
+        <select id="invite-valid" value=${valid} onChange=${(e) => setValid(e.currentTarget.value)}>
+          ${VALIDITY.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
+        </select>
+      </div>
+      <button type="submit" class="btn primary" disabled=${busy === 'create'}><${Icon} name="plus" />Create invite</button>
+    </form>
+    ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+    ${created ? html`<${NewInvite} invite=${created} />` : null}
+    ${invites?.length ? html`<ul class="admin-list">
+      ${invites.map((i) => html`<li key=${i.code} class="admin-row">
+        <span class="admin-row-text" id=${`admin-invite-${i.code}`}>
+          <span class="admin-row-name"><code>${i.code.slice(0, 8)}…</code></span>
+          <span class="admin-row-note">${i.uses_left === 1 ? '1 use left' : `${i.uses_left} uses left`} · until ${fullTime(i.expires_at)}</span>
+        </span>
+        <button type="button" class="btn small danger-outline" aria-describedby=${`admin-invite-${i.code}`}
+          disabled=${busy === i.code} onClick=${() => revoke(i)}>Revoke</button>
+      </li>`)}
+    </ul>` : invites ? html`<p class="hint">No usable invites.</p>` : null}
+  </section>`;
+}
+
+function AdminDialog({ onClose }) {
+  return html`<${Modal} title="Administration" onClose=${onClose} class="admin">
+    <div class="modal-body admin-body">
+      <${Users} />
+      <${Invites} />
+    </div>
+  <//>`;
+}
+
+sidebarTools.push(AdminButton);
+registerDialog('admin', AdminDialog);
