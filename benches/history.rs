@@ -1,5 +1,7 @@
 //! History paging benchmark (issue 3): pages of 50 with `before` at random positions, from
 //! concurrent keep-alive HTTP clients, in a room of 1,000,000 messages and in one of 1,000.
+//! One message in five is a reply (to the message three before it) and another one in five
+//! carries two reactions (issue 12), so pages show ReplyRefs and Reactions as real rooms do.
 //!
 //! The server is the real release binary in its own process, so its CPU is measured apart from
 //! this load generator's (both are printed: on a 2-core machine they share the cores). The big
@@ -8,88 +10,27 @@
 //!
 //!     cargo bench --bench history     # BENCH_SECS=10 BENCH_CLIENTS=32 BENCH_SERVER_ARGS="--db-readers 4"
 //!
-//! The HTTP client is a few lines over a TcpStream: reqwest costs more CPU per request than
-//! the server under test, which would measure the client instead of natter.
+//! The HTTP client is `support/http.rs`'s, a few lines over a TcpStream.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use http::{Http, reader_with_rooms};
 use natter::db::{Db, DbError, DbOptions};
-use serde_json::{Value, json};
 use support::{Server, percentile, process_cpu_seconds};
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/mod.rs"]
 mod support;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const BIG_ROOM: i64 = 1_000_000;
 const SMALL_ROOM: i64 = 1_000;
 const PAGE: i64 = 50;
 
-/// One keep-alive HTTP/1.1 connection.
-struct Http {
-    stream: tokio::io::BufReader<TcpStream>,
-    host: String,
-    line: String,
-    body: Vec<u8>,
-}
-
-impl Http {
-    async fn connect(addr: &str) -> Http {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Http {
-            stream: tokio::io::BufReader::new(stream),
-            host: addr.to_string(),
-            line: String::new(),
-            body: Vec::new(),
-        }
-    }
-
-    /// Send one request; returns the status, the body is left in `self.body`.
-    async fn request(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> u16 {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        if let Some(token) = token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        if body.is_some() {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
-        }
-        head.push_str("\r\n");
-        head.push_str(&payload);
-        self.stream.get_mut().write_all(head.as_bytes()).await.expect("write");
-        self.line.clear();
-        self.stream.read_line(&mut self.line).await.expect("status line");
-        let status: u16 = self.line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-        let mut length = 0usize;
-        loop {
-            self.line.clear();
-            self.stream.read_line(&mut self.line).await.expect("header");
-            let header = self.line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().expect("content-length");
-            }
-        }
-        self.body.resize(length, 0);
-        self.stream.read_exact(&mut self.body).await.expect("body");
-        status
-    }
-
-    async fn json(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-        let status = self.request(method, path, token, body).await;
-        (status, serde_json::from_slice(&self.body).unwrap_or(Value::Null))
-    }
-}
-
-/// Fill `room_id` with `count` messages by `sender` through the engine's batch path.
+/// Fill `room_id` with `count` messages by `sender` through the engine's batch path: every fifth
+/// a reply, every fifth (another one) with two reactions.
 fn fill_room(db: &Db, room_id: i64, sender: i64, count: i64) {
     const BATCH: i64 = 20_000;
     let mut written = 0;
@@ -98,11 +39,24 @@ fn fill_room(db: &Db, room_id: i64, sender: i64, count: i64) {
         let first = written;
         db.write_blocking(move |conn| {
             let mut insert = conn.prepare_cached(
-                "INSERT INTO messages (room_id, sender_id, content, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO messages (room_id, sender_id, content, created_at, reply_to, reply_to_sender)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            )?;
+            let mut react = conn.prepare_cached(
+                "INSERT INTO reactions (room_id, message_id, emoji, user_id, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let now = natter::db::now();
+            let mut recent = [0i64; 3];
             for i in first..first + n {
-                insert.execute((room_id, sender, format!("message number {i} in a long history"), &now))?;
+                let reply_to = (i % 5 == 0 && recent[0] > 0).then_some(recent[0]);
+                let content = format!("message number {i} in a long history");
+                let id: i64 = insert
+                    .query_row((room_id, sender, content, &now, reply_to, reply_to.map(|_| sender)), |r| r.get(0))?;
+                if i % 5 == 2 {
+                    react.execute((room_id, id, "👍", sender, 1))?;
+                    react.execute((room_id, id, "🎉", sender, 2))?;
+                }
+                recent = [recent[1], recent[2], id];
             }
             Ok::<_, DbError>(())
         })
@@ -197,23 +151,8 @@ fn main() {
 
     // 1. Accounts and rooms through the API.
     let server = Server::start(dir.path());
-    let (token, big, small, user_id) = runtime.block_on(async {
-        let mut http = Http::connect(&server.addr).await;
-        let body = json!({"username": "reader", "email": "reader@example.com", "password": "password123"});
-        let (status, user) = http.json("POST", "/auth/signup", None, Some(&body)).await;
-        assert_eq!(status, 201, "signup: {user}");
-        let login = json!({"email": "reader", "password": "password123"});
-        let (_, token) = http.json("POST", "/auth/login", None, Some(&login)).await;
-        let token = token["access_token"].as_str().expect("token").to_string();
-        let (_, big) = http.json("POST", "/chat/chat_rooms", Some(&token), Some(&json!({"name": "big"}))).await;
-        let (_, small) = http.json("POST", "/chat/chat_rooms", Some(&token), Some(&json!({"name": "small"}))).await;
-        (
-            token,
-            big["id"].as_i64().expect("room"),
-            small["id"].as_i64().expect("room"),
-            user["id"].as_i64().expect("id"),
-        )
-    });
+    let reader = runtime.block_on(reader_with_rooms(&server.addr, &["big", "small"]));
+    let (token, big, small, user_id) = (reader.token, reader.rooms[0], reader.rooms[1], reader.user_id);
     server.stop();
 
     // 2. A million messages through the engine's batch path.
