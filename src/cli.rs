@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::User { action }) => user(action),
-        Some(Command::Invite { uses, expires, public_url, data }) => invite(uses, expires, public_url, &data),
+        Some(Command::Invite { uses, expires, public_url, qr, data }) => invite(uses, expires, public_url, qr, &data),
         Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
         Some(Command::Restore { file, data }) => restore(&file, &data),
         Some(Command::Healthcheck { url, data: _ }) => healthcheck(&url),
@@ -138,8 +138,9 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
 /// Where `natter invite` links point when neither `--public-url` nor the server says.
 const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
-/// Create an invite and print its link (stdout) and its details (stderr).
-fn invite(uses: u32, expires: Duration, public_url: Option<String>, data: &DataArgs) -> Result<(), String> {
+/// Create an invite and print its link (stdout), with `--qr` its QR code (stdout), and its
+/// details (stderr).
+fn invite(uses: u32, expires: Duration, public_url: Option<String>, qr: bool, data: &DataArgs) -> Result<(), String> {
     let request = NewInvite { uses: Some(uses), expires_in: Some(expires.as_secs().into()) };
     // Refused flags touch no data.
     request.uses().and(request.ttl()).map_err(say)?;
@@ -155,6 +156,16 @@ fn invite(uses: u32, expires: Duration, public_url: Option<String>, data: &DataA
     operator.close();
     let invite = result?.map_err(say)?;
     println!("{}", invite.url);
+    if qr {
+        // An invite link is far below a QR code's capacity (2,331 bytes at level M).
+        let lines = crate::reach::qr_lines(&invite.url, crate::reach::QrStyle::for_stdout())
+            .ok_or("the invite link is too long for a QR code")?;
+        println!();
+        for line in lines {
+            println!("  {line}");
+        }
+        println!();
+    }
     eprintln!(
         "code: {}, uses: {}, expires: {} (the link opens sign-up with the code filled in)",
         invite.code, invite.uses_left, invite.expires_at

@@ -42,6 +42,9 @@ pub enum Command {
         /// server last started with on this data, else http://localhost:8000].
         #[arg(long, value_parser = parse_public_url)]
         public_url: Option<String>,
+        /// Also print the link as a QR code, for a phone's camera.
+        #[arg(long)]
+        qr: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -176,7 +179,9 @@ impl DataArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Who may sign up (`--registration`); `GET /healthz` says which, for the web UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Registration {
     Open,
     Invite,

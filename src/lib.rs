@@ -24,6 +24,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod password;
+pub mod reach;
 pub mod realtime;
 pub mod sync;
 pub mod usecase;
@@ -273,6 +274,8 @@ pub async fn run(config: ServeArgs) -> Result<(), String> {
     if let Some(metrics) = app.metrics_addr() {
         tracing::info!(address = %metrics, "metrics are served at /metrics");
     }
+    // Where people can reach it, and what to do next (issue 15).
+    reach::announce(&app.state, local, "http").await;
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -601,6 +601,9 @@ async fn user_search_returns_at_most_20() {
 #[tokio::test]
 async fn closed_registration_refuses_signups() {
     let server = spawn_with(|a| a.registration = Registration::Closed).await;
+    // The web UI learns who may sign up from /healthz.
+    let (_, health) = server.get("/healthz", None).await;
+    assert_eq!(health["registration"], json!("closed"), "{health}");
     let (status, body) = server.try_signup("paul").await;
     assert_error(status, &body, 403, "forbidden");
     let (status, _) = server.login("paul", PASSWORD).await;
@@ -824,7 +827,9 @@ async fn healthz_and_trailing_slashes() {
         assert_eq!(content_type.as_deref(), Some("application/json; charset=utf-8"));
         let (status, body) = read_json(response).await;
         assert_eq!(status, StatusCode::OK, "{path}");
-        assert_eq!(body, json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}), "{path}");
+        let expected =
+            json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "first_run": true, "registration": "open"});
+        assert_eq!(body, expected, "{path}");
     }
 
     let (status, user) = server
@@ -832,6 +837,10 @@ async fn healthz_and_trailing_slashes() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "/auth/signup/: {user}");
     assert_user(&user, "abel", "abel@example.com");
+    // The first account ends the first run.
+    let (status, body) = server.get("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["first_run"], json!(false), "{body}");
     let (status, body) = server
         .post("/auth/signup/", None, &json!({"username": "ABEL", "email": "abel2@example.com", "password": PASSWORD}))
         .await;

@@ -6,14 +6,20 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::config::Registration;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 /// Whether the server can serve: 200 when the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Healthy.", body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    state.ops.health().await?;
-    Ok(Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") }))
+    let health = state.ops.health().await?;
+    Ok(Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        first_run: health.first_run,
+        registration: state.config.registration,
+    }))
 }
 
 /// `GET /healthz`'s answer.
@@ -23,6 +29,11 @@ pub struct Health {
     status: &'static str,
     /// natter's version.
     version: &'static str,
+    /// No account exists yet: the first one to sign up becomes the administrator (the web UI
+    /// then opens on sign-up).
+    first_run: bool,
+    /// Who may sign up (`--registration`): `open`, `invite` (with an invite code) or `closed`.
+    registration: Registration,
 }
 
 /// `GET /metrics` on the public port: with `--metrics`, unless `--metrics-bind` serves it

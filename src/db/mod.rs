@@ -569,6 +569,11 @@ pub fn ping(conn: &Connection) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether any account exists (a first run has none): one index probe.
+pub fn any_account(conn: &Connection) -> Result<bool, DbError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |row| row.get(0))?)
+}
+
 /// Current time as the SPEC's RFC 3339 UTC string with milliseconds.
 pub fn now() -> String {
     format_time(time::OffsetDateTime::now_utc())

@@ -9,6 +9,13 @@ use crate::metrics::{Live, Metrics};
 use crate::usecase::chat::Events;
 use crate::usecase::presence::Presence;
 
+/// What [`Operations::health`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// No account exists yet: the first one to sign up becomes the administrator.
+    pub first_run: bool,
+}
+
 pub struct Operations {
     db: Db,
     presence: Arc<Presence>,
@@ -22,9 +29,12 @@ impl Operations {
         Operations { db, presence, events, metrics, started: Instant::now() }
     }
 
-    /// Ok when the database answers a query.
-    pub async fn health(&self) -> ApiResult<()> {
-        Ok(self.db.read(db::ping).await?)
+    /// Ok when the database answers a query; the answer says whether this is a first run (no
+    /// account yet), which the web UI uses to open on sign-up and the start message to say who
+    /// becomes the administrator.
+    pub async fn health(&self) -> ApiResult<Health> {
+        let any_account = self.db.read(db::any_account).await?;
+        Ok(Health { first_run: !any_account })
     }
 
     /// The Prometheus text of every family (see [`crate::metrics`]); `None` without `--metrics`.
