@@ -45,7 +45,12 @@ where
 }
 
 async fn sign_up(person: &Person, username: &str) {
-    person.click_button("Create an account").await;
+    // A page opened before any account existed is on sign-up already (first run).
+    let either = format!("{} | {}", button("Create an account"), button("Sign up"));
+    person.find(&either).await;
+    if person.count(&button("Create an account")).await > 0 {
+        person.click_button("Create an account").await;
+    }
     person.type_in("Username", username).await;
     person.type_in("Email", &format!("{username}@example.com")).await;
     person.type_in("Password", common::PASSWORD).await;
@@ -309,8 +314,10 @@ async fn invite_link_expiry_keyboard_and_phone() {
         let Ok([carol]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
         let server = srv;
 
-        // Without an invite, sign-up says why it failed, in an alert.
-        carol.click_button("Create an account").await;
+        // No account yet on an invite-only server: the page opens on sign-up, with the invite
+        // field; without an invite, sign-up says why it failed, in an alert.
+        carol.find("//h1[normalize-space(.)='Create an account']").await;
+        carol.find(&harness::textbox("Invite code")).await;
         carol.type_in("Username", "carol").await;
         carol.type_in("Email", "carol@example.com").await;
         carol.type_in("Password", common::PASSWORD).await;
@@ -1273,6 +1280,124 @@ async fn administrators_manage_users_and_invites() {
         root.gone(&panel).await;
         root.assert_no_console_errors().await;
         vec![root, bob]
+    })
+    .await;
+}
+
+/// The QR code drawn in the page at `xpath` (an `<svg data-modules=N>` whose path draws one
+/// `M{x} {y}h1v1h-1z` square per dark module, after a 4-module margin), decoded.
+async fn decode_qr(person: &Person, xpath: &str) -> String {
+    let svg = person.find(xpath).await;
+    let modules: usize = svg.attr("data-modules").await.unwrap().unwrap_or_default().parse().expect("data-modules");
+    let d = person.js("return arguments[0].querySelector('path').getAttribute('d');", vec![json!(svg)]).await;
+    let mut dark = std::collections::HashSet::new();
+    for square in d.as_str().expect("a path").split('M').filter(|s| !s.is_empty()) {
+        let corner = square.trim_end_matches("h1v1h-1z");
+        let (x, y) = corner.split_once(' ').expect("M{x} {y}");
+        dark.insert((x.parse::<usize>().unwrap() - 4, y.parse::<usize>().unwrap() - 4));
+    }
+    let grid = rqrr::Grid::new(rqrr::SimpleGrid::from_func(modules, |x, y| dark.contains(&(x, y))));
+    grid.decode().expect("the QR code decodes").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
+async fn first_run_opens_on_sign_up_and_invites_come_with_a_qr_code() {
+    let _one = harness::one_at_a_time().await;
+    let server = common::spawn().await;
+    let srv = &server;
+    with_browsers(srv, &["ada"], |people| async move {
+        let Ok([ada]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
+        let server = srv;
+        // No account yet: the page opens on sign-up and says who becomes the administrator.
+        ada.find("//h1[normalize-space(.)='Create an account']").await;
+        ada.find("//p[contains(., 'the first account becomes the administrator')]").await;
+        for (phone, dark) in [(false, false), (false, true), (true, false), (true, true)] {
+            let size = if phone { "phone" } else { "desktop" };
+            let scheme = if dark { "dark" } else { "light" };
+            if phone {
+                ada.viewport(390, 844, true).await;
+            }
+            ada.color_scheme(dark).await;
+            ada.assert_accessible(&format!("first-run sign-up ({size}, {scheme})")).await;
+            ada.screenshot(&format!("{size}-{scheme}-first-run")).await;
+        }
+        ada.color_scheme(false).await;
+        ada.viewport(1280, 800, false).await;
+        ada.type_in("Username", "ada").await;
+        ada.type_in("Email", "ada@example.com").await;
+        ada.type_in("Password", common::PASSWORD).await;
+        ada.click_button("Sign up").await;
+
+        // The empty state instead of a blank page: create a room, invite people.
+        let welcome = "//main[contains(@class, 'welcome')]";
+        ada.visible(&format!("{welcome}//button[normalize-space(.)='Create a room']")).await;
+        ada.visible(&format!("{welcome}//button[normalize-space(.)='Invite people']")).await;
+        ada.find(&button("Administration")).await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            ada.color_scheme(dark).await;
+            ada.assert_accessible(&format!("empty state ({scheme})")).await;
+            ada.screenshot(&format!("desktop-{scheme}-empty")).await;
+        }
+        // On a phone, the chat list has the same first steps.
+        ada.viewport(390, 844, true).await;
+        ada.visible("//nav[@aria-label='Chats']//button[normalize-space(.)='Invite people']").await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            ada.color_scheme(dark).await;
+            ada.assert_accessible(&format!("phone empty state ({scheme})")).await;
+            ada.screenshot(&format!("phone-{scheme}-empty")).await;
+        }
+        ada.color_scheme(false).await;
+
+        // "Invite people" on an open server: this server's address, to copy, share or scan.
+        ada.click("//nav[@aria-label='Chats']//button[normalize-space(.)='Invite people']").await;
+        let invite_dialog = dialog("Invite people");
+        ada.find(&invite_dialog).await;
+        let address = ada.visible(&harness::textbox("Address of this server")).await;
+        let address = address.prop("value").await.unwrap().unwrap_or_default();
+        assert_eq!(address, format!("{}/", server.base));
+        let qr = format!("{invite_dialog}//*[name()='svg'][@role='img']");
+        assert_eq!(decode_qr(&ada, &qr).await, address, "the QR code is the address");
+        ada.assert_no_horizontal_scroll("phone invite people").await;
+        ada.assert_accessible("phone invite people").await;
+        ada.screenshot("phone-light-invite-people").await;
+        ada.press(keys::ESCAPE).await;
+        ada.gone(&invite_dialog).await;
+        ada.viewport(1280, 800, false).await;
+
+        // Administration, Create invite: the link, Copy link, and its QR code.
+        ada.click_button("Administration").await;
+        let panel = dialog("Administration");
+        ada.find(&panel).await;
+        ada.click_button("Create invite").await;
+        let link = ada.visible(&harness::textbox("Invite link")).await;
+        let url = link.prop("value").await.unwrap().unwrap_or_default();
+        assert!(url.starts_with(&format!("{}/#invite=", server.base)), "{url}");
+        let qr = format!(
+            "{panel}//*[name()='svg'][@role='img'][@aria-label={}]",
+            harness::lit(&format!("QR code of {url}"))
+        );
+        assert_eq!(decode_qr(&ada, &qr).await, url, "the QR code is the invite link");
+        ada.click(&format!("{panel}{}", button("Copy link"))).await;
+        ada.find("//p[@id='invite-link-hint'][normalize-space(.)='Copied.' or contains(., 'Ctrl+C')]").await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            ada.color_scheme(dark).await;
+            ada.assert_accessible(&format!("invite with its QR code ({scheme})")).await;
+            ada.screenshot(&format!("desktop-{scheme}-invite-qr")).await;
+        }
+        ada.viewport(390, 844, true).await;
+        ada.assert_no_horizontal_scroll("phone invite QR").await;
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            ada.color_scheme(dark).await;
+            ada.assert_accessible(&format!("phone invite with its QR code ({scheme})")).await;
+            ada.screenshot(&format!("phone-{scheme}-invite-qr")).await;
+        }
+        ada.assert_no_console_errors().await;
+        vec![ada]
     })
     .await;
 }

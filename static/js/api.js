@@ -57,6 +57,9 @@ const q = (params) => {
   return text ? `?${text}` : '';
 };
 
+// The server: healthy, first run (no account yet), who may sign up.
+export const health = () => request('GET', 'healthz');
+
 // Authentication
 export const login = (email, password) => request('POST', 'auth/login', { email, password });
 export const signup = (fields) => request('POST', 'auth/signup', fields);

@@ -1,13 +1,14 @@
 // The administration panel (SPEC §6), for administrators only: a button "Administration" in the
 // sidebar's footer opens a dialog with the accounts ("Disable" / "Enable" for each) and the
-// invites ("Create invite", which shows the link to copy, and "Revoke" for each). It plugs into
-// the sidebar (sidebarTools) and the dialogs (registerDialog); its state is its own, fetched
-// when it opens.
-import { html, useEffect, useRef, useState } from '../lib.js';
+// invites ("Create invite", which shows the link to copy or share and its QR code, and "Revoke"
+// for each). It plugs into the sidebar (sidebarTools) and the dialogs (registerDialog); its
+// state is its own, fetched when it opens.
+import { html, useEffect, useState } from '../lib.js';
 import * as api from '../api.js';
 import * as store from '../store.js';
 import { fullTime } from '../format.js';
 import { Modal } from './dialog.js';
+import { ShareLink } from './share.js';
 import { registerDialog } from './dialogs.js';
 import { Icon } from './icons.js';
 import { sidebarTools } from './sidebar.js';
@@ -64,30 +65,12 @@ function Users() {
   </section>`;
 }
 
-/** The link of a new invite, in a read-only field, with "Copy link" where the browser allows. */
+/** The link of a new invite: to copy, to share, and as a QR code to scan. */
 function NewInvite({ invite }) {
-  const field = useRef(null);
-  const [copied, setCopied] = useState(false);
-  useEffect(() => { field.current?.select(); }, [invite.code]);
-  const copy = async () => {
-    field.current?.select();
-    try {
-      await navigator.clipboard.writeText(invite.url);
-      setCopied(true);
-    } catch {
-      // No clipboard on a plain-http LAN address: the link is selected, Ctrl+C copies it.
-      setCopied(false);
-    }
-  };
-  return html`<div class="field admin-new-invite">
-    <label for="invite-link">Invite link</label>
-    <div class="admin-copy-row">
-      <input id="invite-link" ref=${field} type="text" readonly value=${invite.url} aria-describedby="invite-link-hint"
-        onFocus=${(e) => e.currentTarget.select()} />
-      ${navigator.clipboard ? html`<button type="button" class="btn" onClick=${copy}>Copy link</button>` : null}
-    </div>
-    <p class="hint" id="invite-link-hint" role="status">${copied ? 'Copied.' : `Send this link to the person you invite. ${
-      invite.uses_left === 1 ? 'It signs up one account' : `It signs up ${invite.uses_left} accounts`} until ${fullTime(invite.expires_at)}.`}</p>
+  const uses = invite.uses_left === 1 ? 'It signs up one account' : `It signs up ${invite.uses_left} accounts`;
+  return html`<div class="admin-new-invite">
+    <${ShareLink} id="invite-link" label="Invite link" url=${invite.url} title="Join natter"
+      hint=${`Send this link to the person you invite, or let them scan the code. ${uses} until ${fullTime(invite.expires_at)}.`} />
   </div>`;
 }
 

@@ -7,6 +7,7 @@ import { Avatar } from './avatar.js';
 import { Composer } from './composer.js';
 import { Icon } from './icons.js';
 import { MessageList } from './messages.js';
+import { inviteAction, useRegistration } from './share.js';
 
 function subtitle(chat) {
   if (chat.is_private) {
@@ -87,17 +88,21 @@ export function ChatView({ chat }) {
   </main>`;
 }
 
-/** The main pane with no chat open (desktop): a greeting and the two ways to start. */
+/** The main pane with no chat open (desktop): a greeting and the ways to start. With no chat
+ * at all (right after the first sign-up), the empty state: create a room, invite people. */
 export function Welcome({ missing }) {
   const user = store.me();
+  const invite = inviteAction(useRegistration());
+  const empty = !store.state.chats.size;
   return html`<main class="welcome" aria-labelledby="welcome-title">
     <${Avatar} name=${user.username} size="lg" />
     <h1 id="welcome-title">${missing ? 'This chat is not available' : `Hello, ${user.username}`}</h1>
     <p>${missing ? 'It may have been deleted, or you are no longer a member.'
-      : store.state.chats.size ? 'Pick a chat on the left, or start something new.' : 'No chats yet. Start one:'}</p>
+      : empty ? 'No chats yet. Create a room for your people, then invite them:' : 'Pick a chat on the left, or start something new.'}</p>
     <div class="welcome-actions">
       ${missing ? html`<a class="btn" href="#/"><${Icon} name="back" />Back to chats</a>` : null}
       <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
+      ${invite ? html`<button type="button" class="btn" onClick=${invite}><${Icon} name="users" />Invite people</button>` : null}
       <button type="button" class="btn" onClick=${() => store.openDialog('new-private-chat')}><${Icon} name="chat" />Start a private chat</button>
     </div>
     <p class="hint welcome-keys"><kbd>Ctrl</kbd> <kbd>K</kbd> jumps to any chat · <kbd>Ctrl</kbd> <kbd>F</kbd> searches messages · <kbd>Alt</kbd> <kbd>↑</kbd> <kbd>↓</kbd> moves between chats</p>

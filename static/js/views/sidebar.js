@@ -6,6 +6,7 @@ import * as store from '../store.js';
 import { listTime, preview } from '../format.js';
 import { Avatar } from './avatar.js';
 import { Icon, Logo } from './icons.js';
+import { FirstSteps } from './share.js';
 
 /** Extra buttons for the sidebar's footer, added by other features (e.g. "Administration"). */
 export const sidebarTools = [];
@@ -82,6 +83,7 @@ export function Sidebar() {
       </div>
     </header>
     <nav class="chat-nav" aria-label="Chats">
+      ${state.chatsLoaded && !order.length ? html`<${FirstSteps} />` : null}
       <${Section} title="Rooms" id="rooms-heading" chats=${rooms} addLabel="New room"
         onAdd=${() => store.openDialog('new-room')} empty="No rooms yet. Create one with +." />
       <${Section} title="Private chats" id="private-heading" chats=${privateChats} addLabel="New private chat"

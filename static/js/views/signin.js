@@ -1,9 +1,12 @@
 // Sign-in and sign-up (SPEC §6 names). An address with #invite=CODE (or ?invite=CODE) opens
-// sign-up with the code filled in; a 403 that asks for an invite shows the invite field.
+// sign-up with the code filled in; a 403 that asks for an invite shows the invite field. On a
+// first run (no account yet, says GET /healthz) it opens on sign-up and says that the first
+// account becomes the administrator; on an invite-only server sign-up asks for the code at once.
 import { html, useEffect, useState, storage } from '../lib.js';
 import * as actions from '../actions.js';
 import { state } from '../store.js';
 import { Logo } from './icons.js';
+import { forgetServerAtStart, serverAtStart } from './share.js';
 
 function inviteFromAddress() {
   const m = /(?:^#|[#&?/])invite=([^&]+)/.exec(location.hash) || /[?&]invite=([^&]+)/.exec(location.search);
@@ -32,12 +35,12 @@ function summary(error, shownFields) {
 
 export function SignIn() {
   const invite = inviteFromAddress();
-  const [mode, setMode] = useState(invite ? 'signup' : 'login');
+  const firstRun = Boolean(serverAtStart?.first_run);
+  const [mode, setMode] = useState(invite || firstRun ? 'signup' : 'login');
   const [form, setForm] = useState({ login: storage.get('natter.lastLogin', '') || '', password: '', username: '', email: '', invite });
-  const [needInvite, setNeedInvite] = useState(Boolean(invite));
+  const [needInvite, setNeedInvite] = useState(Boolean(invite) || serverAtStart?.registration === 'invite');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-
   useEffect(() => { document.title = mode === 'login' ? 'Log in · natter' : 'Create an account · natter'; }, [mode]);
 
   const bind = (key) => ({ value: form[key], onInput: (e) => setForm({ ...form, [key]: e.currentTarget.value }) });
@@ -52,9 +55,12 @@ export function SignIn() {
     setBusy(true);
     setError(null);
     try {
-      if (mode === 'login') await actions.login(form.login.trim(), form.password);
-      else {
+      if (mode === 'login') {
+        await actions.login(form.login.trim(), form.password);
+        forgetServerAtStart();
+      } else {
         await actions.signup({ username: form.username.trim(), email: form.email.trim(), password: form.password, invite: form.invite.trim() });
+        forgetServerAtStart();
         if (/invite=/.test(location.hash + location.search)) history.replaceState(null, '', location.pathname);
       }
     } catch (e) {
@@ -70,6 +76,7 @@ export function SignIn() {
       <div class="auth-brand"><${Logo} size=${44} /><span class="wordmark">natter</span></div>
       <h1 class="auth-title">${login ? 'Log in' : 'Create an account'}</h1>
       <p class="auth-lead">${login ? 'Welcome back. Your chats are waiting.' : 'It takes a few seconds, and you are in.'}</p>
+      ${firstRun && !login ? html`<p class="notice first-run">This server has no accounts yet: the first account becomes the administrator.</p>` : null}
       ${state.notice && login ? html`<p class="notice" role="alert">${state.notice}</p>` : null}
       <form class="stack" onSubmit=${submit} novalidate key=${mode}>
         ${login ? html`
