@@ -21,14 +21,16 @@ pub const FILE_MODE: u32 = 0o600;
 /// Mode of every private folder.
 pub const DIR_MODE: u32 = 0o700;
 
-/// Create `path` (and missing parents) as a private folder, and make an existing one private.
+/// Create `path` (and missing parents) as a private folder, and make an existing one private
+/// (an existing folder natter may not chmod, someone else's, keeps its mode with a warning).
 pub fn create_dir(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
     builder.create(path)?;
-    set_mode(path, DIR_MODE)
+    tighten(path, DIR_MODE);
+    Ok(())
 }
 
 /// Create the empty file `path` with mode 0600 if it does not exist (so that whatever later
