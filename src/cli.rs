@@ -39,19 +39,42 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
 /// Log to standard output with the `--log` filter: text with colours only when standard output
 /// is a terminal (never in a file, a pipe or journald; `NO_COLOR` turns them off there too), or
-/// one JSON object per line.
+/// one JSON object per line. Whatever the filter, the libraries in [`SECRET_BEARING_TARGETS`]
+/// never log below `info`.
 fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
+
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| format!("invalid value '{filter}' for '--log': {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
+    let cap = tracing_subscriber::filter::filter_fn(|meta| !holds_secrets(meta.target(), *meta.level()));
+    let layer = match format {
         LogFormat::Text => {
             let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            builder.with_ansi(colours).init();
+            fmt::layer().with_ansi(colours).with_filter(cap).boxed()
         }
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_ansi(false).init(),
-    }
-    Ok(())
+        LogFormat::Json => {
+            fmt::layer().json().flatten_event(true).with_current_span(false).with_ansi(false).with_filter(cap).boxed()
+        }
+    };
+    tracing_subscriber::registry().with(filter).with(layer).try_init().map_err(|e| format!("cannot start logging: {e}"))
+}
+
+/// Libraries whose `debug`/`trace` lines carry what must never reach a log (issue 14):
+/// tungstenite logs every WebSocket message and frame it receives or sends at `trace`, and those
+/// include a Socket.IO client's CONNECT packet with its token (`40{"token":"…"}`) and every
+/// `chat_response` with its attachment's `/media` capability name. natter's own lines never name
+/// a token, password, secret or media file (`tests/logs.rs` runs the server at `trace` to hold
+/// every target to that); for these, only `info` and above (none of which carry a payload) pass.
+pub const SECRET_BEARING_TARGETS: &[&str] = &["tungstenite", "tokio_tungstenite"];
+
+/// Whether a log line from `target` at `level` is one of those never written.
+pub fn holds_secrets(target: &str, level: tracing::Level) -> bool {
+    level > tracing::Level::INFO
+        && SECRET_BEARING_TARGETS
+            .iter()
+            .any(|t| target.strip_prefix(t).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
 }
 
 /// The password from `--password`, else one line of standard input.
@@ -208,5 +231,21 @@ fn healthcheck(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{url} answered: {}", if status.is_empty() { "nothing" } else { status }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::holds_secrets;
+
+    #[test]
+    fn websocket_payload_lines_are_never_logged() {
+        assert!(holds_secrets("tungstenite::protocol", Level::TRACE));
+        assert!(holds_secrets("tokio_tungstenite", Level::DEBUG));
+        assert!(!holds_secrets("tungstenite::protocol", Level::WARN));
+        assert!(!holds_secrets("tungstenite_extra", Level::TRACE));
+        assert!(!holds_secrets("natter::access", Level::TRACE));
     }
 }

@@ -277,6 +277,10 @@ pub struct ServeArgs {
     /// How long a request may take before it gets 500, e.g. 30s.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// An upload whose body sends no byte for this long is cut off: 408, the connection closed,
+    /// its temporary file removed (uploads are exempt from --request-timeout).
+    #[arg(long, default_value = "30s", value_parser = parse_nonzero_duration)]
+    pub upload_idle_timeout: Duration,
     /// How long shutdown waits for open connections before it closes them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -338,6 +342,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     n.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// A duration that must not be zero (a timeout of nothing would refuse everything).
+pub fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("`{text}` must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 /// `1048576`, `512KiB`, `10MiB`, `1GiB`, `10MB` (decimal), `10M` (binary).

@@ -35,6 +35,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{detail}")]
     Conflict { detail: String, field: &'static str },
+    /// The client stopped sending a request body (`--upload-idle-timeout`): 408, and the
+    /// connection is closed.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -77,6 +81,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationError,
@@ -116,6 +121,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -133,6 +139,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation { .. } => "validation_error",
@@ -189,6 +196,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, ApiError::RequestTimeout(_)) {
+            // The rest of that body is not coming: the connection cannot carry another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
@@ -258,6 +269,7 @@ mod tests {
             ApiError::not_found("x"),
             ApiError::MethodNotAllowed(String::new()),
             ApiError::Conflict { detail: String::new(), field: "x" },
+            ApiError::RequestTimeout(String::new()),
             ApiError::PayloadTooLarge(String::new()),
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::invalid("x", "y"),

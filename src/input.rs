@@ -87,18 +87,32 @@ fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An optional integer query parameter within `min..=max`; anything else is a 422 naming it.
+/// A number written the one way natter writes it: decimal digits, no sign, no leading zero (but
+/// `0` itself), no blanks, no fraction, within `i64`. `01`, `+1`, ` 1`, `1.0`, `0x1` and `1e0`
+/// are not numbers here: an id has one spelling, so two URLs never name the same thing.
+pub fn canonical_int(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
+    if !digits || (bytes.len() > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// An optional integer query parameter within `min..=max`, in canonical form
+/// ([`canonical_int`]); anything else is a 422 naming it.
 pub fn int_param(value: Option<&str>, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
     let Some(text) = value else { return Ok(None) };
-    match text.trim().parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+    match canonical_int(text) {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(ApiError::invalid(name, format!("must be an integer from {min} to {max}"))),
     }
 }
 
-/// An id from the path: anything that is not a positive integer is an unknown resource (404).
+/// An id from the path: anything that is not a positive integer in canonical form
+/// ([`canonical_int`]) is an unknown resource (404), before anything is looked up or changed.
 pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
-    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
+    canonical_int(text).filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
 }
 
 // ---- accounts ----
@@ -312,13 +326,13 @@ pub fn event_payload(data: Result<Value, impl std::fmt::Display>) -> ApiResult<M
     }
 }
 
-/// A positive integer field under the first of `names` present (numbers, or digit strings from
-/// lenient clients).
+/// A positive integer field under the first of `names` present (numbers, or canonical digit
+/// strings from lenient clients).
 fn id_field(map: &Map<String, Value>, names: &[&str]) -> ApiResult<i64> {
     let value = names.iter().find_map(|n| map.get(*n)).ok_or_else(|| ApiError::invalid(names[0], "is required"))?;
     let id = match value {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::String(s) => canonical_int(s),
         _ => None,
     };
     id.filter(|id| *id > 0).ok_or_else(|| ApiError::invalid(names[0], "must be a positive integer"))
@@ -433,5 +447,18 @@ mod tests {
         assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
         assert_eq!(pairs[1], ("password".into(), "p w!".into()));
         assert_eq!(pairs[3], ("x".into(), "%zz".into()));
+    }
+
+    #[test]
+    fn ids_have_one_spelling() {
+        assert_eq!(canonical_int("1"), Some(1));
+        assert_eq!(canonical_int("0"), Some(0));
+        assert_eq!(canonical_int("9223372036854775807"), Some(i64::MAX));
+        for loose in ["01", "+1", " 1", "1 ", "1.0", "0x1", "1e0", "-1", "", "00", "9223372036854775808", "١"] {
+            assert_eq!(canonical_int(loose), None, "{loose:?}");
+        }
+        assert!(path_id("01", "Message").is_err());
+        assert!(path_id("0", "Message").is_err());
+        assert_eq!(path_id("7", "Message").ok(), Some(7));
     }
 }

@@ -24,6 +24,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod password;
+pub mod private;
 pub mod reach;
 pub mod realtime;
 pub mod sync;
@@ -107,15 +108,14 @@ impl App {
 /// Take the data folder for this process: a second server (or `natter restore`) on the same
 /// folder is refused instead of corrupting it.
 pub fn lock_data_dir(data: &config::DataArgs) -> Result<File, String> {
-    std::fs::create_dir_all(&data.data_dir)
+    private::create_dir(&data.data_dir)
         .map_err(|e| format!("cannot create data folder {}: {e}", data.data_dir.display()))?;
     let path = data.lock_path();
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, private::FILE_MODE);
+    let file = options.open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     file.try_lock()
         .map_err(|_| format!("another natter process is using {}; stop it first", data.data_dir.display()))?;
     Ok(file)
@@ -124,9 +124,10 @@ pub fn lock_data_dir(data: &config::DataArgs) -> Result<File, String> {
 pub fn build(config: ServeArgs) -> Result<App, String> {
     let data_lock = lock_data_dir(&config.data)?;
     let media = config.data.media_path();
-    std::fs::create_dir_all(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
+    private::create_dir(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
     media::sweep_temp_files(&media);
     let secret_path = config.data.secret_path();
+    private::tighten(&secret_path, private::FILE_MODE);
     let secret = auth::load_or_create_secret(&secret_path)
         .map_err(|e| format!("cannot read or create the JWT secret {}: {e}", secret_path.display()))?;
     let db_path = config.data.db_path();
@@ -180,7 +181,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     };
     // Outside everything, Socket.IO and CORS included: one access line (and with --metrics, the
     // request metrics) per request.
-    let service = service.layer(axum::middleware::from_fn_with_state(state.clone(), api::observe::observe));
+    let service = service
+        .layer(axum::middleware::map_response(api::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::observe::observe));
     let metrics_listener = match state.config.metrics_bind {
         Some(addr) => {
             let listener = std::net::TcpListener::bind(addr)

@@ -297,11 +297,11 @@ fn utf8_width(first: u8) -> Option<usize> {
 }
 
 /// The client's filename as metadata: its last path component (`/` and `\` both separate),
-/// without control characters or surrounding blanks, at most 255 bytes (cut on a character
-/// boundary); `file` when nothing is left.
+/// without control characters ([`is_hidden_control`]) or surrounding blanks, at most 255 bytes
+/// (cut on a character boundary); `file` when nothing is left.
 pub fn sanitize_filename(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = last.chars().filter(|c| !is_hidden_control(*c)).collect();
     let mut cleaned = cleaned.trim();
     if cleaned.len() > 255 {
         let mut end = 255;
@@ -311,6 +311,17 @@ pub fn sanitize_filename(name: &str) -> String {
         cleaned = cleaned[..end].trim_end();
     }
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".to_string() } else { cleaned.to_string() }
+}
+
+/// Characters that change how a name is shown rather than being part of it: C0 and C1 controls
+/// and DEL, the bidirectional controls (U+202A–U+202E embeddings and overrides, U+2066–U+2069
+/// isolates, U+200E/U+200F marks, U+061C the Arabic letter mark: `invoice\u{202E}fdp.exe`
+/// shows as `invoiceexe.pdf`), the line and paragraph separators U+2028/U+2029, and U+FEFF.
+/// Joiners (U+200C/U+200D) stay: emoji sequences and some scripts need them.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
 }
 
 /// A fresh stored name: 128 random bits as 32 lower-case hex digits, `.`, the extension.
@@ -327,6 +338,16 @@ pub fn parse_stored_name(name: &str) -> Option<MediaKind> {
     if hex { MediaKind::from_extension(extension) } else { None }
 }
 
+/// A media file's path as logs may show it: the folder and the first 8 characters of the name.
+/// A stored name is its file's capability (anyone who knows it can fetch the file), so no log
+/// line ever holds a whole one; 32 bits are enough to tell files apart when reading a log.
+pub fn loggable(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let short: String = name.chars().take(8).collect();
+    let folder = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    format!("{folder}/{short}…")
+}
+
 const TEMP_PREFIX: &str = ".upload-";
 const TEMP_SUFFIX: &str = ".tmp";
 
@@ -334,7 +355,8 @@ fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
-/// Remove temporary upload files left behind by a crash. Called once at start, before the server
+/// Remove temporary upload files left behind by a crash, and make every stored file private
+/// (0600: media from before natter set modes was 0644). Called once at start, before the server
 /// accepts requests, so no upload in progress can be hit.
 pub fn sweep_temp_files(media_dir: &Path) {
     let entries = match std::fs::read_dir(media_dir) {
@@ -352,6 +374,10 @@ pub fn sweep_temp_files(media_dir: &Path) {
                 Ok(()) => removed += 1,
                 Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a partial upload"),
             }
+        } else if entry.file_type().is_ok_and(|t| t.is_file())
+            && let Err(e) = crate::private::set_mode(&entry.path(), crate::private::FILE_MODE)
+        {
+            tracing::warn!(file = %loggable(&entry.path()), error = %e, "cannot make a media file private (0600)");
         }
     }
     if removed > 0 {
@@ -371,7 +397,8 @@ impl TempUpload {
     /// Create `.upload-<random>.tmp` in `media_dir` (never an existing file).
     pub async fn create(media_dir: &Path) -> std::io::Result<TempUpload> {
         let path = media_dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::auth::random_hex(16)));
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        // 0600, kept through the rename into place.
+        let file = crate::private::new_file_options().open(&path).await?;
         Ok(TempUpload { path, file: Some(file), keep: false })
     }
 
@@ -421,7 +448,7 @@ impl Drop for TempUpload {
             if let Err(e) = std::fs::remove_file(&self.path)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                tracing::warn!(file = %self.path.display(), error = %e, "cannot remove a rejected upload");
+                tracing::warn!(file = %loggable(&self.path), error = %e, "cannot remove a rejected upload");
             }
         }
     }
@@ -484,6 +511,13 @@ mod tests {
         assert_eq!(sanitize_filename("../../etc/passwd.txt"), "passwd.txt");
         assert_eq!(sanitize_filename("..\\..\\x.txt"), "x.txt");
         assert_eq!(sanitize_filename("a\u{0}b\nc\u{7f}.txt"), "abc.txt");
+        assert_eq!(sanitize_filename("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        let every_bidi =
+            "a\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}b";
+        assert_eq!(sanitize_filename(every_bidi), "ab");
+        assert_eq!(sanitize_filename("x\u{85}\u{9f}\u{2028}\u{2029}\u{feff}y.txt"), "xy.txt");
+        assert_eq!(sanitize_filename("👩\u{200D}💻.png"), "👩\u{200D}💻.png");
+        assert_eq!(sanitize_filename("\u{202E}"), "file");
         assert_eq!(sanitize_filename(""), "file");
         assert_eq!(sanitize_filename("dir/"), "file");
         assert_eq!(sanitize_filename("x/.."), "file");

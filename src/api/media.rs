@@ -35,6 +35,7 @@ const SERVE_CHUNK: usize = 64 * 1024;
 #[utoipa::path(post, path = "/chat/upload_media", tag = "media", security(("bearer" = []), ("oauth2" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, description = "The stored file, to send as a message's `attachment_id`.", body = Attachment),
+        (status = 408, description = "The body stopped arriving for `--upload-idle-timeout`.", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -52,8 +53,19 @@ pub async fn upload(
         }
     })?;
     let allowance = media.begin(user.id).await?;
+    // Every read of the body must bring something within `--upload-idle-timeout`: a client that
+    // stops sending is cut off (408, connection closed) and its temporary file and quota
+    // reservation go with the dropped upload.
+    let idle = state.config.upload_idle_timeout;
+    let stalled = || {
+        ApiError::RequestTimeout(format!(
+            "The upload sent nothing for {} seconds; it was abandoned.",
+            idle.as_secs_f64()
+        ))
+    };
     let mut field = loop {
-        match multipart.next_field().await.map_err(|e| multipart_error(e, media))? {
+        let next = tokio::time::timeout(idle, multipart.next_field()).await.map_err(|_| stalled())?;
+        match next.map_err(|e| multipart_error(e, media))? {
             Some(field) if field.name() == Some("file") => break field,
             Some(_) => continue,
             None => {
@@ -62,7 +74,9 @@ pub async fn upload(
         }
     };
     let mut upload = media.start(allowance, field.file_name().unwrap_or("")).await?;
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, media))? {
+    loop {
+        let next = tokio::time::timeout(idle, field.chunk()).await.map_err(|_| stalled())?;
+        let Some(chunk) = next.map_err(|e| multipart_error(e, media))? else { break };
         upload.push(&chunk).await?;
     }
     let attachment = media.finish(upload).await?;
@@ -178,8 +192,10 @@ pub enum ByteRange {
     Unsatisfiable,
 }
 
-/// `bytes=a-b`, `bytes=a-` and `bytes=-n` (RFC 9110 §14.1.2). Several ranges are answered with
-/// the whole file, which the RFC allows.
+/// `bytes=a-b`, `bytes=a-` and `bytes=-n` (RFC 9110 §14.1.2): a last position past the end is
+/// clamped to it, a first one past the end is unsatisfiable (416), a suffix longer than the file
+/// is the whole file. Positions of any length count (they saturate). Several ranges, another
+/// unit and anything malformed are ignored, as the RFC lets a server do: the whole file (200).
 pub fn parse_range(header: &str, size: u64) -> ByteRange {
     let Some((unit, spec)) = header.trim().split_once('=') else { return ByteRange::Whole };
     if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
@@ -187,8 +203,14 @@ pub fn parse_range(header: &str, size: u64) -> ByteRange {
     }
     let Some((first, last)) = spec.split_once('-') else { return ByteRange::Whole };
     let (first, last) = (first.trim(), last.trim());
+    // 1*DIGIT of any length: a position past u64 is still a position (past any file's end), so
+    // it saturates instead of making the range malformed (RFC 9110 §14.1.1 sets no digit limit).
     let number = |text: &str| -> Option<u64> {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) { None } else { text.parse().ok() }
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            Some(text.parse().unwrap_or(u64::MAX))
+        }
     };
     if first.is_empty() {
         return match number(last) {
@@ -217,8 +239,11 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 
 /// `inline` or `attachment`, with the filename as an ASCII fallback and as RFC 5987 UTF-8
 /// (RFC 6266 §4.3): `attachment; filename="r_sum_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf`.
+/// The name is sanitized again here, so a name recorded before a rule was added (a bidi
+/// override kept by an older natter) is served clean too.
 pub fn content_disposition(inline: bool, filename: &str) -> String {
     let disposition = if inline { "inline" } else { "attachment" };
+    let filename = &crate::media::sanitize_filename(filename);
     let fallback: String = filename
         .chars()
         .map(|c| if (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) || c == ' ' { c } else { '_' })
@@ -254,6 +279,18 @@ mod tests {
         assert_eq!(parse_range("items=0-1", 100), ByteRange::Whole);
         assert_eq!(parse_range("bytes=x-1", 100), ByteRange::Whole);
         assert_eq!(parse_range("bytes=+1-2", 100), ByteRange::Whole);
+        // Positions too long for u64 (issue 14): clamped, or past the end.
+        assert_eq!(parse_range("bytes=0-99999999999999999999", 100), part(0, 99));
+        assert_eq!(parse_range("bytes=99999999999999999999-", 100), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=99999999999999999999-99999999999999999999", 100), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-99999999999999999999", 100), part(0, 99));
+        assert_eq!(parse_range("bytes=5-18446744073709551615", 100), part(5, 99));
+        assert_eq!(parse_range("bytes=-1", 0), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=", 100), ByteRange::Whole);
+        assert_eq!(parse_range("bytes=-", 100), ByteRange::Whole);
+        assert_eq!(parse_range("bytes=1-2-3", 100), ByteRange::Whole);
+        assert_eq!(parse_range("bytes=0x1-2", 100), ByteRange::Whole);
     }
 
     #[test]

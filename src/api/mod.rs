@@ -93,6 +93,18 @@ async fn json_charset(mut response: Response) -> Response {
     response
 }
 
+/// On every response of the port (the API, its errors, `/media`, Socket.IO's HTTP answers, the
+/// UI): `X-Content-Type-Options: nosniff`, so no browser runs a JSON error or a text file as
+/// script or HTML, and a `Referrer-Policy`, so a link followed from anything natter served never
+/// carries its URL (a `/media` capability, a `?token=`) to another site. Headers a response
+/// already set win: the UI's files send `same-origin`; everything else gets `no-referrer`.
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// Unknown paths: a UI asset if one has that name, else the SPEC's 404.
 async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method == Method::GET || method == Method::HEAD {

@@ -65,5 +65,8 @@ fn metrics_text(state: &AppState) -> ApiResult<Response> {
 
 /// The router of `--metrics-bind`: `/metrics` and nothing else.
 pub fn metrics_router(state: AppState) -> axum::Router {
-    axum::Router::new().route("/metrics", axum::routing::get(bound_metrics)).with_state(state)
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(bound_metrics))
+        .layer(axum::middleware::map_response(super::security_headers))
+        .with_state(state)
 }

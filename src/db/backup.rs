@@ -7,13 +7,22 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 /// Copy the database at `source` into the new file `target`. VACUUM INTO reads one snapshot, so
-/// the copy is consistent while a server keeps writing.
+/// the copy is consistent while a server keeps writing. The target is created empty with mode
+/// 0600 first (VACUUM INTO fills an empty file, and SQLite would make a new one 0644): a backup
+/// holds everything the database does.
 pub fn vacuum_into(source: &Path, target: &Path) -> Result<(), String> {
-    let conn = Connection::open(source).map_err(|e| e.to_string())?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    let target = target.to_str().ok_or("the backup path must be valid UTF-8")?;
-    conn.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("backup failed: {e}"))?;
-    Ok(())
+    let name = target.to_str().ok_or("the backup path must be valid UTF-8")?;
+    crate::private::create_file(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    let copy = || -> Result<(), String> {
+        let conn = Connection::open(source).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        conn.execute("VACUUM INTO ?1", [name]).map_err(|e| format!("backup failed: {e}"))?;
+        Ok(())
+    };
+    copy().inspect_err(|_| {
+        // No empty or partial file left to be mistaken for a backup.
+        let _ = std::fs::remove_file(target);
+    })
 }
 
 /// `file` is a natter database that SQLite finds intact, from this natter or an older one.

@@ -203,6 +203,9 @@ impl Db {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
+        // 0600 before SQLite sees it: its -wal and -shm copy the database file's mode.
+        crate::private::create_file(path)?;
+        crate::private::tighten_database(path);
         let cache_kib = options.cache_kib_per_connection();
         let writer_conn = open_connection(path, cache_kib)?;
         writer_conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;

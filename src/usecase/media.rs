@@ -6,12 +6,19 @@
 //! uploader's quota before anything is read, [`Media::start`] opens the temporary file,
 //! [`Upload::push`] takes each chunk (counting it against the limit, deciding the type as soon as
 //! the first 8 KiB are in, stopping at the first byte that is refused), [`Media::finish`] places
-//! and records the file. The quota is one rule (`fits`) applied twice: before streaming, and
-//! again inside the database write, where writes are serialised, so two concurrent uploads
-//! cannot both slip under it.
+//! and records the file. The quota is one rule (`fits`) applied three times: before streaming,
+//! at every chunk, and again inside the database write, where writes are serialised, so two
+//! concurrent uploads cannot both slip under it.
+//!
+//! Bytes still arriving count too: every chunk is reserved against the uploader's quota
+//! ([`InFlight`]) before it is written to the temporary file, and the reservation is released
+//! when the upload is recorded or given up. Without that, eight uploads that each send 1 MB and
+//! then stall would hold 8 MB of disk beyond any quota (issue 14); now the chunk that would pass
+//! the quota gets the 413 at once, however many uploads share it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
@@ -36,6 +43,7 @@ pub struct MediaRules {
 pub struct Media {
     db: Db,
     rules: Arc<MediaRules>,
+    in_flight: InFlight,
     /// Bytes stored (`--metrics`).
     metrics: Metrics,
 }
@@ -47,13 +55,64 @@ pub struct Allowance {
     used: u64,
 }
 
+/// Bytes of uploads being received, per uploader: they count against the quota as much as the
+/// stored ones. Held briefly (a map update per chunk), never across an await.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<Mutex<HashMap<i64, u64>>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, u64>> {
+        // A poisoned map still holds correct counts: every update is one arithmetic step.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Bytes of `uploader`'s uploads in progress.
+    pub fn bytes(&self, uploader: i64) -> u64 {
+        self.lock().get(&uploader).copied().unwrap_or(0)
+    }
+
+    /// Reserve `adding` bytes for `uploader` if `stored` + what is in flight + `adding` fits in
+    /// `quota`; else the quota error, nothing reserved.
+    fn reserve(&self, uploader: i64, stored: u64, adding: u64, quota: u64) -> ApiResult<()> {
+        let mut map = self.lock();
+        let in_flight = map.get(&uploader).copied().unwrap_or(0);
+        fits(stored.saturating_add(in_flight), adding, quota)?;
+        *map.entry(uploader).or_insert(0) += adding;
+        Ok(())
+    }
+
+    fn release(&self, uploader: i64, bytes: u64) {
+        let mut map = self.lock();
+        if let Some(held) = map.get_mut(&uploader) {
+            *held = held.saturating_sub(bytes);
+            if *held == 0 {
+                map.remove(&uploader);
+            }
+        }
+    }
+}
+
+/// What one upload holds in [`InFlight`]; given back when dropped (recorded, refused, timed out,
+/// or the client went away).
+struct Reservation {
+    in_flight: InFlight,
+    uploader: i64,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.in_flight.release(self.uploader, self.bytes);
+    }
+}
+
 /// An upload being received.
 pub struct Upload {
     rules: Arc<MediaRules>,
     uploader: i64,
+    /// Bytes of the uploader's stored files when the upload began.
     used: u64,
-    /// Bytes it may have: `--max-upload`, or less if that is all the quota leaves.
-    limit: u64,
+    reservation: Reservation,
     filename: String,
     temp: TempUpload,
     size: u64,
@@ -83,7 +142,7 @@ pub struct StoredFile {
 
 impl Media {
     pub fn new(db: Db, rules: MediaRules, metrics: Metrics) -> Media {
-        Media { db, rules: Arc::new(rules), metrics }
+        Media { db, rules: Arc::new(rules), in_flight: InFlight::default(), metrics }
     }
 
     /// `--max-upload`.
@@ -96,10 +155,16 @@ impl Media {
         file_too_large(self.rules.max_upload)
     }
 
-    /// Before any byte is read: the uploader's quota must have room for one more.
+    /// Bytes of `uploader`'s uploads in progress (counted against the quota).
+    pub fn bytes_in_flight(&self, uploader: i64) -> u64 {
+        self.in_flight.bytes(uploader)
+    }
+
+    /// Before any byte is read: the uploader's quota, less their uploads in progress, must have
+    /// room for one more.
     pub async fn begin(&self, uploader: i64) -> ApiResult<Allowance> {
         let used = self.db.read(move |conn| bytes_used(conn, uploader)).await?;
-        fits(used, 1, self.rules.quota)?;
+        fits(used.saturating_add(self.in_flight.bytes(uploader)), 1, self.rules.quota)?;
         Ok(Allowance { uploader, used })
     }
 
@@ -108,10 +173,10 @@ impl Media {
     pub async fn start(&self, allowance: Allowance, filename: &str) -> ApiResult<Upload> {
         let temp = TempUpload::create(&self.rules.dir).await.map_err(ApiError::internal)?;
         Ok(Upload {
-            limit: self.rules.max_upload.min(self.rules.quota.saturating_sub(allowance.used)),
             rules: self.rules.clone(),
             uploader: allowance.uploader,
             used: allowance.used,
+            reservation: Reservation { in_flight: self.in_flight.clone(), uploader: allowance.uploader, bytes: 0 },
             filename: media::sanitize_filename(filename),
             temp,
             size: 0,
@@ -147,13 +212,14 @@ impl Media {
         let kind = media::parse_stored_name(&name).ok_or_else(not_found)?;
         let record = self.db.read(move |conn| attachments::by_stored_name(conn, &name)).await?.ok_or_else(not_found)?;
         let path = self.rules.dir.join(&record.stored_name);
+        // Logged by attachment id: the stored name is the file's capability.
         let file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(file = %path.display(), "an attachment's file is missing from the media folder");
+                tracing::warn!(attachment = record.id, "an attachment's file is missing from the media folder");
                 return Err(not_found());
             }
-            Err(e) => return Err(ApiError::internal(format!("cannot open {}: {e}", path.display()))),
+            Err(e) => return Err(ApiError::internal(format!("cannot open the file of attachment {}: {e}", record.id))),
         };
         let size = file.metadata().await.map_err(ApiError::internal)?.len();
         Ok(StoredFile {
@@ -168,17 +234,18 @@ impl Media {
 }
 
 impl Upload {
-    /// The next chunk of the file. Stops at the first byte past the limit and as soon as the
-    /// type is known to be refused; the temporary file goes with the `Upload` when dropped.
+    /// The next chunk of the file. Stops at the first byte past `--max-upload` or the quota
+    /// (with every upload of the same user in progress counted) and as soon as the type is known
+    /// to be refused; the temporary file and the reservation go with the `Upload` when dropped.
     pub async fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
-        self.size += chunk.len() as u64;
-        if self.size > self.limit {
-            return Err(if self.limit == self.rules.max_upload {
-                file_too_large(self.rules.max_upload)
-            } else {
-                quota_exceeded(self.used, self.rules.quota)
-            });
+        let adding = chunk.len() as u64;
+        self.size += adding;
+        if self.size > self.rules.max_upload {
+            return Err(file_too_large(self.rules.max_upload));
         }
+        let reservation = &mut self.reservation;
+        reservation.in_flight.reserve(self.uploader, self.used, adding, self.rules.quota)?;
+        reservation.bytes += adding;
         if self.verdict.is_none() {
             let take = (HEAD_LEN - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -219,7 +286,9 @@ impl Upload {
 /// Place the received file under its final name and record it, the quota checked again in the
 /// same transaction; if anything fails, the file is removed (by the temporary file's drop).
 async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentRecord> {
-    let Upload { mut temp, uploader, size, filename, rules, .. } = upload;
+    // The reservation is held until the row is committed (counted twice for that moment, never
+    // not at all), then dropped with the rest.
+    let Upload { mut temp, uploader, size, filename, rules, reservation, .. } = upload;
     let stored_name = media::new_stored_name(kind);
     temp.place(&stored_name).await.map_err(ApiError::internal)?;
     let record = db
@@ -230,6 +299,7 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
         })
         .await?;
     temp.keep();
+    drop(reservation);
     Ok(record)
 }
 
@@ -279,10 +349,10 @@ fn file_too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge(format!("The file is larger than the upload limit of {limit} bytes."))
 }
 
-/// `used`: bytes of the user's earlier uploads.
+/// `used`: bytes of the user's earlier uploads and of those still arriving.
 fn quota_exceeded(used: u64, quota: u64) -> ApiError {
     ApiError::PayloadTooLarge(format!(
-        "Media quota exceeded: your uploads already take {used} of your {quota} bytes, and this file does not fit \
-         in the rest."
+        "Media quota exceeded: your uploads (those in progress included) already take {used} of your {quota} \
+         bytes, and this file does not fit in the rest."
     ))
 }

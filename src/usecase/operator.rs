@@ -76,6 +76,8 @@ pub fn restore(data: &DataArgs, file: &Path) -> Result<PathBuf, String> {
     }
     let staging = target.with_extension("db.restoring");
     std::fs::copy(file, &staging).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
+    // `copy` gives the staging file the backup's mode; the database is private whatever that was.
+    crate::private::set_mode(&staging, crate::private::FILE_MODE).map_err(|e| e.to_string())?;
     std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
     std::fs::rename(&staging, &target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
     Ok(target)

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -16,6 +17,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     pub api: Api,
     pub pid: u32,
+    /// Every line it wrote to stdout and stderr so far (ANSI escapes removed).
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Deref for ServerProcess {
@@ -29,14 +32,23 @@ impl ServerProcess {
     /// `natter serve --bind 127.0.0.1:0 --data-dir DATA --auth-rate 0 EXTRA...`, started in `data`,
     /// once it has logged `natter is listening address=...`.
     pub async fn start(data: &Path, extra: &[&str]) -> ServerProcess {
+        Self::start_with(data, extra, |_| {}).await
+    }
+
+    /// [`ServerProcess::start`], with `tweak` applied to the command first (a umask, the
+    /// environment).
+    pub async fn start_with(
+        data: &Path,
+        extra: &[&str],
+        tweak: impl FnOnce(&mut tokio::process::Command),
+    ) -> ServerProcess {
         let data_dir = data.to_str().expect("UTF-8 temp path");
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--data-dir", data_dir];
         args.extend_from_slice(extra);
-        let mut child = natter_cmd(data, &args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start natter serve");
+        let mut command = natter_cmd(data, &args);
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        tweak(&mut command);
+        let mut child = command.spawn().expect("start natter serve");
         let pid = child.id().expect("the child's pid");
         let (found, address) = tokio::sync::oneshot::channel::<SocketAddr>();
         // Logs go to stdout (tracing_subscriber's fmt default); read both streams in case that
@@ -55,9 +67,12 @@ impl ServerProcess {
             });
         }
         drop(tx);
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = logs.clone();
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 let line = strip_ansi(&line);
+                kept.lock().unwrap().push(line.clone());
                 if let Some(addr) = line
                     .contains("natter is listening")
                     .then(|| line.split("address=").nth(1))
@@ -74,7 +89,7 @@ impl ServerProcess {
             .await
             .expect("natter logs its address in time")
             .expect("natter logged `natter is listening address=...` before exiting");
-        ServerProcess { child, addr, api: Api::new(addr), pid }
+        ServerProcess { child, addr, api: Api::new(addr), pid, logs }
     }
 
     /// A figure of `/proc/PID/status` in kB (`VmRSS`, `VmHWM`, `Threads`, ...).
