@@ -171,8 +171,9 @@ fn main() {
     // 3. Load.
     let server = Server::start(dir.path());
     runtime.block_on(async {
-        let mut http = Http::connect(&server.addr).await;
         for (room, label) in [(big, "1,000,000 messages"), (small, "1,000 messages")] {
+            // A fresh connection per room: an idle keep-alive one is closed after --header-timeout.
+            let mut http = Http::connect(&server.addr).await;
             let (_, newest) =
                 http.json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1"), Some(&token), None).await;
             let (_, oldest) = http

@@ -19,6 +19,14 @@
 //!    `-- standin-official`, need node and npm's socket.io-client).
 //! 3. 10,000 idle connections: server RSS per connection.
 //!
+//! Storms (issue 14):
+//! - R, `reconnect-storm`: 10,000 connected sockets (`BENCH_SOCKETS`) in rooms of 100;
+//!   the server restarts; a message per room is posted before anyone is back; every socket
+//!   reconnects at once and catches up with `after=`: how long until all are back, and whether
+//!   any message was lost.
+//! - L, `login-storm`: scenario 1, and a third of the way in 200 logins at once (real
+//!   argon2id hashes): chat ack p50/p99 before and during the storm.
+//!
 //! ```text
 //! cargo bench --bench socketio                              # all but the Node ones; BENCH_SECS=10
 //! cargo bench --bench socketio -- fanout                    # one of: senders, fanout, standin,
@@ -41,6 +49,8 @@ use tokio_util::sync::CancellationToken;
 mod client;
 #[path = "support/floor.rs"]
 mod floor;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/standin.rs"]
 mod standin;
 #[path = "support/mod.rs"]
@@ -56,6 +66,8 @@ use world::make_world;
 struct Seen {
     deliveries: Vec<Duration>,
     acks: Vec<Duration>,
+    /// When each ack of `acks` arrived, since the origin.
+    acked_at: Vec<Duration>,
 }
 
 /// The send stamp of a `chat_response` frame, if this is one.
@@ -104,6 +116,7 @@ async fn drive(mut ws: Client, origin: Instant, stop: CancellationToken, send_to
                 seen.deliveries.push(since(origin, stamp));
             } else if text.starts_with("43") {
                 seen.acks.push(sent_at.elapsed());
+                seen.acked_at.push(origin.elapsed());
                 assert!(text.contains("\"ok\":true"), "error ack: {text}");
                 acked = true;
             }
@@ -318,6 +331,198 @@ async fn trickle_wear(secs: u64, period: Duration, flags: &[&str]) -> (u64, u64)
     }
     let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - before;
     (acks.len() as u64, written)
+}
+
+/// Scenario R: every socket drops at once (a server restart) and comes back at once.
+async fn reconnect_storm() {
+    let sockets: usize = std::env::var("BENCH_SOCKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let per_room = 100.min(sockets);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rooms: Vec<Vec<usize>> =
+        (0..sockets.div_ceil(per_room)).map(|r| (r * per_room..((r + 1) * per_room).min(sockets)).collect()).collect();
+    let world = tokio::task::block_in_place(|| make_world(dir.path(), sockets, &rooms));
+    let room_of = |user: usize| world.rooms[user / per_room];
+    let owner_of = |room: usize| &world.tokens[room * per_room];
+    let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
+    let connected = Instant::now();
+    let mut clients = Vec::with_capacity(sockets);
+    for token in &world.tokens {
+        clients.push(Client::connect(&server.addr, token).await);
+    }
+    let connect_secs = connected.elapsed().as_secs_f64();
+    // One message per room that everybody saw live (the last one before the restart).
+    let mut http = http::Http::connect(&server.addr).await;
+    let mut last_seen = Vec::new();
+    for (r, room) in world.rooms.iter().enumerate() {
+        let body = serde_json::json!({ "content": "before the restart" });
+        let (status, message) =
+            http.json("POST", &format!("/chat/chat_rooms/{room}/messages"), Some(owner_of(r)), Some(&body)).await;
+        assert_eq!(status, 201);
+        last_seen.push(message["id"].as_i64().expect("id"));
+    }
+    drop(http);
+    let rss_before = server.rss_kib();
+    tokio::task::block_in_place(|| server.stop());
+    drop(clients);
+    let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
+    // Posted while everybody is away: what each socket must catch up on.
+    let mut http = http::Http::connect(&server.addr).await;
+    let mut missed = Vec::new();
+    for (r, room) in world.rooms.iter().enumerate() {
+        let body = serde_json::json!({ "content": "while you were away" });
+        let (status, message) =
+            http.json("POST", &format!("/chat/chat_rooms/{room}/messages"), Some(owner_of(r)), Some(&body)).await;
+        assert_eq!(status, 201);
+        missed.push(message["id"].as_i64().expect("id"));
+    }
+    drop(http);
+    // Everybody at once: reconnect, then catch up (HTTP connections bounded by the client's own
+    // file descriptors, not by the server).
+    let http_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1_000));
+    let storm = Instant::now();
+    let tasks: Vec<_> = (0..sockets)
+        .map(|user| {
+            let (addr, token) = (server.addr.clone(), world.tokens[user].clone());
+            let (room, r) = (room_of(user), user / per_room);
+            let after = last_seen[r];
+            let slots = http_slots.clone();
+            tokio::spawn(async move {
+                let client = Client::connect(&addr, &token).await;
+                let back = storm.elapsed();
+                let _slot = slots.acquire().await.expect("semaphore");
+                let mut http = http::Http::connect(&addr).await;
+                let path = format!("/chat/chat_rooms/{room}/messages?after={after}");
+                let (status, page) = http.json("GET", &path, Some(&token), None).await;
+                assert_eq!(status, 200);
+                let ids: Vec<i64> =
+                    page.as_array().map(|a| a.iter().filter_map(|m| m["id"].as_i64()).collect()).unwrap_or_default();
+                (client, back, storm.elapsed(), ids)
+            })
+        })
+        .collect();
+    let (mut back, mut caught_up, mut lost) = (Vec::new(), Vec::new(), 0usize);
+    let mut clients = Vec::with_capacity(sockets);
+    for (user, task) in tasks.into_iter().enumerate() {
+        let (client, at, done, ids) = task.await.expect("reconnect task");
+        if ids != [missed[user / per_room]] {
+            lost += 1;
+        }
+        back.push(at);
+        caught_up.push(done);
+        clients.push(client);
+    }
+    back.sort();
+    caught_up.sort();
+    println!("R. reconnect storm: {sockets} sockets in rooms of {per_room}, server restarted, all reconnect at once");
+    println!(
+        "  first connect (one by one): {connect_secs:.1} s; after the restart all {sockets} back in {:.2} s \
+         (p50 {:.2} s), all caught up in {:.2} s; sockets that missed a message: {lost}",
+        back.last().copied().unwrap_or_default().as_secs_f64(),
+        percentile(&back, 0.5).as_secs_f64(),
+        caught_up.last().copied().unwrap_or_default().as_secs_f64(),
+    );
+    println!(
+        "  server RSS: {:.1} MiB before the restart, {:.1} MiB after the storm; open fds {}",
+        rss_before as f64 / 1024.0,
+        server.rss_kib() as f64 / 1024.0,
+        server.open_fds(),
+    );
+    drop(clients);
+    assert_eq!(lost, 0, "every socket must catch up on the message posted while it was away");
+}
+
+/// Scenario L: scenario 1's 100 senders, and a third of the way in 200 concurrent logins (each
+/// on its own connection, each a real password check). The ack latencies are split by when the
+/// ack arrived: before the storm, and from its first login sent to its last answered.
+async fn login_storm(secs: u64) {
+    const LOGINS: usize = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rooms: Vec<Vec<usize>> = (0..10).map(|r| (r * 10..r * 10 + 10).collect()).collect();
+    let world = tokio::task::block_in_place(|| make_world(dir.path(), 100 + LOGINS, &rooms));
+    let server = Server::start_with(dir.path(), &["--message-rate", "0"]);
+    let mut sockets = Vec::new();
+    for token in &world.tokens[..100] {
+        sockets.push(Client::connect(&server.addr, token).await);
+    }
+    settle(&server).await;
+    let origin = Instant::now();
+    let stop = CancellationToken::new();
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| tokio::spawn(drive(ws, origin, stop.clone(), Some(world.rooms[i / 10]))))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(secs) / 3).await;
+    // Every connection opened first, so that the logins really arrive together.
+    let mut connections = Vec::new();
+    for _ in 0..LOGINS {
+        connections.push(http::Http::connect(&server.addr).await);
+    }
+    let storm_start = origin.elapsed();
+    let logins: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut http)| {
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let body = serde_json::json!({ "email": format!("user{}", 100 + i), "password": world::PASSWORD });
+                // As a client should: a 503 `unavailable` (more than `--hash-queue` logins
+                // waiting) is tried again after its `Retry-After` (1 s).
+                let mut shed = 0;
+                loop {
+                    let (status, answer) = http.json("POST", "/auth/login", None, Some(&body)).await;
+                    if status == 503 && answer["code"] == "unavailable" {
+                        shed += 1;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    return (status, sent.elapsed(), answer, shed);
+                }
+            })
+        })
+        .collect();
+    let (mut took, mut shed) = (Vec::new(), 0);
+    for login in logins {
+        let (status, elapsed, answer, refused) = login.await.expect("login task");
+        assert_eq!(status, 200, "a login of the storm failed after {elapsed:?}: {answer}");
+        took.push(elapsed);
+        shed += refused;
+    }
+    let storm_end = origin.elapsed();
+    let rest = Duration::from_secs(secs).saturating_sub(origin.elapsed());
+    tokio::time::sleep(rest).await;
+    stop.cancel();
+    let (mut before, mut during) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let seen = task.await.expect("socket task");
+        for (latency, at) in seen.acks.into_iter().zip(seen.acked_at) {
+            if at < storm_start {
+                before.push(latency);
+            } else if at <= storm_end {
+                during.push(latency);
+            }
+        }
+    }
+    before.sort();
+    during.sort();
+    took.sort();
+    println!("L. login storm: 100 senders (scenario 1), then {LOGINS} concurrent logins");
+    println!(
+        "  logins: all {LOGINS} took {:.2} s together; each p50 {:.0} ms p99 {:.0} ms; {shed} answers were 503 unavailable (tried again after 1 s)",
+        (storm_end - storm_start).as_secs_f64(),
+        ms(percentile(&took, 0.5)),
+        ms(percentile(&took, 0.99)),
+    );
+    println!(
+        "  chat acks before: {} acks, p50 {:.2} ms p99 {:.2} ms; during the storm: {} acks, p50 {:.2} ms p99 {:.2} ms",
+        before.len(),
+        ms(percentile(&before, 0.5)),
+        ms(percentile(&before, 0.99)),
+        during.len(),
+        ms(percentile(&during, 0.5)),
+        ms(percentile(&during, 0.99)),
+    );
+    println!("  target: ack p99 during the storm ≤ 50 ms");
 }
 
 /// Memory over a long run of scenario 1 (`BENCH_SOAK_SECS`, default 300): start, peak, end.
@@ -642,6 +847,12 @@ fn main() {
         }
         if wants("wear") {
             wear(secs).await;
+        }
+        if wants("reconnect-storm") {
+            reconnect_storm().await;
+        }
+        if wants("login-storm") {
+            login_storm(secs).await;
         }
         // Five minutes by default: only when named.
         if only.iter().any(|o| o == "soak") {

@@ -73,7 +73,7 @@ pub fn random_hex(n: usize) -> String {
 }
 
 impl Auth {
-    pub fn new(secret: &[u8], ttl: Duration, hash_concurrency: usize) -> Result<Auth, String> {
+    pub fn new(secret: &[u8], ttl: Duration, hash_concurrency: usize, hash_queue: usize) -> Result<Auth, String> {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
@@ -82,7 +82,7 @@ impl Auth {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
-            passwords: Arc::new(Passwords::new(hash_concurrency)?),
+            passwords: Arc::new(Passwords::new(hash_concurrency, hash_queue)?),
         })
     }
 

@@ -22,10 +22,24 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::User { action }) => user(action),
         Some(Command::Invite { uses, expires, public_url, qr, data }) => invite(uses, expires, public_url, qr, &data),
-        Some(Command::Backup { file, force, data }) => backup(&file, force, &data),
-        Some(Command::Restore { file, data }) => restore(&file, &data),
+        Some(Command::Backup { file, force, with_media, data }) => backup(&file, force, with_media, &data),
+        Some(Command::Restore { file, with_media, data }) => restore(&file, with_media, &data),
         Some(Command::Healthcheck { url, data: _ }) => healthcheck(&url),
     }
+}
+
+/// What must hold before anything starts, reported like a bad flag (one line, exit 2): the
+/// `--tls-cert`/`--tls-key` files exist, are PEM, and belong together.
+pub fn preflight(cli: &Cli) -> Result<(), String> {
+    let args = match &cli.command {
+        None => &cli.serve,
+        Some(Command::Serve(args)) => args,
+        Some(_) => return Ok(()),
+    };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        crate::server::tls::Tls::load(cert, key)?;
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
@@ -107,7 +121,9 @@ fn say(e: ApiError) -> String {
         ApiError::Validation { fields, .. } => {
             fields.iter().map(|(field, problem)| format!("the {field} {problem}")).collect::<Vec<_>>().join("; ")
         }
-        ApiError::Internal(_) | ApiError::Unavailable(_) => Chain(&e).to_string(),
+        ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::StorageFull(_) | ApiError::StorageReadOnly(_) => {
+            Chain(&e).to_string()
+        }
         _ => e.detail(),
     }
 }
@@ -196,16 +212,114 @@ fn invite(uses: u32, expires: Duration, public_url: Option<String>, qr: bool, da
     Ok(())
 }
 
-fn backup(file: &Path, force: bool, data: &DataArgs) -> Result<(), String> {
-    let source = operator::backup(data, file, force)?;
-    println!("backed up {} to {}", source.display(), file.display());
+fn backup(file: &Path, force: bool, with_media: bool, data: &DataArgs) -> Result<(), String> {
+    let mut line = ProgressLine::on_terminal();
+    let report = operator::backup(data, file, force, with_media, &mut |p| line.show(p));
+    line.finish();
+    let report = report?;
+    println!("backed up {} to {}", report.database.display(), file.display());
+    if let Some((folder, copied)) = report.media {
+        println!(
+            "copied {} media files ({}) to {}{}",
+            copied.copied + copied.kept,
+            bytes(copied.bytes),
+            folder.display(),
+            if copied.kept > 0 { format!(" ({} were already there)", copied.kept) } else { String::new() }
+        );
+    }
     Ok(())
 }
 
-fn restore(file: &Path, data: &DataArgs) -> Result<(), String> {
-    let target = operator::restore(data, file)?;
-    println!("restored {} from {}", target.display(), file.display());
+fn restore(file: &Path, with_media: bool, data: &DataArgs) -> Result<(), String> {
+    let mut line = ProgressLine::on_terminal();
+    let report = operator::restore(data, file, with_media, &mut |p| line.show(p));
+    line.finish();
+    let report = report?;
+    if let Some((folder, copied)) = report.media {
+        println!(
+            "restored {} media files ({}) from {}{}",
+            copied.copied + copied.kept,
+            bytes(copied.bytes),
+            folder.display(),
+            if copied.kept > 0 { format!(" ({} were already there)", copied.kept) } else { String::new() }
+        );
+    }
+    println!("restored {} from {}", report.database.display(), file.display());
     Ok(())
+}
+
+/// `1.5 MiB`, `312 KiB`, `42 bytes`.
+fn bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let f = n as f64;
+    if f >= KIB * KIB * KIB {
+        format!("{:.1} GiB", f / (KIB * KIB * KIB))
+    } else if f >= KIB * KIB {
+        format!("{:.1} MiB", f / (KIB * KIB))
+    } else if f >= KIB {
+        format!("{:.0} KiB", f / KIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A progress line on standard error, rewritten in place (`\r`) at most ten times a second, only
+/// when standard error is a terminal: in a file, a pipe or a cron mail there is nothing.
+struct ProgressLine {
+    on: bool,
+    last: Option<(std::time::Instant, operator::Progress)>,
+    width: usize,
+}
+
+impl ProgressLine {
+    fn on_terminal() -> ProgressLine {
+        ProgressLine { on: std::io::stderr().is_terminal(), last: None, width: 0 }
+    }
+
+    fn show(&mut self, progress: operator::Progress) {
+        if !self.on {
+            return;
+        }
+        let (done, total) = match progress {
+            operator::Progress::Database { pages, total } | operator::Progress::Media { bytes: pages, total } => {
+                (pages, total)
+            }
+        };
+        let now = std::time::Instant::now();
+        let same_stage =
+            self.last.is_some_and(|(_, p)| std::mem::discriminant(&p) == std::mem::discriminant(&progress));
+        let recent = self.last.is_some_and(|(at, _)| now.duration_since(at) < Duration::from_millis(100));
+        if same_stage && recent && done < total {
+            return;
+        }
+        if !same_stage && self.width > 0 {
+            // The stage before ends on its own line.
+            eprintln!();
+            self.width = 0;
+        }
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        let text = match progress {
+            operator::Progress::Database { pages, total } => {
+                format!("database: {percent:>3}% ({pages} of {total} pages)")
+            }
+            operator::Progress::Media { bytes: done, total } => {
+                format!("media: {percent:>3}% ({} of {})", bytes(done), bytes(total))
+            }
+        };
+        let pad = self.width.saturating_sub(text.len());
+        eprint!("\r{text}{}", " ".repeat(pad));
+        let _ = std::io::stderr().flush();
+        self.width = text.len();
+        self.last = Some((now, progress));
+    }
+
+    /// End the line, so that what follows starts on its own.
+    fn finish(&mut self) {
+        if self.on && self.width > 0 {
+            eprintln!();
+            self.width = 0;
+        }
+    }
 }
 
 /// GET URL/healthz; Ok when it answers 200.

@@ -48,18 +48,26 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Write a consistent copy of the database to FILE; the server may be running.
+    /// Write a consistent copy of the database to FILE; the server may be running. Shows
+    /// progress when standard error is a terminal.
     Backup {
         file: PathBuf,
-        /// Overwrite FILE if it exists.
+        /// Overwrite FILE if it exists (and update FILE-media with --with-media).
         #[arg(long)]
         force: bool,
+        /// Also copy the media files into the folder FILE-media (after the database, so every
+        /// file it names is there).
+        #[arg(long)]
+        with_media: bool,
         #[command(flatten)]
         data: DataArgs,
     },
     /// Replace the database with FILE after checking its integrity; the server must be stopped.
     Restore {
         file: PathBuf,
+        /// Also copy the media files of the folder FILE-media back into the media folder.
+        #[arg(long)]
+        with_media: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -240,24 +248,63 @@ pub struct ServeArgs {
     /// https://chat.example.org [default: http://<host of the request>].
     #[arg(long, value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// Serve HTTPS (and WSS) with this PEM certificate chain: the server's certificate first,
+    /// then any intermediates (e.g. fullchain.pem). Needs --tls-key; both are read again on
+    /// SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy's network, e.g. 127.0.0.1/32 or 10.0.0.0/8; repeat for several. Only
+    /// requests from these addresses may name the client with Forwarded / X-Forwarded-For and
+    /// the scheme with X-Forwarded-Proto.
+    #[arg(long, value_name = "CIDR", value_parser = crate::server::client::Cidr::parse)]
+    pub trust_proxy: Vec<crate::server::client::Cidr>,
     /// Signup and login attempts per client address, e.g. 30/min, 5/s; 0 turns the bound off.
     #[arg(long, default_value = "30/min", value_parser = parse_rate)]
     pub auth_rate: Rate,
-    /// Failed logins per account, e.g. 10/15min; 0 turns the bound off.
+    /// Failed logins per account from one client address, e.g. 10/15min; 0 turns the bound off.
     #[arg(long, default_value = "10/15min", value_parser = parse_rate)]
     pub login_fail_rate: Rate,
-    /// Messages one user may send over Socket.IO, e.g. 20/s; 0 turns the bound off.
+    /// Failed logins per account from all addresses together, e.g. 100/15min; 0 turns the bound
+    /// off. Once reached, only addresses that logged into that account before still may.
+    #[arg(long, default_value = "100/15min", value_parser = parse_rate)]
+    pub login_fail_account_rate: Rate,
+    /// Messages one user may send, REST and Socket.IO together, e.g. 20/s; 0 turns the bound off.
     #[arg(long, default_value = "20/s", value_parser = parse_rate)]
     pub message_rate: Rate,
+    /// Socket.IO `typing` events one user may send, e.g. 10/s; 0 turns the bound off.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub typing_rate: Rate,
+    /// Socket.IO `get_online_users` requests one user may send, e.g. 10/s; 0 turns the bound off.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub online_users_rate: Rate,
+    /// Socket.IO connections one user may have open at once (tabs and devices); 0 = no cap.
+    #[arg(long, default_value_t = 50)]
+    pub max_sockets_per_user: u32,
+    /// Socket.IO connections one client address may have open at once; 0 = no cap.
+    #[arg(long, default_value_t = 500)]
+    pub max_sockets_per_address: u32,
     /// Largest JSON request body.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Largest Socket.IO packet.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub max_socket_payload: u64,
+    /// Events queued for one Socket.IO connection that is not reading them. When it is full the
+    /// server closes that connection (the client reconnects and catches up) rather than drop an
+    /// event, and counts it in /metrics.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub socket_queue: u32,
     /// Password hashes computed at once (each takes 19 MiB for a few tens of milliseconds).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub hash_concurrency: u32,
+    /// Password hashes that may wait for one of those slots (logins, signups, password
+    /// changes); past it a request gets 503 `unavailable` with `Retry-After: 1` at once instead
+    /// of queueing into --request-timeout. 0 = none wait.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub hash_queue: u32,
     /// Read connections to the database.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub db_readers: u32,
@@ -281,6 +328,15 @@ pub struct ServeArgs {
     /// its temporary file removed (uploads are exempt from --request-timeout).
     #[arg(long, default_value = "30s", value_parser = parse_nonzero_duration)]
     pub upload_idle_timeout: Duration,
+    /// How long a client has to send a request's headers (and finish a TLS handshake), counted
+    /// from when the connection opens or its previous response was sent, so it also closes an
+    /// idle keep-alive connection; slow-header (slowloris) connections are cut off. 0 = no bound.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Open connections at once (WebSockets included); beyond it new connections wait in the
+    /// kernel's queue until one closes. Keep it under the open-file limit (ulimit -n).
+    #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// How long shutdown waits for open connections before it closes them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -325,14 +381,21 @@ impl Rate {
     }
 }
 
-/// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds.
+/// The longest duration any flag or request may give: 100 years. Longer ones overflow the clocks
+/// they are added to (`Instant::now() + d` panics; a token's `iat + ttl` wraps), so they are
+/// refused where they are parsed (found by the property tests, `tests/fuzz_props.rs`).
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86400;
+
+/// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds; at most 100 years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 15m, 24h or 7d"))?;
+    let too_long = || format!("`{text}` is too long; the longest is 100 years (36500d)");
     let seconds = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
+        "ms" if n <= MAX_DURATION_SECS * 1000 => return Ok(Duration::from_millis(n)),
+        "ms" => return Err(too_long()),
         "" | "s" | "sec" => 1,
         "m" | "min" => 60,
         "h" => 3600,
@@ -341,7 +404,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             return Err(format!("`{text}` has an unknown unit; use ms, s, m, h or d"));
         }
     };
-    n.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
+    n.checked_mul(seconds).filter(|s| *s <= MAX_DURATION_SECS).map(Duration::from_secs).ok_or_else(too_long)
 }
 
 /// A duration that must not be zero (a timeout of nothing would refuse everything).
@@ -423,6 +486,10 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("lots").is_err());
         assert!(parse_duration("3 weeks").is_err());
+        assert_eq!(parse_duration("36500d"), Ok(Duration::from_secs(MAX_DURATION_SECS)));
+        assert!(parse_duration("36501d").is_err());
+        assert!(parse_duration("213503982334601d").is_err(), "would overflow Instant::now() + d");
+        assert!(parse_duration("18446744073709551615ms").is_err());
     }
 
     #[test]

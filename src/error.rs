@@ -4,7 +4,10 @@
 //! `{"detail": "<sentence>", "code": "<snake_case>"}` with the matching status, and validation
 //! errors add `"fields"`. Internal errors keep their cause (`source()`), are logged with the
 //! whole chain and rendered without it. A storage engine that is shutting down or has no free
-//! connection is not an internal error: it is 503 `unavailable` with `Retry-After`.
+//! connection is not an internal error: it is 503 `unavailable` with `Retry-After`. Neither is
+//! storage that refuses writes: a full disk is 507 `storage_full` and a read-only database or
+//! filesystem 503 `storage_read_only`, both with `Retry-After`, since the server recovers by
+//! itself once space returns or the filesystem is writable again.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -16,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::db::DbError;
+use crate::db::{DbError, StorageFault};
 
 /// Seconds a client is asked to wait after a 503 `unavailable`.
 pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
@@ -51,6 +54,16 @@ pub enum ApiError {
     /// free): 503, try again.
     #[error("the storage engine is unavailable")]
     Unavailable(#[source] DbError),
+    /// More work of one kind is waiting than the server lets queue (e.g. password hashes in a
+    /// login storm, `--hash-queue`): 503 `unavailable`, try again in a second.
+    #[error("{0}")]
+    Busy(&'static str),
+    /// No space left for the database or the media folder: 507, nothing was stored.
+    #[error("the disk is full")]
+    StorageFull(#[source] Box<dyn Error + Send + Sync>),
+    /// The database or the media folder is on a read-only filesystem: 503, nothing was stored.
+    #[error("the storage is read-only")]
+    StorageReadOnly(#[source] Box<dyn Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn Error + Send + Sync>),
 }
@@ -70,12 +83,24 @@ pub struct ErrorBody {
     pub fields: Option<BTreeMap<String, String>>,
 }
 
-/// Every `code` an error body can carry ([`ApiError::code`]), for the OpenAPI document.
+/// The answers hyper writes itself for a request it cannot parse, before any handler runs
+/// (`server::protocol_errors` gives them the SPEC body): status, reason phrase, code, detail.
+pub const PROTOCOL_ERRORS: [(u16, &str, &str, &str); 3] = [
+    (400, "Bad Request", "bad_request", "The request is not valid HTTP/1.1."),
+    (414, "URI Too Long", "uri_too_long", "The request's path and query are too long."),
+    (431, "Request Header Fields Too Large", "headers_too_large", "The request's headers are too large."),
+];
+
+/// Every `code` an error body can carry ([`ApiError::code`] and [`PROTOCOL_ERRORS`]), for the
+/// OpenAPI document.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
 pub enum ErrorCode {
     InvalidJson,
+    BadRequest,
+    UriTooLong,
+    HeadersTooLarge,
     Unauthorized,
     Forbidden,
     NotFound,
@@ -87,6 +112,8 @@ pub enum ErrorCode {
     ValidationError,
     RateLimited,
     Unavailable,
+    StorageFull,
+    StorageReadOnly,
     Internal,
 }
 
@@ -108,6 +135,16 @@ impl ApiError {
         }
     }
 
+    /// A failed file operation: 507/503 when the storage refused it (full, read-only), else a
+    /// 500 that keeps the cause for the log.
+    pub fn from_io(e: std::io::Error) -> Self {
+        match StorageFault::of_io(&e) {
+            Some(StorageFault::Full) => ApiError::StorageFull(Box::new(e)),
+            Some(StorageFault::ReadOnly) => ApiError::StorageReadOnly(Box::new(e)),
+            None => ApiError::Internal(Box::new(e)),
+        }
+    }
+
     /// A 500 that keeps `cause` (an error, or a sentence saying what failed) for the log.
     pub fn internal(cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         ApiError::Internal(cause.into())
@@ -126,7 +163,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::StorageReadOnly(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,7 +183,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation { .. } => "validation_error",
             ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
+            ApiError::StorageFull(_) => "storage_full",
+            ApiError::StorageReadOnly(_) => "storage_read_only",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -156,6 +197,14 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 format!("The server cannot take this request right now; try again in {RETRY_UNAVAILABLE_SECS} seconds.")
             }
+            ApiError::StorageFull(_) => {
+                "The server's disk is full: nothing was stored. Try again once its operator has freed space."
+                    .to_string()
+            }
+            ApiError::StorageReadOnly(_) => {
+                "The server's storage is read-only: nothing was stored. Try again once its operator has fixed it."
+                    .to_string()
+            }
             other => other.to_string(),
         }
     }
@@ -166,6 +215,9 @@ impl ApiError {
         match self {
             ApiError::Internal(_) => tracing::error!(error = %Chain(self), "internal error"),
             ApiError::Unavailable(_) => tracing::warn!(error = %Chain(self), "storage engine unavailable"),
+            ApiError::StorageFull(_) | ApiError::StorageReadOnly(_) => {
+                tracing::error!(error = %Chain(self), "the storage refused a write")
+            }
             _ => {}
         }
     }
@@ -174,7 +226,10 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after } => Some((*retry_after).max(1)),
-            ApiError::Unavailable(_) => Some(RETRY_UNAVAILABLE_SECS),
+            ApiError::Busy(_) => Some(1),
+            ApiError::Unavailable(_) | ApiError::StorageFull(_) | ApiError::StorageReadOnly(_) => {
+                Some(RETRY_UNAVAILABLE_SECS)
+            }
             _ => None,
         }
     }
@@ -207,6 +262,11 @@ impl IntoResponse for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
+        match e.storage_fault() {
+            Some(StorageFault::Full) => return ApiError::StorageFull(Box::new(e)),
+            Some(StorageFault::ReadOnly) => return ApiError::StorageReadOnly(Box::new(e)),
+            None => {}
+        }
         match e {
             DbError::Closed | DbError::Pool(_) => ApiError::Unavailable(e),
             other => ApiError::Internal(Box::new(other)),
@@ -254,6 +314,33 @@ mod tests {
         assert_eq!(failed.detail(), "Something went wrong on the server.", "no internals in the body");
     }
 
+    /// A full disk is 507 `storage_full` and a read-only one 503 `storage_read_only`, both with
+    /// `Retry-After` and without internals, whether SQLite or a media file noticed it.
+    #[test]
+    fn storage_faults_have_their_own_codes() {
+        let full = |code| {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("database or disk is full".into()))
+        };
+        for e in [
+            ApiError::from(DbError::CommitFailed(std::sync::Arc::new(full(13)))),
+            ApiError::from(DbError::RolledBack(std::sync::Arc::new(full(13)))),
+            ApiError::from(DbError::Sqlite(full(13))),
+            ApiError::from_io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+        ] {
+            assert_eq!((e.status(), e.code()), (StatusCode::INSUFFICIENT_STORAGE, "storage_full"), "{e:?}");
+            assert_eq!(e.retry_after(), Some(RETRY_UNAVAILABLE_SECS));
+            assert!(!e.detail().contains("database or disk"), "{}", e.detail());
+        }
+        for e in [
+            ApiError::from(DbError::CommitFailed(std::sync::Arc::new(full(8)))),
+            ApiError::from_io(std::io::Error::from_raw_os_error(libc::EROFS)),
+        ] {
+            assert_eq!((e.status(), e.code()), (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"), "{e:?}");
+        }
+        let other = ApiError::from_io(std::io::Error::from_raw_os_error(libc::EIO));
+        assert_eq!(other.code(), "internal");
+    }
+
     /// Every code an error can have is in the document's `ErrorCode` enum, and nothing else.
     #[test]
     fn the_documented_codes_are_the_real_ones() {
@@ -274,12 +361,17 @@ mod tests {
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::invalid("x", "y"),
             ApiError::RateLimited { retry_after: 1 },
+            ApiError::Busy("x"),
             ApiError::from(DbError::Closed),
             ApiError::from(DbError::Sqlite(sqlite())),
+            ApiError::from(DbError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(13), None))),
+            ApiError::from_io(std::io::Error::from_raw_os_error(libc::EROFS)),
         ];
         let mut real: Vec<String> = every.iter().map(|e| e.code().to_string()).collect();
+        real.extend(PROTOCOL_ERRORS.iter().map(|(_, _, code, _)| code.to_string()));
         documented.sort();
         real.sort();
+        real.dedup();
         assert_eq!(documented, real);
     }
 

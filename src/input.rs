@@ -422,16 +422,21 @@ impl NewInvite {
         }
     }
 
-    /// How long the code stays valid.
+    /// How long the code stays valid: 1 second to 100 years.
     pub fn ttl(&self) -> ApiResult<std::time::Duration> {
+        let max = crate::config::MAX_DURATION_SECS;
         match &self.expires_in {
             None | Some(Value::Null) => Ok(std::time::Duration::from_secs(7 * 86400)),
             Some(Value::Number(n)) => n
                 .as_u64()
-                .filter(|s| *s > 0)
+                .filter(|s| (1..=max).contains(s))
                 .map(std::time::Duration::from_secs)
-                .ok_or_else(|| ApiError::invalid("expires_in", "must be a positive number of seconds")),
-            Some(Value::String(s)) => crate::config::parse_duration(s).map_err(|e| ApiError::invalid("expires_in", e)),
+                .ok_or_else(|| ApiError::invalid("expires_in", "must be a number of seconds from 1 to 100 years")),
+            Some(Value::String(s)) => match crate::config::parse_duration(s) {
+                Ok(ttl) if ttl.as_secs() >= 1 => Ok(ttl),
+                Ok(_) => Err(ApiError::invalid("expires_in", "must be at least one second")),
+                Err(e) => Err(ApiError::invalid("expires_in", e)),
+            },
             Some(_) => Err(ApiError::invalid("expires_in", "must be seconds or a duration such as 7d")),
         }
     }

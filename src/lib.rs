@@ -15,8 +15,10 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
+pub mod fuzzing;
 pub mod input;
 pub mod limits;
 pub mod media;
@@ -27,6 +29,7 @@ pub mod password;
 pub mod private;
 pub mod reach;
 pub mod realtime;
+pub mod server;
 pub mod sync;
 pub mod usecase;
 pub mod validate;
@@ -38,7 +41,6 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
@@ -52,7 +54,7 @@ use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
 use crate::usecase::ops::Operations;
 use crate::usecase::presence::Presence;
-use crate::usecase::sessions::Sessions;
+use crate::usecase::sessions::{LoginRules, Sessions};
 
 /// What the transports (REST handlers, Socket.IO handlers) may use: the flags and the use
 /// cases, each built once here. No database handle: every rule is a use case's. Cheap to clone.
@@ -71,6 +73,10 @@ pub struct AppInner {
     pub memory: Arc<memory::MemoryTrim>,
     /// Where the HTTP layer records requests (`--metrics`; the use cases hold their own handle).
     pub metrics: metrics::Metrics,
+    /// Socket caps and the `typing` / `get_online_users` bounds.
+    pub admission: usecase::admission::Admission,
+    /// The open TCP connections, so that a Socket.IO socket whose queue overflowed can be cut.
+    pub connections: Arc<connections::Connections>,
 }
 
 impl Deref for AppState {
@@ -95,6 +101,9 @@ pub struct App {
     events: EventStream,
     /// `--metrics-bind`'s listener, bound by [`build`] so that a taken address stops the start.
     metrics_listener: Option<std::net::TcpListener>,
+    /// How connections are accepted: TLS (loaded by [`build`], so bad files stop the start) and
+    /// the trusted proxies.
+    listen: server::Options,
     _data_lock: File,
 }
 
@@ -145,16 +154,36 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         },
     )
     .map_err(|e| format!("cannot open the database {}: {}", db_path.display(), error::Chain(&e)))?;
+    usecase::media::sweep_unrecorded_files(&db, &media);
 
-    let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize)
+    let auth = Auth::new(&secret, config.token_ttl, config.hash_concurrency as usize, config.hash_queue as usize)
         .map_err(|e| format!("cannot set up password hashing: {e}"))?;
     let auth = Arc::new(auth);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(server::tls::Tls::load(cert, key)?)),
+        _ => None,
+    };
+    let listen = server::Options {
+        tls,
+        trusted: server::client::TrustedProxies::new(config.trust_proxy.clone()),
+        header_timeout: config.header_timeout,
+        max_connections: config.max_connections as usize,
+        connections: Arc::default(),
+    };
     let (events, event_stream) = Events::channel();
     let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
     let state = AppState(Arc::new(AppInner {
         chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate, metrics.clone()),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
-        sessions: Sessions::new(db.clone(), auth, config.auth_rate, config.login_fail_rate),
+        sessions: Sessions::new(
+            db.clone(),
+            auth,
+            LoginRules {
+                auth_rate: config.auth_rate,
+                fail_rate: config.login_fail_rate,
+                fail_account_rate: config.login_fail_account_rate,
+            },
+        ),
         invites: Invites::new(db.clone()),
         media: Media::new(
             db.clone(),
@@ -170,6 +199,13 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         metrics,
         presence,
         memory: Arc::default(),
+        connections: listen.connections.clone(),
+        admission: usecase::admission::Admission::new(usecase::admission::AdmissionRules {
+            max_sockets_per_user: config.max_sockets_per_user,
+            max_sockets_per_address: config.max_sockets_per_address,
+            typing_rate: config.typing_rate,
+            online_users_rate: config.online_users_rate,
+        }),
         config,
     }));
     let (socket_layer, io) = realtime::layer(&state);
@@ -193,7 +229,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         }
         None => None,
     };
-    Ok(App { state, db, service, io, events: event_stream, metrics_listener, _data_lock: data_lock })
+    Ok(App { state, db, service, io, events: event_stream, metrics_listener, listen, _data_lock: data_lock })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -203,7 +239,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, db, service, io, events, metrics_listener, _data_lock } = app;
+    let App { state, db, service, io, events, metrics_listener, listen, _data_lock } = app;
     // For `natter invite`, run beside this server on the same data.
     if let Err(e) = state.invites.record_public_url(state.config.public_url.as_deref()).await {
         tracing::warn!(error = %error::Chain(&e), "could not record --public-url for natter invite");
@@ -212,11 +248,7 @@ pub async fn serve(
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let grace = state.config.shutdown_grace;
-    // Without TCP_NODELAY a small ack written just before a broadcast waits for the peer's next
-    // packet (Nagle): ack p50 10.4 ms → 1.4 ms measured with it set.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let reload = listen.tls.clone().map(|tls| tokio::spawn(reload_on_sighup(tls)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let metrics_server = metrics_listener.map(|listener| {
         let mut stopped = stop_rx.clone();
@@ -241,19 +273,16 @@ pub async fn serve(
         io.close().await;
         let _ = stop_tx.send(true);
     };
-    let make_service =
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(service);
-    let server = axum::serve(listener, make_service).with_graceful_shutdown(signal);
+    let server = server::serve(listener, service, listen, signal);
     let mut stopped = stop_rx.clone();
     let forced = async move {
         let _ = stopped.wait_for(|s| *s).await;
         tokio::time::sleep(grace).await;
     };
-    let result = tokio::select! {
-        r = server => r,
+    tokio::select! {
+        () = server => {}
         _ = forced => {
             tracing::warn!(?grace, "connections still open after the grace period; closing them");
-            Ok(())
         }
     };
     db.shutdown().await;
@@ -263,8 +292,37 @@ pub async fn serve(
     fan_out.abort();
     recheck.abort();
     trim.abort();
+    if let Some(reload) = reload {
+        reload.abort();
+    }
     tracing::info!("storage engine drained; bye");
-    result
+    Ok(())
+}
+
+/// `--tls-cert`/`--tls-key` are read again on every SIGHUP, so a renewed certificate needs no
+/// restart (`systemctl reload natter`, or certbot's deploy hook). A file that cannot be used
+/// leaves the current certificate in place and logs why.
+async fn reload_on_sighup(tls: Arc<server::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => return tracing::warn!(error = %e, "cannot listen for SIGHUP; TLS files will not be reloaded"),
+        };
+        while hangups.recv().await.is_some() {
+            let loading = tls.clone();
+            match tokio::task::spawn_blocking(move || loading.reload()).await {
+                Ok(Ok(())) => tracing::info!(cert = %tls.cert_path().display(), "reloaded the TLS certificate and key"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: the TLS files cannot be used; keeping the current certificate")
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: reloading the TLS files failed"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 /// What `natter serve` does: log, build, bind, serve until SIGINT or SIGTERM.
@@ -273,12 +331,13 @@ pub async fn run(config: ServeArgs) -> Result<(), String> {
     let app = build(config)?;
     let listener = TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(address = %local, data = %app.state.config.data.data_dir.display(), "natter is listening");
+    let scheme = if app.listen.tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, %scheme, data = %app.state.config.data.data_dir.display(), "natter is listening");
     if let Some(metrics) = app.metrics_addr() {
         tracing::info!(address = %metrics, "metrics are served at /metrics");
     }
     // Where people can reach it, and what to do next (issue 15).
-    reach::announce(&app.state, local, "http").await;
+    reach::announce(&app.state, local, scheme).await;
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

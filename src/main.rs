@@ -15,11 +15,23 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // One line, no usage dump: `error: invalid value 'lots' for '--max-upload <..>': ...`
+            // A line ending in `:` (`the following required arguments were not provided:`) is
+            // completed with the next one (`--tls-key <FILE>`).
             let rendered = e.render().to_string();
-            eprintln!("{}", rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad arguments"));
+            let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("error: bad arguments");
+            match lines.next().filter(|_| first.ends_with(':')) {
+                Some(next) => eprintln!("{first} {next}"),
+                None => eprintln!("{first}"),
+            }
             return ExitCode::from(2);
         }
     };
+    // Unusable --tls-cert/--tls-key files are a usage error like a bad flag: exit 2.
+    if let Err(message) = natter::cli::preflight(&cli) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     match natter::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

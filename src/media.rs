@@ -13,7 +13,11 @@
 //!   checked over the whole file, chunk by chunk, by [`TextCheck`], never by loading the file.
 //! - An upload is streamed into `.upload-<random>.tmp` inside the media folder, so the final
 //!   rename is on the same filesystem and atomic; a crash mid-upload leaves only such a file,
-//!   which [`sweep_temp_files`] removes at the next start. [`TempUpload`] deletes its file when
+//!   which [`sweep_temp_files`] removes at the next start. The file is renamed (and the folder
+//!   fsynced) before its row is committed, so a recorded upload always has its file; a crash
+//!   between the rename and the commit leaves a file nothing refers to, which
+//!   [`sweep_unreferenced`] removes at the next start (the crash harness, `benches/crash.rs`,
+//!   found such files before it existed). [`TempUpload`] deletes its file when
 //!   dropped, so every early return, a client that disconnects and a request that times out all
 //!   leave nothing behind.
 //! - The stored name is 128 random bits in hex plus the extension of the detected type; the
@@ -385,6 +389,46 @@ pub fn sweep_temp_files(media_dir: &Path) {
     }
 }
 
+/// Remove the stored files that no attachment row refers to (`referenced` answers for one
+/// stored name): an upload is renamed to its final name, fsynced, and only then recorded, so a
+/// crash between the two leaves a file that was never acknowledged and that nothing can reach.
+/// Called once at start, after the database is open and before the server accepts requests, so
+/// no upload in progress can be hit. Files whose names are not ours are left alone. Returns how
+/// many were removed.
+pub fn sweep_unreferenced<E: std::fmt::Display>(
+    media_dir: &Path,
+    mut referenced: impl FnMut(&str) -> Result<bool, E>,
+) -> usize {
+    let entries = match std::fs::read_dir(media_dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(folder = %media_dir.display(), error = %e, "cannot list the media folder");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| parse_stored_name(n).is_some()) else { continue };
+        match referenced(name) {
+            Ok(true) => {}
+            Ok(false) => match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(error = %e, "cannot remove an unrecorded upload"),
+            },
+            Err(e) => {
+                // Without the database's answer nothing is removed: a file might be referenced.
+                tracing::warn!(error = %e, "cannot check the media folder against the database");
+                return removed;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed uploads that were stored but never recorded (interrupted by a crash)");
+    }
+    removed
+}
+
 /// A file being written into the media folder. Deleted when dropped unless [`TempUpload::keep`]
 /// was called: an error, a disconnect or a timeout all leave nothing behind.
 pub struct TempUpload {
@@ -449,6 +493,91 @@ impl Drop for TempUpload {
                 && e.kind() != std::io::ErrorKind::NotFound
             {
                 tracing::warn!(file = %loggable(&self.path), error = %e, "cannot remove a rejected upload");
+            }
+        }
+    }
+}
+
+/// What [`copy_folder`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderCopy {
+    /// Files copied.
+    pub copied: u64,
+    /// Files already in the target with the same size, left as they were.
+    pub kept: u64,
+    /// Bytes of the media files in the source (copied or kept).
+    pub bytes: u64,
+}
+
+/// Copy the media files of the folder `from` into the folder `to` (made 0700 when missing) while
+/// a server may be writing to `from`, reporting `progress(bytes_done, bytes_total)` after each
+/// file.
+///
+/// Only stored names are copied ([`parse_stored_name`]: what `/media` serves), never a
+/// temporary upload in progress. A stored file is written once and never changes, so a file
+/// already in `to` with the same size is kept (a second backup into the same folder copies only
+/// what is new), and a file that disappeared since the listing (an upload refused after it was
+/// placed) is skipped. Each copy is written under a temporary name, fsynced and renamed, so an
+/// interrupted copy leaves no truncated file under a stored name; files are 0600.
+pub fn copy_folder(from: &Path, to: &Path, mut progress: impl FnMut(u64, u64)) -> Result<FolderCopy, String> {
+    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if parse_stored_name(&name).is_none() {
+            continue;
+        }
+        match entry.metadata() {
+            Ok(meta) if meta.is_file() => files.push((name, meta.len())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", entry.path().display())),
+        }
+    }
+    files.sort();
+    let total: u64 = files.iter().map(|(_, size)| size).sum();
+
+    crate::private::create_dir(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+
+    let mut done = FolderCopy::default();
+    progress(0, total);
+    for (name, size) in files {
+        let target = to.join(&name);
+        if std::fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
+            done.kept += 1;
+        } else if copy_file(&from.join(&name), &target)? {
+            done.copied += 1;
+        } else {
+            continue;
+        }
+        done.bytes += size;
+        progress(done.bytes, total);
+    }
+    std::fs::File::open(to).and_then(|f| f.sync_all()).map_err(|e| format!("cannot sync {}: {e}", to.display()))?;
+    Ok(done)
+}
+
+/// Copy one file through a temporary name in the target folder; false when the source is gone.
+fn copy_file(source: &Path, target: &Path) -> Result<bool, String> {
+    let folder = target.parent().unwrap_or(Path::new("."));
+    // A temporary upload's name: a server starting on the folder removes what a crash left.
+    let temp = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::auth::random_hex(16)));
+    let result = (|| -> std::io::Result<()> {
+        let mut input = std::fs::File::open(source)?;
+        let mut output = crate::private::create_new_file(&temp)?;
+        std::io::copy(&mut input, &mut output)?;
+        output.sync_all()?;
+        std::fs::rename(&temp, target)
+    })();
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            if e.kind() == std::io::ErrorKind::NotFound && !source.exists() {
+                Ok(false)
+            } else {
+                Err(format!("cannot copy {} to {}: {e}", source.display(), target.display()))
             }
         }
     }

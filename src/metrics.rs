@@ -59,6 +59,7 @@ struct Families {
     http_requests: Family<RequestLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram>,
     socketio_connections: Gauge,
+    socketio_slow_disconnects: Counter,
     online_users: Gauge,
     messages: Counter,
     db_commits: Counter,
@@ -119,6 +120,12 @@ impl Metrics {
             "Authenticated Socket.IO connections open now.",
             socketio_connections.clone(),
         );
+        let socketio_slow_disconnects = Counter::default();
+        registry.register(
+            "natter_socketio_slow_disconnects",
+            "Socket.IO connections closed because their outgoing queue was full (a client that stopped reading).",
+            socketio_slow_disconnects.clone(),
+        );
         let online_users = Gauge::default();
         registry.register("natter_online_users", "Users with at least one connected socket.", online_users.clone());
         let messages = Counter::default();
@@ -153,6 +160,7 @@ impl Metrics {
             http_requests,
             http_duration,
             socketio_connections,
+            socketio_slow_disconnects,
             online_users,
             messages,
             db_commits,
@@ -208,6 +216,13 @@ impl Metrics {
             m.socketio_connections.dec();
         }
         m.online_users.set(i64::try_from(online).unwrap_or(i64::MAX));
+    }
+
+    /// A Socket.IO connection was closed because its outgoing queue was full.
+    pub fn slow_disconnect(&self) {
+        if let Some(m) = &self.0 {
+            m.socketio_slow_disconnects.inc();
+        }
     }
 
     /// The Prometheus (OpenMetrics) text of every family, with `live` figures; `None` when off.

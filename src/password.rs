@@ -1,8 +1,10 @@
 //! Password hashing (argon2id) whose memory is bounded by design.
 //!
 //! Each hash uses OWASP's argon2id parameters (m=19456 KiB, t=2, p=1): a 19 MiB work area and
-//! ~14 ms of one core here. At most `--hash-concurrency` hashes run at once, on tokio's
-//! blocking threads behind a semaphore, so a login storm queues instead of starving requests.
+//! ~14 ms of one core here. At most `--hash-concurrency` hashes run at once, behind a semaphore,
+//! on threads of their own that run at a lower CPU priority (nice +5, [`HashThreads`]): when
+//! the machine is busy, chat traffic goes first and a login storm waits, instead of the storm's
+//! hashes taking their fair half of every core. At most `--hash-queue` more wait for a turn.
 //!
 //! **Where the 19 MiB comes from.** argon2's own `hash_password` allocates the work area with
 //! the global allocator and frees it afterwards. glibc serves the first such block with `mmap`,
@@ -27,12 +29,13 @@
 //! person notices. After 200 signups and 200 logins RSS grows by a few MB instead of ~1 GB
 //! (`tests/memory.rs`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use memmap2::MmapMut;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -181,10 +184,85 @@ pub fn hash_blocking(password: &str) -> Result<String, String> {
     hash_with(&HashMemory::default(), password)
 }
 
+/// How much lower than the rest of natter hashing runs (`nice` +5: the kernel then gives a busy
+/// hash thread about a third of the CPU a busy request thread gets; +10, a tenth, made 200
+/// logins on a saturated 2-core VM take 13–46 s).
+const HASH_NICE: i32 = 5;
+
+/// The threads hashes run on: `count` of them, started on first use, each lowered to
+/// [`HASH_NICE`] once. A nice value cannot be raised back without privileges, so these are not
+/// tokio's blocking threads (which also run SQLite reads). The caller's semaphore permit keeps
+/// at most `count` jobs here at once, so none waits in the channel.
+struct HashThreads {
+    count: usize,
+    jobs: std::sync::OnceLock<std::sync::mpsc::Sender<Job>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl HashThreads {
+    fn new(count: usize) -> Self {
+        HashThreads { count: count.max(1), jobs: std::sync::OnceLock::new() }
+    }
+
+    /// Run `work` on a hash thread; its result.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs().send(job).map_err(|_| ApiError::internal("the hash threads are gone"))?;
+        result.await.map_err(|_| ApiError::internal("a hash thread failed"))
+    }
+
+    fn jobs(&self) -> &std::sync::mpsc::Sender<Job> {
+        self.jobs.get_or_init(|| {
+            let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+            let receiver = Arc::new(Mutex::new(receiver));
+            for n in 0..self.count {
+                let receiver = receiver.clone();
+                let spawned = std::thread::Builder::new().name(format!("natter-hash-{n}")).spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = crate::sync::lock(&receiver).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start a password hashing thread");
+                }
+            }
+            sender
+        })
+    }
+}
+
+/// Lower the calling thread's CPU priority to [`HASH_NICE`] (Linux: a nice value is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, no memory passed.
+        let failed = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, HASH_NICE) != 0
+        };
+        if failed {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot lower the priority of password hashing");
+        }
+    }
+}
+
 /// Password hashing for the server: bounded concurrency, bounded memory, equal cost for known
 /// and unknown accounts.
 pub struct Passwords {
+    threads: HashThreads,
     permits: Semaphore,
+    /// Hashes waiting for a permit now, and how many may (`--hash-queue`).
+    waiting: AtomicUsize,
+    max_waiting: usize,
     memory: Arc<HashMemory>,
     /// Verified when a login names no account, so that "no such user" costs what "wrong
     /// password" costs.
@@ -192,32 +270,56 @@ pub struct Passwords {
 }
 
 impl Passwords {
-    /// `concurrency` hashes at once (at least one). Fails only if the dummy hash cannot be
-    /// made, in which case unknown-account logins would answer faster than wrong passwords.
-    pub fn new(concurrency: usize) -> Result<Passwords, String> {
+    /// `concurrency` hashes at once (at least one), and at most `max_waiting` more waiting for
+    /// their turn. Fails only if the dummy hash cannot be made, in which case unknown-account
+    /// logins would answer faster than wrong passwords.
+    pub fn new(concurrency: usize, max_waiting: usize) -> Result<Passwords, String> {
         let memory = Arc::new(HashMemory::default());
         let dummy_hash = hash_with(&memory, "natter-dummy-password")?;
-        Ok(Passwords { permits: Semaphore::new(concurrency.max(1)), memory, dummy_hash })
+        Ok(Passwords {
+            threads: HashThreads::new(concurrency),
+            permits: Semaphore::new(concurrency.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            memory,
+            dummy_hash,
+        })
+    }
+
+    /// A turn to hash. When every permit is taken and `max_waiting` hashes already wait, 503
+    /// `unavailable` at once: in a login storm the last in line would otherwise wait longer
+    /// than `--request-timeout` and get a 500, and the waiting requests hold memory meanwhile.
+    async fn turn(&self) -> ApiResult<SemaphorePermit<'_>> {
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(permit);
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        if ahead >= self.max_waiting {
+            return Err(ApiError::Busy("Too many sign-ins at once; try again in a second."));
+        }
+        self.permits.acquire().await.map_err(ApiError::internal)
     }
 
     pub async fn hash(&self, password: String) -> ApiResult<String> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        let _permit = self.turn().await?;
         let memory = self.memory.clone();
-        tokio::task::spawn_blocking(move || hash_with(&memory, &password))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
+        self.threads.run(move || hash_with(&memory, &password)).await?.map_err(ApiError::internal)
     }
 
     /// Check `password` against `hash`, or against the dummy hash when there is no account.
     pub async fn verify(&self, password: String, hash: Option<String>) -> ApiResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        let _permit = self.turn().await?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let memory = self.memory.clone();
-        let ok = tokio::task::spawn_blocking(move || verify_with(&memory, &password, &hash))
-            .await
-            .map_err(ApiError::internal)?;
+        let ok = self.threads.run(move || verify_with(&memory, &password, &hash)).await?;
         Ok(ok && known)
     }
 
@@ -230,6 +332,25 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn hashes_past_the_queue_get_503_at_once() {
+        let passwords = Passwords::new(1, 1).unwrap();
+        let running = passwords.turn().await.unwrap();
+        // One may wait for the slot...
+        let waiter = passwords.turn();
+        tokio::pin!(waiter);
+        let pending = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(waiter.as_mut(), cx).is_pending())
+        });
+        assert!(pending.await, "waits for the slot");
+        // ...the next is refused without waiting, with the SPEC's 503.
+        let refused = passwords.verify("x".into(), None).await.unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.code(), refused.retry_after()), (503, "unavailable", Some(1)));
+        drop(running);
+        drop(waiter.await.unwrap());
+        assert!(passwords.verify("x".into(), None).await.is_ok(), "served again once the queue drained");
+    }
 
     #[test]
     fn a_hash_verifies_its_password_only() {

@@ -51,6 +51,15 @@ pub fn create_file(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Create the new file `path` (it must not exist) with mode 0600, open for writing.
+pub fn create_new_file(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options.open(path)
+}
+
 /// Options for a new private file (`create_new`, mode 0600), for callers that write it.
 pub fn new_file_options() -> tokio::fs::OpenOptions {
     let mut options = tokio::fs::OpenOptions::new();

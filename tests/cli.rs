@@ -7,27 +7,11 @@ use std::path::Path;
 use std::process::Output;
 
 use common::process::ServerProcess;
-use common::{PASSWORD, natter_user_ok, run_natter, run_natter_ok, spawn_in, user_args};
+use common::{PASSWORD, assert_one_line_error, natter_user_ok, run_natter, run_natter_ok, spawn_in, stderr, user_args};
 use reqwest::StatusCode;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The command failed with exactly one non-empty stderr line that says "error" and no panic.
-#[track_caller]
-fn assert_one_line_error(output: &Output, what: &str) -> String {
-    let err = stderr(output);
-    assert!(!output.status.success(), "{what} must fail; stderr: {err}");
-    assert!(!err.contains("panicked"), "{what} panicked: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{what}: one stderr line, got {err:?}");
-    assert!(lines[0].to_lowercase().contains("error"), "{what}: {:?}", lines[0]);
-    lines[0].to_string()
 }
 
 fn path_str(path: &Path) -> &str {

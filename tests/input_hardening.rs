@@ -175,7 +175,7 @@ async fn no_token_password_secret_or_capability_is_logged_even_at_trace() {
 
     let secret = String::from_utf8(std::fs::read(dir.path().join("jwt-secret")).expect("secret")).unwrap();
     let signature = token.rsplit('.').next().unwrap().to_string();
-    let logs = server.logs.lock().unwrap().clone();
+    let logs = server.logs();
     assert!(logs.len() > 20, "trace logging produced only {} lines", logs.len());
     assert!(logs.iter().any(|l| l.contains("TRACE") || l.contains("DEBUG")), "nothing below info was logged");
     for (what, needle) in [

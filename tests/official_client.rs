@@ -4,16 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
-
-/// Where socket.io-client is installed: `$NATTER_JS_MODULES` (set by .ci/run) or target/js.
-fn js_modules() -> PathBuf {
-    std::env::var_os("NATTER_JS_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/js/node_modules"))
-}
 
 const SCRIPT: &str = r#"
 const { io } = require("socket.io-client");
@@ -45,7 +36,7 @@ const once = (socket, event) => new Promise((resolve) => socket.once(event, reso
 #[tokio::test]
 #[ignore = "needs node and npm's socket.io-client 4.x; .ci/run installs them and runs this"]
 async fn official_socket_io_client_talks_to_natter() {
-    let modules = js_modules();
+    let modules = common::js_modules();
     assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
     let server = common::spawn().await;
     let (alice, _) = server.signup("alice").await;

@@ -39,6 +39,13 @@ impl Server {
         if !flags.contains(&"--auth-rate") {
             natter.args(["--auth-rate", "0"]);
         }
+        // Every simulated client comes from 127.0.0.1, often thousands of sockets per user.
+        if !flags.contains(&"--max-sockets-per-address") {
+            natter.args(["--max-sockets-per-address", "0"]);
+        }
+        if !flags.contains(&"--max-sockets-per-user") {
+            natter.args(["--max-sockets-per-user", "0"]);
+        }
         natter
             // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
             .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())
@@ -125,6 +132,17 @@ impl Server {
     pub fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// A server the benchmark did not stop (it panicked, or a scenario just ended) is killed, so
+/// no natter keeps running, and keeps the benchmark's output pipe open, after it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     }
     db.shutdown_blocking();
     let secret = natter::auth::load_or_create_secret(&data.join("jwt-secret")).expect("secret");
-    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1).expect("auth");
+    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1, usize::MAX).expect("auth");
     let tokens = user_records.iter().map(|u| auth.issue_token(u).expect("token").access_token).collect();
     World { tokens, rooms: room_ids }
 }

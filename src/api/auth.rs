@@ -83,8 +83,8 @@ pub async fn token(
     log_in(&state, counted, form).await
 }
 
-async fn log_in(state: &AppState, _counted: AuthAttempt, form: LoginForm) -> ApiResult<Json<Token>> {
-    state.sessions.login(form.into_login()?).await.map(Json)
+async fn log_in(state: &AppState, AuthAttempt(address): AuthAttempt, form: LoginForm) -> ApiResult<Json<Token>> {
+    state.sessions.login(form.into_login()?, address).await.map(Json)
 }
 
 /// The caller's own account.

@@ -83,7 +83,13 @@ const ERRORS: &[(&str, &str, &str)] = &[
     (
         "503",
         "Unavailable",
-        "`unavailable`: the storage engine cannot take the request now; `Retry-After` says when to try again.",
+        "`unavailable`: the storage engine cannot take the request now; `Retry-After` says when to try again. \
+         `storage_read_only`: the database or media folder is on read-only storage; nothing was stored.",
+    ),
+    (
+        "507",
+        "StorageFull",
+        "`storage_full`: the server's disk is full; nothing was stored. `Retry-After` says when to try again.",
     ),
 ];
 
@@ -143,7 +149,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
 fn add_common_errors(operation: &mut Operation) {
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let reads_body = operation.request_body.is_some();
-    let mut statuses = vec!["500", "503"];
+    let mut statuses = vec!["500", "503", "507"];
     if secured {
         statuses.push("401");
     }

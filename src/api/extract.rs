@@ -3,10 +3,8 @@
 //! JSON → 400 `invalid_json`; JSON of the wrong shape → 422 naming the field; a body over the
 //! limit → 413; a non-JSON content type → 415; a bad query → 422; no or a bad token → 401.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -17,6 +15,7 @@ use crate::auth::{Caller, bearer_token};
 use crate::error::ApiError;
 use crate::input;
 use crate::model::User;
+use crate::server::client::{Client, ClientAddr};
 
 /// A JSON body. A request without a Content-Type is read as JSON too (curl, small scripts).
 pub struct JsonBody<T>(pub T);
@@ -119,8 +118,9 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 /// Where people reach this server, for the links it hands out (invites): `--public-url`, else
-/// `http://` and the host the request was sent to (when it is a plain `host[:port]`; else
-/// `localhost` and the port natter listens on).
+/// the scheme the client used (`https://` over natter's TLS or when a `--trust-proxy` says so)
+/// and the host the request was sent to (when it is a plain `host[:port]`; else `localhost` and
+/// the port natter listens on).
 pub struct PublicUrl(pub String);
 
 impl FromRequestParts<AppState> for PublicUrl {
@@ -130,24 +130,25 @@ impl FromRequestParts<AppState> for PublicUrl {
         if let Some(url) = &state.config.public_url {
             return Ok(PublicUrl(url.clone()));
         }
+        let https = parts.extensions.get::<Client>().is_some_and(|client| client.https);
+        let scheme = if https { "https" } else { "http" };
         Ok(PublicUrl(match crate::web::request_host(&parts.uri, &parts.headers) {
-            Some(host) => format!("http://{host}"),
-            None => format!("http://localhost:{}", state.config.bind.port()),
+            Some(host) => format!("{scheme}://{host}"),
+            None => format!("{scheme}://localhost:{}", state.config.bind.port()),
         }))
     }
 }
 
-/// One signup or login attempt, counted against `--auth-rate` for the client's address. An
+/// One signup or login attempt, counted against `--auth-rate` for the client's address (behind
+/// a `--trust-proxy`, the address the proxy names; see [`ClientAddr`]). An
 /// extractor that runs before the body is read, so malformed attempts count too.
-pub struct AuthAttempt;
+pub struct AuthAttempt(pub std::net::IpAddr);
 
 impl FromRequestParts<AppState> for AuthAttempt {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::internal(format!("no peer address: {e}")))?;
-        state.sessions.count_attempt(peer.ip()).map(|()| AuthAttempt)
+        let ClientAddr(address) = ClientAddr::from_request_parts(parts, state).await?;
+        state.sessions.count_attempt(address).map(|()| AuthAttempt(address))
     }
 }

@@ -50,6 +50,7 @@ pub async fn post(
     Path(room_id): Path<String>,
     JsonBody(input): JsonBody<PostBody>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
+    state.chat.admit_message(caller)?;
     let post = input.into_post(path_id(&room_id, "Room")?);
     let (message, created) = state.chat.send_message(caller, post).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(message)))

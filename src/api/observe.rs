@@ -1,5 +1,5 @@
-//! What every HTTP request leaves behind: one access line at `info` (target `natter::access`)
-//! and, with `--metrics`, `natter_http_requests_total` and `natter_http_request_duration_seconds`.
+//! What every HTTP request leaves behind: one access line at `info` (target `natter::access`,
+//! with the client's address: behind a `--trust-proxy`, the one the proxy names) and, with `--metrics`, `natter_http_requests_total` and `natter_http_request_duration_seconds`.
 //!
 //! Both name the request by its method and the route template it matched
 //! (`/chat/chat_rooms/{room_id}/messages`), never by its path or query: paths carry ids and
@@ -70,6 +70,8 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let started = Instant::now();
     let method = method_label(request.method());
     let socket_io = request.uri().path().starts_with("/socket.io");
+    // Behind a --trust-proxy, the address the proxy names.
+    let client = crate::server::client::ClientAddr::of(request.extensions()).map(|c| c.0);
     let mut response = next.run(request).await;
     let took = started.elapsed();
     let tag = response.extensions_mut().remove::<RouteTag>();
@@ -81,6 +83,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let status = response.status().as_u16();
     tracing::info!(
         target: "natter::access",
+        client = client.map(tracing::field::display),
         method = %method,
         route = %route,
         status,

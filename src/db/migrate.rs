@@ -23,6 +23,18 @@ const MIGRATIONS: &[Migration] = &[
 pub fn run(conn: &Connection) -> rusqlite::Result<()> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let applied = usize::try_from(applied).unwrap_or(0);
+    // An older natter on a newer schema would write rows the newer one's rules do not expect:
+    // going back is a restore of the backup taken before the upgrade (README, "Upgrades").
+    if applied > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(format!(
+                "the database has schema version {applied}, from a newer natter (this one knows {}); \
+                 run that version, or restore the backup taken before the upgrade",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let version = index + 1;
         let started = Instant::now();

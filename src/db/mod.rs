@@ -73,6 +73,11 @@ pub enum DbError {
     /// `COMMIT` failed: every write of that transaction was rolled back.
     #[error("the commit failed")]
     CommitFailed(#[source] Arc<rusqlite::Error>),
+    /// SQLite rolled the whole transaction back by itself when one of its writes failed (it may
+    /// on a full disk or an I/O error): every write of that batch is lost, the ones before the
+    /// failing write included, and the ones after it never ran.
+    #[error("the write transaction was rolled back")]
+    RolledBack(#[source] Arc<rusqlite::Error>),
     /// The blocking task running a read panicked or was cancelled before it answered.
     #[error("a database read did not finish")]
     ReadTask(#[source] tokio::task::JoinError),
@@ -83,6 +88,17 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the storage itself refused the write: a full disk (SQLite's `SQLITE_FULL`,
+    /// `ENOSPC`, `EDQUOT`) or a read-only database or filesystem (`SQLITE_READONLY`, `EROFS`).
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            DbError::Sqlite(e) => sqlite_fault(e),
+            DbError::BeginFailed(e) | DbError::CommitFailed(e) | DbError::RolledBack(e) => sqlite_fault(e),
+            DbError::Io(e) => StorageFault::of_io(e),
+            _ => None,
+        }
+    }
+
     /// The `table.column` named by a UNIQUE constraint failure, if this is one.
     pub fn unique_violation(&self) -> Option<&str> {
         match self {
@@ -93,6 +109,33 @@ impl DbError {
             }
             _ => None,
         }
+    }
+}
+
+/// A write the storage refused, whatever layer noticed it (SQLite or a media file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// No space left (or a disk quota reached).
+    Full,
+    /// The database or its filesystem is read-only.
+    ReadOnly,
+}
+
+impl StorageFault {
+    pub fn of_io(e: &std::io::Error) -> Option<StorageFault> {
+        match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => Some(StorageFault::Full),
+            Some(libc::EROFS) => Some(StorageFault::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
+fn sqlite_fault(e: &rusqlite::Error) -> Option<StorageFault> {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => Some(StorageFault::Full),
+        Some(rusqlite::ErrorCode::ReadOnly) => Some(StorageFault::ReadOnly),
+        _ => None,
     }
 }
 
@@ -146,6 +189,7 @@ type Finish = Box<dyn FnOnce(Result<(), &TxFailure>) + Send>;
 enum TxFailure {
     Begin(Arc<rusqlite::Error>),
     Commit(Arc<rusqlite::Error>),
+    RolledBack(Arc<rusqlite::Error>),
 }
 
 impl TxFailure {
@@ -153,6 +197,7 @@ impl TxFailure {
         match self {
             TxFailure::Begin(e) => DbError::BeginFailed(e.clone()),
             TxFailure::Commit(e) => DbError::CommitFailed(e.clone()),
+            TxFailure::RolledBack(e) => DbError::RolledBack(e.clone()),
         }
     }
 }
@@ -475,12 +520,30 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &Committe
         }
         return;
     }
+    let mut rolled_back: Option<TxFailure> = None;
     for job in batch.drain(..) {
+        if let Some(failure) = &rolled_back {
+            // The transaction is gone: running the rest would commit each on its own
+            // (autocommit), behind the back of a batch that is reported as failed.
+            let _ = job(Err(failure));
+            continue;
+        }
         let savepoint = conn.prepare_cached("SAVEPOINT write").and_then(|mut s| s.execute([]));
         if let Err(e) = savepoint {
             tracing::error!(error = %e, "could not open a savepoint");
         }
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(conn))));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (it may on SQLITE_FULL or an I/O error):
+            // the writes before this one are undone too. Its error is the cause.
+            let failure = TxFailure::RolledBack(Arc::new(last_error(conn)));
+            tracing::error!(error = %failure.error_chain(), "the write transaction was rolled back by SQLite");
+            if let Ok((_, finish)) = outcome {
+                finishers.push(finish);
+            }
+            rolled_back = Some(failure);
+            continue;
+        }
         let ok = matches!(&outcome, Ok((true, _)));
         let rollback =
             if ok { Ok(0) } else { conn.prepare_cached("ROLLBACK TO write").and_then(|mut s| s.execute([])) };
@@ -494,9 +557,17 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &Committe
             Err(_) => tracing::error!("a write panicked; its savepoint was rolled back"),
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| TxFailure::Commit(Arc::new(e)));
-    if committed.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
+    let committed = match rolled_back {
+        Some(failure) => Err(failure),
+        None => conn.execute_batch("COMMIT").map_err(|e| TxFailure::Commit(Arc::new(with_system_error(conn, e)))),
+    };
+    if let Err(failure) = &committed {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if matches!(failure, TxFailure::Commit(_)) {
+            tracing::error!(error = %failure.error_chain(), writes, "a commit failed; its writes were rolled back");
+        }
     } else {
         commits.count.fetch_add(1, Ordering::Relaxed);
         commits.metrics.commit(writes, started.elapsed());
@@ -504,6 +575,47 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<WriteJob>, commits: &Committe
     for finish in finishers {
         finish(committed.as_ref().map(|_| ()));
     }
+}
+
+impl TxFailure {
+    fn error_chain(&self) -> String {
+        crate::error::Chain(&self.error()).to_string()
+    }
+}
+
+/// The error of the last statement that failed on `conn`, rebuilt from SQLite's error code and
+/// message (the statement's own error went to the write that ran it).
+fn last_error(conn: &Connection) -> rusqlite::Error {
+    // SAFETY: the handle is only used for these two calls, on the thread that owns `conn`, while
+    // `conn` is borrowed; `sqlite3_errmsg` returns a NUL-terminated string owned by SQLite that is
+    // copied before any other call on the connection.
+    let error = unsafe {
+        let handle = conn.handle();
+        let code = rusqlite::ffi::sqlite3_extended_errcode(handle);
+        let message = std::ffi::CStr::from_ptr(rusqlite::ffi::sqlite3_errmsg(handle)).to_string_lossy().into_owned();
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message))
+    };
+    with_system_error(conn, error)
+}
+
+/// SQLite reports a write that the filesystem refused as read-only (`EROFS`, e.g. a card the
+/// kernel remounted read-only after an error) as a plain I/O error, and a full disk found while
+/// syncing likewise: look at the system error behind an `SQLITE_IOERR` and name it, as
+/// `SQLITE_READONLY` or `SQLITE_FULL`, so that clients get 503 `storage_read_only` or 507
+/// `storage_full` rather than 500 (the original code stays in the message).
+fn with_system_error(conn: &Connection, error: rusqlite::Error) -> rusqlite::Error {
+    if error.sqlite_error_code() != Some(rusqlite::ErrorCode::SystemIoFailure) {
+        return error;
+    }
+    // SAFETY: a read of the connection's last system errno, on the thread that owns `conn`.
+    let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    let code = match errno {
+        libc::EROFS => rusqlite::ffi::SQLITE_READONLY,
+        libc::ENOSPC | libc::EDQUOT => rusqlite::ffi::SQLITE_FULL,
+        _ => return error,
+    };
+    let message = format!("{error} ({})", std::io::Error::from_raw_os_error(errno));
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message))
 }
 
 /// When the checkpointer copies the WAL into the database file.
@@ -650,6 +762,71 @@ mod tests {
             .unwrap();
         assert_eq!(failed_kept, 0, "no failed write left a row");
         assert!(db.commit_count() < 200, "writes shared commits ({} commits for 200 writes)", db.commit_count());
+        db.shutdown().await;
+    }
+
+    /// When SQLite rolls the whole transaction back by itself (it may on a full disk or an I/O
+    /// error; a write that runs ROLLBACK stands in for it here), the writes queued after it in
+    /// the same batch must not run in autocommit: each write is stored if and only if its caller
+    /// was told so. Before the fix the later writes were committed one by one and then reported
+    /// as failed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_rolled_back_by_sqlite_fails_the_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
+        // Hold the writer so that every later write lands in one batch.
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |_| {
+                    let _ = release.recv_timeout(Duration::from_secs(10));
+                    Ok::<_, DbError>(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let writes: Vec<_> = (0..40)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        conn.execute("INSERT INTO settings (key, value) VALUES (?1, 'x')", [format!("k{i}")])?;
+                        if i == 10 {
+                            conn.execute_batch("ROLLBACK")?;
+                            return Err(DbError::Closed);
+                        }
+                        Ok(i)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        held.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        let mut answered_ok = Vec::new();
+        for (i, write) in writes.into_iter().enumerate() {
+            let result = write.await.unwrap();
+            if i > 10 {
+                assert!(matches!(result, Err(DbError::RolledBack(_))), "write {i}: {result:?}");
+            }
+            if result.is_ok() {
+                answered_ok.push(format!("k{i}"));
+            }
+        }
+        let stored: Vec<String> = db
+            .read(|c| {
+                let mut s =
+                    c.prepare("SELECT key FROM settings WHERE key LIKE 'k%' ORDER BY CAST(substr(key, 2) AS INTEGER)")?;
+                Ok::<_, DbError>(s.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, answered_ok, "stored exactly the writes that were acknowledged");
+        // The writer goes on: the next write commits.
+        db.write(|c| settings::set(c, "after", "1")).await.unwrap();
         db.shutdown().await;
     }
 

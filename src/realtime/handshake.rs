@@ -94,7 +94,8 @@ fn own_parts<B>(request: &mut Request<B>) {
         }
     }
     *request.headers_mut() = headers;
-    // hyper's upgrade handle (engineioxide needs it for WebSocket) and the peer address; the
+    // hyper's upgrade handle (engineioxide needs it for WebSocket) and the peer's and client's
+    // addresses; the
     // Router's `OriginalUri` and URL params are dropped.
     let old = request.extensions_mut();
     let mut kept = Extensions::new();
@@ -103,6 +104,10 @@ fn own_parts<B>(request: &mut Request<B>) {
     }
     if let Some(peer) = old.remove::<ConnectInfo<SocketAddr>>() {
         kept.insert(peer);
+    }
+    // The client behind a trusted proxy, for per-address bounds on sockets.
+    if let Some(client) = old.remove::<crate::server::client::Client>() {
+        kept.insert(client);
     }
     *old = kept;
 }

@@ -10,11 +10,14 @@
 //!   `user_status` goes to the `user:{id}` rooms of those users, so never to the user's own
 //!   sockets.
 
+pub mod delivery;
 pub mod handshake;
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+use crate::server::client::ClientAddr;
 use axum::http::header::AUTHORIZATION;
 use serde_json::{Map, Value, json};
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
@@ -38,6 +41,8 @@ pub use handshake::OwnedHandshakeLayer;
 struct SocketUser {
     caller: Caller,
     username: Arc<str>,
+    /// The client address its connection counts against (`--max-sockets-per-address`).
+    address: IpAddr,
 }
 
 /// A refused connection. Its `connect_error` data is `{"message": <the error's code>}`:
@@ -67,7 +72,8 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .max_payload(state.config.max_socket_payload)
         .ws_max_message_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
         .ws_max_frame_size(usize::try_from(state.config.max_socket_payload).unwrap_or(usize::MAX))
-        .max_buffer_size(1024)
+        // A client that stops reading is closed once this many packets wait for it (`delivery`).
+        .max_buffer_size(usize::try_from(state.config.socket_queue).unwrap_or(usize::MAX))
         // Small read buffers: an idle socket should cost as little memory as possible. The buffer
         // grows to fit a bigger frame (the CONNECT with its token) and keeps that size: from 128 B
         // to about the frame, from 256 B to 512 B (17.2 → 16.9 KB per idle socket measured). It
@@ -122,7 +128,10 @@ async fn authenticate(
     if !new.is_empty() {
         s.join(new);
     }
-    s.extensions.insert(SocketUser { caller, username: user.username.into() });
+    // Last, after everything that can fail: a counted socket always reaches `on_disconnect`.
+    let address = client_address(&s);
+    state.admission.open_socket(user_id, address)?;
+    s.extensions.insert(SocketUser { caller, username: user.username.into(), address });
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
     if state.presence.connect(user_id) {
@@ -130,6 +139,12 @@ async fn authenticate(
         s.extensions.insert(CameOnline(user.last_seen));
     }
     Ok(())
+}
+
+/// The client address of the handshake request (behind a `--trust-proxy`, the address the
+/// proxy names; see [`ClientAddr`]).
+fn client_address(s: &SocketRef) -> IpAddr {
+    ClientAddr::of(&s.req_parts().extensions).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientAddr(address)| address)
 }
 
 fn user_room(id: i64) -> String {
@@ -148,20 +163,21 @@ async fn on_connect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
     if let Some(CameOnline(last_seen)) = s.extensions.remove::<CameOnline>() {
         let notice = state.presence.came_online(user.caller.id, &user.username, last_seen).await;
-        announce(&io, notice).await;
+        announce(&io, &state, notice);
     }
 }
 
 async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
     state.memory.note_freed();
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
+    state.admission.socket_closed(user.caller.id, user.address);
     if let Some(notice) = state.presence.disconnect(user.caller.id, &user.username).await.transpose() {
-        announce(&io, notice).await;
+        announce(&io, &state, notice);
     }
 }
 
 /// Emit a `user_status` to the users presence says to tell.
-async fn announce(io: &SocketIo, notice: ApiResult<StatusNotice>) {
+fn announce(io: &SocketIo, state: &AppState, notice: ApiResult<StatusNotice>) {
     let notice = match notice {
         Ok(notice) => notice,
         Err(e) => {
@@ -174,7 +190,7 @@ async fn announce(io: &SocketIo, notice: ApiResult<StatusNotice>) {
     }
     if let Some(ns) = io.of("/") {
         let targets: Vec<String> = notice.tell.into_iter().map(user_room).collect();
-        let _ = ns.to(targets).emit("user_status", &notice.status).await;
+        delivery::emit_each(state, ns.to(targets).sockets(), "user_status", &notice.status);
     }
 }
 
@@ -230,9 +246,9 @@ async fn on_event(
     let refused = matches!(result, Err(ApiError::Unauthorized(_)));
     let reply = result.unwrap_or_else(|e| error_ack(&e));
     if wants_ack {
-        let _ = ack.send(&reply);
+        delivery::checked(&state, &s, ack.send(&reply));
     } else if event == "get_online_users" {
-        let _ = s.emit("online_users", &reply);
+        delivery::emit(&state, &s, "online_users", &reply);
     }
     if refused {
         let _ = s.disconnect();
@@ -242,22 +258,24 @@ async fn on_event(
 type Payload = ApiResult<Map<String, Value>>;
 
 async fn chat_message(state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
-    state.chat.admit_socket_message(caller)?;
+    state.chat.admit_message(caller)?;
     let post = input::chat_message_event(payload?)?;
     let (message, _) = state.chat.send_message(caller, post).await?;
     Ok(json!({ "ok": true, "message": message }))
 }
 
 async fn get_online_users(state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
+    state.admission.online_users(caller)?;
     let room_id = input::event_room(&payload?)?;
     let users = state.presence.online_members(caller, room_id).await?;
     Ok(json!({ "ok": true, "room_id": room_id, "users": users }))
 }
 
 async fn typing(s: &SocketRef, state: &AppState, caller: Caller, payload: Payload) -> ApiResult<Value> {
+    state.admission.typing(caller)?;
     let (room_id, typing) = input::typing_event(&payload?)?;
     let event = state.presence.typing(caller, room_id, typing).await?;
-    let _ = s.to(room_room(room_id)).except(user_room(caller.id)).emit("typing", &event).await;
+    delivery::emit_each(state, s.to(room_room(room_id)).except(user_room(caller.id)).sockets(), "typing", &event);
     Ok(json!({ "ok": true }))
 }
 
@@ -305,24 +323,30 @@ pub async fn recheck_sockets(io: SocketIo, state: AppState) {
     }
 }
 
-/// Emit every domain event to the sockets concerned, in the order the commits happened. A room
-/// shown to newly added members is rendered here, on a read connection, before the next event.
+/// Emit every domain event to the sockets concerned, in the order the commits happened, one
+/// socket at a time so that a full queue is noticed ([`delivery`]). A room shown to newly added
+/// members is rendered here, on a read connection, before the next event.
 pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
     while let Some(event) = events.next().await {
         // Once shutdown has closed the namespace there is nobody left to tell (and socketioxide's
         // `io.to` would panic).
         let Some(ns) = io.of("/") else { return };
-        let sent = match &event {
+        let state = &state;
+        match &event {
             // Its tokens are refused from the commit on; its open sockets are closed now.
-            ChatEvent::AccountDisabled { user_id } => ns.to(user_room(*user_id)).disconnect().await,
+            ChatEvent::AccountDisabled { user_id } => {
+                if let Err(e) = ns.to(user_room(*user_id)).disconnect().await {
+                    tracing::debug!(error = %e, "a disabled account's socket could not be told");
+                }
+            }
             ChatEvent::MessageCreated(message) => {
-                ns.to(room_room(message.room_id)).emit("chat_response", message).await
+                delivery::emit_each(state, ns.to(room_room(message.room_id)).sockets(), "chat_response", message)
             }
             ChatEvent::MessageUpdated(message) => {
-                ns.to(room_room(message.room_id)).emit("message_updated", message).await
+                delivery::emit_each(state, ns.to(room_room(message.room_id)).sockets(), "message_updated", message)
             }
             ChatEvent::MessageDeleted(deleted @ MessageDeleted { room_id, .. }) => {
-                ns.to(room_room(*room_id)).emit("message_deleted", deleted).await
+                delivery::emit_each(state, ns.to(room_room(*room_id)).sockets(), "message_deleted", deleted)
             }
             ChatEvent::MembersAdded { room_id, user_ids } => {
                 let seen = match state.chat.rooms_as_seen_by(*room_id, user_ids.clone()).await {
@@ -337,23 +361,20 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 for &user_id in user_ids {
                     let _ = ns.clone().to(user_room(user_id)).join(room_room(*room_id)).await;
                 }
-                let mut sent = Ok(());
                 for (user_id, room) in &seen {
-                    sent = sent.and(ns.clone().to(user_room(*user_id)).emit("room_added", room).await);
+                    delivery::emit_each(state, ns.clone().to(user_room(*user_id)).sockets(), "room_added", room);
                 }
-                sent
             }
             ChatEvent::MemberRemoved { user_id, room_id } => {
                 let _ = ns.clone().to(user_room(*user_id)).leave(room_room(*room_id)).await;
-                ns.to(user_room(*user_id)).emit("room_removed", &RoomRemoved { room_id: *room_id }).await
+                let removed = RoomRemoved { room_id: *room_id };
+                delivery::emit_each(state, ns.to(user_room(*user_id)).sockets(), "room_removed", &removed);
             }
             // The other members only: the reader's own sockets are left out, like `typing`.
             ChatEvent::Read(receipt) => {
-                ns.to(room_room(receipt.room_id)).except(user_room(receipt.user_id)).emit("read", receipt).await
+                let sockets = ns.to(room_room(receipt.room_id)).except(user_room(receipt.user_id)).sockets();
+                delivery::emit_each(state, sockets, "read", receipt);
             }
-        };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "a broadcast did not reach every socket");
         }
     }
 }

@@ -171,7 +171,7 @@ impl Media {
     /// Open the temporary file for an upload named `filename` by the client (kept only as
     /// sanitized metadata).
     pub async fn start(&self, allowance: Allowance, filename: &str) -> ApiResult<Upload> {
-        let temp = TempUpload::create(&self.rules.dir).await.map_err(ApiError::internal)?;
+        let temp = TempUpload::create(&self.rules.dir).await.map_err(ApiError::from_io)?;
         Ok(Upload {
             rules: self.rules.clone(),
             uploader: allowance.uploader,
@@ -261,7 +261,7 @@ impl Upload {
         {
             return Err(not_text(reason, &self.head, &self.rules.allowed));
         }
-        self.temp.write(chunk).await.map_err(ApiError::internal)
+        self.temp.write(chunk).await.map_err(ApiError::from_io)
     }
 
     /// The type, once every byte is in.
@@ -290,7 +290,7 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
     // not at all), then dropped with the rest.
     let Upload { mut temp, uploader, size, filename, rules, reservation, .. } = upload;
     let stored_name = media::new_stored_name(kind);
-    temp.place(&stored_name).await.map_err(ApiError::internal)?;
+    temp.place(&stored_name).await.map_err(ApiError::from_io)?;
     let record = db
         .write(move |conn| {
             fits(bytes_used(conn, uploader)?, size, rules.quota)?;
@@ -301,6 +301,21 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
     temp.keep();
     drop(reservation);
     Ok(record)
+}
+
+/// At start, before serving: remove the files of the media folder that no attachment refers to
+/// (an upload interrupted by a crash between placing its file and committing its row; see
+/// [`media::sweep_unreferenced`]). Returns how many were removed.
+pub fn sweep_unrecorded_files(db: &Db, dir: &std::path::Path) -> usize {
+    db.read_blocking(|conn| {
+        Ok::<_, crate::db::DbError>(media::sweep_unreferenced(dir, |name| {
+            attachments::by_stored_name(conn, name).map(|r| r.is_some())
+        }))
+    })
+    .unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot check the media folder against the database");
+        0
+    })
 }
 
 /// The one quota rule: `used` bytes already uploaded plus `adding` must stay within `quota`.

@@ -10,6 +10,7 @@
 //! `ApiError`, and publish domain events after the commit that made a change durable.
 
 pub mod accounts;
+pub mod admission;
 pub mod chat;
 pub mod invites;
 pub mod media;

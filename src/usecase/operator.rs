@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::config::{DataArgs, Registration};
 use crate::db::{Db, DbOptions, backup};
 use crate::error::Chain;
+use crate::media;
 use crate::password::Passwords;
 use crate::usecase::accounts::Accounts;
 use crate::usecase::invites::Invites;
@@ -29,7 +30,7 @@ impl Operator {
     pub fn accounts(&self) -> Result<Accounts, String> {
         // The operator never signs anyone up: adding an account is their own decision, whatever
         // `--registration` the server runs with.
-        Ok(Accounts::new(self.db.clone(), Arc::new(Passwords::new(1)?), Registration::Closed, None))
+        Ok(Accounts::new(self.db.clone(), Arc::new(Passwords::new(1, usize::MAX)?), Registration::Closed, None))
     }
 
     pub fn invites(&self) -> Invites {
@@ -42,30 +43,119 @@ impl Operator {
     }
 }
 
+/// How far a backup or restore is, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Database pages copied of the total.
+    Database { pages: u64, total: u64 },
+    /// Media bytes copied (or found already there) of the total.
+    Media { bytes: u64, total: u64 },
+}
+
+/// What a backup or restore did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The database copied from (backup) or replaced (restore).
+    pub database: PathBuf,
+    /// With `--with-media`: the media folder copied into (backup) or from (restore), and what
+    /// was copied.
+    pub media: Option<(PathBuf, media::FolderCopy)>,
+}
+
+/// Where `natter backup FILE --with-media` puts the media files: the folder `FILE-media` beside
+/// the database copy.
+pub fn media_backup_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_os_string();
+    name.push("-media");
+    PathBuf::from(name)
+}
+
 /// Copy the database into `file` (which must not exist, unless `force`) while a server may be
-/// running. The database copied back.
-pub fn backup(data: &DataArgs, file: &Path, force: bool) -> Result<PathBuf, String> {
-    if file.exists() {
-        if !force {
+/// running, and with `with_media` the media files into [`media_backup_path`] (updated in place
+/// with `force`: files already there are kept).
+///
+/// The database is copied first, then the media: every upload the copied database names was
+/// placed in the media folder before its row was committed (see `usecase::media`), and files
+/// are never removed from it, so each one is there when the folder is copied. An upload that
+/// lands during the copy may add a file no message of the backup names; nothing is missing.
+pub fn backup(
+    data: &DataArgs,
+    file: &Path,
+    force: bool,
+    with_media: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, String> {
+    let media_source = data.media_path();
+    let media_target = media_backup_path(file);
+    if !force {
+        if file.exists() {
             return Err(format!("{} exists; add --force to overwrite it", file.display()));
         }
-        std::fs::remove_file(file).map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
+        if with_media && media_target.exists() {
+            return Err(format!("{} exists; add --force to update it", media_target.display()));
+        }
     }
     let source = data.db_path();
     if !source.exists() {
         return Err(format!("there is no database at {}", source.display()));
     }
-    backup::vacuum_into(&source, file)?;
-    Ok(source)
+    if with_media && !media_source.is_dir() {
+        return Err(format!("there is no media folder at {}", media_source.display()));
+    }
+    if file.is_dir() {
+        return Err(format!("{} is a folder", file.display()));
+    }
+    // Written beside `file` and renamed over it: an existing backup stays whole until then.
+    backup::copy(&source, file, |pages, total| progress(Progress::Database { pages, total }))?;
+    let media = if with_media {
+        let copied = media::copy_folder(&media_source, &media_target, |bytes, total| {
+            progress(Progress::Media { bytes, total })
+        })?;
+        Some((media_target, copied))
+    } else {
+        None
+    };
+    Ok(Report { database: source, media })
 }
 
-/// Replace the database with `file`, once it passed the checks; refused while a server holds
-/// the data folder. The database replaced back.
-pub fn restore(data: &DataArgs, file: &Path) -> Result<PathBuf, String> {
+/// Replace the database with `file`, once it passed the checks, and with `with_media` copy the
+/// media files of [`media_backup_path`] into the media folder first (files already there with
+/// the same size are kept; files the backup does not have are left alone). Refused while a
+/// server holds the data folder.
+pub fn restore(
+    data: &DataArgs,
+    file: &Path,
+    with_media: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, String> {
     let _lock = crate::lock_data_dir(data)?;
     backup::check(file)?;
+    let media_source = media_backup_path(file);
+    if with_media && !media_source.is_dir() {
+        return Err(format!("there is no media backup at {}", media_source.display()));
+    }
+    // The files before the database: a restore that fails half-way leaves the old database with
+    // a few more files, never a database naming files that are not there.
+    let media = if with_media {
+        let media_target = data.media_path();
+        let copied = media::copy_folder(&media_source, &media_target, |bytes, total| {
+            progress(Progress::Media { bytes, total })
+        })?;
+        Some((media_source, copied))
+    } else {
+        None
+    };
     let target = data.db_path();
-    // A WAL left beside the old database must not be replayed onto the restored one.
+    if let Some(folder) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    let staging = target.with_extension("db.restoring");
+    std::fs::copy(file, &staging).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
+    // `copy` gives the staging file the backup's mode; the database is private whatever that was.
+    crate::private::set_mode(&staging, crate::private::FILE_MODE).map_err(|e| e.to_string())?;
+    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
+    // A WAL left beside the old database must not be replayed onto the restored one (removed
+    // only once the copy is safely on disk: until then it belongs to the old database).
     for suffix in ["-wal", "-shm"] {
         let side = format!("{}{suffix}", target.display());
         match std::fs::remove_file(&side) {
@@ -74,11 +164,7 @@ pub fn restore(data: &DataArgs, file: &Path) -> Result<PathBuf, String> {
             Err(e) => return Err(format!("cannot remove {side}: {e}")),
         }
     }
-    let staging = target.with_extension("db.restoring");
-    std::fs::copy(file, &staging).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
-    // `copy` gives the staging file the backup's mode; the database is private whatever that was.
-    crate::private::set_mode(&staging, crate::private::FILE_MODE).map_err(|e| e.to_string())?;
-    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
     std::fs::rename(&staging, &target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
-    Ok(target)
+    backup::sync_parent(&target)?;
+    Ok(Report { database: target, media })
 }

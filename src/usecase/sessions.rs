@@ -1,14 +1,27 @@
 //! Sessions: logging in, and turning an access token back into a caller.
 //!
-//! Login attempts are bounded twice (SPEC §5): every signup and login attempt per client address
-//! (`--auth-rate`, counted before the body is even read, so malformed attempts count too), and
-//! failed logins per account (`--login-fail-rate`), counted against the account however it was
-//! named, so a stranger's wrong guesses from elsewhere cannot lock the owner out of their own
-//! device beyond that bound. An unknown account costs the same password hash as a known one.
+//! Login attempts are bounded three times (SPEC §5), the way well-known services do it (OWASP's
+//! "device cookie" idea, with the client address standing for the device):
+//! - every signup and login attempt per client address (`--auth-rate`), counted before the body
+//!   is even read, so malformed attempts count too;
+//! - failed logins per account *and* client address (`--login-fail-rate`, 10 per 15 minutes):
+//!   a stranger guessing at `carol` from one address is stopped there, while carol's own device
+//!   (another address) logs in as usual;
+//! - failed logins per account over all addresses together (`--login-fail-account-rate`, 100
+//!   per 15 minutes), against guessing spread over many addresses. Once it is reached, the
+//!   account accepts logins only from addresses that logged into it successfully before
+//!   (remembered for 30 days, in memory): the owner's usual devices keep working, a new
+//!   address waits.
+//!
+//! Failures count against the account however it was named (email or username, any case);
+//! logins that name no account count against the text typed. An unknown account costs the same
+//! password hash as a known one. A successful login clears its address's failures, not the
+//! account-wide count (the attack from elsewhere goes on).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::auth::{Auth, Caller};
 use crate::config::Rate;
@@ -18,20 +31,38 @@ use crate::input::Login;
 use crate::limits::RateLimiter;
 use crate::model::{Token, User, UserPublic};
 
+/// The login bounds, from the flags.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRules {
+    pub auth_rate: Rate,
+    pub fail_rate: Rate,
+    pub fail_account_rate: Rate,
+}
+
+/// How long an address that logged into an account stays known to it.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Known (account, address) pairs kept at most; past it, expired ones are swept, then all.
+const MAX_KNOWN: usize = 100_000;
+
 pub struct Sessions {
     db: Db,
     auth: Arc<Auth>,
     attempts_per_address: RateLimiter,
+    failed_logins_per_account_address: RateLimiter,
     failed_logins_per_account: RateLimiter,
+    /// `account|address` pairs with a successful login, and when.
+    known_addresses: Mutex<HashMap<String, Instant>>,
 }
 
 impl Sessions {
-    pub fn new(db: Db, auth: Arc<Auth>, auth_rate: Rate, login_fail_rate: Rate) -> Sessions {
+    pub fn new(db: Db, auth: Arc<Auth>, rules: LoginRules) -> Sessions {
         Sessions {
             db,
             auth,
-            attempts_per_address: RateLimiter::new(auth_rate),
-            failed_logins_per_account: RateLimiter::new(login_fail_rate),
+            attempts_per_address: RateLimiter::new(rules.auth_rate),
+            failed_logins_per_account_address: RateLimiter::new(rules.fail_rate),
+            failed_logins_per_account: RateLimiter::new(rules.fail_account_rate),
+            known_addresses: Mutex::default(),
         }
     }
 
@@ -42,31 +73,49 @@ impl Sessions {
 
     /// A token for the account `login` names, if the password is right and the account enabled.
     /// Wrong email and wrong password get the same 401 after the same work.
-    pub async fn login(&self, login: Login) -> ApiResult<Token> {
+    pub async fn login(&self, login: Login, address: IpAddr) -> ApiResult<Token> {
         let lookup = login.login.clone();
         let user = self.db.read(move |conn| users::by_login(conn, &lookup)).await?;
-        // Failures count against the account, however it was named (email or username, any
-        // case); logins that name no account count against the text typed.
         let account_key = match &user {
             Some(user) => format!("user:{}", user.id),
             None => format!("login:{}", login.login.to_lowercase()),
         };
-        self.failed_logins_per_account
-            .check(&account_key)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let pair_key = format!("{account_key}|{address}");
+        let limited = |retry_after| ApiError::RateLimited { retry_after };
+        self.failed_logins_per_account_address.check(&pair_key).map_err(limited)?;
+        if !self.is_known(&pair_key) {
+            self.failed_logins_per_account.check(&account_key).map_err(limited)?;
+        }
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password_ok = self.auth.passwords.verify(login.password, hash).await?;
         match user {
             Some(user) if password_ok && !user.disabled => {
-                self.failed_logins_per_account.reset(&account_key);
+                self.failed_logins_per_account_address.reset(&pair_key);
+                self.remember(pair_key);
                 self.auth.issue_token(&user)
             }
             _ => {
-                // Already over the bound is answered above; this failure only counts.
+                // Already over a bound is answered above; this failure only counts.
+                let _ = self.failed_logins_per_account_address.hit(&pair_key);
                 let _ = self.failed_logins_per_account.hit(&account_key);
                 Err(ApiError::Unauthorized("Incorrect email or password."))
             }
         }
+    }
+
+    fn is_known(&self, pair_key: &str) -> bool {
+        crate::sync::lock(&self.known_addresses).get(pair_key).is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    fn remember(&self, pair_key: String) {
+        let mut known = crate::sync::lock(&self.known_addresses);
+        if known.len() >= MAX_KNOWN {
+            known.retain(|_, at| at.elapsed() < KNOWN_FOR);
+            if known.len() >= MAX_KNOWN {
+                known.clear();
+            }
+        }
+        known.insert(pair_key, Instant::now());
     }
 
     /// The caller a token names, if its signature, algorithm and expiry are good. Whether the

@@ -457,10 +457,7 @@ impl Person {
 
 /// axe-core's browser bundle, from npm (`.ci/run` installs it into target/js); never shipped.
 fn axe_source() -> String {
-    let modules = std::env::var_os("NATTER_JS_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/js/node_modules"));
-    let path = modules.join("axe-core/axe.min.js");
+    let path = crate::common::js_modules().join("axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "axe-core is missing at {} ({e}): run .ci/run, or (cd target/js && npm install axe-core@4.14.1)",

@@ -85,14 +85,19 @@ pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
 /// A server on the data in `dir` (e.g. what [`TestServer::stop`] returned, for a restart).
 ///
 /// Test defaults, applied before `configure`: `ServeArgs::default()` with the data under `dir`
-/// and the signup/login, failed-login and message rate limits off, because tests create many
-/// accounts from 127.0.0.1.
+/// and the signup/login, failed-login, message, typing and online-users rate limits and the
+/// socket caps off, because tests create many accounts and sockets from 127.0.0.1.
 pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
     let mut args = ServeArgs {
         data: DataArgs::at(dir.path()),
         auth_rate: Rate::UNLIMITED,
         login_fail_rate: Rate::UNLIMITED,
+        login_fail_account_rate: Rate::UNLIMITED,
         message_rate: Rate::UNLIMITED,
+        typing_rate: Rate::UNLIMITED,
+        online_users_rate: Rate::UNLIMITED,
+        max_sockets_per_user: 0,
+        max_sockets_per_address: 0,
         ..ServeArgs::default()
     };
     configure(&mut args);
@@ -414,6 +419,32 @@ pub async fn run_natter_ok(cwd: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Where the npm packages the tests use (socket.io-client, axe-core) are installed:
+/// `$NATTER_JS_MODULES` (set by .ci/run), else target/js/node_modules.
+pub fn js_modules() -> PathBuf {
+    std::env::var_os("NATTER_JS_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/js/node_modules"))
+}
+
+/// A command's stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The command failed with exactly one non-empty stderr line that says "error", and no panic;
+/// that line back.
+#[track_caller]
+pub fn assert_one_line_error(output: &Output, what: &str) -> String {
+    let err = stderr(output);
+    assert!(!output.status.success(), "{what} must fail; stderr: {err}");
+    assert!(!err.contains("panicked"), "{what} panicked: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{what}: one stderr line, got {err:?}");
+    assert!(lines[0].to_lowercase().contains("error"), "{what}: {:?}", lines[0]);
+    lines[0].to_string()
 }
 
 /// The arguments of `natter user <action...>` on the data in `data_dir`.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
 
 use super::{Api, TIMEOUT, natter_cmd, strip_ansi};
 
@@ -17,8 +18,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     pub api: Api,
     pub pid: u32,
-    /// Every line it wrote to stdout and stderr so far (ANSI escapes removed).
-    pub logs: Arc<Mutex<Vec<String>>>,
+    /// Every line it has logged so far (ANSI colours stripped), for [`ServerProcess::wait_for_log`].
+    log: Arc<(Mutex<Vec<String>>, Notify)>,
 }
 
 impl Deref for ServerProcess {
@@ -44,6 +45,12 @@ impl ServerProcess {
     ) -> ServerProcess {
         let data_dir = data.to_str().expect("UTF-8 temp path");
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--data-dir", data_dir];
+        // Tests open many sockets from 127.0.0.1: no socket caps unless a test sets them.
+        for cap in ["--max-sockets-per-address", "--max-sockets-per-user"] {
+            if !extra.contains(&cap) {
+                args.extend_from_slice(&[cap, "0"]);
+            }
+        }
         args.extend_from_slice(extra);
         let mut command = natter_cmd(data, &args);
         command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
@@ -67,12 +74,13 @@ impl ServerProcess {
             });
         }
         drop(tx);
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let kept = logs.clone();
+        let log = Arc::new((Mutex::new(Vec::new()), Notify::new()));
+        let keep = log.clone();
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 let line = strip_ansi(&line);
-                kept.lock().unwrap().push(line.clone());
+                keep.0.lock().unwrap().push(line.clone());
+                keep.1.notify_waiters();
                 if let Some(addr) = line
                     .contains("natter is listening")
                     .then(|| line.split("address=").nth(1))
@@ -89,7 +97,30 @@ impl ServerProcess {
             .await
             .expect("natter logs its address in time")
             .expect("natter logged `natter is listening address=...` before exiting");
-        ServerProcess { child, addr, api: Api::new(addr), pid, logs }
+        ServerProcess { child, addr, api: Api::new(addr), pid, log }
+    }
+
+    /// The lines logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// The first logged line (past or future) that contains every one of `needles`; fails the
+    /// test after [`TIMEOUT`].
+    pub async fn wait_for_log(&self, needles: &[&str]) -> String {
+        let find = || self.logs().into_iter().find(|line| needles.iter().all(|n| line.contains(n)));
+        let wait = async {
+            loop {
+                let notified = self.log.1.notified();
+                if let Some(line) = find() {
+                    return line;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no log line with {needles:?} within {TIMEOUT:?}; logged: {:#?}", self.logs()))
     }
 
     /// A figure of `/proc/PID/status` in kB (`VmRSS`, `VmHWM`, `Threads`, ...).

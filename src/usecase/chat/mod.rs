@@ -48,7 +48,7 @@ pub struct Chat {
     db: Db,
     events: Events,
     presence: Arc<Presence>,
-    /// `--message-rate`, for Socket.IO `chat_message`.
+    /// `--message-rate`, for REST posts and Socket.IO `chat_message` together.
     message_rate: RateLimiter,
     /// Messages stored (`--metrics`).
     metrics: Metrics,
@@ -138,9 +138,9 @@ impl Chat {
         Chat { db, events, presence, message_rate: RateLimiter::new(message_rate), metrics }
     }
 
-    /// Count one Socket.IO `chat_message` against `--message-rate`, before its payload is even
-    /// read. (REST posts are not counted: the flag bounds socket messages, as its help says.)
-    pub fn admit_socket_message(&self, sender: Caller) -> ApiResult<()> {
+    /// Count one message of `sender` against `--message-rate`: a REST post or a Socket.IO
+    /// `chat_message`, one bound for both, counted before the body or payload is even read.
+    pub fn admit_message(&self, sender: Caller) -> ApiResult<()> {
         self.message_rate.hit(&sender.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })
     }
 
