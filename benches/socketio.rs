@@ -204,6 +204,9 @@ struct SendersRun {
     written: u64,
     /// Server RSS in KiB, once a second from the start of the run, and at its end.
     rss: Vec<u64>,
+    /// SQLite's heap in KiB (`natter_sqlite_memory_bytes`) at the same moments, when the server
+    /// runs with `--metrics`.
+    sqlite: Vec<u64>,
     /// Open file descriptors of the server at the start and at the end.
     fds: (usize, usize),
     /// Bytes of the database file and of its WAL at the end of the load.
@@ -234,11 +237,17 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
         .enumerate()
         .map(|(i, ws)| tokio::spawn(drive(ws, origin, stop.clone(), Some(world.rooms[i / 10]))))
         .collect();
-    let mut rss = vec![server.rss_kib()];
+    let mut scraper = match flags.contains(&"--metrics") {
+        true => Some(http::Http::connect(&server.addr).await),
+        false => None,
+    };
+    let (mut rss, mut sqlite) = (vec![server.rss_kib()], Vec::new());
+    sqlite.extend(sqlite_kib(scraper.as_mut()).await);
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
         rss.push(server.rss_kib());
+        sqlite.extend(sqlite_kib(scraper.as_mut()).await);
     }
     stop.cancel();
     let (mut acks, mut deliveries) = (Vec::new(), Vec::new());
@@ -255,7 +264,16 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
     let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - written_before;
     acks.sort();
     deliveries.sort();
-    SendersRun { acks, deliveries, usage, written, rss, fds, files }
+    SendersRun { acks, deliveries, usage, written, rss, sqlite, fds, files }
+}
+
+/// `natter_sqlite_memory_bytes` from the server's `/metrics`, in KiB (none without a scraper).
+async fn sqlite_kib(scraper: Option<&mut http::Http>) -> Option<u64> {
+    let http = scraper?;
+    assert_eq!(http.request("GET", "/metrics", None, None).await, 200, "/metrics");
+    let text = std::str::from_utf8(&http.body).expect("metrics text");
+    let line = text.lines().find_map(|l| l.strip_prefix("natter_sqlite_memory_bytes "))?;
+    Some(line.trim().parse::<f64>().expect("a number") as u64 / 1024)
 }
 
 /// Scenario 1: 100 senders in 10 rooms of 10, one message in flight each.
@@ -525,14 +543,17 @@ async fn login_storm(secs: u64) {
     println!("  target: ack p99 during the storm ≤ 50 ms");
 }
 
-/// Memory over a long run of scenario 1 (`BENCH_SOAK_SECS`, default 300): start, peak, end.
+/// Memory over a long run of scenario 1 (`BENCH_SOAK_SECS`, default 300): start, peak, end, and
+/// each minute's RSS beside SQLite's own heap (page caches, bounded by `--db-cache`), so growth
+/// that is the caches filling up shows apart from anything else.
 async fn soak() {
     let secs: u64 = std::env::var("BENCH_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let run = run_senders(secs, &[]).await;
+    let run = run_senders(secs, &["--metrics"]).await;
     let (first, last) = (run.rss[0], run.rss[run.rss.len() - 1]);
     let peak = run.rss.iter().copied().max().unwrap_or(0);
-    let minute = |m: usize| run.rss.get(m * 60).map(|kib| format!("{:.1}", *kib as f64 / 1024.0));
-    let per_minute: Vec<String> = (0..).map_while(minute).collect();
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    let each_minute = |samples: &[u64]| (0..).map_while(|m: usize| samples.get(m * 60).copied().map(mib)).collect::<Vec<_>>();
+    let outside: Vec<u64> = run.rss.iter().zip(&run.sqlite).map(|(rss, sqlite)| rss.saturating_sub(*sqlite)).collect();
     println!(
         "S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s, {:.0} deliveries/s, ack p99 {:.2} ms, delivery p99 {:.2} ms",
         run.acks.len() as f64 / secs as f64,
@@ -541,17 +562,18 @@ async fn soak() {
         ms(percentile(&run.deliveries, 0.99)),
     );
     println!(
-        "  server RSS start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB (each minute: {} MiB); open fds {} -> {}; \
-         database {:.0} MB, WAL {:.1} MB at the end",
-        first as f64 / 1024.0,
-        peak as f64 / 1024.0,
-        last as f64 / 1024.0,
-        per_minute.join(", "),
+        "  server RSS start {} MiB, peak {} MiB, end {} MiB; open fds {} -> {}; database {:.0} MB, WAL {:.1} MB at the end",
+        mib(first),
+        mib(peak),
+        mib(last),
         run.fds.0,
         run.fds.1,
         run.files.0 as f64 / 1e6,
         run.files.1 as f64 / 1e6,
     );
+    println!("  each minute, RSS:              {} MiB", each_minute(&run.rss).join(", "));
+    println!("  each minute, SQLite's heap:    {} MiB", each_minute(&run.sqlite).join(", "));
+    println!("  each minute, RSS minus SQLite: {} MiB", each_minute(&outside).join(", "));
 }
 
 /// Scenario 2: one room of 1,000 connected members, one message every 10 ms.

@@ -67,6 +67,7 @@ struct Families {
     db_commit_batch: Histogram,
     upload_bytes: Counter,
     events_queued: Gauge,
+    sqlite_memory: Gauge,
     uptime: Gauge<f64, AtomicU64>,
 }
 
@@ -79,6 +80,8 @@ pub struct Live {
     pub events_queued: usize,
     /// Write transactions committed since start.
     pub commits: u64,
+    /// Bytes SQLite holds on the heap (page caches above all).
+    pub sqlite_memory: u64,
     pub uptime: Duration,
 }
 
@@ -152,6 +155,12 @@ impl Metrics {
             "Domain events waiting for the Socket.IO fan-out (the queue holds 4096; when full, the writer waits).",
             events_queued.clone(),
         );
+        let sqlite_memory = Gauge::default();
+        registry.register(
+            "natter_sqlite_memory_bytes",
+            "Heap memory SQLite holds now, page caches included (bounded by --db-cache plus statements).",
+            sqlite_memory.clone(),
+        );
         let uptime = Gauge::<f64, AtomicU64>::default();
         registry.register("natter_uptime_seconds", "Seconds since the server started.", uptime.clone());
         registry.register_collector(Box::new(ProcessCollector));
@@ -168,6 +177,7 @@ impl Metrics {
             db_commit_batch,
             upload_bytes,
             events_queued,
+            sqlite_memory,
             uptime,
         })))
     }
@@ -230,6 +240,7 @@ impl Metrics {
         let m = self.0.as_ref()?;
         m.online_users.set(i64::try_from(live.online_users).unwrap_or(i64::MAX));
         m.events_queued.set(i64::try_from(live.events_queued).unwrap_or(i64::MAX));
+        m.sqlite_memory.set(i64::try_from(live.sqlite_memory).unwrap_or(i64::MAX));
         m.uptime.set(live.uptime.as_secs_f64());
         // The writer counts commits since the engine opened, metrics or not: take its figure.
         let counted = m.db_commits.get();
@@ -378,7 +389,7 @@ mod tests {
         let off = Metrics::off();
         off.message_stored();
         off.commit(3, Duration::from_millis(1));
-        let live = Live { online_users: 0, events_queued: 0, commits: 0, uptime: Duration::ZERO };
+        let live = Live { online_users: 0, events_queued: 0, commits: 0, sqlite_memory: 0, uptime: Duration::ZERO };
         assert!(off.render(live).is_none());
     }
 
@@ -388,13 +399,14 @@ mod tests {
         on.message_stored();
         on.commit(4, Duration::from_millis(2));
         on.http_request("GET", "/healthz", 200, Duration::from_millis(1));
-        let live = Live { online_users: 2, events_queued: 1, commits: 7, uptime: Duration::from_secs(3) };
+        let live = Live { online_users: 2, events_queued: 1, commits: 7, sqlite_memory: 4096, uptime: Duration::from_secs(3) };
         let text = on.render(live).expect("on");
         for line in [
             "natter_messages_total 1",
             "natter_db_commits_total 7",
             "natter_online_users 2",
             "natter_events_queued 1",
+            "natter_sqlite_memory_bytes 4096",
             "natter_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1",
             "natter_db_commit_batch_size_count 1",
         ] {

@@ -132,6 +132,7 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
         ("natter_db_commit_batch_size", "histogram"),
         ("natter_upload_bytes", "counter"),
         ("natter_events_queued", "gauge"),
+        ("natter_sqlite_memory_bytes", "gauge"),
         ("process_cpu_seconds", "counter"),
         ("process_resident_memory_bytes", "gauge"),
         ("process_open_fds", "gauge"),
@@ -160,6 +161,8 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
         value_of(&samples, "natter_db_commits_total") >= value_of(&samples, "natter_db_commit_duration_seconds_count")
     );
     assert!(value_of(&samples, "process_resident_memory_bytes") > 1e6);
+    let sqlite = value_of(&samples, "natter_sqlite_memory_bytes");
+    assert!(sqlite > 0.0 && sqlite < value_of(&samples, "process_resident_memory_bytes"), "{sqlite}");
     assert!(value_of(&samples, "process_open_fds") > 3.0);
     assert!(value_of(&samples, "process_cpu_seconds_total") > 0.0);
 

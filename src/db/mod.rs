@@ -690,6 +690,14 @@ pub fn any_account(conn: &Connection) -> Result<bool, DbError> {
 }
 
 /// Current time as the SPEC's RFC 3339 UTC string with milliseconds.
+/// Bytes of heap SQLite holds now, over every connection: page caches (bounded in all by
+/// `--db-cache`), schema and prepared statements.
+pub fn sqlite_memory_bytes() -> u64 {
+    // SAFETY: sqlite3_memory_used only reads SQLite's own memory statistics (thread-safe).
+    let used = unsafe { rusqlite::ffi::sqlite3_memory_used() };
+    u64::try_from(used).unwrap_or(0)
+}
+
 pub fn now() -> String {
     format_time(time::OffsetDateTime::now_utc())
 }

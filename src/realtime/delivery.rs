@@ -16,13 +16,11 @@
 //!   client learns it was disconnected before it could see anything newer; and a client that
 //!   never reads again is closed by the engine.io heartbeat (its ping cannot be queued).
 //!
-//! Emitting per socket costs one encoding per socket instead of one per broadcast (the encoder
-//! runs only after a free slot was reserved, so a full socket costs none); in exchange a full
-//! queue is always noticed. Measured (`cargo bench --bench socketio -- fanout` and `-- standin`,
-//! release, one sitting, 3 runs each): 12.25–12.52 µs of server CPU per delivery against the
-//! bare socketioxide stand-in's 10.19–10.95 µs, so natter costs +1.6 µs (×1.15) above it, where
-//! the broadcast path cost +0.6–0.8 µs. Encoding once and handing each socket the same bytes
-//! would win most of that back (socketioxide encodes `emit` data per call).
+//! Emitting per socket would cost one encoding of the event per socket (socketioxide's `emit`
+//! serialises its data at every call), so [`emit_each`] encodes the data once into a JSON
+//! [`RawValue`](serde_json::value::RawValue) and hands each socket that: its per-socket cost is a copy of the bytes into the
+//! packet. Measured (`cargo bench --bench socketio -- fanout` and `-- standin`, release, one
+//! sitting): see the README's Performance section.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,10 +39,17 @@ struct Overflowed;
 /// How often a socket whose queue is full is offered its DISCONNECT packet again.
 const RETRY_DISCONNECT: Duration = Duration::from_millis(50);
 
-/// Emit `event` to each of `sockets`.
+/// Emit `event` to each of `sockets`, the data encoded once for all of them.
 pub fn emit_each<T: ?Sized + Serialize>(state: &AppState, sockets: Vec<SocketRef>, event: &str, data: &T) {
+    if sockets.is_empty() {
+        return;
+    }
+    let encoded = match serde_json::value::to_raw_value(data) {
+        Ok(encoded) => encoded,
+        Err(e) => return tracing::error!(error = %e, event, "could not encode an event"),
+    };
     for socket in &sockets {
-        emit(state, socket, event, data);
+        emit(state, socket, event, &*encoded);
     }
 }
 

@@ -43,6 +43,7 @@ impl Operations {
             online_users: self.presence.online_count(),
             events_queued: self.events.depth(),
             commits: self.db.commit_count(),
+            sqlite_memory: db::sqlite_memory_bytes(),
             uptime: self.started.elapsed(),
         })
     }

@@ -2,7 +2,7 @@
 // change it, and each change schedules one re-render (batched in a microtask). Views read
 // `state` directly; the root subscribes (see useStore).
 
-import { useEffect, useReducer, storage } from './lib.js';
+import { useLayoutEffect, useReducer, storage } from './lib.js';
 
 export const state = {
   session: null, //         {token, user, expiresAt}
@@ -27,6 +27,8 @@ export const state = {
 
 const listeners = new Set();
 let scheduled = false;
+/** Counts changes, so a subscriber can tell that it missed one (see useStore). */
+let version = 0;
 
 export function subscribe(fn) {
   listeners.add(fn);
@@ -35,6 +37,7 @@ export function subscribe(fn) {
 
 /** Schedule a re-render of every subscriber (once per microtask, however many changes). */
 export function changed() {
+  version++;
   if (scheduled) return;
   scheduled = true;
   queueMicrotask(() => {
@@ -43,10 +46,18 @@ export function changed() {
   });
 }
 
-/** Re-render the calling component whenever the store changes. */
+/** Re-render the calling component whenever the store changes. A change between this
+ * component's first render and its subscription (a 401 that signs out while a slow device is
+ * still painting the first screen) would otherwise never reach it: the subscription checks the
+ * change count it rendered with and re-renders if it moved. */
 export function useStore() {
   const [, bump] = useReducer((n) => n + 1, 0);
-  useEffect(() => subscribe(bump), []);
+  const rendered = version;
+  useLayoutEffect(() => {
+    const unsubscribe = subscribe(bump);
+    if (version !== rendered) bump();
+    return unsubscribe;
+  }, []);
   return state;
 }
 
