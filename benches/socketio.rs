@@ -552,7 +552,8 @@ async fn soak() {
     let (first, last) = (run.rss[0], run.rss[run.rss.len() - 1]);
     let peak = run.rss.iter().copied().max().unwrap_or(0);
     let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
-    let each_minute = |samples: &[u64]| (0..).map_while(|m: usize| samples.get(m * 60).copied().map(mib)).collect::<Vec<_>>();
+    let each_minute =
+        |samples: &[u64]| (0..).map_while(|m: usize| samples.get(m * 60).copied().map(mib)).collect::<Vec<_>>();
     let outside: Vec<u64> = run.rss.iter().zip(&run.sqlite).map(|(rss, sqlite)| rss.saturating_sub(*sqlite)).collect();
     println!(
         "S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s, {:.0} deliveries/s, ack p99 {:.2} ms, delivery p99 {:.2} ms",

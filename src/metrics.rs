@@ -399,7 +399,8 @@ mod tests {
         on.message_stored();
         on.commit(4, Duration::from_millis(2));
         on.http_request("GET", "/healthz", 200, Duration::from_millis(1));
-        let live = Live { online_users: 2, events_queued: 1, commits: 7, sqlite_memory: 4096, uptime: Duration::from_secs(3) };
+        let live =
+            Live { online_users: 2, events_queued: 1, commits: 7, sqlite_memory: 4096, uptime: Duration::from_secs(3) };
         let text = on.render(live).expect("on");
         for line in [
             "natter_messages_total 1",

@@ -42,21 +42,27 @@ pub fn distinct(conn: &Connection, room_id: i64, message_id: i64, emoji: &str) -
 }
 
 /// Fill in the reactions of `messages`, all of `room_id`: one range scan over their ids.
-///
-/// The rows come in key order (message, emoji, user) and are put in `seq` order per message
-/// here: an `ORDER BY message_id, seq` made SQLite sort every page's reactions in a temporary
-/// b-tree, a sorter set up and torn down per page (seen in the history benchmark's profile).
 pub fn attach(conn: &Connection, room_id: i64, messages: &mut [Message]) -> Result<(), DbError> {
     let (Some(first), Some(last)) = (messages.iter().map(|m| m.id).min(), messages.iter().map(|m| m.id).max()) else {
         return Ok(());
     };
+    place(in_range(conn, room_id, first, last)?, messages);
+    Ok(())
+}
+
+/// The reactions of `room_id`'s messages `first..=last`, by message id (sorted; messages without
+/// any are left out): one range scan of the key.
+///
+/// The rows come in key order (message, emoji, user) and are put in `seq` order per message
+/// here: an `ORDER BY message_id, seq` made SQLite sort every page's reactions in a temporary
+/// b-tree, a sorter set up and torn down per page (seen in the history benchmark's profile).
+pub fn in_range(conn: &Connection, room_id: i64, first: i64, last: i64) -> Result<Vec<(i64, Vec<Reaction>)>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT message_id, emoji, user_id, seq FROM reactions
          WHERE room_id = ?1 AND message_id BETWEEN ?2 AND ?3",
     )?;
     let rows = stmt.query_map(params![room_id, first, last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    place(group(rows)?, messages);
-    Ok(())
+    group(rows)
 }
 
 /// Fill in the reactions of `messages`, from any rooms (search results): one statement that looks
@@ -91,20 +97,23 @@ fn group(
         }
     }
     by_message.sort_unstable_by_key(|(id, _)| *id);
-    Ok(by_message.into_iter().map(|(id, mut made)| {
-        made.sort_unstable_by_key(|(seq, _, _)| *seq);
-        let mut reactions: Vec<Reaction> = Vec::new();
-        for (_, emoji, user_id) in made {
-            match reactions.iter_mut().find(|r| r.emoji == emoji) {
-                Some(reaction) => {
-                    reaction.count += 1;
-                    reaction.user_ids.push(user_id);
+    Ok(by_message
+        .into_iter()
+        .map(|(id, mut made)| {
+            made.sort_unstable_by_key(|(seq, _, _)| *seq);
+            let mut reactions: Vec<Reaction> = Vec::new();
+            for (_, emoji, user_id) in made {
+                match reactions.iter_mut().find(|r| r.emoji == emoji) {
+                    Some(reaction) => {
+                        reaction.count += 1;
+                        reaction.user_ids.push(user_id);
+                    }
+                    None => reactions.push(Reaction { emoji, count: 1, user_ids: vec![user_id] }),
                 }
-                None => reactions.push(Reaction { emoji, count: 1, user_ids: vec![user_id] }),
             }
-        }
-        (id, reactions)
-    }).collect())
+            (id, reactions)
+        })
+        .collect())
 }
 
 fn place(mut grouped: Vec<(i64, Vec<Reaction>)>, messages: &mut [Message]) {

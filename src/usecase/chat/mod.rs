@@ -196,10 +196,8 @@ impl Chat {
 
     /// A page of a room's history, oldest first, already serialised as a JSON array.
     ///
-    /// Serialising on the blocking thread that read the rows means the page's many small
-    /// allocations are freed by the thread that made them; handing the `Message` values to an
-    /// async worker to serialise and free cost contended malloc arena locks (seen in the history
-    /// benchmark's profile). Only the finished buffer crosses threads.
+    /// Encoded on the blocking thread that reads the rows, straight from them (see
+    /// [`messages::history_json`]): only the finished buffer crosses threads.
     pub async fn history_json(&self, reader: Caller, room_id: i64, history: History) -> ApiResult<Vec<u8>> {
         let window = match (history.before, history.after) {
             (Some(id), _) => Window::Before(id),
@@ -209,10 +207,7 @@ impl Chat {
         self.db
             .read(move |conn| {
                 ensure_member(conn, reader, room_id)?;
-                let page = messages::history(conn, room_id, window, history.limit)?;
-                let mut json = Vec::with_capacity(64 + page.iter().map(|m| 256 + m.content.len()).sum::<usize>());
-                serde_json::to_writer(&mut json, &page).map_err(ApiError::internal)?;
-                Ok(json)
+                Ok(messages::history_json(conn, room_id, window, history.limit)?)
             })
             .await
     }
