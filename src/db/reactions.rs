@@ -88,7 +88,9 @@ pub fn attach_each(conn: &Connection, messages: &mut [Message]) -> Result<(), Db
 fn group(
     rows: impl Iterator<Item = rusqlite::Result<(i64, String, i64, i64)>>,
 ) -> Result<Vec<(i64, Vec<Reaction>)>, DbError> {
-    let mut by_message: Vec<(i64, Vec<(i64, String, i64)>)> = Vec::new();
+    // (message id, its reactions as (seq, emoji, user id)).
+    type Made = (i64, String, i64);
+    let mut by_message: Vec<(i64, Vec<Made>)> = Vec::new();
     for row in rows {
         let (message_id, emoji, user_id, seq) = row?;
         match by_message.last_mut() {
