@@ -204,9 +204,9 @@ struct SendersRun {
     written: u64,
     /// Server RSS in KiB, once a second from the start of the run, and at its end.
     rss: Vec<u64>,
-    /// SQLite's heap in KiB (`natter_sqlite_memory_bytes`) at the same moments, when the server
-    /// runs with `--metrics`.
-    sqlite: Vec<u64>,
+    /// From the server's `/metrics` at the same moments, when it runs with `--metrics`, in KiB:
+    /// SQLite's heap, and the allocator's bytes in use and kept free.
+    sqlite: Vec<Heap>,
     /// Open file descriptors of the server at the start and at the end.
     fds: (usize, usize),
     /// Bytes of the database file and of its WAL at the end of the load.
@@ -267,13 +267,30 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
     SendersRun { acks, deliveries, usage, written, rss, sqlite, fds, files }
 }
 
-/// `natter_sqlite_memory_bytes` from the server's `/metrics`, in KiB (none without a scraper).
-async fn sqlite_kib(scraper: Option<&mut http::Http>) -> Option<u64> {
+/// Heap figures from `/metrics`, in KiB.
+#[derive(Clone, Copy)]
+struct Heap {
+    sqlite: u64,
+    in_use: u64,
+    free: u64,
+}
+
+/// The server's heap figures from its `/metrics` (none without a scraper).
+async fn sqlite_kib(scraper: Option<&mut http::Http>) -> Option<Heap> {
     let http = scraper?;
     assert_eq!(http.request("GET", "/metrics", None, None).await, 200, "/metrics");
     let text = std::str::from_utf8(&http.body).expect("metrics text");
-    let line = text.lines().find_map(|l| l.strip_prefix("natter_sqlite_memory_bytes "))?;
-    Some(line.trim().parse::<f64>().expect("a number") as u64 / 1024)
+    let kib = |family: &str| {
+        let prefix = format!("{family} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(|v| v.trim().parse::<f64>().expect("a number") as u64 / 1024)
+    };
+    Some(Heap {
+        sqlite: kib("natter_sqlite_memory_bytes")?,
+        in_use: kib("natter_heap_in_use_bytes").unwrap_or(0),
+        free: kib("natter_heap_free_bytes").unwrap_or(0),
+    })
 }
 
 /// Scenario 1: 100 senders in 10 rooms of 10, one message in flight each.
@@ -554,7 +571,10 @@ async fn soak() {
     let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
     let each_minute =
         |samples: &[u64]| (0..).map_while(|m: usize| samples.get(m * 60).copied().map(mib)).collect::<Vec<_>>();
-    let outside: Vec<u64> = run.rss.iter().zip(&run.sqlite).map(|(rss, sqlite)| rss.saturating_sub(*sqlite)).collect();
+    let sqlite: Vec<u64> = run.sqlite.iter().map(|h| h.sqlite).collect();
+    let outside: Vec<u64> = run.rss.iter().zip(&sqlite).map(|(rss, sqlite)| rss.saturating_sub(*sqlite)).collect();
+    let in_use: Vec<u64> = run.sqlite.iter().map(|h| h.in_use.saturating_sub(h.sqlite)).collect();
+    let free: Vec<u64> = run.sqlite.iter().map(|h| h.free).collect();
     println!(
         "S. soak: scenario 1 for {secs} s, {:.0} acked msgs/s, {:.0} deliveries/s, ack p99 {:.2} ms, delivery p99 {:.2} ms",
         run.acks.len() as f64 / secs as f64,
@@ -573,8 +593,10 @@ async fn soak() {
         run.files.1 as f64 / 1e6,
     );
     println!("  each minute, RSS:              {} MiB", each_minute(&run.rss).join(", "));
-    println!("  each minute, SQLite's heap:    {} MiB", each_minute(&run.sqlite).join(", "));
+    println!("  each minute, SQLite's heap:    {} MiB", each_minute(&sqlite).join(", "));
     println!("  each minute, RSS minus SQLite: {} MiB", each_minute(&outside).join(", "));
+    println!("  each minute, heap in use outside SQLite: {} MiB", each_minute(&in_use).join(", "));
+    println!("  each minute, heap kept free by malloc:   {} MiB", each_minute(&free).join(", "));
 }
 
 /// Scenario 2: one room of 1,000 connected members, one message every 10 ms.

@@ -59,3 +59,30 @@ pub fn release_free_pages() {
         libc::malloc_trim(0);
     }
 }
+
+/// What the allocator holds: bytes handed out and not yet freed (`in_use`, direct `mmap`s
+/// included), and bytes freed but kept in its arenas (`free`). Telling the two apart tells a
+/// leak (in use grows) from fragmentation (free grows). glibc only (its `mallinfo`, which
+/// walks every arena's free lists: for a scrape, not a hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapStats {
+    pub in_use: u64,
+    pub free: u64,
+}
+
+/// The allocator's figures now; `None` where the allocator is not glibc's.
+pub fn heap_stats() -> Option<HeapStats> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // `mallinfo`, not `mallinfo2`: the latter needs glibc 2.33, older than some boards'
+        // systems; its int fields are enough below 2 GiB.
+        // SAFETY: mallinfo only reads glibc's own statistics, under the arenas' locks.
+        let info = unsafe { libc::mallinfo() };
+        let bytes = |field: libc::c_int| u64::try_from(field).unwrap_or(0);
+        Some(HeapStats { in_use: bytes(info.uordblks) + bytes(info.hblkhd), free: bytes(info.fordblks) })
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
+}

@@ -164,6 +164,7 @@ impl Metrics {
         let uptime = Gauge::<f64, AtomicU64>::default();
         registry.register("natter_uptime_seconds", "Seconds since the server started.", uptime.clone());
         registry.register_collector(Box::new(ProcessCollector));
+        registry.register_collector(Box::new(HeapCollector));
         Metrics(Some(Arc::new(Families {
             registry,
             http_requests,
@@ -251,6 +252,23 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &m.registry);
         Some(text)
+    }
+}
+
+/// The allocator's `natter_heap_*` figures (glibc; elsewhere they are left out).
+#[derive(Debug)]
+struct HeapCollector;
+
+impl prometheus_client::collector::Collector for HeapCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(heap) = crate::memory::heap_stats() else { return Ok(()) };
+        for (name, help, value) in [
+            ("natter_heap_in_use_bytes", "Bytes the allocator has handed out and not had back.", heap.in_use),
+            ("natter_heap_free_bytes", "Bytes freed but kept in the allocator's arenas.", heap.free),
+        ] {
+            ConstGauge::new(value as f64).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -133,6 +133,8 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
         ("natter_upload_bytes", "counter"),
         ("natter_events_queued", "gauge"),
         ("natter_sqlite_memory_bytes", "gauge"),
+        ("natter_heap_in_use_bytes", "gauge"),
+        ("natter_heap_free_bytes", "gauge"),
         ("process_cpu_seconds", "counter"),
         ("process_resident_memory_bytes", "gauge"),
         ("process_open_fds", "gauge"),
@@ -163,6 +165,8 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
     assert!(value_of(&samples, "process_resident_memory_bytes") > 1e6);
     let sqlite = value_of(&samples, "natter_sqlite_memory_bytes");
     assert!(sqlite > 0.0 && sqlite < value_of(&samples, "process_resident_memory_bytes"), "{sqlite}");
+    // SQLite allocates through the same allocator, so its heap is part of what is in use.
+    assert!(value_of(&samples, "natter_heap_in_use_bytes") > sqlite);
     assert!(value_of(&samples, "process_open_fds") > 3.0);
     assert!(value_of(&samples, "process_cpu_seconds_total") > 0.0);
 
