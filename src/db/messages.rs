@@ -7,7 +7,7 @@
 //! are one more range scan, of `reactions (room_id, message_id, ...)` over the page's ids
 //! (see [`super::reactions`]). So a page of 50 costs two statements, never one per message.
 
-use rusqlite::types::{Type, ValueRef};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -45,48 +45,9 @@ macro_rules! select_message {
 }
 
 /// A Message from the columns of [`message_columns`], without its reactions (see
-/// [`reactions::attach`]).
+/// [`reactions::attach`]): the row read as [`RowView`] reads it, then owned.
 pub(super) fn message(row: &Row) -> rusqlite::Result<Message> {
-    let attachment = match row.get::<_, Option<i64>>(9)? {
-        Some(id) => {
-            let stored: String = row.get(10)?;
-            Some(Attachment::new(id, &stored, row.get(11)?, row.get(12)?, row.get(13)?))
-        }
-        None => None,
-    };
-    let reply_to = match row.get::<_, Option<i64>>(14)? {
-        Some(id) => {
-            let deleted = row.get::<_, Option<i64>>(17)?.is_none();
-            Some(ReplyRef {
-                id,
-                sender: ReplySender {
-                    id: row.get(15)?,
-                    username: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
-                },
-                excerpt: if deleted { String::new() } else { row.get::<_, Option<String>>(18)?.unwrap_or_default() },
-                deleted,
-            })
-        }
-        None => None,
-    };
-    let mentions = match row.get_ref(19)? {
-        ValueRef::Text(list) => serde_json::from_slice(list)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(19, rusqlite::types::Type::Text, Box::new(e)))?,
-        _ => Vec::new(),
-    };
-    Ok(Message {
-        id: row.get(0)?,
-        room_id: row.get(1)?,
-        sender: Sender { id: row.get(2)?, username: row.get(3)?, last_seen: row.get(4)? },
-        content: row.get(5)?,
-        client_id: row.get(6)?,
-        created_at: row.get(7)?,
-        edited_at: row.get(8)?,
-        attachment,
-        reply_to,
-        reactions: Vec::new(),
-        mentions,
-    })
+    RowView::read(row)?.into_message()
 }
 
 /// The one message a statement found, with its reactions.
@@ -348,6 +309,37 @@ impl<'a> RowView<'a> {
             edited_at: text(8)?,
             attachment,
             reply_to,
+            mentions,
+        })
+    }
+
+    /// The same message, owned, with no reactions yet.
+    fn into_message(self) -> rusqlite::Result<Message> {
+        let mentions = match self.mentions {
+            Some(list) => serde_json::from_str(list.get())
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(19, Type::Text, Box::new(e)))?,
+            None => Vec::new(),
+        };
+        Ok(Message {
+            id: self.id,
+            room_id: self.room_id,
+            sender: Sender {
+                id: self.sender.id,
+                username: self.sender.username.to_owned(),
+                last_seen: self.sender.last_seen.map(str::to_owned),
+            },
+            content: self.content.to_owned(),
+            client_id: self.client_id.map(str::to_owned),
+            created_at: self.created_at.to_owned(),
+            edited_at: self.edited_at.map(str::to_owned),
+            attachment: self.attachment,
+            reply_to: self.reply_to.map(|reply| ReplyRef {
+                id: reply.id,
+                sender: ReplySender { id: reply.sender.id, username: reply.sender.username.to_owned() },
+                excerpt: reply.excerpt.to_owned(),
+                deleted: reply.deleted,
+            }),
+            reactions: Vec::new(),
             mentions,
         })
     }
