@@ -236,16 +236,7 @@ async fn official_client_over_wss() {
     // Accounts and the room through the server's state, as the HTTP helpers speak plain HTTP.
     let client = https_client(&ca);
     let token = alice_over_https(&client, &base).await;
-    let room: Value = client
-        .post(format!("{base}/chat/chat_rooms/"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "tls", "members": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room = create_room(&client, &base, &token, "tls").await;
     let script = certs.path().join("client.js");
     std::fs::write(&script, WSS_SCRIPT).unwrap();
     let output = tokio::process::Command::new("node")
@@ -485,6 +476,18 @@ async fn the_log_shows_the_forwarded_client_addresses() {
     assert!(!server.logs().iter().any(|l| l.contains(CLIENT_A)), "a claimed address was logged");
 }
 
+/// A group room made by `token` at `base` (over whichever scheme `client` speaks).
+async fn create_room(client: &reqwest::Client, base: &str, token: &str, name: &str) -> Value {
+    let response = client
+        .post(format!("{base}/chat/chat_rooms/"))
+        .bearer_auth(token)
+        .json(&json!({"name": name, "members": []}))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 // ---- The README's snippets, run for real ----
 
 /// The text between two markers of README.md.
@@ -631,16 +634,7 @@ async fn nginx_snippet_from_the_readme() {
     assert!(invite["url"].as_str().unwrap().starts_with(&format!("{base}/#invite=")), "{invite}");
 
     // A real WebSocket upgrade through nginx, then Socket.IO: connect and a chat message acked.
-    let room: Value = client
-        .post(format!("{base}/chat/chat_rooms/"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "proxied", "members": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room = create_room(&client, &base, &token, "proxied").await;
     let tcp = connect_from("127.0.0.2", port).await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.issuer.der().clone()).unwrap();
