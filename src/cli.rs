@@ -48,10 +48,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(crate::run(args))
+    let result = runtime.block_on(crate::run(args));
+    crate::log_output::flush();
+    result
 }
 
-/// Log to standard output with the `--log` filter: text with colours only when standard output
+/// Log to standard output (in batches, [`crate::log_output`]) with the `--log` filter: text with colours only when standard output
 /// is a terminal (never in a file, a pipe or journald; `NO_COLOR` turns them off there too), or
 /// one JSON object per line. Whatever the filter, the libraries in [`SECRET_BEARING_TARGETS`]
 /// never log below `info`.
@@ -63,14 +65,20 @@ fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| format!("invalid value '{filter}' for '--log': {e}"))?;
     let cap = tracing_subscriber::filter::filter_fn(|meta| !holds_secrets(meta.target(), *meta.level()));
+    let stdout = crate::log_output::start().map_err(|e| format!("cannot start logging: {e}"))?;
     let layer = match format {
         LogFormat::Text => {
             let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            fmt::layer().with_ansi(colours).with_filter(cap).boxed()
+            fmt::layer().with_writer(stdout).with_ansi(colours).with_filter(cap).boxed()
         }
-        LogFormat::Json => {
-            fmt::layer().json().flatten_event(true).with_current_span(false).with_ansi(false).with_filter(cap).boxed()
-        }
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .with_writer(stdout)
+            .with_filter(cap)
+            .boxed(),
     };
     tracing_subscriber::registry().with(filter).with(layer).try_init().map_err(|e| format!("cannot start logging: {e}"))
 }

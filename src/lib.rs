@@ -21,6 +21,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod input;
 pub mod limits;
+pub mod log_output;
 pub mod media;
 pub mod memory;
 pub mod metrics;

@@ -399,9 +399,7 @@ pub async fn announce(state: &AppState, bound: SocketAddr, scheme: &str) {
                 None
             };
             let text = message(&start, &places, qr.as_deref());
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            crate::log_output::write_now(text.as_bytes());
         }
     }
 }
