@@ -207,6 +207,8 @@ struct SendersRun {
     /// From the server's `/metrics` at the same moments, when it runs with `--metrics`, in KiB:
     /// SQLite's heap, and the allocator's bytes in use and kept free.
     sqlite: Vec<Heap>,
+    /// The same and the RSS two seconds after the load stopped and every socket closed.
+    quiet: Option<(Heap, u64)>,
     /// Open file descriptors of the server at the start and at the end.
     fds: (usize, usize),
     /// Bytes of the database file and of its WAL at the end of the load.
@@ -257,6 +259,14 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
         deliveries.extend(seen.deliveries);
     }
     let usage = measure_end(&server, start);
+    // With every socket closed and the queues drained: what the run left behind.
+    let quiet = match scraper.as_mut() {
+        Some(scraper) => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            sqlite_kib(Some(scraper)).await.map(|heap| (heap, server.rss_kib()))
+        }
+        None => None,
+    };
     let fds = (fds_start, server.open_fds());
     let size = |name: &str| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0);
     let files = (size("natter.db"), size("natter.db-wal"));
@@ -264,7 +274,7 @@ async fn run_senders(secs: u64, flags: &[&str]) -> SendersRun {
     let written = tokio::task::block_in_place(|| server.stop_counting_writes()) - written_before;
     acks.sort();
     deliveries.sort();
-    SendersRun { acks, deliveries, usage, written, rss, sqlite, fds, files }
+    SendersRun { acks, deliveries, usage, written, rss, sqlite, quiet, fds, files }
 }
 
 /// Heap figures from `/metrics`, in KiB.
@@ -597,6 +607,17 @@ async fn soak() {
     println!("  each minute, RSS minus SQLite: {} MiB", each_minute(&outside).join(", "));
     println!("  each minute, heap in use outside SQLite: {} MiB", each_minute(&in_use).join(", "));
     println!("  each minute, heap kept free by malloc:   {} MiB", each_minute(&free).join(", "));
+    if let Some((heap, rss)) = run.quiet {
+        // Growth here, unlike growth under load (what the sockets' queues hold at that moment),
+        // is memory the run kept: compare a short soak with a long one.
+        println!(
+            "  2 s after the load, every socket closed: heap in use outside SQLite {} MiB, SQLite's heap {} MiB, malloc free {} MiB, RSS {} MiB",
+            mib(heap.in_use.saturating_sub(heap.sqlite)),
+            mib(heap.sqlite),
+            mib(heap.free),
+            mib(rss),
+        );
+    }
 }
 
 /// Scenario 2: one room of 1,000 connected members, one message every 10 ms.
