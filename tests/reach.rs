@@ -44,6 +44,25 @@ async fn start_message(mut command: tokio::process::Command) -> (String, SocketA
     (text, addr, child)
 }
 
+/// Stops (SIGTERM) the processes `script` started, when dropped: killing `script` only hangs up
+/// its pseudo-terminal, which natter takes as SIGHUP (reload the TLS certificate) and runs on.
+struct StopChildrenOf(u32);
+
+impl Drop for StopChildrenOf {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        for entry in entries.flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (name) state ppid ...`: the fields after the name's closing parenthesis.
+            let parent = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+            if parent == Some(self.0.to_string().as_str()) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+            }
+        }
+    }
+}
+
 fn serve(data: &Path, bind: &str, extra: &[&str]) -> tokio::process::Command {
     let mut args = vec!["serve", "--bind", bind, "--data-dir", data.to_str().expect("UTF-8 path")];
     args.extend_from_slice(extra);
@@ -218,7 +237,8 @@ async fn on_a_terminal_the_start_message_has_the_qr_code() {
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let (text, _addr, _child) = start_message(command).await;
+    let (text, _addr, child) = start_message(command).await;
+    let _natter = StopChildrenOf(child.id().expect("script runs"));
     let block: Vec<String> = text
         .lines()
         .filter(|l| l.contains("\u{1b}[30;107m"))
