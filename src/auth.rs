@@ -56,13 +56,13 @@ impl CheckedTokens {
     const KEPT: usize = 256;
 
     fn get(&self, token: &str, now: i64) -> Option<Caller> {
-        crate::sync::lock(&self.0).get(token).copied().filter(|caller| now < caller.expires_at)
+        crate::sync::lock(&self.0).get(token).copied().filter(|caller| !caller.expired(now))
     }
 
     fn keep(&self, token: &str, caller: Caller, now: i64) {
         let mut checked = crate::sync::lock(&self.0);
         if checked.len() >= Self::KEPT {
-            checked.retain(|_, c| now < c.expires_at);
+            checked.retain(|_, caller| !caller.expired(now));
             if checked.len() >= Self::KEPT {
                 checked.clear();
             }

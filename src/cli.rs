@@ -53,10 +53,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     result
 }
 
-/// Log to standard output (in batches, [`crate::log_output`]) with the `--log` filter: text with colours only when standard output
-/// is a terminal (never in a file, a pipe or journald; `NO_COLOR` turns them off there too), or
-/// one JSON object per line. Whatever the filter, the libraries in [`SECRET_BEARING_TARGETS`]
-/// never log below `info`.
+/// Log to standard output (in batches, [`crate::log_output`]) with the `--log` filter: text with
+/// colours only when standard output is a terminal (never in a file, a pipe or journald;
+/// `NO_COLOR` turns them off there too), or one JSON object per line. Whatever the filter, the
+/// libraries in [`SECRET_BEARING_TARGETS`] never log below `info`.
 fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
