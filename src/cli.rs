@@ -182,7 +182,8 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
     Ok(())
 }
 
-/// Where `natter invite` links point when neither `--public-url` nor the server says.
+/// Where `natter invite` links point when neither `--public-url` nor a server that ran on this
+/// data says (the default port).
 const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
 /// Create an invite and print its link (stdout), with `--qr` its QR code (stdout), and its
@@ -196,7 +197,7 @@ fn invite(uses: u32, expires: Duration, public_url: Option<String>, qr: bool, da
     let result = block_on(async {
         let public_url = match public_url {
             Some(url) => url,
-            None => invites.recorded_public_url().await?.unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()),
+            None => invites.recorded_address().await?.unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()),
         };
         invites.create(Issuer::Operator, request, &public_url).await
     });

@@ -38,8 +38,9 @@ pub enum Command {
         /// How long the code stays valid, e.g. 7d, 12h.
         #[arg(long, default_value = "7d", value_parser = parse_duration)]
         expires: Duration,
-        /// Where people reach the server, for the printed link [default: the --public-url the
-        /// server last started with on this data, else http://localhost:8000].
+        /// Where people reach the server, for the printed link [default: the address the server
+        /// last running on this data printed (its --public-url, else its LAN address and port),
+        /// else http://localhost:8000].
         #[arg(long, value_parser = parse_public_url)]
         public_url: Option<String>,
         /// Also print the link as a QR code, for a phone's camera.
@@ -271,6 +272,10 @@ pub struct ServeArgs {
     /// off. Once reached, only addresses that logged into that account before still may.
     #[arg(long, default_value = "100/15min", value_parser = parse_rate)]
     pub login_fail_account_rate: Rate,
+    /// The open room every new account joins, made on the first start of an empty database and
+    /// owned by the first account; "" makes none. Later starts change nothing.
+    #[arg(long, default_value = "general", value_parser = parse_room_name)]
+    pub default_room: String,
     /// Messages one user may send, REST and Socket.IO together, e.g. 20/s; 0 turns the bound off.
     #[arg(long, default_value = "20/s", value_parser = parse_rate)]
     pub message_rate: Rate,
@@ -451,6 +456,16 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
         return Err(format!("`{text}` is not a plain URL such as https://chat.example.org"));
     }
     Ok(url.to_string())
+}
+
+/// A room name as rooms are named (cleaned, 1–100 characters, something visible), or `""` for
+/// none.
+pub fn parse_room_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
+    crate::validate::display_name(text, crate::usecase::chat::MAX_ROOM_NAME_CHARS)
+        .map_err(|problem| format!("`{text}` is not a room name: it {problem}"))
 }
 
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
+use crate::model::Visibility;
 use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, DEFAULT_SEARCH_PAGE, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
 use crate::validate;
 
@@ -167,12 +168,49 @@ impl LoginForm {
 
 // ---- rooms and messages ----
 
-/// `POST /chat/chat_rooms/`: a name and the other members' usernames (may be left out).
+/// `POST /chat/chat_rooms/`: a name and the other members' usernames (may be left out), who
+/// may find it (default `private`) and a topic.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoom {
     pub name: String,
     #[serde(default)]
     pub members: Vec<String>,
+    pub visibility: Option<Visibility>,
+    pub topic: Option<String>,
+}
+
+/// `PATCH /chat/chat_rooms/{room_id}`: what to change, each optional. `topic: null` (or `""`)
+/// clears the topic; a missing field leaves it as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RoomChange {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub topic: Option<Option<String>>,
+    pub visibility: Option<Visibility>,
+}
+
+/// A field that may be present with `null`: `Some(None)`, while a missing one (with
+/// `#[serde(default)]`) stays `None`.
+fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// `GET /chat/directory?q=`, as sent.
+#[derive(Debug, Deserialize)]
+pub struct DirectoryQuery {
+    q: Option<String>,
+}
+
+impl DirectoryQuery {
+    /// The text a room's name must contain, trimmed; `None` lists every open room.
+    pub fn filter(self) -> Option<String> {
+        self.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty())
+    }
 }
 
 /// A body naming one user: adding a member, opening a private chat.

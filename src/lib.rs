@@ -78,6 +78,8 @@ pub struct AppInner {
     pub admission: usecase::admission::Admission,
     /// The open TCP connections, so that a Socket.IO socket whose queue overflowed can be cut.
     pub connections: Arc<connections::Connections>,
+    /// Where people reach this server, settled once the listener is bound (see [`settle_reach`]).
+    pub reach: std::sync::OnceLock<reach::Reach>,
 }
 
 impl Deref for AppState {
@@ -201,6 +203,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         presence,
         memory: Arc::default(),
         connections: listen.connections.clone(),
+        reach: std::sync::OnceLock::new(),
         admission: usecase::admission::Admission::new(usecase::admission::AdmissionRules {
             max_sockets_per_user: config.max_sockets_per_user,
             max_sockets_per_address: config.max_sockets_per_address,
@@ -241,9 +244,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let App { state, db, service, io, events, metrics_listener, listen, _data_lock } = app;
-    // For `natter invite`, run beside this server on the same data.
-    if let Err(e) = state.invites.record_public_url(state.config.public_url.as_deref()).await {
-        tracing::warn!(error = %error::Chain(&e), "could not record --public-url for natter invite");
+    // Before the first request: a first signup must find the first room there.
+    if let Err(e) = usecase::first_room::prepare(&db, state.config.default_room.clone()).await {
+        tracing::error!(error = %error::Chain(&e), "could not make the first room");
+    }
+    if state.reach.get().is_none() {
+        let scheme = if listen.tls.is_some() { "https" } else { "http" };
+        settle_reach(&state, listener.local_addr()?, scheme).await;
     }
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
@@ -300,6 +307,18 @@ pub async fn serve(
     Ok(())
 }
 
+/// Work out where people reach this server bound at `bound` (see [`reach::work_out`]), keep it
+/// for invite links and the web UI, and record it for `natter invite` run beside the server on
+/// the same data. The start message's URLs back.
+pub async fn settle_reach(state: &AppState, bound: SocketAddr, scheme: &str) -> Vec<reach::Place> {
+    let (places, found) = reach::work_out(state.config.public_url.as_deref(), bound, scheme).await;
+    if let Err(e) = state.invites.record_address(found.link_base().to_string()).await {
+        tracing::warn!(error = %error::Chain(&e), "could not record this server's address for natter invite");
+    }
+    let _ = state.reach.set(found);
+    places
+}
+
 /// `--tls-cert`/`--tls-key` are read again on every SIGHUP, so a renewed certificate needs no
 /// restart (`systemctl reload natter`, or certbot's deploy hook). A file that cannot be used
 /// leaves the current certificate in place and logs why.
@@ -337,8 +356,9 @@ pub async fn run(config: ServeArgs) -> Result<(), String> {
     if let Some(metrics) = app.metrics_addr() {
         tracing::info!(address = %metrics, "metrics are served at /metrics");
     }
-    // Where people can reach it, and what to do next (issue 15).
-    reach::announce(&app.state, local, scheme).await;
+    // Where people can reach it, and what to do next.
+    let places = settle_reach(&app.state, local, scheme).await;
+    reach::announce(&app.state, local, &places).await;
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

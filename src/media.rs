@@ -317,16 +317,7 @@ pub fn sanitize_filename(name: &str) -> String {
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".to_string() } else { cleaned.to_string() }
 }
 
-/// Characters that change how a name is shown rather than being part of it: C0 and C1 controls
-/// and DEL, the bidirectional controls (U+202A–U+202E embeddings and overrides, U+2066–U+2069
-/// isolates, U+200E/U+200F marks, U+061C the Arabic letter mark: `invoice\u{202E}fdp.exe`
-/// shows as `invoiceexe.pdf`), the line and paragraph separators U+2028/U+2029, and U+FEFF.
-/// Joiners (U+200C/U+200D) stay: emoji sequences and some scripts need them.
-pub fn is_hidden_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
-}
+pub use crate::validate::is_hidden_control;
 
 /// A fresh stored name: 128 random bits as 32 lower-case hex digits, `.`, the extension.
 pub fn new_stored_name(kind: MediaKind) -> String {

@@ -195,6 +195,27 @@ impl Role {
     }
 }
 
+/// Who may find and join a group room: anyone on the server (`open`, listed in the directory)
+/// or only those its members add (`private`). Private chats are always `private`.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Open,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Open => "open",
+            Visibility::Private => "private",
+        }
+    }
+    pub fn parse(text: &str) -> Visibility {
+        if text == "open" { Visibility::Open } else { Visibility::Private }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Member {
     #[serde(flatten)]
@@ -212,6 +233,10 @@ pub struct Room {
     pub owner_id: Option<i64>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Who may find and join it: `open` (the directory) or `private`.
+    pub visibility: Visibility,
+    /// A line under the room's name (at most 250 characters); null when it has none.
+    pub topic: Option<String>,
     pub members: Vec<Member>,
     pub last_message: Option<Message>,
     pub unread_count: i64,
@@ -220,6 +245,20 @@ pub struct Room {
     /// Only for private chats: the other member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserPublic>,
+}
+
+/// An open room as the directory lists it (`GET /chat/directory`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoomListing {
+    pub id: i64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub member_count: i64,
+    /// The time of its newest message, or of its creation when it has none.
+    #[schema(format = DateTime)]
+    pub last_activity_at: String,
+    /// The caller is a member of it.
+    pub joined: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -179,6 +179,41 @@ pub fn qr_target(places: &[Place]) -> Option<&str> {
     places.iter().find(|p| p.kind != Kind::ThisMachine).map(|p| p.url.as_str())
 }
 
+/// Where this server can be reached, worked out once its listener is bound: what invite links
+/// and the web UI's "Invite people" hand out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// The address other devices open: `--public-url`, else the first LAN (or bound) address;
+    /// `None` when only this machine can reach natter (bound to loopback, or no network up).
+    pub share_url: Option<String>,
+    /// This machine's own address, with the port natter listens on.
+    pub this_machine: String,
+}
+
+impl Reach {
+    /// The address to print in invite links: the shared one, else this machine's.
+    pub fn link_base(&self) -> &str {
+        self.share_url.as_deref().unwrap_or(&self.this_machine)
+    }
+}
+
+/// The start message's URLs for a server bound to `bound` (reading the interface list when it
+/// is bound to every address), and the [`Reach`] they make.
+pub async fn work_out(public_url: Option<&str>, bound: SocketAddr, scheme: &str) -> (Vec<Place>, Reach) {
+    let interfaces = if public_url.is_none() && bound.ip().is_unspecified() {
+        tokio::task::spawn_blocking(interfaces).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let places = places(bound, scheme, public_url, &interfaces);
+    let this_machine = places
+        .iter()
+        .find(|p| p.kind == Kind::ThisMachine)
+        .map_or_else(|| format!("{scheme}://localhost:{}", bound.port()), |p| p.url.clone());
+    let reach = Reach { share_url: qr_target(&places).map(str::to_string), this_machine };
+    (places, reach)
+}
+
 /// Everything the start message depends on.
 pub struct Start<'a> {
     pub version: &'a str,
@@ -360,8 +395,7 @@ pub fn qr_lines(text: &str, style: QrStyle) -> Option<Vec<String>> {
 /// Say where natter can be reached, once, right after it starts listening on `bound`: the
 /// text message on standard output (with the QR code on a terminal), or with `--log-format
 /// json` the same as log events, so that standard output stays one JSON object per line.
-/// `scheme` is `http` (or `https` when natter serves TLS itself).
-pub async fn announce(state: &AppState, bound: SocketAddr, scheme: &str) {
+pub async fn announce(state: &AppState, bound: SocketAddr, places: &[Place]) {
     let config = &state.config;
     let first_run = match state.ops.health().await {
         Ok(health) => health.first_run,
@@ -370,12 +404,6 @@ pub async fn announce(state: &AppState, bound: SocketAddr, scheme: &str) {
             false
         }
     };
-    let interfaces = if config.public_url.is_none() && bound.ip().is_unspecified() {
-        tokio::task::spawn_blocking(interfaces).await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let places = places(bound, scheme, config.public_url.as_deref(), &interfaces);
     let start = Start {
         version: env!("CARGO_PKG_VERSION"),
         bound,
@@ -388,17 +416,17 @@ pub async fn announce(state: &AppState, bound: SocketAddr, scheme: &str) {
         LogFormat::Json => {
             let urls = places.iter().map(|p| p.url.as_str()).collect::<Vec<_>>().join(" ");
             tracing::info!(urls = %urls, "natter can be reached at these addresses");
-            for hint in hints(&start, &places) {
+            for hint in hints(&start, places) {
                 tracing::info!("{hint}");
             }
         }
         LogFormat::Text => {
             let qr = if std::io::stdout().is_terminal() {
-                qr_target(&places).and_then(|target| qr_lines(target, QrStyle::for_stdout()))
+                qr_target(places).and_then(|target| qr_lines(target, QrStyle::for_stdout()))
             } else {
                 None
             };
-            let text = message(&start, &places, qr.as_deref());
+            let text = message(&start, places, qr.as_deref());
             crate::log_output::write_now(text.as_bytes());
         }
     }

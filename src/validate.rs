@@ -69,9 +69,112 @@ pub fn text_length(text: &str, min: usize, max: usize) -> Result<(), String> {
     if (min..=max).contains(&n) { Ok(()) } else { Err(format!("must be {min} to {max} characters long")) }
 }
 
+/// Characters that change how a name is shown rather than being part of it: C0 and C1 controls
+/// and DEL, the bidirectional controls (U+202A–U+202E embeddings and overrides, U+2066–U+2069
+/// isolates, U+200E/U+200F marks, U+061C the Arabic letter mark: `invoice\u{202E}fdp.exe`
+/// shows as `invoiceexe.pdf`), the line and paragraph separators U+2028/U+2029, and U+FEFF.
+/// Joiners (U+200C/U+200D) stay: emoji sequences and some scripts need them.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
+/// Characters that draw nothing by themselves: blanks, and the zero-width and filler characters
+/// a name made to look empty uses (zero-width space and joiners, word joiner and invisible
+/// operators, the Mongolian vowel separator, the Hangul fillers, the braille blank, soft hyphen,
+/// combining grapheme joiner, variation selectors and tags).
+fn draws_nothing(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
+}
+
+/// A name as people will see it: without [`is_hidden_control`] characters (a right-to-left
+/// override would reorder what is around it; NUL and BEL are nobody's name), trimmed.
+pub fn clean_text(text: &str) -> String {
+    text.chars().filter(|c| !is_hidden_control(*c)).collect::<String>().trim().to_string()
+}
+
+/// A room's (or a person's) display name: cleaned ([`clean_text`]), `1..=max` characters, and
+/// something in it must be visible (a name of zero-width characters only would show as a gap).
+pub fn display_name(text: &str, max: usize) -> Result<String, String> {
+    let clean = clean_text(text);
+    text_length(&clean, 1, max)?;
+    if clean.chars().all(draws_nothing) {
+        return Err("must contain something visible".into());
+    }
+    Ok(clean)
+}
+
+/// A room's topic: cleaned like names, at most `max` characters; empty means none.
+pub fn topic(text: &str, max: usize) -> Result<Option<String>, String> {
+    let clean = clean_text(text);
+    text_length(&clean, 0, max)?;
+    Ok((!clean.chars().all(draws_nothing)).then_some(clean))
+}
+
+/// `text` with case folded for comparison in every script: lower case, plus the foldings that
+/// lower-casing alone misses (final sigma, sharp s, long s, the Kelvin and Ångström signs
+/// lower-case already), so "STRASSE" finds "Straße" and "ΟΔΟΣ" finds "οδος".
+pub fn fold_case(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            'ς' => folded.push('σ'),
+            'ß' => folded.push_str("ss"),
+            'ſ' => folded.push('s'),
+            c => folded.push(c),
+        }
+    }
+    folded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_lose_hidden_controls_and_must_show_something() {
+        assert_eq!(display_name("  team\u{202E}txt.exe ", 100).as_deref(), Ok("teamtxt.exe"));
+        assert_eq!(display_name("a\0b\u{7}c", 100).as_deref(), Ok("abc"));
+        assert!(display_name("\u{200B}\u{200C}\u{2060}", 100).is_err());
+        assert!(display_name("\u{202E}", 100).is_err());
+        assert!(display_name(" \u{3164} ", 100).is_err());
+        assert_eq!(display_name("👩\u{200D}👩\u{200D}👧", 100).as_deref(), Ok("👩\u{200D}👩\u{200D}👧"));
+        assert_eq!(display_name("مرحبا", 100).as_deref(), Ok("مرحبا"));
+        assert!(display_name(&"x".repeat(101), 100).is_err());
+    }
+
+    #[test]
+    fn case_folds_in_every_script() {
+        assert_eq!(fold_case("STRASSE"), fold_case("Straße"));
+        assert!(fold_case("Οδός Σ").contains(&fold_case("ΟΔΌΣ")));
+        assert_eq!(fold_case("ПРИВЕТ"), "привет");
+        assert!(fold_case("Ärzte-Treff").contains(&fold_case("ärzte")));
+    }
+
+    #[test]
+    fn topics_clear_when_empty() {
+        assert_eq!(topic("", 250), Ok(None));
+        assert_eq!(topic(" \u{200B} ", 250), Ok(None));
+        assert_eq!(topic(" Saturday 10:00 \u{202E}", 250), Ok(Some("Saturday 10:00".into())));
+        assert!(topic(&"x".repeat(251), 250).is_err());
+    }
 
     #[test]
     fn usernames() {

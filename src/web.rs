@@ -96,6 +96,22 @@ pub(crate) fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&
     plain.then_some(host)
 }
 
+/// Whether `url` (`scheme://host[:port]...`) names this machine only: `localhost` (or a name
+/// under it), an IPv4 loopback address or `[::1]`.
+pub fn is_loopback_host(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A digest of every embedded file (names and contents): it changes whenever any UI file does.
 /// Release builds compute it once; debug builds, which read `static/` from disk, every time.
 pub fn ui_version() -> String {
@@ -145,6 +161,28 @@ fn header_value(text: &str) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for url in [
+            "http://localhost:8000",
+            "http://LOCALHOST",
+            "http://127.0.0.1:8000/x",
+            "http://127.1.2.3",
+            "http://[::1]:8000",
+            "http://app.localhost:8000",
+        ] {
+            assert!(is_loopback_host(url), "{url}");
+        }
+        for url in [
+            "http://192.168.1.5:8000",
+            "https://chat.example.org",
+            "http://[fd00::1]:8000",
+            "http://localhost.example.org",
+        ] {
+            assert!(!is_loopback_host(url), "{url}");
+        }
+    }
 
     #[test]
     fn hosts_that_could_inject_into_the_policy_are_dropped() {

@@ -461,7 +461,12 @@ async fn a_disabled_account_loses_its_tokens_and_logins() {
     natter_user_ok(server.data_dir(), &["disable", "oscar"]).await;
     let (status, body) = me(&server, &token).await;
     assert_error(status, &body, 401, "unauthorized");
+    // The right password: told the account is disabled (403), not that the password is wrong.
     let (status, body) = server.login("oscar", PASSWORD).await;
+    assert_error(status, &body, 403, "forbidden");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("disabled")), "{body}");
+    // A wrong one: the same 401 as for anyone, so a disabled account is no easier to probe.
+    let (status, body) = server.login("oscar", "not-the-password").await;
     assert_error(status, &body, 401, "unauthorized");
     let (status, body) = server.get("/auth/users?q=o", Some(&watcher)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -827,8 +832,9 @@ async fn healthz_and_trailing_slashes() {
         assert_eq!(content_type.as_deref(), Some("application/json; charset=utf-8"));
         let (status, body) = read_json(response).await;
         assert_eq!(status, StatusCode::OK, "{path}");
-        let expected =
-            json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "first_run": true, "registration": "open"});
+        // Bound to 127.0.0.1: no other device can reach it, so nothing to share.
+        let expected = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "first_run": true,
+            "registration": "open", "share_url": null});
         assert_eq!(body, expected, "{path}");
     }
 

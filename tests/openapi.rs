@@ -444,6 +444,19 @@ async fn real_responses_of_every_endpoint_match_the_documented_schemas() {
         c.call(s, "delete", "/chat/chat_rooms/{room_id}/members/{user_id}", &leave, tok(&carol), Body::None).await;
     assert_eq!(status, 204);
 
+    // Open rooms: the owner opens the room and gives it a topic; carol finds it and joins.
+    let change = json!({"visibility": "open", "topic": "Saturday football"});
+    let (status, _) = c.call(s, "patch", "/chat/chat_rooms/{room_id}", &room_url, tok(&root), Body::Json(change)).await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        c.call(s, "patch", "/chat/chat_rooms/{room_id}", &room_url, tok(&bob), Body::Json(json!({"name": "x"}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = c.call(s, "get", "/chat/directory", "/chat/directory?q=CLU", tok(&carol), Body::None).await;
+    assert_eq!(status, 200);
+    let join = format!("{room_url}/join");
+    let (status, _) = c.call(s, "post", "/chat/chat_rooms/{room_id}/join", &join, tok(&carol), Body::None).await;
+    assert_eq!(status, 200);
+
     // Media and messages.
     let (status, attachment) = c
         .call(s, "post", "/chat/upload_media", "/chat/upload_media/", tok(&root), Body::Text("notes.txt", "hello"))

@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 
 // ---- small helpers ----
 
+/// These tests are about the rooms people make and the lists they see: the first room (which
+/// every account joins, see `tests/open_rooms.rs`) is off, so each test sees only what it made.
+async fn spawn() -> TestServer {
+    common::spawn_without_first_room().await
+}
+
 async fn list_rooms(server: &TestServer, user: &Account) -> Vec<Value> {
     let (status, body) = server.get("/chat/chat_rooms/", user.tok()).await;
     assert_eq!(status, StatusCode::OK, "list rooms of {}: {body}", user.name);
@@ -108,7 +114,7 @@ fn role_of(room: &Value, user: &Account) -> Option<String> {
 
 #[tokio::test]
 async fn create_group_room_returns_room_with_creator_as_owner() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -157,7 +163,7 @@ async fn create_group_room_returns_room_with_creator_as_owner() {
 
 #[tokio::test]
 async fn create_room_validates_the_name() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
 
     for name in ["", " ", "   \t\n "] {
@@ -187,7 +193,7 @@ async fn create_room_validates_the_name() {
 
 #[tokio::test]
 async fn create_room_with_unknown_usernames_is_422_listing_them() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let _bob = account(&server, "bob").await;
 
@@ -208,7 +214,7 @@ async fn create_room_with_unknown_usernames_is_422_listing_them() {
 
 #[tokio::test]
 async fn list_rooms_shows_only_the_callers_rooms_most_recent_activity_first() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -242,7 +248,7 @@ async fn list_rooms_shows_only_the_callers_rooms_most_recent_activity_first() {
 
 #[tokio::test]
 async fn room_detail_for_a_member() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room = create_room(&server, &alice, "Detail", &["bob"]).await;
@@ -264,7 +270,7 @@ async fn room_detail_for_a_member() {
 
 #[tokio::test]
 async fn only_the_owner_adds_members() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -307,7 +313,7 @@ async fn only_the_owner_adds_members() {
 
 #[tokio::test]
 async fn owner_removes_a_member_who_then_gets_404() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -336,7 +342,7 @@ async fn owner_removes_a_member_who_then_gets_404() {
 
 #[tokio::test]
 async fn a_member_may_leave_but_not_remove_others() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -361,7 +367,7 @@ async fn a_member_may_leave_but_not_remove_others() {
 
 #[tokio::test]
 async fn owner_leaving_passes_ownership_to_the_longest_standing_member() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     // Sign-up order and names differ from join order, so neither the lowest id nor the first
     // name can pass for the longest-standing member.
     let alice = account(&server, "alice").await;
@@ -407,7 +413,7 @@ async fn owner_leaving_passes_ownership_to_the_longest_standing_member() {
 
 #[tokio::test]
 async fn a_room_left_by_its_last_member_is_deleted() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Ephemeral", &["bob"]).await);
@@ -441,7 +447,7 @@ async fn a_room_left_by_its_last_member_is_deleted() {
 
 #[tokio::test]
 async fn private_chat_is_created_once_and_found_from_either_side() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
 
@@ -482,7 +488,7 @@ async fn private_chat_is_created_once_and_found_from_either_side() {
 
 #[tokio::test]
 async fn private_chat_with_an_unknown_or_invalid_username() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
 
     let (status, body) = open_private(&server, &alice, "nobody_here").await;
@@ -497,7 +503,7 @@ async fn private_chat_with_an_unknown_or_invalid_username() {
 
 #[tokio::test]
 async fn private_chats_are_listed_most_recent_activity_first() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let _carol = account(&server, "carol").await;
@@ -525,7 +531,7 @@ async fn private_chats_are_listed_most_recent_activity_first() {
 
 #[tokio::test]
 async fn private_chat_as_a_room_has_no_name_and_a_peer() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let (_, chat) = open_private(&server, &alice, "bob").await;
@@ -545,7 +551,7 @@ async fn private_chat_as_a_room_has_no_name_and_a_peer() {
 
 #[tokio::test]
 async fn private_chat_members_cannot_be_added_or_removed() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let _carol = account(&server, "carol").await;
@@ -566,7 +572,7 @@ async fn private_chat_members_cannot_be_added_or_removed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_private_chat_creation_yields_one_room() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
 
@@ -590,7 +596,7 @@ async fn concurrent_private_chat_creation_yields_one_room() {
 
 #[tokio::test]
 async fn post_message_returns_a_message_sent_by_the_caller() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Talk", &["bob"]).await);
@@ -635,7 +641,7 @@ async fn post_message_returns_a_message_sent_by_the_caller() {
 
 #[tokio::test]
 async fn content_is_validated_on_its_trimmed_length() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Lengths", &[]).await);
     let path = format!("/chat/chat_rooms/{room_id}/messages");
@@ -667,7 +673,7 @@ async fn content_is_validated_on_its_trimmed_length() {
 
 #[tokio::test]
 async fn malformed_json_is_400_invalid_json() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Json", &[]).await);
 
@@ -683,7 +689,7 @@ async fn malformed_json_is_400_invalid_json() {
 
 #[tokio::test]
 async fn content_is_stored_and_returned_byte_exact() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Exact", &["bob"]).await);
@@ -726,7 +732,7 @@ async fn content_is_stored_and_returned_byte_exact() {
 
 #[tokio::test]
 async fn client_id_longer_than_64_is_rejected() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Keys", &[]).await);
     let path = format!("/chat/chat_rooms/{room_id}/messages");
@@ -745,7 +751,7 @@ async fn client_id_longer_than_64_is_rejected() {
 
 #[tokio::test]
 async fn client_id_makes_posting_idempotent_per_sender_and_room() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Retry", &["bob"]).await);
@@ -786,7 +792,7 @@ async fn client_id_makes_posting_idempotent_per_sender_and_room() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_identical_posts_with_one_client_id_store_one_message() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Storm", &[]).await);
     let path = format!("/chat/chat_rooms/{room_id}/messages");
@@ -810,7 +816,7 @@ async fn concurrent_identical_posts_with_one_client_id_store_one_message() {
 
 #[tokio::test]
 async fn history_of_an_empty_room_is_an_empty_list() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Empty", &[]).await);
     let (status, body) = server.get(&format!("/chat/chat_rooms/{room_id}/messages"), alice.tok()).await;
@@ -822,7 +828,7 @@ async fn history_of_an_empty_room_is_an_empty_list() {
 
 #[tokio::test]
 async fn history_windows_over_120_messages() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Busy", &["bob"]).await);
@@ -895,7 +901,7 @@ async fn history_windows_over_120_messages() {
 
 #[tokio::test]
 async fn history_query_parameters_are_validated() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Params", &[]).await);
     let first = id_of(&post_message(&server, &alice, room_id, "one").await);
@@ -927,7 +933,7 @@ async fn history_query_parameters_are_validated() {
 
 #[tokio::test]
 async fn deleted_messages_are_not_in_history() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Deletes", &[]).await);
     let mut all = Vec::new();
@@ -952,7 +958,7 @@ async fn deleted_messages_are_not_in_history() {
 
 #[tokio::test]
 async fn only_the_sender_edits_a_message() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let outsider = account(&server, "outsider").await;
@@ -1001,7 +1007,7 @@ async fn only_the_sender_edits_a_message() {
 
 #[tokio::test]
 async fn the_sender_or_the_room_owner_deletes_a_message() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let carol = account(&server, "carol").await;
@@ -1046,7 +1052,7 @@ async fn the_sender_or_the_room_owner_deletes_a_message() {
 
 #[tokio::test]
 async fn in_a_private_chat_only_the_sender_deletes() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let (_, chat) = open_private(&server, &alice, "bob").await;
@@ -1069,7 +1075,7 @@ async fn in_a_private_chat_only_the_sender_deletes() {
 
 #[tokio::test]
 async fn read_markers_and_unread_counts_in_a_group_room() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Unread", &["bob"]).await);
@@ -1104,7 +1110,7 @@ async fn read_markers_and_unread_counts_in_a_group_room() {
 
 #[tokio::test]
 async fn read_markers_and_unread_counts_in_a_private_chat() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let (_, chat) = open_private(&server, &alice, "bob").await;
@@ -1132,7 +1138,7 @@ async fn read_markers_and_unread_counts_in_a_private_chat() {
 
 #[tokio::test]
 async fn mark_read_needs_a_positive_message_id() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Marks", &[]).await);
     let path = format!("/chat/chat_rooms/{room_id}/read");
@@ -1179,7 +1185,7 @@ async fn assert_all_room_endpoints_404(
 
 #[tokio::test]
 async fn outsiders_get_404_on_every_room_endpoint() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let eve = account(&server, "eve").await;
@@ -1208,7 +1214,7 @@ async fn outsiders_get_404_on_every_room_endpoint() {
 
 #[tokio::test]
 async fn ids_that_are_not_positive_integers_are_404() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let room_id = id_of(&create_room(&server, &alice, "Real", &[]).await);
 
@@ -1233,7 +1239,7 @@ async fn ids_that_are_not_positive_integers_are_404() {
 
 #[tokio::test]
 async fn every_chat_endpoint_needs_a_token() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let _bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Locked", &[]).await);
@@ -1272,7 +1278,7 @@ async fn every_chat_endpoint_needs_a_token() {
 
 #[tokio::test]
 async fn list_endpoints_answer_with_and_without_a_trailing_slash() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let _bob = account(&server, "bob").await;
     let _carol = account(&server, "carol").await;
@@ -1318,7 +1324,7 @@ async fn list_endpoints_answer_with_and_without_a_trailing_slash() {
 /// placed on the deleted message swallows it.
 #[tokio::test]
 async fn message_ids_are_never_reused_after_a_delete() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let room_id = id_of(&create_room(&server, &alice, "Reuse", &["bob"]).await);
@@ -1348,7 +1354,7 @@ async fn message_ids_are_never_reused_after_a_delete() {
 /// in room-id order, not in the order their messages were written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn room_list_follows_message_order_within_one_millisecond() {
-    let server = common::spawn().await;
+    let server = spawn().await;
     let alice = account(&server, "alice").await;
     let mut rooms = Vec::new();
     for i in 0..10 {

@@ -47,7 +47,11 @@ pub fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     for (n, members) in rooms.iter().enumerate() {
         let member_ids: Vec<i64> = members.iter().map(|&m| ids[m]).collect();
         let room = db
-            .write_blocking(move |conn| rooms::create_group(conn, &format!("room {n}"), member_ids[0], &member_ids))
+            .write_blocking(move |conn| {
+                let name = format!("room {n}");
+                let group = rooms::NewGroup { name: &name, topic: None, visibility: natter::model::Visibility::Private };
+                rooms::create_group(conn, &group, Some(member_ids[0]), &member_ids)
+            })
             .expect("room");
         room_ids.push(room);
     }

@@ -119,8 +119,10 @@ impl FromRequestParts<AppState> for AuthUser {
 
 /// Where people reach this server, for the links it hands out (invites): `--public-url`, else
 /// the scheme the client used (`https://` over natter's TLS or when a `--trust-proxy` says so)
-/// and the host the request was sent to (when it is a plain `host[:port]`; else `localhost` and
-/// the port natter listens on).
+/// and the host the request was sent to (when it is a plain `host[:port]`). A request sent to a
+/// loopback host (`localhost`, `127.0.0.1`: the administrator at the server's own keyboard) gets
+/// the LAN address natter printed at start instead, since no phone can open a loopback link;
+/// without a host, that address or this machine's.
 pub struct PublicUrl(pub String);
 
 impl FromRequestParts<AppState> for PublicUrl {
@@ -130,11 +132,17 @@ impl FromRequestParts<AppState> for PublicUrl {
         if let Some(url) = &state.config.public_url {
             return Ok(PublicUrl(url.clone()));
         }
+        let reach = state.reach.get();
         let https = parts.extensions.get::<Client>().is_some_and(|client| client.https);
         let scheme = if https { "https" } else { "http" };
-        Ok(PublicUrl(match crate::web::request_host(&parts.uri, &parts.headers) {
-            Some(host) => format!("{scheme}://{host}"),
-            None => format!("{scheme}://localhost:{}", state.config.bind.port()),
+        let asked = crate::web::request_host(&parts.uri, &parts.headers).map(|host| format!("{scheme}://{host}"));
+        let shared = reach.and_then(|r| r.share_url.clone());
+        Ok(PublicUrl(match asked {
+            Some(url) if !crate::web::is_loopback_host(&url) => url,
+            Some(url) => shared.unwrap_or(url),
+            None => shared
+                .or_else(|| reach.map(|r| r.this_machine.clone()))
+                .unwrap_or_else(|| format!("{scheme}://localhost:{}", state.config.bind.port())),
         }))
     }
 }

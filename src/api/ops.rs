@@ -19,6 +19,7 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
         version: env!("CARGO_PKG_VERSION"),
         first_run: health.first_run,
         registration: state.config.registration,
+        share_url: state.reach.get().and_then(|reach| reach.share_url.clone()),
     }))
 }
 
@@ -34,6 +35,10 @@ pub struct Health {
     first_run: bool,
     /// Who may sign up (`--registration`): `open`, `invite` (with an invite code) or `closed`.
     registration: Registration,
+    /// The address other devices open (`--public-url`, else the LAN address natter printed at
+    /// start); null when only this machine can reach it. The web UI's "Invite people" shows it
+    /// when it was itself opened at a loopback address.
+    share_url: Option<String>,
 }
 
 /// `GET /metrics` on the public port: with `--metrics`, unless `--metrics-bind` serves it

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryParams};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
-use crate::input::{NewRoom, Username, path_id};
-use crate::model::{PrivateChat, Room};
+use crate::input::{DirectoryQuery, NewRoom, RoomChange, Username, path_id};
+use crate::model::{PrivateChat, Room, RoomListing};
 
 /// The group rooms the caller belongs to, most recent activity first.
 #[utoipa::path(get, path = "/chat/chat_rooms", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
@@ -40,6 +40,46 @@ pub async fn get_room(
     Path(room_id): Path<String>,
 ) -> ApiResult<Json<Room>> {
     state.chat.get_room(caller, path_id(&room_id, "Room")?).await.map(Json)
+}
+
+/// The owner (or an administrator) changes a group room's name, topic or visibility; members
+/// get `room_updated`. Not the owner: 403; a private room the caller is not in: 404.
+#[utoipa::path(patch, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A group room.")),
+    request_body = RoomChange,
+    responses((status = 200, description = "The room as it is now.", body = Room), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room_id): Path<String>,
+    JsonBody(input): JsonBody<RoomChange>,
+) -> ApiResult<Json<Room>> {
+    state.chat.update_room(caller, path_id(&room_id, "Room")?, input).await.map(Json)
+}
+
+/// Every open room on the server, most recent activity first; `q` keeps those whose name
+/// contains it (any case, any script).
+#[utoipa::path(get, path = "/chat/directory", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
+    params(("q" = Option<String>, Query, description = "Text the room's name contains (case ignored).")),
+    responses((status = 200, description = "The open rooms.", body = Vec<RoomListing>)))]
+pub async fn directory(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<DirectoryQuery>,
+) -> ApiResult<Json<Vec<RoomListing>>> {
+    state.chat.directory(caller, query.filter()).await.map(Json)
+}
+
+/// The caller joins an open room (already a member: unchanged). Its history so far counts as
+/// read. A private room the caller is not in: 404.
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/join", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "An open room.")),
+    responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody)))]
+pub async fn join_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<Room>> {
+    state.chat.join_room(caller, path_id(&room_id, "Room")?).await.map(Json)
 }
 
 /// The owner adds a member by username (already a member: unchanged). Private chats: 403.

@@ -18,6 +18,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { sql: include_str!("../../schema.sql"), then: None },
     Migration { sql: include_str!("migrations/0002_conversations.sql"), then: Some(build_search_index) },
+    Migration { sql: include_str!("migrations/0003_open_rooms.sql"), then: None },
 ];
 
 pub fn run(conn: &Connection) -> rusqlite::Result<()> {

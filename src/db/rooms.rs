@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
 use super::users::{self, UserRecord, user_columns};
-use crate::model::Role;
+use crate::model::{Role, Visibility};
 
 #[derive(Debug, Clone)]
 pub struct RoomRecord {
@@ -13,6 +13,8 @@ pub struct RoomRecord {
     pub is_private: bool,
     pub owner_id: Option<i64>,
     pub created_at: String,
+    pub visibility: Visibility,
+    pub topic: Option<String>,
 }
 
 /// The caller's standing in a room.
@@ -25,7 +27,7 @@ pub struct Membership {
 /// The columns [`room`] reads, of `rooms r` (a macro: queries stay `&'static str`).
 macro_rules! room_columns {
     () => {
-        "r.id, r.name, r.is_private, r.owner_id, r.created_at"
+        "r.id, r.name, r.is_private, r.owner_id, r.created_at, r.visibility, r.topic"
     };
 }
 
@@ -37,6 +39,8 @@ fn room(row: &Row) -> rusqlite::Result<RoomRecord> {
         is_private: row.get(2)?,
         owner_id: row.get(3)?,
         created_at: row.get(4)?,
+        visibility: Visibility::parse(&row.get::<_, String>(5)?),
+        topic: row.get(6)?,
     })
 }
 
@@ -45,21 +49,127 @@ fn membership_at(row: &Row, at: usize) -> rusqlite::Result<Membership> {
     Ok(Membership { role: Role::parse(&row.get::<_, String>(at)?), last_read_id: row.get(at + 1)? })
 }
 
-/// A group room owned by `owner`, with `members` (the owner is added if missing).
-pub fn create_group(conn: &Connection, name: &str, owner: i64, members: &[i64]) -> Result<i64, DbError> {
+/// What a new group room is called and who may find it.
+pub struct NewGroup<'a> {
+    pub name: &'a str,
+    pub topic: Option<&'a str>,
+    pub visibility: Visibility,
+}
+
+/// A group room owned by `owner`, with `members` (the owner is added if missing). With no
+/// owner (the first room, made before anyone signed up) it starts empty.
+pub fn create_group(conn: &Connection, room: &NewGroup, owner: Option<i64>, members: &[i64]) -> Result<i64, DbError> {
     let now = super::now();
     let id: i64 = conn.query_row(
-        "INSERT INTO rooms (name, is_private, owner_id, created_at, activity_seq)
-         VALUES (?1, 0, ?2, ?3, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'))
+        "INSERT INTO rooms (name, is_private, owner_id, created_at, activity_seq, visibility, topic)
+         VALUES (?1, 0, ?2, ?3, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'), ?4, ?5)
          RETURNING id",
-        params![name, owner, now],
+        params![room.name, owner, now, room.visibility.as_str(), room.topic],
         |r| r.get(0),
     )?;
-    insert_member(conn, id, owner, Role::Owner)?;
-    for &member in members.iter().filter(|&&m| m != owner) {
+    if let Some(owner) = owner {
+        insert_member(conn, id, owner, Role::Owner)?;
+    }
+    for &member in members.iter().filter(|&&m| Some(m) != owner) {
         insert_member(conn, id, member, Role::Member)?;
     }
     Ok(id)
+}
+
+/// A group room's new name, topic and visibility (each `None` leaves it as it is; a topic of
+/// `Some(None)` clears it).
+pub struct RoomChange<'a> {
+    pub name: Option<&'a str>,
+    pub topic: Option<Option<&'a str>>,
+    pub visibility: Option<Visibility>,
+}
+
+/// Apply `change` to a group room; whether anything changed.
+pub fn update(conn: &Connection, room_id: i64, change: &RoomChange) -> Result<bool, DbError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE rooms SET
+                 name = CASE WHEN ?2 THEN ?3 ELSE name END,
+                 topic = CASE WHEN ?4 THEN ?5 ELSE topic END,
+                 visibility = coalesce(?6, visibility)
+             WHERE id = ?1 AND is_private = 0
+               AND (CASE WHEN ?2 THEN ?3 ELSE name END IS NOT name
+                    OR CASE WHEN ?4 THEN ?5 ELSE topic END IS NOT topic
+                    OR coalesce(?6, visibility) IS NOT visibility)",
+        )?
+        .execute(params![
+            room_id,
+            change.name.is_some(),
+            change.name,
+            change.topic.is_some(),
+            change.topic.flatten(),
+            change.visibility.map(Visibility::as_str),
+        ])?;
+    Ok(changed == 1)
+}
+
+/// An open room as the directory lists it.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub id: i64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub member_count: i64,
+    pub last_activity_at: String,
+    pub joined: bool,
+}
+
+/// Every open room, most recent activity first, with whether `viewer` is in it. Served by the
+/// partial index of open rooms; the newest message's time is one step down `messages_by_room`.
+pub fn open_rooms(conn: &Connection, viewer: i64) -> Result<Vec<Listing>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.name, r.topic,
+                (SELECT count(*) FROM room_members WHERE room_id = r.id),
+                coalesce((SELECT created_at FROM messages WHERE room_id = r.id ORDER BY id DESC LIMIT 1), r.created_at),
+                EXISTS (SELECT 1 FROM room_members WHERE room_id = r.id AND user_id = ?1)
+         FROM rooms r INDEXED BY rooms_open_by_activity
+         WHERE r.visibility = 'open'
+         ORDER BY r.activity_seq DESC, r.id DESC",
+    )?;
+    let rows = stmt.query_map([viewer], |r| {
+        Ok(Listing {
+            id: r.get(0)?,
+            name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            topic: r.get(2)?,
+            member_count: r.get(3)?,
+            last_activity_at: r.get(4)?,
+            joined: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Make `user_id` a member who has read everything there is so far (joining a room, or being
+/// let into the first room: its history is context, not news); false when already one.
+pub fn join(conn: &Connection, room_id: i64, user_id: i64, role: Role) -> Result<bool, DbError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO room_members (room_id, user_id, role, joined_at, last_read_id)
+             VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?1))
+             ON CONFLICT(room_id, user_id) DO NOTHING",
+        )?
+        .execute(params![room_id, user_id, role.as_str(), super::now()])?;
+    Ok(inserted == 1)
+}
+
+/// Make `user_id` the owner of a room that has none (the first room, when its first member
+/// arrives).
+pub fn claim_ownership(conn: &Connection, room_id: i64, user_id: i64) -> Result<bool, DbError> {
+    if conn.execute("UPDATE rooms SET owner_id = ?2 WHERE id = ?1 AND owner_id IS NULL", [room_id, user_id])? == 0 {
+        return Ok(false);
+    }
+    conn.execute("UPDATE room_members SET role = 'owner' WHERE room_id = ?1 AND user_id = ?2", [room_id, user_id])?;
+    Ok(true)
+}
+
+/// Whether any room exists (the first room is made only on a server that has none).
+pub fn any(conn: &Connection) -> Result<bool, DbError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM rooms)", [], |r| r.get(0))?)
 }
 
 /// The private chat of `a` and `b`, created if it does not exist; `true` when created.
@@ -115,8 +225,14 @@ pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Optio
         .optional()?)
 }
 
+/// A member of a room: the account and its standing.
+pub struct MemberRecord {
+    pub user: UserRecord,
+    pub standing: Membership,
+}
+
 /// Members in join order (the longest-standing first), each with their standing.
-pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Membership)>, DbError> {
+pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<MemberRecord>, DbError> {
     const USER_COLUMNS: usize = 9;
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
@@ -125,7 +241,9 @@ pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<(UserRecord, Membe
          FROM room_members m JOIN users u ON u.id = m.user_id
          WHERE m.room_id = ?1 ORDER BY m.rowid"
     ))?;
-    let rows = stmt.query_map([room_id], |r| Ok((users::record(r)?, membership_at(r, USER_COLUMNS)?)))?;
+    let rows = stmt.query_map([room_id], |r| {
+        Ok(MemberRecord { user: users::record(r)?, standing: membership_at(r, USER_COLUMNS)? })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -149,7 +267,7 @@ pub fn member_ids(conn: &Connection, room_id: i64) -> Result<Vec<i64>, DbError> 
 /// The rooms of `user_id` (private chats or group rooms), most recent activity first, each with
 /// the caller's membership.
 pub fn rooms_of(conn: &Connection, user_id: i64, private: bool) -> Result<Vec<(RoomRecord, Membership)>, DbError> {
-    const ROOM_COLUMNS: usize = 5;
+    const ROOM_COLUMNS: usize = 7;
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         room_columns!(),

@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::operators::BroadcastOperators;
 use socketioxide::{SocketIo, socket::Socket};
 
 use crate::AppState;
@@ -364,18 +365,37 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 for (user_id, room) in &seen {
                     delivery::emit_each(state, ns.clone().to(user_room(*user_id)).sockets(), "room_added", room);
                 }
+                // A private chat's creation is no change to a room anyone was in.
+                if seen.first().is_none_or(|(_, room)| !room.is_private) {
+                    room_updated(state, &ns, *room_id).await;
+                }
             }
             ChatEvent::MemberRemoved { user_id, room_id } => {
                 let _ = ns.clone().to(user_room(*user_id)).leave(room_room(*room_id)).await;
                 let removed = RoomRemoved { room_id: *room_id };
-                delivery::emit_each(state, ns.to(user_room(*user_id)).sockets(), "room_removed", &removed);
+                delivery::emit_each(state, ns.clone().to(user_room(*user_id)).sockets(), "room_removed", &removed);
+                room_updated(state, &ns, *room_id).await;
             }
+            ChatEvent::RoomUpdated { room_id } => room_updated(state, &ns, *room_id).await,
             // The other members only: the reader's own sockets are left out, like `typing`.
             ChatEvent::Read(receipt) => {
                 let sockets = ns.to(room_room(receipt.room_id)).except(user_room(receipt.user_id)).sockets();
                 delivery::emit_each(state, sockets, "read", receipt);
             }
         }
+    }
+}
+
+/// `room_updated`: the room as each member sees it (their own unread counts), to each member's
+/// sockets. A room that is gone has nobody left to tell.
+async fn room_updated(state: &AppState, ns: &BroadcastOperators, room_id: i64) {
+    match state.chat.room_for_members(room_id).await {
+        Ok(seen) => {
+            for (user_id, room) in &seen {
+                delivery::emit_each(state, ns.clone().to(user_room(*user_id)).sockets(), "room_updated", room);
+            }
+        }
+        Err(e) => tracing::error!(error = %Chain(&e), room_id, "could not render room_updated"),
     }
 }
 

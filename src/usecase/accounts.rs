@@ -16,6 +16,7 @@ use crate::input::{AccountChange, NewAccount};
 use crate::model::{User, UserAccount};
 use crate::password::Passwords;
 use crate::usecase::chat::{ChatEvent, Events};
+use crate::usecase::first_room;
 use crate::usecase::invites::ensure_admin;
 use crate::validate;
 
@@ -79,23 +80,33 @@ impl Accounts {
 
         let hash = self.passwords.hash(new.password).await?;
         let email = new.email.trim().to_lowercase();
-        let user = self
+        let events = self.events.clone();
+        let (user, _) = self
             .db
-            .write(move |conn| {
-                if let Some(code) = new.invite
-                    && !invites::consume(conn, &code)?
-                {
-                    return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
-                }
-                let new = NewUser {
-                    username: &new.username,
-                    email: &email,
-                    full_name: new.full_name.as_deref(),
-                    password_hash: &hash,
-                    admin,
-                };
-                users::insert(conn, &new).map_err(taken_field)
-            })
+            .write_then(
+                move |conn| {
+                    if let Some(code) = new.invite
+                        && !invites::consume(conn, &code)?
+                    {
+                        return Err(ApiError::Forbidden("That invite code is unknown, used up or expired.".into()));
+                    }
+                    let new = NewUser {
+                        username: &new.username,
+                        email: &email,
+                        full_name: new.full_name.as_deref(),
+                        password_hash: &hash,
+                        admin,
+                    };
+                    let user = users::insert(conn, &new).map_err(taken_field)?;
+                    let first_room = first_room::admit(conn, user.id)?;
+                    Ok::<_, ApiError>((user, first_room))
+                },
+                move |(user, first_room)| {
+                    if let (Some(events), Some(room_id)) = (events, *first_room) {
+                        events.publish(ChatEvent::MembersAdded { room_id, user_ids: vec![user.id] });
+                    }
+                },
+            )
             .await?;
         Ok(user.to_user())
     }

@@ -3,9 +3,10 @@
 //! and revoked by administrators.
 //!
 //! An invite's link is `<public URL>/#invite=<code>`. The public URL is the caller's to give
-//! (the REST transport knows `--public-url` and the request's host); the server also records its
-//! `--public-url` in the database when it starts, so that `natter invite`, run beside it on the
-//! same data, prints the same link.
+//! (the REST transport knows `--public-url`, the request's host and the server's address); the
+//! server also records, when it starts, the address it tells people to open (its `--public-url`,
+//! else its LAN address, else its own loopback address with the port it listens on), so that
+//! `natter invite`, run beside it on the same data, prints a link that works.
 
 use crate::auth::random_hex;
 use crate::db::invites::{self, InviteRecord};
@@ -14,8 +15,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::NewInvite;
 use crate::model::{Invite, User};
 
-/// The `settings` key under which the server records its `--public-url`.
-const PUBLIC_URL_SETTING: &str = "public_url";
+/// The `settings` key under which the server records the address people open.
+const ADDRESS_SETTING: &str = "public_url";
 
 pub struct Invites {
     db: Db,
@@ -75,20 +76,13 @@ impl Invites {
         if removed { Ok(()) } else { Err(ApiError::not_found("Invite")) }
     }
 
-    /// Record the server's `--public-url` (or that it has none) for `natter invite`.
-    pub async fn record_public_url(&self, public_url: Option<&str>) -> ApiResult<()> {
-        let url = public_url.map(str::to_string);
-        Ok(self
-            .db
-            .write(move |conn| match &url {
-                Some(url) => settings::set(conn, PUBLIC_URL_SETTING, url),
-                None => settings::remove(conn, PUBLIC_URL_SETTING),
-            })
-            .await?)
+    /// Record the address the server tells people to open, for `natter invite`.
+    pub async fn record_address(&self, address: String) -> ApiResult<()> {
+        Ok(self.db.write(move |conn| settings::set(conn, ADDRESS_SETTING, &address)).await?)
     }
 
-    /// The `--public-url` the server last started with, if it had one.
-    pub async fn recorded_public_url(&self) -> ApiResult<Option<String>> {
-        Ok(self.db.read(|conn| settings::get(conn, PUBLIC_URL_SETTING)).await?)
+    /// The address the server last started with, if it ever started.
+    pub async fn recorded_address(&self) -> ApiResult<Option<String>> {
+        Ok(self.db.read(|conn| settings::get(conn, ADDRESS_SETTING)).await?)
     }
 }

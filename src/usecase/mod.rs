@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod admission;
 pub mod chat;
+pub mod first_room;
 pub mod invites;
 pub mod media;
 pub mod operator;

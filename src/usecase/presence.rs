@@ -110,7 +110,7 @@ impl Presence {
             .await?;
         Ok(members
             .into_iter()
-            .map(|(member, _)| self.public(member.to_public()))
+            .map(|member| self.public(member.user.to_public()))
             .filter(|member| member.online)
             .collect())
     }

@@ -94,6 +94,11 @@ impl Sessions {
                 self.remember(pair_key);
                 self.auth.issue_token(&user)
             }
+            // The right password: whoever typed it owns the account and should hear why it is
+            // refused, not be told their password is wrong.
+            Some(_) if password_ok => Err(ApiError::Forbidden(
+                "This account is disabled. Ask an administrator of this server to enable it.".into(),
+            )),
             _ => {
                 // Already over a bound is answered above; this failure only counts.
                 let _ = self.failed_logins_per_account_address.hit(&pair_key);

@@ -76,6 +76,13 @@ pub async fn spawn() -> TestServer {
     spawn_with(|_| {}).await
 }
 
+/// A server with the test defaults but no first room (`--default-room ""`), for tests whose
+/// subject needs a server where nobody shares a room until the test says so (exact room lists
+/// and ids, presence between strangers, sockets without rooms).
+pub async fn spawn_without_first_room() -> TestServer {
+    spawn_with(|args| args.default_room = String::new()).await
+}
+
 /// A server with the test defaults, then `configure` applied to its flags.
 pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
     let dir = tempfile::tempdir().expect("create a temporary data folder");

@@ -146,9 +146,13 @@ pub fn assert_room(room: &Value) {
         "last_message",
         "unread_count",
         "unread_mentions",
+        "visibility",
+        "topic",
     ] {
         assert!(k.contains(key), "Room lacks {key}: {room}");
     }
+    assert!(room["visibility"] == json!("open") || room["visibility"] == json!("private"), "Room visibility: {room}");
+    assert!(room["topic"].is_null() || room["topic"].is_string(), "Room topic: {room}");
     assert!(room["id"].as_i64().is_some_and(|id| id > 0), "Room id: {room}");
     assert!(room["is_private"].is_boolean(), "Room is_private: {room}");
     assert!(room["owner_id"].is_null() || room["owner_id"].is_i64(), "Room owner_id: {room}");
@@ -164,6 +168,7 @@ pub fn assert_room(room: &Value) {
     }
     if room["is_private"] == json!(true) {
         assert!(room["name"].is_null(), "a private chat as a Room has a null name: {room}");
+        assert_eq!(room["visibility"], json!("private"), "a private chat is always private: {room}");
         assert_user_public(&room["peer"]);
     } else {
         assert!(room["name"].is_string(), "a group room has a name: {room}");

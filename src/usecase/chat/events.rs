@@ -41,6 +41,10 @@ pub enum ChatEvent {
         user_id: i64,
         room_id: i64,
     },
+    /// A room's name, topic or visibility changed: its members are told.
+    RoomUpdated {
+        room_id: i64,
+    },
     /// A member's read marker moved; the room's other members are told.
     Read(ReadReceipt),
 }

@@ -21,10 +21,12 @@ use crate::db::messages::{self, NewMessage, Window};
 use crate::db::rooms::{self, Membership};
 use crate::db::{Db, DbError, mentions as mentioned, reactions, users};
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Edit, History, MessageSearch, NewRoom, Post, ReadMarker};
+use crate::input::{Edit, History, MessageSearch, NewRoom, Post, ReadMarker, RoomChange};
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
-use crate::model::{Message, MessageDeleted, PrivateChat, ReadReceipt, Role, Room, UserPublic};
+use crate::model::{
+    Message, MessageDeleted, PrivateChat, ReadReceipt, Role, Room, RoomListing, UserPublic, Visibility,
+};
 use crate::usecase::media::ensure_own_attachment;
 use crate::usecase::presence::Presence;
 use crate::usecase::{ensure_member, room_not_found};
@@ -41,6 +43,8 @@ pub const MAX_SEARCH_PAGE: i64 = crate::db::search::MAX_PAGE as i64;
 pub const DEFAULT_SEARCH_PAGE: i64 = 20;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_EMOJI_CHARS: usize = 32;
+pub const MAX_ROOM_NAME_CHARS: usize = 100;
+pub const MAX_TOPIC_CHARS: usize = 250;
 /// Distinct emoji one message can hold.
 pub const MAX_REACTIONS: i64 = 20;
 
@@ -379,6 +383,13 @@ impl Chat {
         Ok(self.db.read(move |conn| views::room_for_each(conn, &presence, room_id, &users)).await?)
     }
 
+    /// The room as each of its members sees it: what `room_updated` carries, rendered by the
+    /// fan-out on a read connection.
+    pub async fn room_for_members(&self, room_id: i64) -> ApiResult<Vec<(i64, Room)>> {
+        let presence = self.presence.clone();
+        Ok(self.db.read(move |conn| views::room_for_members(conn, &presence, room_id)).await?)
+    }
+
     /// Every room id of `user_id`, group and private: what a connecting socket joins.
     pub async fn room_ids(&self, user_id: i64) -> ApiResult<Vec<i64>> {
         Ok(self.db.read(move |conn| rooms::room_ids_of(conn, user_id)).await?)
@@ -387,8 +398,15 @@ impl Chat {
     /// A group room owned by the creator with the named members; unknown names → 422 listing
     /// them. Every member (the creator too) gets `room_added`.
     pub async fn create_room(&self, creator: Caller, room: NewRoom) -> ApiResult<Room> {
-        let name = room.name.trim().to_string();
-        validate::text_length(&name, 1, 100).map_err(|p| ApiError::invalid("name", p))?;
+        let mut fields = validate::Fields::default();
+        let name = validate::display_name(&room.name, MAX_ROOM_NAME_CHARS).map_err(|p| fields.add("name", p)).ok();
+        let topic = match &room.topic {
+            Some(text) => validate::topic(text, MAX_TOPIC_CHARS).map_err(|p| fields.add("topic", p)).ok().flatten(),
+            None => None,
+        };
+        fields.finish()?;
+        let name = name.unwrap_or_default();
+        let visibility = room.visibility.unwrap_or(Visibility::Private);
         let (room_id, _) = self
             .commit(
                 move |conn| {
@@ -397,13 +415,117 @@ impl Chat {
                     if !unknown.is_empty() {
                         return Err(ApiError::invalid("members", format!("unknown usernames: {}", unknown.join(", "))));
                     }
-                    let room_id = rooms::create_group(conn, &name, creator.id, &ids)?;
+                    let group = rooms::NewGroup { name: &name, topic: topic.as_deref(), visibility };
+                    let room_id = rooms::create_group(conn, &group, Some(creator.id), &ids)?;
                     Ok((room_id, rooms::member_ids(conn, room_id)?))
                 },
                 |(room_id, members)| Some(ChatEvent::MembersAdded { room_id: *room_id, user_ids: members.clone() }),
             )
             .await?;
         self.room_after_change(creator.id, room_id).await
+    }
+
+    /// The owner (or an administrator) renames a group room, sets or clears its topic, or opens
+    /// or closes it. Members get `room_updated` when something changed. A private room the
+    /// caller is not in is a 404; an open one, or one they are in without owning it, a 403.
+    pub async fn update_room(&self, caller: Caller, room_id: i64, change: RoomChange) -> ApiResult<Room> {
+        let mut fields = validate::Fields::default();
+        let name = match &change.name {
+            Some(text) => validate::display_name(text, MAX_ROOM_NAME_CHARS).map_err(|p| fields.add("name", p)).ok(),
+            None => None,
+        };
+        let topic = match &change.topic {
+            Some(Some(text)) => {
+                Some(validate::topic(text, MAX_TOPIC_CHARS).map_err(|p| fields.add("topic", p)).ok().flatten())
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        fields.finish()?;
+        let visibility = change.visibility;
+        self.commit(
+            move |conn| {
+                let account = caller.verify(conn)?;
+                let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                let membership = rooms::membership(conn, room_id, caller.id)?;
+                if membership.is_none() && record.visibility != Visibility::Open {
+                    return Err(room_not_found());
+                }
+                if record.is_private {
+                    return Err(ApiError::Forbidden(
+                        "A private chat has no name, topic or visibility to change.".into(),
+                    ));
+                }
+                let owner = membership.is_some_and(|m| m.role == Role::Owner);
+                if !owner && !account.is_admin {
+                    return Err(ApiError::Forbidden(
+                        "Only the room owner or an administrator can change a room.".into(),
+                    ));
+                }
+                let change = rooms::RoomChange {
+                    name: name.as_deref(),
+                    topic: topic.as_ref().map(Option::as_deref),
+                    visibility,
+                };
+                Ok(rooms::update(conn, room_id, &change)?)
+            },
+            move |&changed| changed.then_some(ChatEvent::RoomUpdated { room_id }),
+        )
+        .await?;
+        let presence = self.presence.clone();
+        self.db
+            .read(move |conn| {
+                let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                let membership = rooms::membership(conn, room_id, caller.id)?;
+                Ok(views::room_seen_from(conn, &presence, record, caller.id, membership)?)
+            })
+            .await
+    }
+
+    /// Every open room on the server, most recent activity first; with `filter`, those whose
+    /// name contains it, ignoring case in every script.
+    pub async fn directory(&self, caller: Caller, filter: Option<String>) -> ApiResult<Vec<RoomListing>> {
+        let wanted = filter.map(|text| validate::fold_case(&text));
+        let listings = self
+            .db
+            .read(move |conn| {
+                caller.verify(conn)?;
+                Ok::<_, ApiError>(rooms::open_rooms(conn, caller.id)?)
+            })
+            .await?;
+        Ok(listings
+            .into_iter()
+            .filter(|l| wanted.as_deref().is_none_or(|w| validate::fold_case(&l.name).contains(w)))
+            .map(|l| RoomListing {
+                id: l.id,
+                name: l.name,
+                topic: l.topic,
+                member_count: l.member_count,
+                last_activity_at: l.last_activity_at,
+                joined: l.joined,
+            })
+            .collect())
+    }
+
+    /// The caller joins an open room (already a member: nothing changes). Its history so far
+    /// counts as read. A room that is not open, and not theirs, is a 404 as everywhere.
+    pub async fn join_room(&self, caller: Caller, room_id: i64) -> ApiResult<Room> {
+        self.commit(
+            move |conn| {
+                caller.verify(conn)?;
+                if rooms::membership(conn, room_id, caller.id)?.is_some() {
+                    return Ok(false);
+                }
+                let record = rooms::get(conn, room_id)?.ok_or_else(room_not_found)?;
+                if record.is_private || record.visibility != Visibility::Open {
+                    return Err(room_not_found());
+                }
+                Ok(rooms::join(conn, room_id, caller.id, Role::Member)?)
+            },
+            move |&joined| joined.then(|| ChatEvent::MembersAdded { room_id, user_ids: vec![caller.id] }),
+        )
+        .await?;
+        self.room_after_change(caller.id, room_id).await
     }
 
     /// The owner adds a member by username; adding a current member changes nothing (no event).

@@ -24,17 +24,19 @@ impl Shared {
     fn read(conn: &Connection, presence: &Presence, record: RoomRecord) -> Result<Shared, DbError> {
         let members = rooms::members(conn, record.id)?
             .into_iter()
-            .map(|(user, standing)| Member {
-                user: presence.public(user.to_public()),
-                role: standing.role,
-                last_read_id: (standing.last_read_id > 0).then_some(standing.last_read_id),
+            .map(|member| Member {
+                user: presence.public(member.user.to_public()),
+                role: member.standing.role,
+                last_read_id: (member.standing.last_read_id > 0).then_some(member.standing.last_read_id),
             })
             .collect();
         let last_message = messages::last(conn, record.id)?;
         Ok(Shared { record, members, last_message })
     }
 
-    fn seen_by(&self, conn: &Connection, viewer: i64, membership: Membership) -> Result<Room, DbError> {
+    /// The room as `viewer` sees it; `None` for someone who is not a member (an administrator
+    /// changing an open room): nothing of it is unread for them.
+    fn seen_from(&self, conn: &Connection, viewer: i64, membership: Option<Membership>) -> Result<Room, DbError> {
         let record = &self.record;
         let peer = if record.is_private {
             self.members.iter().find(|m| m.user.id != viewer).map(|m| m.user.clone())
@@ -47,9 +49,17 @@ impl Shared {
             is_private: record.is_private,
             owner_id: record.owner_id,
             created_at: record.created_at.clone(),
+            visibility: record.visibility,
+            topic: record.topic.clone(),
             last_message: self.last_message.clone(),
-            unread_count: messages::unread_count(conn, record.id, viewer, membership.last_read_id)?,
-            unread_mentions: mentions::unread(conn, viewer, record.id, membership.last_read_id)?,
+            unread_count: match membership {
+                Some(m) => messages::unread_count(conn, record.id, viewer, m.last_read_id)?,
+                None => 0,
+            },
+            unread_mentions: match membership {
+                Some(m) => mentions::unread(conn, viewer, record.id, m.last_read_id)?,
+                None => 0,
+            },
             members: self.members.clone(),
             peer,
         })
@@ -64,7 +74,18 @@ pub fn room(
     viewer: i64,
     membership: Membership,
 ) -> Result<Room, DbError> {
-    Shared::read(conn, presence, record)?.seen_by(conn, viewer, membership)
+    Shared::read(conn, presence, record)?.seen_from(conn, viewer, Some(membership))
+}
+
+/// `record` as `viewer` sees it, member or not (see [`Shared::seen_from`]).
+pub fn room_seen_from(
+    conn: &Connection,
+    presence: &Presence,
+    record: RoomRecord,
+    viewer: i64,
+    membership: Option<Membership>,
+) -> Result<Room, DbError> {
+    Shared::read(conn, presence, record)?.seen_from(conn, viewer, membership)
 }
 
 /// The room by id as each of `viewers` sees it, for those who are members (a viewer who is not,
@@ -80,8 +101,20 @@ pub fn room_for_each(
     let mut seen = Vec::with_capacity(viewers.len());
     for &viewer in viewers {
         if let Some(membership) = rooms::membership(conn, room_id, viewer)? {
-            seen.push((viewer, shared.seen_by(conn, viewer, membership)?));
+            seen.push((viewer, shared.seen_from(conn, viewer, Some(membership))?));
         }
+    }
+    Ok(seen)
+}
+
+/// The room by id as each of its members sees it: what `room_updated` carries.
+pub fn room_for_members(conn: &Connection, presence: &Presence, room_id: i64) -> Result<Vec<(i64, Room)>, DbError> {
+    let Some(record) = rooms::get(conn, room_id)? else { return Ok(Vec::new()) };
+    let shared = Shared::read(conn, presence, record)?;
+    let mut seen = Vec::with_capacity(shared.members.len());
+    for member in &shared.members {
+        let membership = Membership { role: member.role, last_read_id: member.last_read_id.unwrap_or(0) };
+        seen.push((member.user.id, shared.seen_from(conn, member.user.id, Some(membership))?));
     }
     Ok(seen)
 }
