@@ -19,6 +19,7 @@ pub mod connections;
 pub mod db;
 pub mod error;
 pub mod fuzzing;
+pub mod image_metadata;
 pub mod input;
 pub mod limits;
 pub mod log_output;
