@@ -194,6 +194,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 max_upload: config.max_upload,
                 quota: config.media_quota,
                 allowed: config.allowed_media.clone(),
+                keep_image_metadata: config.keep_image_metadata,
             },
             metrics.clone(),
         ),
