@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs="${FUZZ_SECS:-60}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(json_bodies queries socket_events range upload flag_values)
+    targets=(json_bodies queries socket_events range upload flag_values image_metadata)
 fi
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
     echo "a nightly toolchain is needed: rustup toolchain install nightly" >&2

@@ -225,6 +225,11 @@ pub struct ServeArgs {
     /// Allowed upload types, comma-separated: png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text.
     #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text", value_parser = crate::media::AllowedMedia::parse)]
     pub allowed_media: crate::media::AllowedMedia,
+    /// Store JPEG, PNG and WebP uploads with their EXIF and XMP metadata (where and when a photo
+    /// was taken, the camera, the owner) as they were sent. By default it is removed, pixels
+    /// untouched and orientation kept.
+    #[arg(long)]
+    pub keep_image_metadata: bool,
     /// Who may sign up: open, invite (needs an invite code) or closed.
     #[arg(long, value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

@@ -295,6 +295,48 @@ pub fn upload(bytes: &[u8], cuts: &[usize]) {
     filename(&String::from_utf8_lossy(bytes));
 }
 
+/// Image bytes through the metadata removal, read as each of its formats, as they are and after
+/// that format's signature (so the walk goes past it): never panics or spins; the result is no
+/// larger than the input, has the size the first pass planned (reading through a 7-byte buffer
+/// changes nothing), and has nothing left to remove (a second pass keeps it as it is, so no
+/// metadata block survives). Bytes that do not start with the signature are kept as they are.
+pub fn image_metadata(bytes: &[u8]) {
+    use crate::image_metadata::{self, Format};
+    let riff = |bytes: &[u8]| {
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&u32::try_from(bytes.len() + 4).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(b"WEBP");
+        out.extend_from_slice(bytes);
+        out
+    };
+    for (format, signed) in [
+        (Format::Jpeg, [&[0xFF, 0xD8][..], bytes].concat()),
+        (Format::Png, [&b"\x89PNG\r\n\x1a\n"[..], bytes].concat()),
+        (Format::Webp, riff(bytes)),
+    ] {
+        for image in [bytes, &signed[..]] {
+            let plan = image_metadata::plan(format, image).expect("reading memory cannot fail");
+            let mut out = Vec::new();
+            let small = std::io::BufReader::with_capacity(7, image);
+            image_metadata::write(format, &plan, small, &mut out).expect("the second pass writes the plan");
+            assert_eq!(out.len() as u64, plan.size(), "{format:?}: planned size");
+            assert!(out.len() <= image.len(), "{format:?}: the result grew: {image:?}");
+            assert_eq!(plan.changed(), out != image, "{format:?}: `changed` is wrong for {image:?}");
+            let again = image_metadata::plan(format, &out[..]).expect("reading memory cannot fail");
+            assert!(!again.changed(), "{format:?}: a second pass changes {out:?} (from {image:?})");
+        }
+        let plain = image_metadata::strip(format, bytes).expect("reading memory cannot fail");
+        let starts_signed = match format {
+            Format::Jpeg => bytes.starts_with(&[0xFF, 0xD8]),
+            Format::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            Format::Webp => bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP",
+        };
+        if !starts_signed {
+            assert_eq!(plain, bytes, "{format:?}: bytes without its signature are kept as they are");
+        }
+    }
+}
+
 /// A client's upload filename: sanitized to a last path component without control characters,
 /// at most 255 bytes, never empty, `.` or `..`; sanitizing again changes nothing; and its
 /// `Content-Disposition` is always a valid header value.

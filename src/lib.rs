@@ -19,6 +19,7 @@ pub mod connections;
 pub mod db;
 pub mod error;
 pub mod fuzzing;
+pub mod image_metadata;
 pub mod input;
 pub mod limits;
 pub mod log_output;
@@ -195,6 +196,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 max_upload: config.max_upload,
                 quota: config.media_quota,
                 allowed: config.allowed_media.clone(),
+                keep_image_metadata: config.keep_image_metadata,
             },
             metrics.clone(),
         ),

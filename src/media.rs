@@ -20,11 +20,16 @@
 //!   found such files before it existed). [`TempUpload`] deletes its file when
 //!   dropped, so every early return, a client that disconnects and a request that times out all
 //!   leave nothing behind.
+//! - A JPEG, PNG or WebP loses its EXIF and XMP metadata before it is placed
+//!   ([`TempUpload::remove_image_metadata`], [`crate::image_metadata`]): the temporary file is
+//!   rewritten into a second one renamed over it, so a crash still leaves only temporary files.
 //! - The stored name is 128 random bits in hex plus the extension of the detected type; the
 //!   client's filename survives only as sanitized metadata ([`sanitize_filename`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use crate::image_metadata;
 
 /// One of the media types natter can accept (SPEC §3 Media; the names of `--allowed-media`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,6 +121,17 @@ impl MediaKind {
                 | MediaKind::Mp3
                 | MediaKind::Ogg
         )
+    }
+
+    /// The image format whose metadata is removed before it is stored ([`image_metadata`]).
+    pub fn image_format(self) -> Option<image_metadata::Format> {
+        use image_metadata::Format;
+        match self {
+            MediaKind::Jpeg => Some(Format::Jpeg),
+            MediaKind::Png => Some(Format::Png),
+            MediaKind::Webp => Some(Format::Webp),
+            _ => None,
+        }
     }
 
     pub fn from_name(name: &str) -> Option<MediaKind> {
@@ -449,6 +465,25 @@ impl TempUpload {
         }
     }
 
+    /// Remove the metadata of the complete upload, an image of `format` ([`image_metadata`]),
+    /// returning the file's size afterwards. The walk reads the file through a buffer, twice,
+    /// off the async threads; when there is something to remove, the result is written to a
+    /// second temporary file that is renamed over this one, so the guard still owns exactly one
+    /// file (and a failure leaves neither behind). Memory stays bounded whatever the size.
+    pub async fn remove_image_metadata(&mut self, format: image_metadata::Format) -> std::io::Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let mut file = self.file.take().ok_or_else(|| std::io::Error::other("the upload was already placed"))?;
+        // tokio buffers writes: all of them must be in the file before it is read back.
+        file.flush().await?;
+        let file = file.into_std().await;
+        let path = self.path.clone();
+        let (file, size) = tokio::task::spawn_blocking(move || strip_file(file, &path, format))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.file = Some(tokio::fs::File::from_std(file));
+        Ok(size)
+    }
+
     /// Flush and fsync the data, rename the file to `media_dir/stored_name` (atomic: same folder),
     /// and fsync the folder so the rename survives a power loss. The guard now owns the final
     /// file: it is still removed if dropped before [`TempUpload::keep`].
@@ -473,6 +508,37 @@ impl TempUpload {
     pub fn keep(mut self) {
         self.keep = true;
     }
+}
+
+/// [`TempUpload::remove_image_metadata`]'s blocking part: `file` is the open upload at `path`;
+/// returns the handle to the file now at `path` (to be synced when it is placed) and its size.
+fn strip_file(
+    file: std::fs::File,
+    path: &Path,
+    format: image_metadata::Format,
+) -> std::io::Result<(std::fs::File, u64)> {
+    use std::io::{BufReader, BufWriter, Write};
+    const BUFFER: usize = 64 * 1024;
+    let open = || std::fs::File::open(path).map(|f| BufReader::with_capacity(BUFFER, f));
+    let plan = image_metadata::plan(format, open()?)?;
+    if !plan.changed() {
+        return Ok((file, plan.size()));
+    }
+    drop(file);
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let stripped_path = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::auth::random_hex(16)));
+    let written = (|| -> std::io::Result<std::fs::File> {
+        let mut out = BufWriter::with_capacity(BUFFER, crate::private::create_new_file(&stripped_path)?);
+        image_metadata::write(format, &plan, open()?, &mut out)?;
+        out.flush()?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        std::fs::rename(&stripped_path, path)?;
+        Ok(file)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&stripped_path);
+    }
+    Ok((written?, plan.size()))
 }
 
 impl Drop for TempUpload {

@@ -645,6 +645,178 @@ async fn partial_uploads_left_by_a_crash_are_swept_at_start() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+// ---- Image metadata ----
+
+/// The phone-style images of `tests/fixtures/` (made by `make_fixtures.py` there): EXIF with a
+/// camera, an owner, a time, a GPS position and Orientation 6, XMP with the position again.
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A JPEG's segments before its first scan (marker, body), and the offset where its tables and
+/// frame begin (the first DQT): from there on is what decodes to pixels.
+fn jpeg_segments(jpeg: &[u8]) -> (Vec<(u8, Vec<u8>)>, usize) {
+    assert_eq!(&jpeg[..2], b"\xFF\xD8", "a JPEG");
+    let (mut at, mut segments, mut tables) = (2, Vec::new(), None);
+    while jpeg[at] == 0xFF && jpeg[at + 1] != 0xDA {
+        let marker = jpeg[at + 1];
+        let length = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        if marker == 0xDB && tables.is_none() {
+            tables = Some(at);
+        }
+        segments.push((marker, jpeg[at + 4..at + 2 + length].to_vec()));
+        at += 2 + length;
+    }
+    (segments, tables.expect("a DQT segment"))
+}
+
+/// The tags of a TIFF structure's IFD0, each with its value's first 16 bits.
+fn ifd0_tags(tiff: &[u8]) -> Vec<(u16, u16)> {
+    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let big = &tiff[..2] == b"MM";
+    let u16_at = |at: usize| {
+        let bytes = [tiff[at], tiff[at + 1]];
+        if big { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) }
+    };
+    let ifd0 = usize::from(u16_at(if big { 6 } else { 4 }));
+    (0..usize::from(u16_at(ifd0))).map(|i| ifd0 + 2 + 12 * i).map(|entry| (u16_at(entry), u16_at(entry + 8))).collect()
+}
+
+const GPS_IFD_TAG: u16 = 0x8825;
+const ORIENTATION_TAG: u16 = 0x0112;
+
+/// The chunks of a PNG (type, data).
+fn png_chunks(png: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    let (mut at, mut chunks) = (8, Vec::new());
+    while at < png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let kind: [u8; 4] = png[at + 4..at + 8].try_into().expect("4 bytes");
+        let data = png[at + 8..at + 8 + length].to_vec();
+        let crc = &png[at + 8 + length..at + 12 + length];
+        assert_eq!(
+            crc,
+            crc32(&png[at + 4..at + 8 + length]).to_be_bytes(),
+            "CRC of {}",
+            String::from_utf8_lossy(&kind)
+        );
+        chunks.push((kind, data));
+        at += 12 + length;
+    }
+    chunks
+}
+
+/// The chunks of a WebP (type, data), after checking the RIFF size.
+fn riff_chunks(webp: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    assert_eq!(u32::from_le_bytes(webp[4..8].try_into().expect("4 bytes")) as usize, webp.len() - 8, "RIFF size");
+    let (mut at, mut chunks) = (12, Vec::new());
+    while at < webp.len() {
+        let kind: [u8; 4] = webp[at..at + 4].try_into().expect("4 bytes");
+        let size = u32::from_le_bytes(webp[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+        chunks.push((kind, webp[at + 8..at + 8 + size].to_vec()));
+        at += 8 + size + size % 2;
+    }
+    chunks
+}
+
+/// Upload `bytes`; the Attachment and the file as served.
+async fn upload_and_fetch(server: &TestServer, token: &str, bytes: Vec<u8>, filename: &str) -> (Value, Vec<u8>) {
+    let attachment = upload_ok(server, token, bytes, filename).await;
+    let response = fetch(server, attachment["url"].as_str().expect("url"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let served = response.bytes().await.expect("the file").to_vec();
+    assert_eq!(attachment["size"], served.len(), "the Attachment's size is the stored file's");
+    (attachment, served)
+}
+
+#[tokio::test]
+async fn a_phone_photo_is_stored_without_its_location_and_with_its_pixels_and_orientation() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+    let photo = fixture("phone.jpg");
+    let (segments, tables) = jpeg_segments(&photo);
+    let exif = |segments: &[(u8, Vec<u8>)]| -> Vec<Vec<u8>> {
+        segments.iter().filter(|(m, b)| *m == 0xE1 && b.starts_with(b"Exif\0")).map(|(_, b)| b.clone()).collect()
+    };
+    let sent_tags = ifd0_tags(&exif(&segments)[0]);
+    assert!(sent_tags.iter().any(|(tag, _)| *tag == GPS_IFD_TAG), "the fixture has a GPS position: {sent_tags:?}");
+    assert!(contains(&photo, b"http://ns.adobe.com/xap/1.0/") && contains(&photo, b"NatterPhone"));
+
+    let (_, served) = upload_and_fetch(&server, &token, photo.clone(), "IMG_0042.jpg").await;
+    let (kept, served_tables) = jpeg_segments(&served);
+    let served_exif = exif(&kept);
+    assert_eq!(served_exif.len(), 1, "one EXIF block, for the orientation");
+    let tags = ifd0_tags(&served_exif[0]);
+    assert!(!tags.iter().any(|(tag, _)| *tag == GPS_IFD_TAG), "the photo's GPS position was served back: {tags:?}");
+    assert_eq!(tags, [(ORIENTATION_TAG, 6)], "only the orientation is left, still 6 (shown turned upright)");
+    for private in [&b"http://ns.adobe.com/xap/1.0/"[..], b"NatterPhone", b"Alice Example", b"2026:05:01"] {
+        assert!(!contains(&served, private), "{} was served back", String::from_utf8_lossy(private));
+    }
+    let markers: Vec<u8> = kept.iter().map(|(marker, _)| *marker).collect();
+    assert_eq!(markers, [0xE0, 0xE1, 0xE2, 0xDB, 0xDB, 0xC0, 0xC4, 0xC4, 0xC4, 0xC4], "JFIF, EXIF, ICC, tables, frame");
+    let icc = |segments: &[(u8, Vec<u8>)]| segments.iter().find(|(m, _)| *m == 0xE2).cloned();
+    assert_eq!(icc(&kept), icc(&segments), "the colour profile is kept");
+    // Tables, frame, scan and entropy-coded data byte for byte: the same pixels, not re-encoded.
+    assert_eq!(served[served_tables..], photo[tables..]);
+    assert_eq!(media_files(&media_dir(&server)).len(), 1, "no temporary file is left");
+}
+
+#[tokio::test]
+async fn png_and_webp_lose_their_exif_xmp_and_text_and_keep_their_image_data() {
+    let server = spawn().await;
+    let (token, _) = server.signup("alice").await;
+
+    let png = fixture("phone.png");
+    let sent = png_chunks(&png);
+    let kinds = |chunks: &[([u8; 4], Vec<u8>)]| -> Vec<String> {
+        chunks.iter().map(|(kind, _)| String::from_utf8_lossy(kind).into_owned()).collect()
+    };
+    assert!(
+        kinds(&sent).contains(&"iTXt".to_string()) && kinds(&sent).contains(&"eXIf".to_string()),
+        "{:?}",
+        kinds(&sent)
+    );
+    let (_, served) = upload_and_fetch(&server, &token, png.clone(), "screenshot.png").await;
+    let kept = png_chunks(&served);
+    let expected: Vec<String> =
+        kinds(&sent).into_iter().filter(|k| !["tEXt", "zTXt", "iTXt", "tIME"].contains(&k.as_str())).collect();
+    assert_eq!(kinds(&kept), expected, "text chunks (XMP among them) are gone, eXIf stays for the orientation");
+    let exif = kept.iter().find(|(kind, _)| kind == b"eXIf").map(|(_, data)| data.clone()).expect("eXIf");
+    assert_eq!(ifd0_tags(&exif), [(ORIENTATION_TAG, 6)], "the GPS position was served back");
+    let image_data = |chunks: &[([u8; 4], Vec<u8>)]| -> Vec<Vec<u8>> {
+        chunks.iter().filter(|(kind, _)| [b"IHDR", b"IDAT", b"pHYs"].contains(&kind)).map(|(_, d)| d.clone()).collect()
+    };
+    assert_eq!(image_data(&kept), image_data(&sent));
+    assert!(!contains(&served, b"Alice Example") && !contains(&served, b"adobe:ns:meta"));
+
+    let webp = fixture("phone.webp");
+    let sent = riff_chunks(&webp);
+    assert_eq!(kinds(&sent), ["VP8X", "VP8L", "EXIF", "XMP "]);
+    let (_, served) = upload_and_fetch(&server, &token, webp.clone(), "sticker.webp").await;
+    let kept = riff_chunks(&served);
+    assert_eq!(kinds(&kept), ["VP8X", "VP8L", "EXIF"]);
+    assert_eq!(kept[0].1[0], sent[0].1[0] & !0x04, "VP8X says there is EXIF (the orientation) and no XMP");
+    assert_eq!(kept[0].1[1..], sent[0].1[1..]);
+    assert_eq!(kept[1], sent[1], "the bitstream is untouched");
+    assert_eq!(ifd0_tags(&kept[2].1), [(ORIENTATION_TAG, 6)], "the GPS position was served back");
+    assert!(!contains(&served, b"Alice Example") && !contains(&served, b"adobe:ns:meta"));
+}
+
+#[tokio::test]
+async fn keep_image_metadata_stores_images_as_they_were_sent() {
+    let server = spawn_with(|args| args.keep_image_metadata = true).await;
+    let (token, _) = server.signup("alice").await;
+    for name in ["phone.jpg", "phone.png", "phone.webp"] {
+        let image = fixture(name);
+        let (_, served) = upload_and_fetch(&server, &token, image.clone(), name).await;
+        assert!(served == image, "{name} must be stored byte for byte with --keep-image-metadata");
+    }
+}
+
 // ---- Serving ----
 
 #[tokio::test]

@@ -9,7 +9,8 @@
 //!   content, and each sender's messages are in the order they were acknowledged;
 //! - the message a sender had in flight when the server died, sent again with the same
 //!   `client_id` after the restart (as a client does), is acknowledged, stored once;
-//! - every acknowledged upload has its attachment row and its file, with the same bytes;
+//! - every acknowledged upload has its attachment row and its file, with the bytes sent (less
+//!   the PNG's `tEXt` chunk, which natter removes as image metadata);
 //! - the media folder holds nothing else: no temporary file, no file that no row refers to.
 //!
 //! The module needs the root of the crate that includes it to declare `mod client` (the bench
@@ -65,7 +66,8 @@ pub struct Acked {
     pub message: Outgoing,
 }
 
-/// An acknowledged upload: its bytes are [`upload_bytes`]`(seed, len)`.
+/// An acknowledged upload: it sent [`upload_bytes`]`(seed, len)`, natter stores
+/// [`stored_bytes`]`(seed, len)`.
 pub struct Upload {
     pub id: i64,
     pub stored_name: String,
@@ -120,15 +122,29 @@ pub fn seed() -> u64 {
     })
 }
 
-/// The bytes of an upload: a PNG signature (so the server takes it as a PNG), then noise.
+/// The start of every upload: a PNG signature (so the server takes it as a PNG), a `tEXt`
+/// chunk (metadata, which natter removes: every upload goes through that rewrite and its
+/// rename, crash included) and the header of an IDAT chunk whose data is the noise that follows.
+const UPLOAD_HEAD: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\x12tEXtComment\0crash test\0\0\0\0\0\0\0\0IDAT";
+
+/// The bytes of an upload: [`UPLOAD_HEAD`], then noise, `len` bytes in all (at least the head).
 pub fn upload_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let mut bytes = UPLOAD_HEAD.to_vec();
     let mut rng = Rng::new(seed);
     while bytes.len() < len {
         bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
     }
-    bytes.truncate(len.max(16));
+    bytes.truncate(len.max(UPLOAD_HEAD.len()));
+    let data = (bytes.len() - UPLOAD_HEAD.len()) as u32;
+    let idat_length = UPLOAD_HEAD.len() - 8;
+    bytes[idat_length..idat_length + 4].copy_from_slice(&data.to_be_bytes());
     bytes
+}
+
+/// What natter stores for [`upload_bytes`]: the same without its `tEXt` chunk.
+pub fn stored_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let sent = upload_bytes(seed, len);
+    natter::image_metadata::strip(natter::image_metadata::Format::Png, &sent).expect("a PNG in memory")
 }
 
 fn http() -> reqwest::Client {
@@ -412,9 +428,9 @@ pub fn check(data_dir: &Path, world: &World, ledger: &Ledger) -> (Checked, Vec<S
             continue;
         }
         match std::fs::read(media.join(&upload.stored_name)) {
-            Ok(bytes) if bytes == upload_bytes(upload.seed, upload.len) => {}
+            Ok(bytes) if bytes == stored_bytes(upload.seed, upload.len) => {}
             Ok(bytes) => {
-                failures.push(format!("upload {}: {} bytes on disk differ from those sent", upload.id, bytes.len()))
+                failures.push(format!("upload {}: {} bytes on disk differ from those stored", upload.id, bytes.len()))
             }
             Err(e) => failures.push(format!("upload {}: its file cannot be read: {e}", upload.id)),
         }

@@ -6,7 +6,8 @@
 //! uploader's quota before anything is read, [`Media::start`] opens the temporary file,
 //! [`Upload::push`] takes each chunk (counting it against the limit, deciding the type as soon as
 //! the first 8 KiB are in, stopping at the first byte that is refused), [`Media::finish`] places
-//! and records the file. The quota is one rule (`fits`) applied three times: before streaming,
+//! and records the file, a JPEG, PNG or WebP without its EXIF and XMP metadata unless
+//! `--keep-image-metadata` says otherwise (the stripped size is the one stored and counted). The quota is one rule (`fits`) applied three times: before streaming,
 //! at every chunk, and again inside the database write, where writes are serialised, so two
 //! concurrent uploads cannot both slip under it.
 //!
@@ -30,13 +31,15 @@ use crate::metrics::Metrics;
 use crate::model::Attachment;
 
 /// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
-/// `--allowed-media`).
+/// `--allowed-media`, `--keep-image-metadata`).
 #[derive(Debug, Clone)]
 pub struct MediaRules {
     pub dir: PathBuf,
     pub max_upload: u64,
     pub quota: u64,
     pub allowed: AllowedMedia,
+    /// Store JPEG, PNG and WebP files with their EXIF and XMP metadata (else it is removed).
+    pub keep_image_metadata: bool,
 }
 
 #[derive(Clone)]
@@ -289,6 +292,24 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
     // The reservation is held until the row is committed (counted twice for that moment, never
     // not at all), then dropped with the rest.
     let Upload { mut temp, uploader, size, filename, rules, reservation, .. } = upload;
+    // A photo's location, time and camera are not for every member of the room (SPEC §3
+    // Media). The stripped file is what is stored, counted and described: never larger.
+    let size = match kind.image_format() {
+        Some(format) if !rules.keep_image_metadata => {
+            let stripped = temp.remove_image_metadata(format).await.map_err(ApiError::from_io)?;
+            if stripped != size {
+                tracing::debug!(
+                    user = uploader,
+                    kind = kind.name(),
+                    sent = size,
+                    stored = stripped,
+                    "image metadata removed"
+                );
+            }
+            stripped
+        }
+        _ => size,
+    };
     let stored_name = media::new_stored_name(kind);
     temp.place(&stored_name).await.map_err(ApiError::from_io)?;
     let record = db
