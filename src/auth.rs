@@ -175,6 +175,11 @@ impl Caller {
     pub fn verify(&self, conn: &rusqlite::Connection) -> ApiResult<UserRecord> {
         match users::by_id(conn, self.id)? {
             Some(user) if self.speaks_for(&user) => Ok(user),
+            // Still 401 (SPEC §1), but saying why: the web UI tells a disabled person so
+            // instead of "your session has expired".
+            Some(user) if user.id == self.id && user.disabled => {
+                Err(ApiError::Unauthorized("This account has been disabled by an administrator."))
+            }
             _ => Err(ApiError::unauthorized()),
         }
     }

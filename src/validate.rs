@@ -23,9 +23,22 @@ impl Fields {
         if self.0.is_empty() {
             return Ok(());
         }
-        let detail = self.0.iter().map(|(f, p)| format!("{f}: {p}")).collect::<Vec<_>>().join("; ");
+        let detail = self.0.iter().map(|(f, p)| sentence(f, p)).collect::<Vec<_>>().join(" ");
         Err(ApiError::Validation { detail, fields: self.0 })
     }
+}
+
+/// A field's problem as a sentence people can read: `password` + `is required` → "Password is
+/// required."; a nested field (`members[2]`, `keys.auth`) keeps its path.
+fn sentence(field: &str, problem: &str) -> String {
+    let name = field.replace('_', " ");
+    let mut chars = name.chars();
+    let name = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+        None => "The request".to_string(),
+    };
+    let problem = problem.trim_end_matches('.');
+    format!("{name} {problem}.")
 }
 
 /// 3–32 of `[A-Za-z0-9_.-]`.

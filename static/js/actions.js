@@ -29,12 +29,25 @@ export async function signup({ username, email, password, invite }) {
   if (invite) body.invite = invite;
   await api.signup(body);
   begin(await api.login(email, password));
+  landInFirstRoom();
 }
 
 function begin(token) {
   storage.set('natter.lastLogin', token.user.username);
   store.setSession({ token: token.access_token, user: token.user, expiresAt: Date.now() + token.expires_in * 1000 });
   resume();
+}
+
+/** A new account is a member of the server's first room (when it has one) and of nothing else:
+ * open it, so the newcomer lands where everyone else already is. */
+async function landInFirstRoom() {
+  try {
+    await socket.refreshChats();
+  } catch {
+    return; // The list comes with the connection; the welcome pane will do.
+  }
+  const rooms = store.chatOrder().filter((c) => !c.is_private);
+  if (!state.currentId && rooms.length === 1) go(rooms[0].id);
 }
 
 let expiryTimer = 0;
@@ -53,10 +66,12 @@ export function resume() {
   route();
 }
 
-/** The token no longer works: back to the sign-in screen, saying why. */
-export function expire() {
+/** The token no longer works: back to the sign-in screen, saying why (an administrator
+ * disabled the account, or the session simply ran out). */
+export function expire(error) {
   if (!state.session) return;
-  end('Your session has expired. Please log in again.');
+  const disabled = /disabled/i.test(error?.message ?? '');
+  end(disabled ? 'This account has been disabled by an administrator of this server.' : 'Your session has expired. Please log in again.');
 }
 
 export function logout() {
@@ -102,16 +117,26 @@ export function step(delta) {
 
 // ---- history ----
 
+/** Open a chat: its newest page, and older ones until the first unread message is in (at most
+ * UNREAD_REACH messages back), so that "New messages" can be drawn where the reader left off. */
 async function openRoom(id) {
   const r = store.room(id);
-  if (r.loaded) placeDivider(id);
+  // The marker as it is now, before reading this chat moves it.
+  const readAtOpen = store.myReadMarker(id);
+  if (r.loaded) placeDivider(id, readAtOpen);
   else if (!r.loading) {
     store.patchRoom(id, { loading: true, error: null });
     try {
       const page = await api.history(id, { limit: PAGE });
       store.addMessages(id, page);
-      store.patchRoom(id, { loaded: true, loading: false, hasOlder: page.length === PAGE });
-      if (state.currentId === id) placeDivider(id);
+      let hasOlder = page.length === PAGE;
+      while (hasOlder && r.items.length < UNREAD_REACH && !reachesUnread(id, readAtOpen)) {
+        const older = await api.history(id, { before: r.items[0].id, limit: BIG_PAGE });
+        store.addMessages(id, older);
+        hasOlder = older.length === BIG_PAGE;
+      }
+      store.patchRoom(id, { loaded: true, loading: false, hasOlder });
+      placeDivider(id, readAtOpen);
     } catch (error) {
       store.patchRoom(id, { loading: false, error: error.status === 404 ? 'This chat does not exist, or you are not in it.' : error.message });
     }
@@ -119,13 +144,36 @@ async function openRoom(id) {
   refreshRoom(id);
 }
 
-/** The "New messages" line goes above the first unread message from someone else. */
-function placeDivider(id) {
+/** Try a chat whose history could not be loaded again (Retry, or the connection is back). */
+export function retryRoom(id) {
+  const r = store.room(id);
+  if (r.loading) return;
+  store.patchRoom(id, { error: null });
+  openRoom(id);
+}
+
+/** Messages the first view may load to reach the first unread one. */
+const UNREAD_REACH = 1000;
+const BIG_PAGE = 200;
+
+/** Whether the loaded history starts at or before the first message the reader has not read. */
+function reachesUnread(id, lastRead) {
+  const r = store.room(id);
+  if (!r.items.length) return true;
+  if (lastRead != null) return r.items[0].id <= lastRead;
+  // Nothing read yet: the server's count of unread messages (not ours) says how far back to go.
+  const mine = store.me()?.id;
+  const unread = state.chats.get(id)?.unread_count ?? 0;
+  return r.items.filter((m) => m.sender?.id !== mine).length >= unread;
+}
+
+/** The "New messages" line goes above the first message from someone else past the reader's
+ * marker as it was when the chat opened. */
+function placeDivider(id, lastRead) {
   const r = store.room(id);
   const chat = state.chats.get(id);
   const mine = store.me()?.id;
   let dividerId = null;
-  const lastRead = chat?.members?.find((m) => m.id === mine)?.last_read_id;
   if (lastRead != null) {
     dividerId = r.items.find((m) => m.id > lastRead && m.sender?.id !== mine)?.id ?? null;
   } else if (chat?.unread_count > 0) {
@@ -239,6 +287,7 @@ export function markRead(id) {
   const newest = r.items[r.items.length - 1].id;
   if (newest <= r.lastRead) return;
   r.lastRead = newest;
+  store.setMyRead(id, newest);
   if (socket.connected()) socket.emit('mark_read', { room_id: id, message_id: newest });
   else api.markRead(id, newest).catch(() => { r.lastRead = 0; });
 }
@@ -381,6 +430,11 @@ async function deliver(entry) {
 }
 
 socket.onSynced(pump);
+// A chat whose history could not be loaded (the server was down) loads once the connection is
+// back, instead of showing the old error.
+socket.onSynced(() => {
+  for (const [id, r] of state.rooms) if (r.error && !r.loaded && state.chats.has(id)) retryRoom(id);
+});
 
 // ---- edit and delete ----
 
@@ -434,9 +488,20 @@ export function editLast(roomId) {
 
 // ---- rooms, private chats, members (errors go to the dialog that asked) ----
 
-export async function createRoom(name, members) {
-  const chat = store.upsertChat(await api.createRoom(name, members));
+export async function createRoom(name, members, extra) {
+  const chat = store.upsertChat(await api.createRoom(name, members, extra));
   go(chat.id);
+}
+
+/** Join an open room from the directory, and open it. */
+export async function joinRoom(id) {
+  const chat = store.upsertChat(await api.joinRoom(id));
+  go(chat.id);
+}
+
+/** Rename a room, set its topic, open or close it (owners and administrators). */
+export async function updateRoom(id, change) {
+  store.upsertChat(await api.updateRoom(id, change));
 }
 
 export async function startPrivateChat(username) {

@@ -70,7 +70,12 @@ export const searchUsers = (prefix) => request('GET', `auth/users/${q({ q: prefi
 export const listRooms = () => request('GET', 'chat/chat_rooms/');
 export const listPrivateChats = () => request('GET', 'chat/private_chats/');
 export const getRoom = (id) => request('GET', `chat/chat_rooms/${id}`);
-export const createRoom = (name, members) => request('POST', 'chat/chat_rooms/', { name, members });
+export const createRoom = (name, members, extra = {}) => request('POST', 'chat/chat_rooms/', { name, members, ...extra });
+/** Change a group room's `name`, `topic` (null clears it) or `visibility` (owners, admins). */
+export const updateRoom = (id, change) => request('PATCH', `chat/chat_rooms/${id}`, change);
+/** Every open room on the server (`q`: part of its name), most recent activity first. */
+export const directory = (text) => request('GET', `chat/directory${q({ q: text || undefined })}`);
+export const joinRoom = (id) => request('POST', `chat/chat_rooms/${id}/join`);
 export const openPrivateChat = (username) => request('POST', 'chat/private_chats/', { username });
 export const addMember = (roomId, username) => request('POST', `chat/chat_rooms/${roomId}/members`, { username });
 export const removeMember = (roomId, userId) => request('DELETE', `chat/chat_rooms/${roomId}/members/${userId}`);

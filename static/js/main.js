@@ -10,6 +10,7 @@ import { askServerAtStart } from './views/share.js';
 import './views/admin.js';
 // Features that plug into the views (message parts, header tools, dialogs).
 import './views/reactions.js';
+import './views/rooms.js';
 import './views/search.js';
 
 const { state } = store;

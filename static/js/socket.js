@@ -71,6 +71,7 @@ export function start(token) {
     if (user_id !== store.me()?.id) store.setTyping(room_id, user_id, username, typing !== false);
   });
   s.on('room_added', (roomObj) => store.upsertChat(roomObj));
+  s.on('room_updated', (roomObj) => store.upsertChat(roomObj));
   s.on('room_removed', ({ room_id }) => {
     const chat = state.chats.get(room_id);
     store.removeChat(room_id);

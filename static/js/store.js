@@ -81,10 +81,12 @@ export function setSession(session, notice = null) {
     storage.set(SESSION_KEY, session);
     if (!sameUser) {
       drafts = null;
+      arrivals = null;
       loadOutbox(session.user.id);
     }
   } else {
     drafts = null;
+    arrivals = null;
     storage.remove(SESSION_KEY);
     Object.assign(state, {
       chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],
@@ -111,6 +113,8 @@ export function toChat(obj, prev) {
     is_private: isPrivate,
     name: isPrivate ? (peer?.username ?? 'Private chat') : (obj.name ?? prev?.name ?? ''),
     peer,
+    visibility: obj.visibility ?? prev?.visibility ?? 'private',
+    topic: obj.topic !== undefined ? obj.topic : prev?.topic ?? null,
     owner_id: obj.owner_id ?? prev?.owner_id ?? null,
     members: obj.members ?? prev?.members ?? null,
     created_at: obj.created_at ?? prev?.created_at ?? null,
@@ -138,9 +142,11 @@ function notePresence(user) {
 export function setChats(rooms, privateChats) {
   const next = new Map();
   for (const obj of [...rooms, ...privateChats]) {
-    next.set(obj.id, toChat(obj, state.chats.get(obj.id)));
+    const chat = toChat(obj, state.chats.get(obj.id));
+    next.set(obj.id, chat);
     notePresence(obj.peer);
     for (const m of obj.members ?? []) notePresence(m);
+    noteArrivals(chat);
   }
   state.chats = next;
   state.chatsLoaded = true;
@@ -153,9 +159,42 @@ export function upsertChat(obj) {
   state.chats.set(chat.id, chat);
   notePresence(obj.peer);
   for (const m of obj.members ?? []) notePresence(m);
+  noteArrivals(chat);
   changed();
   return chat;
 }
+
+// ---- who joined a room (the quiet "… joined" lines of the log) ----
+// The server sends members, not when they arrived, so each browser remembers who it has seen in
+// each group room (per user, across reloads): someone new since the last look gets a line at the
+// moment this browser learnt of them, whether live (room_updated) or at the next sign-in.
+
+const arrivalsKey = () => `natter.arrivals.${state.session?.user.id}`;
+const ARRIVAL_LINES = 20;
+let arrivals = null;
+
+function noteArrivals(chat) {
+  if (chat.is_private || !chat.members || !state.session) return;
+  arrivals ??= storage.get(arrivalsKey(), {});
+  const ids = chat.members.map((m) => m.id);
+  const entry = arrivals[chat.id];
+  if (!entry) {
+    // The first look at a room: everyone there is simply there.
+    arrivals[chat.id] = { known: ids, lines: [] };
+  } else {
+    const known = new Set(entry.known);
+    const mine = me()?.id;
+    const at = new Date().toISOString();
+    const fresh = chat.members.filter((m) => !known.has(m.id) && m.id !== mine).map((m) => ({ id: m.id, username: m.username, at }));
+    if (!fresh.length && ids.length === entry.known.length) return;
+    entry.known = ids;
+    entry.lines = [...entry.lines, ...fresh].slice(-ARRIVAL_LINES);
+  }
+  storage.set(arrivalsKey(), arrivals);
+}
+
+/** The "… joined" lines of a room, oldest first: {id, username, at}. */
+export const arrivalsIn = (roomId) => arrivals?.[roomId]?.lines ?? [];
 
 export function removeChat(id) {
   state.chats.delete(id);
@@ -170,6 +209,19 @@ export function patchChat(id, patch) {
   if (!chat) return;
   state.chats.set(id, { ...chat, ...patch });
   changed();
+}
+
+/** Our own read marker moved (we told the server): the next open of the chat places "New
+ * messages" from it, not from the marker the chat list came with. */
+export function setMyRead(roomId, messageId) {
+  const mine = me()?.id;
+  if (mine != null) setMemberRead(roomId, mine, messageId);
+}
+
+/** Our read marker in a chat as we know it (null: nothing read yet, or not known). */
+export function myReadMarker(roomId) {
+  const mine = me()?.id;
+  return state.chats.get(roomId)?.members?.find((m) => m.id === mine)?.last_read_id ?? null;
 }
 
 /** A member's read marker moved (the `read` event): "Seen by" follows it. */
@@ -190,8 +242,10 @@ export const mentionsMe = (message) => Boolean(message?.mentions?.includes(me()?
 
 export const totalUnread = () => [...state.chats.values()].reduce((n, c) => n + (c.unread_count || 0), 0);
 
+/** Whether `user` is online as far as we know: nobody is, while we ourselves are not connected
+ * (what we knew may be stale). */
 export function isOnline(user) {
-  if (!user) return false;
+  if (!user || state.conn !== 'online') return false;
   return state.presence.get(user.id)?.online ?? Boolean(user.online);
 }
 

@@ -304,6 +304,28 @@ impl Person {
         element.send_keys(keys).await.unwrap_or_else(|e| panic!("{}: cannot press keys: {e}", self.name));
     }
 
+    /// Keys pressed as a person presses them (WebDriver's actions, to whatever has the focus,
+    /// file inputs included): each char of `keys` down and up in turn; a modifier (e.g.
+    /// [`keys::SHIFT`]) is held until the end.
+    pub async fn keystrokes(&self, keys: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let modifiers = [keys::SHIFT, keys::CONTROL, keys::ALT];
+        let mut held = Vec::new();
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys.chars() {
+            actions = actions.then(KeyAction::Down { value: key });
+            if modifiers.iter().any(|m| m.starts_with(key)) {
+                held.push(key);
+            } else {
+                actions = actions.then(KeyAction::Up { value: key });
+            }
+        }
+        for key in held {
+            actions = actions.then(KeyAction::Up { value: key });
+        }
+        self.client.perform_actions(actions).await.unwrap_or_else(|e| panic!("{}: cannot press keys: {e}", self.name));
+    }
+
     /// Text content of the first element at `xpath`.
     pub async fn text(&self, xpath: &str) -> String {
         let element = self.find(xpath).await;

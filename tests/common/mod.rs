@@ -95,6 +95,11 @@ pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
 /// and the signup/login, failed-login, message, typing and online-users rate limits and the
 /// socket caps off, because tests create many accounts and sockets from 127.0.0.1.
 pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+    spawn_in_at(dir, "127.0.0.1:0".parse().expect("an address"), configure).await
+}
+
+/// Like [`spawn_in`], listening on `addr`: a restart on the port a browser already has open.
+pub async fn spawn_in_at(dir: TempDir, addr: SocketAddr, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
     let mut args = ServeArgs {
         data: DataArgs::at(dir.path()),
         auth_rate: Rate::UNLIMITED,
@@ -111,7 +116,7 @@ pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> T
 
     let app = natter::build(args).unwrap_or_else(|e| panic!("natter::build failed: {e}"));
     let (state, db, metrics_addr) = (app.state.clone(), app.db.clone(), app.metrics_addr());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("bind {addr}: {e}"));
     let addr = listener.local_addr().expect("listener address");
     let (shutdown, stop) = oneshot::channel::<()>();
     // Dropping the sender (the TestServer) also resolves `stop`, so a dropped server shuts down.

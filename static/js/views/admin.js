@@ -12,6 +12,7 @@ import { ShareLink } from './share.js';
 import { registerDialog } from './dialogs.js';
 import { Icon } from './icons.js';
 import { sidebarTools } from './sidebar.js';
+import { describeError, useSubmit } from './forms.js';
 
 function AdminButton() {
   if (!store.me()?.is_admin) return null;
@@ -19,47 +20,48 @@ function AdminButton() {
     onClick=${() => store.openDialog('admin')}><${Icon} name="shield" /></button>`;
 }
 
-/** Run `work` with a busy flag and the error it threw, if any. */
-function useAction() {
-  const [busy, setBusy] = useState(null);
-  const [error, setError] = useState(null);
-  const run = async (key, work) => {
-    if (busy) return;
-    setBusy(key);
-    setError(null);
-    try {
-      await work();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
-  return { busy, error, run };
+/** A destructive button that asks first, in place (the Administration panel is itself a
+ * dialog): "Disable" becomes the question with "Cancel" and the action again. `label` names
+ * both buttons for screen readers ("Disable bob"); without it they are named by `action`. */
+function Confirmed({ label, question, action, busy, describedBy, onConfirm }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return html`<button type="button" class="btn small danger-outline" aria-label=${label} aria-describedby=${describedBy}
+      disabled=${busy} onClick=${() => setAsking(true)}>${action}</button>`;
+  }
+  return html`<span class="confirm-inline" role="group" aria-label=${question}>
+    <span class="confirm-question">${question}</span>
+    <button type="button" class="btn small" autofocus onClick=${() => setAsking(false)}>Cancel</button>
+    <button type="button" class="btn small danger" aria-label=${label} disabled=${busy}
+      onClick=${() => { setAsking(false); onConfirm(); }}>${action}</button>
+  </span>`;
 }
 
 function Users() {
   const [users, setUsers] = useState(null);
-  const { busy, error, run } = useAction();
+  const { busy, error, run } = useSubmit();
   const me = store.me();
-  useEffect(() => { run('load', async () => setUsers(await api.adminUsers())); }, []);
-  const toggle = (user) => run(user.id, async () => {
+  useEffect(() => { run(async () => setUsers(await api.adminUsers()), 'load'); }, []);
+  const toggle = (user) => run(async () => {
     const changed = await api.setUserDisabled(user.id, !user.disabled);
     setUsers((list) => list.map((u) => (u.id === changed.id ? changed : u)));
-  });
+  }, user.id);
   return html`<section class="admin-section" aria-labelledby="admin-users">
     <h3 id="admin-users" class="admin-heading">Users ${users ? html`<span class="count">${users.length}</span>` : null}</h3>
-    ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+    ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
     ${users === null ? html`<p class="hint">${busy ? 'Loading…' : ''}</p>` : html`<ul class="admin-list">
       ${users.map((u) => html`<li key=${u.id} class=${u.disabled ? 'admin-row is-disabled' : 'admin-row'}>
         <span class="admin-row-text" id=${`admin-user-${u.id}`}>
-          <span class="admin-row-name">${u.username}${u.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+          <span class="admin-row-name" dir="auto">${u.username}${u.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
           <span class="admin-row-note">${[u.email, u.is_admin ? 'administrator' : null, u.disabled ? 'disabled' : null]
             .filter(Boolean).join(' · ')}</span>
         </span>
-        ${u.id === me.id ? null : html`<button type="button" class=${u.disabled ? 'btn small' : 'btn small danger-outline'}
-          aria-describedby=${`admin-user-${u.id}`} disabled=${busy === u.id} onClick=${() => toggle(u)}>
-          ${u.disabled ? 'Enable' : 'Disable'}</button>`}
+        ${u.id === me.id ? null : u.disabled
+          ? html`<button type="button" class="btn small" aria-label=${`Enable ${u.username}`}
+              disabled=${busy === u.id} onClick=${() => toggle(u)}>Enable</button>`
+          : html`<${Confirmed} label=${`Disable ${u.username}`} action="Disable" busy=${busy === u.id}
+              question=${`Disable ${u.username}? They are signed out at once and cannot log in until enabled.`}
+              onConfirm=${() => toggle(u)} />`}
       </li>`)}
     </ul>`}
   </section>`;
@@ -81,21 +83,21 @@ function Invites() {
   const [created, setCreated] = useState(null);
   const [uses, setUses] = useState('1');
   const [valid, setValid] = useState('7d');
-  const { busy, error, run } = useAction();
+  const { busy, error, run } = useSubmit();
   const load = async () => setInvites(await api.adminInvites());
-  useEffect(() => { run('load', load); }, []);
+  useEffect(() => { run(load, 'load'); }, []);
   const create = (event) => {
     event.preventDefault();
-    run('create', async () => {
+    run(async () => {
       setCreated(await api.createInvite(Number(uses), valid));
       await load();
-    });
+    }, 'create');
   };
-  const revoke = (invite) => run(invite.code, async () => {
+  const revoke = (invite) => run(async () => {
     await api.revokeInvite(invite.code);
     if (created?.code === invite.code) setCreated(null);
     await load();
-  });
+  }, invite.code);
   return html`<section class="admin-section" aria-labelledby="admin-invites">
     <h3 id="admin-invites" class="admin-heading">Invites ${invites ? html`<span class="count">${invites.length}</span>` : null}</h3>
     <form class="admin-invite-form" onSubmit=${create}>
@@ -112,7 +114,7 @@ function Invites() {
       </div>
       <button type="submit" class="btn primary" disabled=${busy === 'create'}><${Icon} name="plus" />Create invite</button>
     </form>
-    ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+    ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
     ${created ? html`<${NewInvite} invite=${created} />` : null}
     ${invites?.length ? html`<ul class="admin-list">
       ${invites.map((i) => html`<li key=${i.code} class="admin-row">
@@ -120,8 +122,8 @@ function Invites() {
           <span class="admin-row-name"><code>${i.code.slice(0, 8)}…</code></span>
           <span class="admin-row-note">${i.uses_left === 1 ? '1 use left' : `${i.uses_left} uses left`} · until ${fullTime(i.expires_at)}</span>
         </span>
-        <button type="button" class="btn small danger-outline" aria-describedby=${`admin-invite-${i.code}`}
-          disabled=${busy === i.code} onClick=${() => revoke(i)}>Revoke</button>
+        <${Confirmed} action="Revoke" busy=${busy === i.code} describedBy=${`admin-invite-${i.code}`}
+          question="Revoke this invite? Its link stops working at once." onConfirm=${() => revoke(i)} />
       </li>`)}
     </ul>` : invites ? html`<p class="hint">No usable invites.</p>` : null}
   </section>`;

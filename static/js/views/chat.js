@@ -11,14 +11,21 @@ import { inviteAction, useRegistration } from './share.js';
 
 function subtitle(chat) {
   if (chat.is_private) {
+    if (store.state.conn !== 'online') return '';
     if (store.isOnline(chat.peer)) return 'Online';
     const seen = store.state.presence.get(chat.peer?.id)?.last_seen ?? chat.peer?.last_seen;
     return seen ? `Last seen ${ago(seen)}` : 'Offline';
   }
   const members = chat.members ?? [];
   const online = members.filter((m) => store.isOnline(m)).length;
-  return members.length ? `${members.length} member${members.length === 1 ? '' : 's'} · ${online} online` : '';
+  if (!members.length) return '';
+  const count = `${members.length} member${members.length === 1 ? '' : 's'}`;
+  // Offline, who is online is not known: say only what is.
+  return store.state.conn === 'online' ? `${count} · ${online} online` : count;
 }
+
+/** Owners and administrators may change a group room (SPEC: PATCH by the owner or an admin). */
+export const canManage = (chat) => !chat.is_private && (chat.owner_id === store.me()?.id || Boolean(store.me()?.is_admin));
 
 /** Extra buttons for the chat header, added by other features (e.g. search): ({ chat }) => vnode. */
 export const chatHeaderTools = [];
@@ -29,10 +36,13 @@ function ChatHeader({ chat }) {
     <a class="icon-btn back" href="#/" aria-label="Back to chats"><${Icon} name="back" /></a>
     <${Avatar} name=${chat.name} room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
     <div class="chat-head-text">
-      <h1 id="chat-title" class="chat-title">${chat.name}</h1>
+      <h1 id="chat-title" class="chat-title" dir="auto">${chat.name}</h1>
+      ${chat.topic ? html`<p class="chat-topic" dir="auto" title=${chat.topic}>${chat.topic}</p>` : null}
       <p class="chat-sub">${subtitle(chat)}</p>
     </div>
     ${chatHeaderTools.map((Tool) => html`<${Tool} chat=${chat} />`)}
+    ${canManage(chat) ? html`<button type="button" class="icon-btn" aria-label="Room settings" title="Room settings"
+      onClick=${() => store.openDialog('room-settings', { roomId: chat.id })}><${Icon} name="settings" /></button>` : null}
     ${chat.is_private ? null : html`<button type="button" class="btn ghost members-toggle"
       aria-expanded=${panel ? 'true' : 'false'} aria-controls=${panel ? 'members-panel' : undefined}
       onClick=${() => store.set({ panel: !panel })}>
@@ -44,8 +54,10 @@ function ChatHeader({ chat }) {
 function TypingLine({ chat }) {
   const names = store.typingNames(chat.id);
   if (!names.length) return html`<div class="typing" />`;
-  const text = names.length === 1 ? `${names[0]} is typing…`
-    : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
+  // Names in directional isolates (FSI…PDI), which the line's ellipsis keeps inside its box.
+  const name = (n) => `\u2068${n}\u2069`;
+  const text = names.length === 1 ? `${name(names[0])} is typing…`
+    : names.length === 2 ? `${name(names[0])} and ${name(names[1])} are typing…` : 'Several people are typing…';
   return html`<div class="typing active"><span class="typing-dots" aria-hidden="true"><i /><i /><i /></span>${text}</div>`;
 }
 
@@ -88,20 +100,35 @@ export function ChatView({ chat }) {
   </main>`;
 }
 
+/** What to say to someone with no chat open: the administrator of an empty server is asked
+ * to make a room and invite people; anyone else is pointed at the rooms already there. */
+function welcomeText(missing, empty, admin) {
+  if (missing) return 'It may have been deleted, or you are no longer a member.';
+  if (!empty) return 'Pick a chat on the left, or find a room to join.';
+  return admin
+    ? 'No chats yet. Create a room for your people, then invite them:'
+    : 'You are not in any chat yet. See which rooms are open on this server, or start a private chat:';
+}
+
 /** The main pane with no chat open (desktop): a greeting and the ways to start. With no chat
- * at all (right after the first sign-up), the empty state: create a room, invite people. */
+ * at all, the empty state: browse the open rooms, start a private chat, create a room (and
+ * for an administrator, invite people). */
 export function Welcome({ missing }) {
   const user = store.me();
   const invite = inviteAction(useRegistration());
   const empty = !store.state.chats.size;
+  const admin = Boolean(user.is_admin);
+  const browse = html`<button type="button" class=${admin && empty ? 'btn' : 'btn primary'} onClick=${() => store.openDialog('browse-rooms')}>
+    <${Icon} name="compass" />Browse rooms</button>`;
   return html`<main class="welcome" aria-labelledby="welcome-title">
     <${Avatar} name=${user.username} size="lg" />
-    <h1 id="welcome-title">${missing ? 'This chat is not available' : `Hello, ${user.username}`}</h1>
-    <p>${missing ? 'It may have been deleted, or you are no longer a member.'
-      : empty ? 'No chats yet. Create a room for your people, then invite them:' : 'Pick a chat on the left, or start something new.'}</p>
+    <h1 id="welcome-title">${missing ? 'This chat is not available' : html`Hello, <bdi>${user.username}</bdi>`}</h1>
+    <p>${welcomeText(missing, empty, admin)}</p>
     <div class="welcome-actions">
       ${missing ? html`<a class="btn" href="#/"><${Icon} name="back" />Back to chats</a>` : null}
-      <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
+      ${admin && empty ? null : browse}
+      <button type="button" class=${admin && empty ? 'btn primary' : 'btn'} onClick=${() => store.openDialog('new-room')}><${Icon} name="hash" />Create a room</button>
+      ${admin && empty ? browse : null}
       ${invite ? html`<button type="button" class="btn" onClick=${invite}><${Icon} name="users" />Invite people</button>` : null}
       <button type="button" class="btn" onClick=${() => store.openDialog('new-private-chat')}><${Icon} name="chat" />Start a private chat</button>
     </div>

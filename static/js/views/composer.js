@@ -13,6 +13,11 @@ import { ReplyBar } from './replies.js';
 
 const autosizeNeeded = !(globalThis.CSS?.supports?.('field-sizing', 'content'));
 
+/** The server's bound on a message (characters after trimming), and where the composer starts
+ * counting down towards it. */
+const MAX_CHARS = 4000;
+const COUNT_FROM = 3500;
+
 function autosize(el) {
   if (!el || !autosizeNeeded) return;
   el.style.height = 'auto';
@@ -76,7 +81,10 @@ export function Composer({ chat, handle }) {
   const uploading = files.some((f) => !f.attachment && !f.error);
   const ready = files.filter((f) => f.attachment);
   const content = text.replace(/^(?:[ \t]*\n)+/, '').trimEnd();
-  const canSend = !uploading && Boolean(content.trim() || ready.length);
+  // Counted as the server counts: characters (code points) of the trimmed text.
+  const length = [...content.trim()].length;
+  const tooLong = length > MAX_CHARS;
+  const canSend = !uploading && !tooLong && Boolean(content.trim() || ready.length);
 
   const submit = (event) => {
     event?.preventDefault();
@@ -143,15 +151,19 @@ export function Composer({ chat, handle }) {
     ${failed.length ? html`<p class="form-error composer-error" role="alert">
       ${failed.map((f) => `${f.name}: ${f.error}`).join(' ')}
     </p>` : null}
+    ${length > COUNT_FROM ? html`<p id="composer-count" class=${tooLong ? 'composer-count over' : 'composer-count'} aria-live="polite">
+      ${tooLong ? `${(length - MAX_CHARS).toLocaleString()} characters too many: shorten the message to send it.`
+        : `${(MAX_CHARS - length).toLocaleString()} characters left.`}</p>` : null}
     <div class="composer-row">
       <label class="icon-btn attach" title="Attach file">
         <input type="file" multiple class="visually-hidden" aria-label="Attach file"
           onChange=${(e) => { addFiles([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
         <${Icon} name="clip" />
       </label>
-      <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1"
+      <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1" dir="auto"
         placeholder=${placeholder} enterkeyhint="send" value=${text} ...${mentions.inputProps}
-        aria-describedby=${replyTo ? 'reply-bar-text' : undefined}
+        aria-describedby=${[replyTo ? 'reply-bar-text' : null, length > COUNT_FROM ? 'composer-count' : null].filter(Boolean).join(' ') || undefined}
+        aria-invalid=${tooLong ? 'true' : undefined}
         onInput=${onInput} onKeyDown=${onKeyDown} onKeyUp=${mentions.update} onClick=${mentions.update} onPaste=${onPaste}></textarea>
       <button type="submit" class="send" aria-label="Send" title="Send (Enter)" disabled=${!canSend}><${Icon} name="send" /></button>
     </div>

@@ -6,6 +6,7 @@ import * as store from '../store.js';
 import { Avatar } from './avatar.js';
 import { FieldError, Modal } from './dialog.js';
 import { UserSuggest } from './user-suggest.js';
+import { describeError, useSubmit } from './forms.js';
 
 const registry = {};
 
@@ -19,34 +20,16 @@ export function Dialogs() {
   return Component ? html`<${Component} key=${dialog.type} ...${dialog} onClose=${store.closeDialog} />` : null;
 }
 
-/** Submit state shared by the forms below: busy flag, the ApiError, and a runner. */
-function useSubmit() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const run = async (work) => {
-    if (busy) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, run };
-}
-
 function NewRoomDialog({ onClose }) {
   const [name, setName] = useState('');
   const [members, setMembers] = useState('');
+  const [open, setOpen] = useState(false);
   const { busy, error, run } = useSubmit();
   const submit = (event) => {
     event.preventDefault();
     const usernames = members.split(/[\s,]+/).filter(Boolean);
     run(async () => {
-      await actions.createRoom(name.trim(), usernames);
+      await actions.createRoom(name.trim(), usernames, { visibility: open ? 'open' : 'private' });
       onClose();
     });
   };
@@ -54,7 +37,7 @@ function NewRoomDialog({ onClose }) {
     <form class="modal-body stack" onSubmit=${submit} novalidate>
       <div class="field">
         <label for="room-name">Room name</label>
-        <input id="room-name" type="text" autocomplete="off" maxlength="100" value=${name} autofocus
+        <input id="room-name" type="text" autocomplete="off" maxlength="100" dir="auto" value=${name} autofocus
           aria-invalid=${error?.fields?.name ? 'true' : undefined} aria-describedby="room-name-error"
           onInput=${(e) => setName(e.currentTarget.value)} />
         <${FieldError} error=${error} field="name" id="room-name-error" />
@@ -66,7 +49,11 @@ function NewRoomDialog({ onClose }) {
         <p class="hint" id="room-members-hint">Usernames, separated by commas or spaces. You can add people later.</p>
         <${FieldError} error=${error} field="members" id="room-members-error" />
       </div>
-      ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+      <label class="check">
+        <input type="checkbox" checked=${open} onChange=${(e) => setOpen(e.currentTarget.checked)} />
+        Open to everyone on this server
+      </label>
+      ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
       <div class="modal-actions">
         <button type="button" class="btn" onClick=${onClose}>Cancel</button>
         <button type="submit" class="btn primary" disabled=${busy || !name.trim()}>Create</button>
@@ -77,23 +64,33 @@ function NewRoomDialog({ onClose }) {
 
 function NewPrivateChatDialog({ onClose }) {
   const [username, setUsername] = useState('');
-  const { busy, error, run } = useSubmit();
-  const submit = (event) => {
-    event.preventDefault();
+  const [asked, setAsked] = useState('');
+  const { busy, error, run, setError } = useSubmit();
+  const start = (name) => {
+    setAsked(name);
     run(async () => {
-      await actions.startPrivateChat(username.trim());
+      await actions.startPrivateChat(name);
       onClose();
     });
+  };
+  const submit = (event) => {
+    event.preventDefault();
+    start(username.trim());
+  };
+  // A new name makes the last answer about another one: it goes.
+  const change = (value) => {
+    setUsername(value);
+    if (error) setError(null);
   };
   return html`<${Modal} title="New private chat" onClose=${onClose}>
     <form class="modal-body stack" onSubmit=${submit} novalidate>
       <div class="field">
         <label for="dm-username">Username</label>
-        <${UserSuggest} id="dm-username" value=${username} onChange=${setUsername}
+        <${UserSuggest} id="dm-username" value=${username} onChange=${change} onPick=${start}
           invalid=${Boolean(error)} describedBy="dm-username-hint" />
         <p class="hint" id="dm-username-hint">Start typing to see who is here.</p>
       </div>
-      ${error ? html`<p class="form-error" role="alert">${error.status === 404 ? `There is no user called “${username.trim()}”.` : error.message}</p>` : null}
+      ${error ? html`<p class="form-error" role="alert">${error.status === 404 ? html`There is no user called “<bdi>${asked}</bdi>”.` : describeError(error)}</p>` : null}
       <div class="modal-actions">
         <button type="button" class="btn" onClick=${onClose}>Cancel</button>
         <button type="submit" class="btn primary" disabled=${busy || !username.trim()}>Start</button>
@@ -143,7 +140,7 @@ function SwitcherDialog({ onClose }) {
         ${matches.map((chat, i) => html`<li key=${chat.id} id=${`switch-${chat.id}`} role="option" aria-selected=${i === active ? 'true' : 'false'}
           class="switcher-item" onClick=${() => choose(chat)} onMouseMove=${() => setActive(i)}>
           <${Avatar} name=${chat.name} size="sm" room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
-          <span class="switcher-name">${chat.name}</span>
+          <span class="switcher-name" dir="auto">${chat.name}</span>
           ${chat.unread_count ? html`<span class="badge">${chat.unread_count}</span>` : null}
         </li>`)}
         ${matches.length ? null : html`<li class="switcher-empty" role="presentation">No chat matches “${query}”.</li>`}
@@ -166,7 +163,7 @@ function ConfirmDialog({ onClose, title, body, confirm, run }) {
   return html`<${Modal} title=${title} onClose=${onClose}>
     <form class="modal-body stack" onSubmit=${submit}>
       ${body ? html`<p class="modal-text">${body}</p>` : null}
-      ${error ? html`<p class="form-error" role="alert">${error.message}</p>` : null}
+      ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
       <div class="modal-actions">
         <button type="button" class="btn" onClick=${onClose} autofocus>Cancel</button>
         <button type="submit" class="btn danger" disabled=${busy}>${confirm}</button>

@@ -6,6 +6,7 @@ import * as store from '../store.js';
 import { Avatar } from './avatar.js';
 import { Icon } from './icons.js';
 import { UserSuggest } from './user-suggest.js';
+import { describeError } from './forms.js';
 
 export function MembersPanel({ chat }) {
   const me = store.me();
@@ -18,19 +19,27 @@ export function MembersPanel({ chat }) {
   const members = [...(chat.members ?? [])].sort((a, b) =>
     (b.role === 'owner') - (a.role === 'owner') || store.isOnline(b) - store.isOnline(a) || a.username.localeCompare(b.username));
 
-  const add = async (event) => {
-    event.preventDefault();
-    if (!name.trim() || busy) return;
+  const addNamed = async (username) => {
+    if (!username || busy) return;
     setBusy(true);
     setError(null);
     try {
-      await actions.addMember(chat.id, name.trim());
+      await actions.addMember(chat.id, username);
       setName('');
     } catch (e) {
-      setError(e.status === 404 ? `There is no user called “${name.trim()}”.` : e.message);
+      setError(e.status === 404 ? html`There is no user called “<bdi>${username}</bdi>”.` : describeError(e));
     } finally {
       setBusy(false);
     }
+  };
+  const add = (event) => {
+    event.preventDefault();
+    addNamed(name.trim());
+  };
+  // Typing another name makes the last answer about the previous one: it goes.
+  const change = (value) => {
+    setName(value);
+    if (error) setError(null);
   };
   const remove = (m) => store.openDialog('confirm', {
     title: `Remove ${m.username}?`,
@@ -60,7 +69,7 @@ export function MembersPanel({ chat }) {
     ${owner ? html`<form class="add-member" onSubmit=${add}>
       <label for="add-member">Add member</label>
       <div class="add-member-row">
-        <${UserSuggest} id="add-member" value=${name} onChange=${setName} invalid=${Boolean(error)}
+        <${UserSuggest} id="add-member" value=${name} onChange=${change} onPick=${addNamed} invalid=${Boolean(error)}
           exclude=${members.map((m) => m.username)} placeholder="Username" />
         <button type="submit" class="btn" disabled=${busy || !name.trim()}><${Icon} name="userPlus" />Add</button>
       </div>
@@ -72,8 +81,8 @@ export function MembersPanel({ chat }) {
         return html`<li key=${m.id} class="member">
           <${Avatar} name=${m.username} size="sm" online=${online} />
           <span class="member-text">
-            <span class="member-name">${m.username}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
-            <span class="member-note">${m.role === 'owner' ? 'Owner · ' : ''}${online ? 'online' : 'offline'}</span>
+            <span class="member-name" dir="auto">${m.username}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+            <span class="member-note">${m.role === 'owner' ? 'Owner' : ''}${store.state.conn !== 'online' ? '' : `${m.role === 'owner' ? ' · ' : ''}${online ? 'online' : 'offline'}`}</span>
           </span>
           ${owner && m.id !== me.id ? html`<button type="button" class="icon-btn small" aria-label=${`Remove ${m.username}`}
             title="Remove from room" onClick=${() => remove(m)}><${Icon} name="close" /></button>` : null}

@@ -5,7 +5,10 @@
 // already at the bottom (otherwise "Jump to latest" counts them). After a jump to an older
 // message (a search result, a quote) it shows a window of history around that message, loads
 // newer pages as you scroll down, and "Jump to latest" goes back to the newest messages.
-// "Seen by …" under the last message follows the other members' read markers.
+// "Seen by …" under the last message follows the other members' read markers; "… joined" lines
+// say who arrived. The log is one Tab stop: Tab reaches the current message, ↑/↓ (Home/End,
+// Page Up/Down) move between messages, Enter or → goes into the focused message's controls
+// (its actions, links, reactions), ←/→ between them, and Esc back to the message.
 import { html, cls, memo, useEffect, useLayoutEffect, useRef, useState } from '../lib.js';
 import * as actions from '../actions.js';
 import * as store from '../store.js';
@@ -81,7 +84,7 @@ function EditBox({ message }) {
     }
   };
   return html`<div class="edit-box">
-    <textarea ref=${ref} class="edit-input" aria-label="Edit message" rows="1" value=${text}
+    <textarea ref=${ref} class="edit-input" aria-label="Edit message" rows="1" dir="auto" value=${text}
       onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onKeyDown}></textarea>
     <div class="edit-actions">
       <span class="hint">Enter to save · Esc to cancel</span>
@@ -122,7 +125,7 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending, f
   const mentionsMe = !mine && store.mentionsMe(m);
   return html`<article class=${cls('msg', grouped && 'grouped', mine && 'mine', pending && `msg-${pending.status}`,
       mentionsMe && 'mentions-me', focused && 'msg-focused')} tabindex="-1"
-    data-id=${m.id ?? undefined}>
+    data-id=${m.id ?? undefined} data-key=${m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`}>
     <div class="msg-gutter">
       ${grouped
         ? html`<time class="msg-hover-time" datetime=${m.created_at} aria-hidden="true">${time(m.created_at)}</time>`
@@ -130,14 +133,14 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending, f
     </div>
     <div class="msg-main">
       <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
-        <span class="msg-sender">${m.sender.username}</span>
+        <span class="msg-sender" dir="auto">${m.sender.username}</span>
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
         ${mentionsMe ? html`<span class="visually-hidden">, mentions you</span>` : null}
       </div>
       ${pending ? null : parts(messageParts.above, m, mine)}
       ${editing
         ? html`<${EditBox} message=${m} />`
-        : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')}>${formatText(content, mentionNames(m), store.me()?.username)}${m.edited_at
+        : html`${content ? html`<div class=${cls('msg-text', isJumboEmoji(content) && 'jumbo')} dir="auto">${formatText(content, mentionNames(m), store.me()?.username)}${m.edited_at
               ? html` <span class="edited" title=${`Edited ${fullTime(m.edited_at)}`}>(edited)</span>` : null}</div>` : null}
             ${m.attachment ? html`<${Attachment} attachment=${m.attachment} />` : null}
             ${!content && m.edited_at ? html`<span class="edited">(edited)</span>` : null}`}
@@ -172,12 +175,19 @@ function SeenBy({ chat, message }) {
     .map((m) => m.username);
   if (!seen.length) return null;
   const others = (chat.members ?? []).filter((m) => m.id !== mine && m.id !== message.sender.id).length;
+  const names = (list) => list.map((n, i) => html`${i ? ', ' : ''}<bdi>${n}</bdi>`);
   let text;
   if (chat.is_private) text = 'Seen';
   else if (seen.length === others && others > 3) text = 'Seen by everyone';
-  else if (seen.length > 3) text = `Seen by ${seen.slice(0, 3).join(', ')} and ${seen.length - 3} more`;
-  else text = `Seen by ${seen.length > 1 ? `${seen.slice(0, -1).join(', ')} and ${seen[seen.length - 1]}` : seen[0]}`;
+  else if (seen.length > 3) text = html`Seen by ${names(seen.slice(0, 3))} and ${seen.length - 3} more`;
+  else if (seen.length > 1) text = html`Seen by ${names(seen.slice(0, -1))} and <bdi>${seen[seen.length - 1]}</bdi>`;
+  else text = html`Seen by <bdi>${seen[0]}</bdi>`;
   return html`<p class="seen-by" aria-live="off" title=${seen.join(', ')}>${text}</p>`;
+}
+
+/** "bob joined": someone arrived in a group room (see store.arrivalsIn). */
+function Joined({ arrival }) {
+  return html`<p class="joined"><bdi>${arrival.username}</bdi> joined · <time datetime=${arrival.at}>${time(arrival.at)}</time></p>`;
 }
 
 function rows(chat, r, pendingEntries) {
@@ -185,41 +195,82 @@ function rows(chat, r, pendingEntries) {
   const owner = chat.owner_id != null && chat.owner_id === user.id && !chat.is_private;
   const pendingById = new Map(pendingEntries.map((e) => [e.client_id, e]));
   const all = [...r.items, ...pendingEntries.map((e) => asMessage(e, user))];
+  // Arrivals from the time the loaded history starts (older ones would sit at its top).
+  const since = r.hasOlder && r.items.length ? r.items[0].created_at : '';
+  const arrivals = chat.is_private ? [] : store.arrivalsIn(chat.id).filter((a) => a.at >= since);
+  let nextArrival = 0;
+  const last = r.items[r.items.length - 1];
   const out = [];
   let prev = null;
+  let dayShown = null;
+  const dayHeader = (iso) => {
+    const day = dayKey(iso);
+    if (day === dayShown) return false;
+    out.push(html`<h2 class="day" key=${`day-${day}`}><span>${dayLabel(iso)}</span></h2>`);
+    dayShown = day;
+    return true;
+  };
+  const arrivalsBefore = (at) => {
+    while (nextArrival < arrivals.length && (at == null || arrivals[nextArrival].at < at)) {
+      const a = arrivals[nextArrival++];
+      dayHeader(a.at);
+      out.push(html`<${Joined} key=${`joined-${a.id}-${a.at}`} arrival=${a} />`);
+      prev = null;
+    }
+  };
   for (const m of all) {
-    const day = dayKey(m.created_at);
-    const newDay = !prev || dayKey(prev.created_at) !== day;
-    if (newDay) out.push(html`<h2 class="day" key=${`day-${day}`}><span>${dayLabel(m.created_at)}</span></h2>`);
+    arrivalsBefore(m.id == null ? null : m.created_at);
+    const newDay = dayHeader(m.created_at);
     const divider = m.id != null && m.id === r.dividerId;
     if (divider) out.push(html`<div class="divider" key="divider" role="separator" aria-label="New messages"><span aria-hidden="true">New messages</span></div>`);
-    const grouped = !newDay && !divider && prev.sender.id === m.sender.id
+    const grouped = prev && !newDay && !divider && prev.sender.id === m.sender.id
       && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS;
     const mine = m.sender.id === user.id;
     const key = m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`;
     out.push(html`<${Message} key=${key} message=${m} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
       editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined}
       focused=${m.id != null && m.id === r.highlightId} />`);
+    // "Seen by" belongs to the newest delivered message, above anything still being sent.
+    if (m === last && !r.hasNewer) out.push(html`<${SeenBy} key="seen-by" chat=${chat} message=${last} />`);
     prev = m;
   }
-  const last = r.items[r.items.length - 1];
-  if (last && !r.hasNewer) out.push(html`<${SeenBy} key="seen-by" chat=${chat} message=${last} />`);
+  arrivalsBefore(null);
   return out;
 }
 
-function Beginning({ chat }) {
+/** The top of a chat's history. In an empty group room, written for whoever just arrived:
+ * who is here, what the room is for, and that a first message is welcome. */
+function Beginning({ chat, empty }) {
+  const others = (chat.members ?? []).filter((m) => m.id !== store.me()?.id).length;
+  let text;
+  if (chat.is_private) text = html`This is the beginning of your private conversation with <bdi>${chat.name}</bdi>.`;
+  else if (!empty) text = html`This is the very beginning of <bdi>#${chat.name}</bdi>.`;
+  else if (others) text = html`You are here with ${others} other ${others === 1 ? 'person' : 'people'}. Nobody has written yet: say hello!`;
+  else text = 'Nobody else is here yet. Invite people, or write the first message for those who will come.';
   return html`<div class="log-start">
     <${Avatar} name=${chat.name} size="lg" room=${!chat.is_private} />
-    <h2 class="log-start-title">${chat.is_private ? chat.name : `Welcome to #${chat.name}`}</h2>
-    <p class="log-start-text">${chat.is_private
-      ? `This is the beginning of your private conversation with ${chat.name}.`
-      : `This is the very beginning of the ${chat.name} room.`}</p>
+    <h2 class="log-start-title" dir="auto">${chat.is_private ? chat.name : `Welcome to #${chat.name}`}</h2>
+    ${chat.topic && !chat.is_private ? html`<p class="log-start-topic" dir="auto">${chat.topic}</p>` : null}
+    <p class="log-start-text">${text}</p>
   </div>`;
+}
+
+/** Every control inside the log that Tab would otherwise stop at, one per button and link. */
+const CONTROLS = 'a[href], button, input, select, textarea, video[controls], audio[controls], [tabindex]:not(article)';
+
+/** The controls of one message: its actions first (what Enter goes to), then the links and
+ * buttons in its content (its edit box excepted: that keeps its own Tab order). */
+function controlsOf(article) {
+  const all = [...article.querySelectorAll(CONTROLS)].filter((el) => !el.closest('.edit-box'));
+  const actions = all.filter((el) => el.closest('.msg-actions'));
+  return [...actions, ...all.filter((el) => !el.closest('.msg-actions'))];
 }
 
 export function MessageList({ chat, r }) {
   const scroller = useRef(null);
   const inner = useRef(null);
+  // The message Tab lands on (data-key); the newest one until the reader moves.
+  const roving = useRef(null);
   const place = useRef({ positioned: false, firstId: null, height: 0, top: 0, atBottom: true });
   const [atBottom, setAtBottom] = useState(true);
   const pendingEntries = store.state.outbox.filter((e) => e.room_id === chat.id);
@@ -274,11 +325,83 @@ export function MessageList({ chat, r }) {
     actions.viewport.stick = false;
     p.firstId = first;
     measure();
+    rove();
   });
 
-  // Images and previews change heights after render: stay at the bottom if we were there.
+  /** One Tab stop for the whole log: the current message is tabbable, every other message and
+   * every control inside a message is not (they are reached with the arrow keys). */
+  const rove = () => {
+    const log = scroller.current;
+    if (!log) return;
+    const articles = [...log.querySelectorAll('article.msg')];
+    const current = articles.find((a) => a.dataset.key === roving.current) ?? articles[articles.length - 1];
+    for (const a of articles) a.tabIndex = a === current ? 0 : -1;
+    for (const el of log.querySelectorAll(CONTROLS)) if (!el.closest('.edit-box')) el.tabIndex = -1;
+    // With no message to land on, the log itself is the stop (so it can still be scrolled).
+    log.tabIndex = articles.length ? -1 : 0;
+  };
+
+  const focusArticle = (article) => {
+    if (!article) return;
+    roving.current = article.dataset.key;
+    rove();
+    article.focus();
+    article.scrollIntoView({ block: 'nearest' });
+  };
+
+  const onKeyDown = (event) => {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target;
+    if (target.closest('.edit-box') || target.matches('input, textarea, select')) return;
+    const article = target.closest('article.msg');
+    if (!article) return;
+    const articles = [...scroller.current.querySelectorAll('article.msg')];
+    const i = articles.indexOf(article);
+    if (target === article) {
+      const step = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[event.key];
+      if (step) {
+        event.preventDefault();
+        if (i + step < 0) actions.loadOlder(chat.id);
+        focusArticle(articles[Math.max(0, Math.min(articles.length - 1, i + step))]);
+      } else if (event.key === 'Home' || event.key === 'End') {
+        event.preventDefault();
+        focusArticle(event.key === 'Home' ? articles[0] : articles[articles.length - 1]);
+      } else if (event.key === 'Enter' || event.key === 'ArrowRight') {
+        const controls = controlsOf(article);
+        if (controls.length) {
+          event.preventDefault();
+          controls[0].focus();
+        }
+      }
+      return;
+    }
+    // Inside a message: ←/→ (and ↑/↓) between its controls, Esc back to the message.
+    const controls = controlsOf(article);
+    const at = controls.indexOf(target);
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      article.focus();
+    } else if (at >= 0 && ['ArrowRight', 'ArrowLeft', 'ArrowDown', 'ArrowUp'].includes(event.key)) {
+      event.preventDefault();
+      const next = at + (event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : -1);
+      if (next < 0) article.focus();
+      else controls[Math.min(next, controls.length - 1)].focus();
+    }
+  };
+
+  const onFocusIn = (event) => {
+    const article = event.target.closest?.('article.msg');
+    if (article && article.dataset.key !== roving.current) {
+      roving.current = article.dataset.key;
+      rove();
+    }
+  };
+
+  // Images and previews change heights after render: stay at the bottom if we were there. (Where
+  // the reader is was measured by the first layout: a chat opened at its "New messages" line is
+  // not at the bottom, and must not be pulled there.)
   useEffect(() => {
-    actions.viewport.atBottom = true;
     const observer = new ResizeObserver(() => {
       if (actions.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
     });
@@ -293,11 +416,13 @@ export function MessageList({ chat, r }) {
   const unseen = chat.unread_count || 0;
   return html`<div class="log-wrap">
     <div class="log" ref=${scroller} role="log" aria-label="Messages" aria-busy=${r.loading ? 'true' : 'false'}
-      tabindex="0" onScroll=${measure}>
+      aria-describedby="log-keys" tabindex="0" onScroll=${measure} onKeyDown=${onKeyDown} onFocusIn=${onFocusIn}>
+      <p id="log-keys" class="visually-hidden">Up and down arrows move between messages; Enter opens a message's actions.</p>
       <div class="log-inner" ref=${inner}>
-        ${r.loaded && !r.hasOlder ? html`<${Beginning} chat=${chat} />` : null}
+        ${r.loaded && !r.hasOlder ? html`<${Beginning} chat=${chat} empty=${!r.items.length} />` : null}
         ${r.loading ? html`<div class="log-loading"><span class="spinner" aria-hidden="true"></span>Loading messages…</div>` : null}
-        ${r.error ? html`<p class="log-error" role="alert">${r.error}</p>` : null}
+        ${r.error ? html`<div class="log-error" role="alert"><p>${r.error}</p>
+          <button type="button" class="btn small" onClick=${() => actions.retryRoom(chat.id)}><${Icon} name="retry" />Retry</button></div>` : null}
         ${rows(chat, r, pendingEntries)}
       </div>
     </div>

@@ -18,13 +18,13 @@ function ReplyQuote({ message }) {
   if (!ref) return null;
   if (ref.deleted) {
     return html`<p class="reply-quote reply-deleted"><${Icon} name="reply" />
-      <span>In reply to ${ref.sender.username}: the message was deleted</span></p>`;
+      <span>In reply to <bdi>${ref.sender.username}</bdi>: the message was deleted</span></p>`;
   }
   const text = excerpt(ref.excerpt);
   // Named by its text, "In reply to bob: …" (the first and last words are for screen readers).
   return html`<button type="button" class="reply-quote" title="Show the original message"
     onClick=${() => message.id != null && actions.jumpTo(message.room_id, ref.id)}>
-    <${Icon} name="reply" /><span class="visually-hidden">In reply to </span><span class="reply-sender">${ref.sender.username}</span><span class="visually-hidden">: </span><span class="reply-text">${text}</span>
+    <${Icon} name="reply" /><span class="visually-hidden">In reply to </span><bdi class="reply-sender">${ref.sender.username}</bdi><span class="visually-hidden">: </span><bdi class="reply-text">${text}</bdi>
   </button>`;
 }
 

@@ -126,7 +126,7 @@ function SearchDialog({ onClose, roomId }) {
     <div class="modal-body search-body">
       <form class="search-form" role="search" onSubmit=${(e) => { e.preventDefault(); search(false); }}>
         <label class="visually-hidden" for="search-input">Search messages</label>
-        <input id="search-input" type="text" autocomplete="off" autofocus maxlength="200" enterkeyhint="search"
+        <input id="search-input" type="text" autocomplete="off" autofocus maxlength="200" enterkeyhint="search" dir="auto"
           placeholder="Words, or “an exact phrase”" value=${text} aria-describedby="search-status"
           aria-invalid=${found.error?.fields?.q ? 'true' : undefined}
           onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onInputKey} />
@@ -143,11 +143,11 @@ function SearchDialog({ onClose, roomId }) {
           const where = store.state.chats.get(m.room_id);
           return html`<li key=${m.id}><button type="button" class="search-result" onClick=${() => open(m)}>
             <span class="search-result-head">
-              <span class="search-result-room">${where ? (where.is_private ? where.name : `#${where.name}`) : 'a chat'}</span>
-              <span class="search-result-sender">${m.sender.username}</span>
+              <bdi class="search-result-room">${where ? (where.is_private ? where.name : `#${where.name}`) : 'a chat'}</bdi>
+              <bdi class="search-result-sender">${m.sender.username}</bdi>
               <time datetime=${m.created_at}>${when(m.created_at)}</time>
             </span>
-            <span class="search-result-text">${m.content ? marked(m.content, words) : m.attachment ? `📎 ${m.attachment.filename}` : ''}</span>
+            <span class="search-result-text" dir="auto">${m.content ? marked(m.content, words) : m.attachment ? `📎 ${m.attachment.filename}` : ''}</span>
           </button></li>`;
         })}
       </ul>` : null}

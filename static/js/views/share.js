@@ -108,14 +108,32 @@ export function useRegistration() {
   return registration;
 }
 
-/** The address people open to join: where this page came from, without the chat in the hash. */
-export const serverAddress = () => `${location.origin}${location.pathname}`;
+/** Whether this page was opened at an address only this machine can open (localhost). */
+const onLoopback = () => /^(localhost|.*\.localhost|127(\.\d+){3}|\[::1\])$/i.test(location.hostname);
+
+/** The address people open to join: where this page came from, without the chat in the hash;
+ * on a loopback address (no phone can open it), the address natter printed at start (its
+ * `--public-url` or LAN address, from /healthz), or null when only this machine can reach it. */
+export function serverAddress(info) {
+  const here = `${location.origin}${location.pathname}`;
+  if (!onLoopback()) return here;
+  return info?.share_url ? `${info.share_url.replace(/\/$/, '')}/` : null;
+}
 
 function InvitePeopleDialog({ onClose }) {
+  const [info, setInfo] = useState(undefined);
+  useEffect(() => { fetchServerInfo().then(setInfo); }, []);
+  const address = info === undefined && onLoopback() ? undefined : serverAddress(info);
   return html`<${Modal} title="Invite people" onClose=${onClose}>
     <div class="modal-body">
-      <${ShareLink} id="server-address" label="Address of this server" url=${serverAddress()} title="natter"
-        hint="Anyone on your network who opens this address can create an account and join." />
+      ${address === undefined ? html`<p class="hint">Looking up this server's address…</p>`
+        : address ? html`<${ShareLink} id="server-address" label="Address of this server" url=${address} title="natter"
+            hint=${onLoopback()
+              ? 'The address natter printed when it started: anyone on your network who opens it can create an account and join.'
+              : 'Anyone on your network who opens this address can create an account and join.'} />`
+        : html`<p class="notice" role="status">Only this computer can open natter now: it is bound to a loopback
+            address, or this machine is on no network. Start it with <code>--bind 0.0.0.0:8000</code> (or give
+            <code>--public-url</code>) and open the address it prints, then invite people from there.</p>`}
     </div>
   <//>`;
 }
@@ -148,10 +166,13 @@ export function FirstSteps() {
   const phone = usePhoneLayout();
   const invite = inviteAction(useRegistration());
   if (!phone) return null;
+  const admin = Boolean(store.me()?.is_admin);
   return html`<div class="first-steps">
-    <p>No chats yet. Create a room for your people, then invite them.</p>
+    <p>${admin ? 'No chats yet. Create a room for your people, then invite them.'
+      : 'You are not in any chat yet. See which rooms are open on this server, or start a private chat.'}</p>
     <div class="first-steps-actions">
-      <button type="button" class="btn primary" onClick=${() => store.openDialog('new-room')}>Create a room</button>
+      ${admin ? null : html`<button type="button" class="btn primary" onClick=${() => store.openDialog('browse-rooms')}>Browse rooms</button>`}
+      <button type="button" class=${admin ? 'btn primary' : 'btn'} onClick=${() => store.openDialog('new-room')}>Create a room</button>
       ${invite ? html`<button type="button" class="btn" onClick=${invite}>Invite people</button>` : null}
     </div>
   </div>`;

@@ -8,6 +8,9 @@ import { Avatar } from './avatar.js';
 import { Icon, Logo } from './icons.js';
 import { FirstSteps } from './share.js';
 
+/** `text` in a directional isolate (U+2068 … U+2069): laid out in its own direction. */
+const isolate = (text) => `\u2068${text}\u2069`;
+
 /** Extra buttons for the sidebar's footer, added by other features (e.g. "Administration"). */
 export const sidebarTools = [];
 
@@ -18,11 +21,13 @@ function ChatLink({ chat, current }) {
   const typing = store.typingNames(chat.id);
   const last = chat.last_message;
   const me = store.me();
+  // Names and previews are isolated (the Unicode isolates FSI…PDI, which an ellipsis-cut line
+  // keeps inside its box): an Arabic name cannot reorder the words around it.
   let line = '';
-  if (typing.length) line = typing.length === 1 ? `${typing[0]} is typing…` : 'Several people are typing…';
+  if (typing.length) line = typing.length === 1 ? `${isolate(typing[0])} is typing…` : 'Several people are typing…';
   else if (last) {
     const who = last.sender?.id === me?.id ? 'You' : chat.is_private ? '' : last.sender?.username;
-    line = who ? `${who}: ${preview(last)}` : preview(last);
+    line = who ? `${isolate(who)}: ${isolate(preview(last))}` : isolate(preview(last));
   } else line = 'No messages yet';
   // The link is named by its content, which starts with the chat's name; the hidden words
   // make it read as "weekend-trip, online, Jonas: see you, 10:32, 3 unread messages".
@@ -31,23 +36,26 @@ function ChatLink({ chat, current }) {
     <a href=${actions.chatHref(chat.id)} class=${cls('chat-link', unread && 'unread')} aria-current=${current ? 'page' : undefined}>
       <${Avatar} name=${chat.name} size="sm" room=${!chat.is_private} online=${online} />
       <span class="chat-link-text">
-        <span class="chat-link-name">${chat.name}</span>${hidden(chat.is_private ? (online ? ', online, ' : ', offline, ') : ', ')}
+        <span class="chat-link-name" dir="auto">${chat.name}</span>${hidden(chat.is_private && store.state.conn === 'online' ? (online ? ', online, ' : ', offline, ') : ', ')}
         <span class=${cls('chat-link-preview', typing.length && 'is-typing')}>${line}</span>
       </span>
       <span class="chat-link-meta">
         ${last ? html`<span class="chat-link-time">${hidden(', ')}${listTime(last.created_at)}</span>` : null}
-        ${unread ? html`<span class="badge">${hidden(', ')}${unread > 99 ? '99+' : unread}${hidden(` unread message${unread === 1 ? '' : 's'}`)}</span>` : null}
-        ${mentions ? html`<span class="badge badge-mention" title=${`${mentions} unread mention${mentions === 1 ? '' : 's'}`}>${hidden(', ')}@${hidden(` ${mentions} mentioning you`)}</span>` : null}
+        <span class="chat-link-badges">
+          ${mentions ? html`<span class="badge badge-mention" title=${`${mentions} unread mention${mentions === 1 ? '' : 's'}`}>${hidden(', ')}@${hidden(` ${mentions} mentioning you`)}</span>` : null}
+          ${unread ? html`<span class="badge">${hidden(', ')}${unread > 99 ? '99+' : unread}${hidden(` unread message${unread === 1 ? '' : 's'}`)}</span>` : null}
+        </span>
       </span>
     </a>
   </li>`;
 }
 
-function Section({ title, id, chats, addLabel, onAdd, empty }) {
+function Section({ title, id, chats, addLabel, onAdd, empty, extra }) {
   const current = store.state.currentId;
   return html`<div class="nav-section">
     <div class="nav-section-head">
       <h2 id=${id}>${title}</h2>
+      ${extra}
       <button type="button" class="icon-btn small" aria-label=${addLabel} title=${addLabel} onClick=${onAdd}><${Icon} name="plus" /></button>
     </div>
     ${chats.length
@@ -85,14 +93,16 @@ export function Sidebar() {
     <nav class="chat-nav" aria-label="Chats">
       ${state.chatsLoaded && !order.length ? html`<${FirstSteps} />` : null}
       <${Section} title="Rooms" id="rooms-heading" chats=${rooms} addLabel="New room"
-        onAdd=${() => store.openDialog('new-room')} empty="No rooms yet. Create one with +." />
+        onAdd=${() => store.openDialog('new-room')} empty="You are in no room yet. Browse the open ones, or create one with +."
+        extra=${html`<button type="button" class="icon-btn small" aria-label="Browse rooms" title="Browse rooms"
+          onClick=${() => store.openDialog('browse-rooms')}><${Icon} name="compass" /></button>`} />
       <${Section} title="Private chats" id="private-heading" chats=${privateChats} addLabel="New private chat"
         onAdd=${() => store.openDialog('new-private-chat')} empty="Nobody yet. Start a chat with +." />
     </nav>
     <footer class="side-foot">
       <${Avatar} name=${user.username} size="sm" />
       <span class="me">
-        <span class="me-name">${user.username}</span>
+        <span class="me-name" dir="auto">${user.username}</span>
         <span class="me-mail">${user.email}</span>
       </span>
       ${sidebarTools.map((Tool) => html`<${Tool} />`)}

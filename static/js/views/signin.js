@@ -76,7 +76,14 @@ export function SignIn() {
       <div class="auth-brand"><${Logo} size=${44} /><span class="wordmark">natter</span></div>
       <h1 class="auth-title">${login ? 'Log in' : 'Create an account'}</h1>
       <p class="auth-lead">${login ? 'Welcome back. Your chats are waiting.' : 'It takes a few seconds, and you are in.'}</p>
-      ${firstRun && !login ? html`<p class="notice first-run">This server has no accounts yet: the first account becomes the administrator.</p>` : null}
+      ${firstRun && !login ? (serverAtStart?.registration === 'invite' && !invite
+        ? html`<p class="notice first-run">This server has no accounts yet, and signing up needs an invite. Whoever runs it makes
+            the first one with <code>natter invite</code> on the server (it prints a link); the account made with that link
+            becomes the administrator.</p>`
+        : serverAtStart?.registration === 'closed'
+          ? html`<p class="notice first-run">This server has no accounts yet and signing up is closed. Whoever runs it creates
+              the first account with <code>natter user add</code> on the server.</p>`
+          : html`<p class="notice first-run">This server has no accounts yet: the first account becomes the administrator.</p>`) : null}
       ${state.notice && login ? html`<p class="notice" role="alert">${state.notice}</p>` : null}
       <form class="stack" onSubmit=${submit} novalidate key=${mode}>
         ${login ? html`

@@ -1,7 +1,8 @@
 // A textbox with username suggestions as you type (GET /auth/users/?q=). It stays a plain
 // textbox for screen readers and tests; the suggestions are buttons below it: ↓ moves into
 // them, ↑/↓ between them, Enter or a click picks one, Esc goes back to the textbox. With
-// `multi`, the text is a list of usernames and the suggestion completes the last one.
+// `multi`, the text is a list of usernames and the suggestion completes the last one; with
+// `onPick`, picking a suggestion also does what the form is for (one Enter, not two).
 import { html, useEffect, useRef, useState } from '../lib.js';
 import * as api from '../api.js';
 import { state } from '../store.js';
@@ -9,7 +10,7 @@ import { Avatar } from './avatar.js';
 
 const SEPARATOR = /[\s,]+/;
 
-export function UserSuggest({ id, value, onChange, multi, describedBy, invalid, placeholder, exclude = [] }) {
+export function UserSuggest({ id, value, onChange, onPick, multi, describedBy, invalid, placeholder, exclude = [] }) {
   const [found, setFound] = useState([]);
   const [open, setOpen] = useState(false);
   const list = useRef(null);
@@ -45,6 +46,7 @@ export function UserSuggest({ id, value, onChange, multi, describedBy, invalid, 
     } else onChange(username);
     setOpen(false);
     input.current?.focus();
+    if (!multi && onPick) onPick(username);
   };
 
   const buttons = () => [...(list.current?.querySelectorAll('button') ?? [])];
@@ -81,7 +83,7 @@ export function UserSuggest({ id, value, onChange, multi, describedBy, invalid, 
     ${visible ? html`<ul class="suggestions" ref=${list} aria-label="Suggestions" onKeyDown=${onListKey}>
       ${shown.map((u) => html`<li key=${u.id}><button type="button" class="suggestion" onClick=${() => pick(u.username)}>
         <${Avatar} name=${u.username} size="xs" online=${Boolean(u.online)} />
-        <span>${u.username}</span>${u.online ? html`<span class="suggestion-note">online</span>` : null}
+        <bdi>${u.username}</bdi>${u.online ? html`<span class="suggestion-note">online</span>` : null}
       </button></li>`)}
     </ul>` : null}
     <p class="visually-hidden" aria-live="polite">${visible ? `${shown.length} suggestion${shown.length === 1 ? '' : 's'}; press the down arrow to choose.` : ''}</p>
