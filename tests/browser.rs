@@ -1536,7 +1536,7 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         assert_eq!(preview, "\u{2068}ada\u{2069}: \u{2068}שלום לכולם\u{2069}", "name and text each isolated");
 
         // A joined community, for the README: a few more people and messages in general.
-        let general = room_id_from(&ada.client.current_url().await.unwrap().to_string());
+        let general = room_id_from(ada.client.current_url().await.unwrap().as_str());
         for (name, text) in [
             ("lena", "Morning all! Who is bringing the projector on Saturday?"),
             ("tomas", "I can. Also: the Wi-Fi password changed, it's on the fridge."),
