@@ -1484,6 +1484,7 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         let open = ada.find(&format!("{settings}//label[contains(., 'Open to everyone on this server')]/input")).await;
         assert_eq!(open.prop("checked").await.unwrap().as_deref(), Some("true"), "general is open");
         ada.assert_accessible("room settings").await;
+        ada.screenshot("desktop-light-room-settings").await;
         ada.click(&format!("{settings}{}", button("Save"))).await;
         ada.gone(&settings).await;
         omar.find("//p[contains(@class, 'chat-topic')][normalize-space(.)='Everyone on this server']").await;
@@ -1509,6 +1510,7 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         omar.find(&football).await;
         omar.gone(&format!("{rooms}//li[contains(., 'general')]")).await;
         omar.assert_accessible("browse rooms").await;
+        omar.screenshot("desktop-light-browse-rooms").await;
         omar.click(&format!("{football}{}", button("Join"))).await;
         omar.gone(&rooms).await;
         omar.find("//h1[normalize-space(.)='Football']").await;
