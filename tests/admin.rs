@@ -204,6 +204,21 @@ async fn the_public_url_makes_the_links_and_natter_invite_prints_them() {
     assert!(printed.trim().starts_with("http://10.0.0.2:8000/#invite="), "{printed:?}");
 }
 
+/// Without `--public-url`, `natter invite` beside a running server prints the address that
+/// server printed, with its own port (here it listens on 127.0.0.1 and a port of its choosing),
+/// not the default `localhost:8000`.
+#[tokio::test]
+async fn natter_invite_prints_the_running_servers_own_address() {
+    let server = common::spawn().await;
+    // Once it answers, it has recorded its address (that happens before it accepts anything).
+    let (status, _) = server.get("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let data = server.data_dir().to_str().unwrap().to_string();
+    let printed = common::run_natter_ok(server.data_dir(), &["invite", "--data-dir", &data]).await;
+    let expected = format!("http://127.0.0.1:{}/#invite=", server.addr.port());
+    assert!(printed.trim().starts_with(&expected), "{printed:?} should start with {expected}");
+}
+
 #[tokio::test]
 async fn natter_invite_without_a_public_url_links_to_localhost() {
     let dir = tempfile::tempdir().unwrap();
