@@ -1,5 +1,7 @@
-//! The web UI, embedded in the binary from `static/` (rust-embed; debug builds read the folder
-//! from disk at every request, so the UI can be edited without recompiling).
+//! The web UI, embedded in the binary from `static/`, gzipped by `build.rs` (rust-embed of
+//! `$OUT_DIR/ui`; cargo rebuilds when a file in `static/` changes). A browser gets the gzipped
+//! bytes as they are, with `Content-Encoding: gzip` ([`embedded_body`]); the UI costs 80 KB of
+//! the binary instead of 314 KB.
 //!
 //! Every file served from here carries the UI's security headers; `/media` and the API set
 //! their own and never pass through here.
@@ -32,7 +34,7 @@ use rust_embed::RustEmbed;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
-#[folder = "static/"]
+#[folder = "$OUT_DIR/ui/"]
 struct Assets;
 
 /// The placeholder in `static/sw.js` that [`asset`] replaces with [`ui_version`].
@@ -47,23 +49,33 @@ pub async fn asset(uri: Uri, headers: HeaderMap) -> Response {
     };
     let mime = with_charset(file.metadata.mimetype());
     let (body, etag) = if path == "sw.js" {
+        // Small, and rewritten per version: inflated and sent as text.
         let version = ui_version();
-        let text = String::from_utf8_lossy(&file.data).replace(VERSION_PLACEHOLDER, &version);
-        (Body::from(text), format!("\"{version}\""))
+        let text = String::from_utf8_lossy(&inflate(&file.data)).replace(VERSION_PLACEHOLDER, &version);
+        (Embedded { body: Body::from(text), gzip: false }, format!("\"{version}\""))
     } else {
-        (Body::from(file.data), format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16])))
+        let tag = hex(&file.metadata.sha256_hash()[..16]);
+        let body = embedded_body(file.data, &headers);
+        // A strong ETag names one representation: the inflated one gets its own.
+        let etag = if body.gzip { format!("\"{tag}\"") } else { format!("\"{tag}-i\"") };
+        (body, etag)
     };
     let not_modified = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|list| {
         list.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
     });
+    let gzip = body.gzip;
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut response = body.into_response();
+        let mut response = body.body.into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, header_value(&mime));
+        if gzip {
+            response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         response
     };
     let out = response.headers_mut();
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     out.insert(header::ETAG, header_value(&etag));
     out.insert(header::CONTENT_SECURITY_POLICY, header_value(&content_security_policy(request_host(&uri, &headers))));
@@ -71,6 +83,49 @@ pub async fn asset(uri: Uri, headers: HeaderMap) -> Response {
     out.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// An embedded file's body, and whether it is the gzipped bytes.
+pub(crate) struct Embedded {
+    pub body: Body,
+    pub gzip: bool,
+}
+
+/// The body for an embedded (gzipped) file: as it is when the request accepts gzip, else
+/// inflated (a client that says nothing about encodings, curl without `--compressed`, …).
+pub(crate) fn embedded_body(gzipped: std::borrow::Cow<'static, [u8]>, headers: &HeaderMap) -> Embedded {
+    if accepts_gzip(headers) {
+        Embedded { body: Body::from(gzipped), gzip: true }
+    } else {
+        Embedded { body: Body::from(inflate(&gzipped)), gzip: false }
+    }
+}
+
+/// Whether `Accept-Encoding` names gzip (or `*`) without `q=0`.
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        },
+    )
+}
+
+/// The bytes build.rs gzipped. They were made by this build, so they always inflate; an empty
+/// body would be a bug, not input.
+pub(crate) fn inflate(gzipped: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(gzipped.len() * 4);
+    if let Err(e) = flate2::read::GzDecoder::new(gzipped).read_to_end(&mut out) {
+        tracing::error!(error = %e, "an embedded file does not inflate");
+    }
+    out
 }
 
 /// The policy for the UI's files; `host` (already checked by [`request_host`]) adds its
@@ -163,6 +218,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gzip_is_sent_when_accepted() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("identity"));
+        assert!(!with("br, zstd"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn every_embedded_file_inflates_to_its_source() {
+        for name in Assets::iter() {
+            let file = Assets::get(&name).unwrap();
+            let source = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static").join(&*name));
+            assert_eq!(inflate(&file.data), source.unwrap(), "{name}");
+        }
+    }
+
+    #[test]
     fn loopback_hosts() {
         for url in [
             "http://localhost:8000",
@@ -200,6 +280,6 @@ mod tests {
     #[test]
     fn the_service_worker_has_its_placeholder() {
         let sw = Assets::get("sw.js").expect("static/sw.js exists");
-        assert!(String::from_utf8_lossy(&sw.data).contains(VERSION_PLACEHOLDER));
+        assert!(String::from_utf8_lossy(&inflate(&sw.data)).contains(VERSION_PLACEHOLDER));
     }
 }
