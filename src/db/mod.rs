@@ -441,7 +441,8 @@ impl Drop for AbandonOnDrop {
 }
 
 /// A progress handler that interrupts the connection's statements once its read is abandoned,
-/// removed again (even if the read panics) before the connection goes back to the pool.
+/// removed again (even if the read panics) before the connection goes back to the pool, with
+/// any transaction the read left open rolled back.
 struct Interruptible<'c>(&'c Connection);
 
 impl<'c> Interruptible<'c> {
@@ -458,6 +459,11 @@ impl<'c> Interruptible<'c> {
 impl Drop for Interruptible<'_> {
     fn drop(&mut self) {
         let _ = self.0.progress_handler(0, None::<fn() -> bool>);
+        // A read transaction left open (its end interrupted, or a panic) would pin the next
+        // read of this connection to an old snapshot.
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
     }
 }
 
