@@ -12,12 +12,12 @@
 -- - `prefix='1 2 3 4'`: every word of a search is a prefix (SPEC §3). Without a prefix index
 --   FTS5 answers `word*` by merging the doclists of every term starting with it into one buffer
 --   before the first row comes out (the whole server's, whatever the LIMIT): 43 ms of CPU and
---   956 ms at p99 under load for a word in half the messages. With an index for that prefix
---   length it reads the prefix's doclist newest first and stops at the page's end: 0.6 ms and
---   14 ms. Words of 1-4 letters (the common words of any language) are covered; a longer
+--   1,080 ms at p99 under load for a word in half the messages. With an index for that prefix
+--   length it reads the prefix's doclist newest first and stops at the page's end: 0.46 ms and
+--   10.5 ms. Words of 1-4 letters (the common words of any language) are covered; a longer
 --   prefix is rarer, so its merge is smaller.
 -- - The price: the index grows from 22% to 57% of the database, inserts through the triggers
---   take about 2.4 times as long, and building it takes ~15 s per million messages.
+--   take up to 2.4 times as long, and building it takes 14-23 s per million messages.
 -- - The rest as in migration 2: external content (the text lives only in `messages`), no
 --   per-row sizes (results are ordered by id, never ranked), unicode61 folding case and
 --   diacritics.
