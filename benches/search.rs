@@ -1,14 +1,19 @@
-//! Search benchmark (issue 12): `GET /chat/search` in a room of 1,000,000 messages, from
-//! concurrent keep-alive HTTP clients, for a common word, a rare word and a phrase; and what the
-//! index costs: on disk (as a share of the database), while messages are written, and when
-//! migration 2 builds it for a database that had none.
+//! Search benchmark: `GET /chat/search` in a room of 1,000,000 messages, from concurrent
+//! keep-alive HTTP clients, for a common word, a rare word, a phrase and a five-letter word; the
+//! common word again by a user whose one room is empty (what other people's messages cost a
+//! search); and what the index costs: on disk (as a share of the database), while messages are
+//! written, and when it is built for a database that had none (as a migration does).
 //!
 //! The messages are made-up text with the word frequencies of real text (Zipf's law over a
 //! vocabulary of 5,000 words, 6–14 words a message), so the common word is in about half of
 //! them, like "the". The rare word is in 20 messages; the phrase in 1,000, and its two words
 //! alone in 10,000 more each. The room is filled through the storage engine's batch path (one
-//! write job per 20,000 rows, the search index kept in step by migration 2's triggers) while the
-//! server is stopped, then the server is started again on that data, as in `benches/history.rs`.
+//! write job per 20,000 rows, the search index kept in step by the triggers) while the server
+//! is stopped, then the server is started again on that data, as in `benches/history.rs`.
+//!
+//! Every figure comes from the server process (`BENCH_NATTER_BIN` may name another build; for
+//! an A/B against an older commit, build this file in a checkout of that commit so the data is
+//! written by that commit's schema). `--search-rate 0` is passed when the server has the flag.
 //!
 //!     cargo bench --bench search      # BENCH_SECS=10 BENCH_CLIENTS=16 BENCH_MESSAGES=1000000
 
@@ -18,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use http::{Http, reader_with_rooms};
 use natter::db::{Db, DbError, DbOptions};
-use support::{Server, percentile};
+use serde_json::json;
+use support::{Server, percentile, serve_has_flag};
 
 #[path = "support/http.rs"]
 mod http;
@@ -208,9 +214,11 @@ fn main() {
         rusqlite::version()
     );
 
-    // 1. The account and its room through the API; the messages through the engine.
-    let server = Server::start(dir.path());
+    // 1. The accounts and their rooms through the API; the messages through the engine.
+    let flags: &[&str] = if serve_has_flag("--search-rate") { &["--search-rate", "0"] } else { &[] };
+    let server = Server::start_with(dir.path(), flags);
     let reader = runtime.block_on(reader_with_rooms(&server.addr, &["big"]));
+    let outsider = runtime.block_on(outsider_in_an_empty_room(&server.addr));
     server.stop();
     let db = Db::open(&dir.path().join("natter.db"), DbOptions::default()).expect("open db");
     let fill_started = Instant::now();
@@ -232,16 +240,24 @@ fn main() {
 
     // 2. Load, one query at a time.
     let common = word(0);
+    // Rank 15: the first five-letter word, in about 1 message in 20.
+    let five_letters = word(15);
     let phrase = format!("\"{} {}\"", PHRASE.0, PHRASE.1);
-    let server = Server::start(dir.path());
+    let server = Server::start_with(dir.path(), flags);
     runtime.block_on(async {
-        for (label, q) in [("common word", common.as_str()), ("rare word", RARE), ("phrase", phrase.as_str())] {
+        for (label, q, token) in [
+            ("common word", common.as_str(), &reader.token),
+            ("rare word", RARE, &reader.token),
+            ("phrase", phrase.as_str(), &reader.token),
+            ("5-letter word", five_letters.as_str(), &reader.token),
+            ("empty room", common.as_str(), &outsider),
+        ] {
             let path = format!("/chat/search?q={}&limit=20", urlencode(q));
             // Warm up: connections, prepared statements, page cache.
-            let _ = run_load(&server, &reader.token, &path, clients, 1).await;
-            let o = run_load(&server, &reader.token, &path, clients, secs).await;
+            let _ = run_load(&server, token, &path, clients, 1).await;
+            let o = run_load(&server, token, &path, clients, secs).await;
             println!(
-                "{:<12} {q:<18} {:>7.0} queries/s   p50 {:>7.2} ms   p99 {:>7.2} ms   server CPU {:>7.1} µs/query   {} results a page",
+                "{:<13} {q:<18} {:>7.0} queries/s   p50 {:>7.2} ms   p99 {:>7.2} ms   server CPU {:>7.1} µs/query   {} results a page",
                 label,
                 o.queries as f64 / o.elapsed.as_secs_f64(),
                 percentile(&o.latencies, 0.50).as_secs_f64() * 1e3,
@@ -254,7 +270,7 @@ fn main() {
     println!("server RSS after the runs: {} MiB", server.rss_kib() / 1024);
     server.stop();
 
-    // 3. What migration 2 does on a database of that size that has no index yet.
+    // 3. What a migration building the index does on a database of that size.
     let db = Db::open(&dir.path().join("natter.db"), DbOptions::default()).expect("open db");
     let rebuild_started = Instant::now();
     db.write_blocking(|conn| {
@@ -266,11 +282,25 @@ fn main() {
     let (index, total) = sizes(&db);
     db.shutdown_blocking();
     println!(
-        "building the index from scratch (migration 2): {:.1} s; then {:.1} MiB ({:.1}% of the database)",
+        "building the index from scratch (as its migration does): {:.1} s; then {:.1} MiB ({:.1}% of the database)",
         rebuild.as_secs_f64(),
         mib(index),
         100.0 * index as f64 / total as f64
     );
+}
+
+/// A second account whose only room has no message: its token.
+async fn outsider_in_an_empty_room(addr: &str) -> String {
+    let mut http = Http::connect(addr).await;
+    let body = json!({"username": "outsider", "email": "outsider@example.com", "password": "password123"});
+    let (status, user) = http.json("POST", "/auth/signup", None, Some(&body)).await;
+    assert_eq!(status, 201, "signup: {user}");
+    let login = json!({"email": "outsider", "password": "password123"});
+    let (_, token) = http.json("POST", "/auth/login", None, Some(&login)).await;
+    let token = token["access_token"].as_str().expect("token").to_string();
+    let (status, room) = http.json("POST", "/chat/chat_rooms", Some(&token), Some(&json!({"name": "empty"}))).await;
+    assert_eq!(status, 201, "room: {room}");
+    token
 }
 
 /// `q` as a query-string value.

@@ -284,6 +284,9 @@ pub struct ServeArgs {
     /// Messages one user may send, REST and Socket.IO together, e.g. 20/s; 0 turns the bound off.
     #[arg(long, default_value = "20/s", value_parser = parse_rate)]
     pub message_rate: Rate,
+    /// Message searches one user may run, e.g. 10/s; 0 turns the bound off.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub search_rate: Rate,
     /// Socket.IO `typing` events one user may send, e.g. 10/s; 0 turns the bound off.
     #[arg(long, default_value = "10/s", value_parser = parse_rate)]
     pub typing_rate: Rate,

@@ -1,8 +1,9 @@
 //! Rate limits and caps (issue 14, SPEC §5): one `--message-rate` for REST posts and Socket.IO
-//! `chat_message` together, bounds on `typing` and `get_online_users`, failed logins bounded per
-//! account and address and per account overall without locking the owner out, and caps on open
-//! sockets per user and per address. Other client addresses are real: 127.0.0.2, 127.0.0.3, ...
-//! are loopback addresses too, so a client bound to one of them is another address to the server.
+//! `chat_message` together, bounds on searches, `typing` and `get_online_users`, failed logins
+//! bounded per account and address and per account overall without locking the owner out, and
+//! caps on open sockets per user and per address. Other client addresses are real: 127.0.0.2,
+//! 127.0.0.3, ... are loopback addresses too, so a client bound to one of them is another address
+//! to the server.
 
 mod common;
 #[path = "common/sio.rs"]
@@ -87,6 +88,30 @@ async fn rest_posts_and_socket_messages_share_one_message_rate() {
     // Per user: bob has his own budget.
     let (status, _) = server.post(&path, bob.tok(), &json!({ "content": "bob is fine" })).await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// A search reads far more than any other request: one user looping on it is bounded
+/// (`--search-rate`), with the SPEC's 429, while everyone else goes on searching.
+#[tokio::test]
+async fn searches_are_bounded_per_user() {
+    let server = spawn_with(|a| a.search_rate = per_minute(3)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    room(&server, &alice, "general", &[&bob]).await;
+    let search =
+        |who: &Account| server.request(reqwest::Method::GET, "/chat/search", who.tok()).query(&[("q", "hello")]);
+
+    for _ in 0..3 {
+        let (status, _, body) = common::send(search(&alice)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, headers, body) = common::send(search(&alice)).await;
+    assert_error(status, &body, 429, "rate_limited");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    // Per user: bob has his own budget.
+    let (status, _, body) = common::send(search(&bob)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ impl Server {
     /// figures); `BENCH_SERVER_CPUS` confines the server to those cores with `taskset -c`
     /// (e.g. `0`, a stand-in for a small board).
     pub fn start_with(data: &Path, flags: &[&str]) -> Server {
-        let binary = std::env::var("BENCH_NATTER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_natter").to_string());
+        let binary = natter_binary();
         let mut natter = match std::env::var("BENCH_SERVER_CPUS") {
             Ok(cpus) => {
                 let mut taskset = Command::new("taskset");
@@ -133,6 +133,20 @@ impl Server {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
+}
+
+/// The natter binary the benchmarks run: `BENCH_NATTER_BIN`, else this build's.
+pub fn natter_binary() -> String {
+    std::env::var("BENCH_NATTER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_natter").to_string())
+}
+
+/// Whether `natter serve` knows `flag`, so one benchmark can run builds from before and after
+/// the flag was added.
+pub fn serve_has_flag(flag: &str) -> bool {
+    Command::new(natter_binary())
+        .args(["serve", "--help"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(flag))
 }
 
 /// A server the benchmark did not stop (it panicked, or a scenario just ended) is killed, so

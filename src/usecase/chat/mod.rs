@@ -48,12 +48,22 @@ pub const MAX_TOPIC_CHARS: usize = 250;
 /// Distinct emoji one message can hold.
 pub const MAX_REACTIONS: i64 = 20;
 
+/// The per-user bounds of the chat use cases (`--message-rate`, `--search-rate`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChatRates {
+    pub messages: Rate,
+    pub searches: Rate,
+}
+
 pub struct Chat {
     db: Db,
     events: Events,
     presence: Arc<Presence>,
     /// `--message-rate`, for REST posts and Socket.IO `chat_message` together.
     message_rate: RateLimiter,
+    /// `--search-rate`: a search reads far more than any other request, so one user looping on
+    /// it must not be able to keep every read connection busy.
+    search_rate: RateLimiter,
     /// Messages stored (`--metrics`).
     metrics: Metrics,
 }
@@ -138,8 +148,15 @@ impl Chat {
         self.db.write_then(change, publish).await
     }
 
-    pub fn new(db: Db, events: Events, presence: Arc<Presence>, message_rate: Rate, metrics: Metrics) -> Chat {
-        Chat { db, events, presence, message_rate: RateLimiter::new(message_rate), metrics }
+    pub fn new(db: Db, events: Events, presence: Arc<Presence>, rates: ChatRates, metrics: Metrics) -> Chat {
+        Chat {
+            db,
+            events,
+            presence,
+            message_rate: RateLimiter::new(rates.messages),
+            search_rate: RateLimiter::new(rates.searches),
+            metrics,
+        }
     }
 
     /// Count one message of `sender` against `--message-rate`: a REST post or a Socket.IO
@@ -315,6 +332,7 @@ impl Chat {
     /// Messages of the caller's rooms (or of one of them) that match the search text, newest
     /// first. Text with nothing to search for (only punctuation) finds nothing.
     pub async fn search_messages(&self, reader: Caller, search: MessageSearch) -> ApiResult<Vec<Message>> {
+        self.search_rate.hit(&reader.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let text = search.text.trim();
         validate::text_length(text, 1, MAX_SEARCH_CHARS).map_err(|p| ApiError::invalid("q", p))?;
         let query = search::fts_query(text);
