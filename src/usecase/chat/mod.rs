@@ -589,13 +589,26 @@ impl Chat {
 
     /// Users whose name starts with `prefix` (any case), to start a chat with: the caller left
     /// out, disabled accounts too, at most 20.
+    ///
+    /// Presence (`online`, `last_seen`) only of the people the caller shares a room with, who
+    /// get it through `user_status` anyway; anyone else is shown with neither, so that searching
+    /// for names cannot watch when a stranger comes and goes.
     pub async fn search_users(&self, me: i64, prefix: String) -> ApiResult<Vec<UserPublic>> {
-        let found = self.db.read(move |conn| users::search_prefix(conn, &prefix, SEARCH_LIMIT + 1)).await?;
+        let found = self
+            .db
+            .read(move |conn| {
+                let found = users::search_prefix(conn, &prefix, SEARCH_LIMIT + 1)?;
+                found
+                    .into_iter()
+                    .filter(|u| u.id != me)
+                    .take(SEARCH_LIMIT)
+                    .map(|u| Ok((rooms::share_a_room(conn, me, u.id)?, u.to_public())))
+                    .collect::<Result<Vec<_>, DbError>>()
+            })
+            .await?;
         Ok(found
-            .iter()
-            .filter(|u| u.id != me)
-            .take(SEARCH_LIMIT)
-            .map(|u| self.presence.public(u.to_public()))
+            .into_iter()
+            .map(|(shared, user)| if shared { self.presence.public(user) } else { Presence::hidden(user) })
             .collect())
     }
 }
