@@ -1,8 +1,9 @@
 //! Rate limits and caps (issue 14, SPEC §5): one `--message-rate` for REST posts and Socket.IO
 //! `chat_message` together, bounds on `typing` and `get_online_users`, failed logins bounded per
-//! account and address and per account overall without locking the owner out, and caps on open
-//! sockets per user and per address. Other client addresses are real: 127.0.0.2, 127.0.0.3, ...
-//! are loopback addresses too, so a client bound to one of them is another address to the server.
+//! account and address and per account overall without locking the owner out (a restart
+//! included), and caps on open sockets per user and per address. Other client addresses are
+//! real: 127.0.0.2, 127.0.0.3, ... are loopback addresses too, so a client bound to one of them
+//! is another address to the server.
 
 mod common;
 #[path = "common/sio.rs"]
@@ -12,9 +13,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::chat::{Account, account, history, room};
-use common::{PASSWORD, TestServer, assert_error, spawn_with};
+use common::{PASSWORD, TestServer, assert_error, spawn_in, spawn_with};
 use futures_util::{SinkExt, StreamExt};
-use natter::config::Rate;
+use natter::config::{Rate, ServeArgs};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sio::Client;
@@ -259,4 +260,42 @@ async fn open_sockets_are_capped_per_user_and_per_address() {
     }
     // From another address, bob connects.
     let _bob2 = connect_from(server.addr, "127.0.0.2", &bob.token).await.expect("bob from 127.0.0.2");
+}
+
+/// The issue's finding: after a restart, 110 wrong passwords from 11 addresses gave the owner's
+/// usual address 429 for 15 minutes, because the addresses that had logged in were kept only in
+/// memory. Scaled down: 3 failures reach the account-wide bound.
+#[tokio::test]
+async fn the_owners_known_address_survives_a_restart() {
+    let bounds = |a: &mut ServeArgs| {
+        a.login_fail_rate = per_15_minutes(2);
+        a.login_fail_account_rate = per_15_minutes(3);
+    };
+    let server = spawn_with(bounds).await;
+    let (status, body) = server.try_signup("carol").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let home = client_from("127.0.0.5");
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Logging in again from a known address writes nothing.
+    let commits = server.db.commit_count();
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(server.db.commit_count(), commits, "a second login from home the same day commits nothing");
+
+    let dir = server.stop().await;
+    let server = spawn_in(dir, bounds).await;
+    for (ip, tries) in [("127.0.0.2", 2), ("127.0.0.3", 1)] {
+        let client = client_from(ip);
+        for _ in 0..tries {
+            let (status, _, body) = login_from(&server, &client, "carol", "wrong-password").await;
+            assert_error(status, &body, 401, "unauthorized");
+        }
+    }
+    // The account-wide bound holds for a new address...
+    let (status, _, body) = login_from(&server, &client_from("127.0.0.4"), "carol", PASSWORD).await;
+    assert_error(status, &body, 429, "rate_limited");
+    // ...and carol's home address, known from before the restart, logs in.
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the owner's usual address after a restart: {body}");
 }
