@@ -51,7 +51,7 @@ use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{Db, DbOptions};
 use crate::usecase::accounts::Accounts;
-use crate::usecase::chat::{Chat, EventStream, Events};
+use crate::usecase::chat::{Chat, ChatRates, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
 use crate::usecase::ops::Operations;
@@ -177,7 +177,20 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     let (events, event_stream) = Events::channel();
     let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
     let state = AppState(Arc::new(AppInner {
-        chat: Chat::new(db.clone(), events.clone(), presence.clone(), config.message_rate, metrics.clone()),
+        chat: Chat::new(
+            db.clone(),
+            events.clone(),
+            presence.clone(),
+            ChatRates {
+                message: config.message_rate,
+                edit: config.edit_rate,
+                reaction: config.reaction_rate,
+                read: config.read_rate,
+                room: config.room_rate,
+                new_room: config.new_room_rate,
+            },
+            metrics.clone(),
+        ),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
         sessions: Sessions::new(
             db.clone(),
@@ -197,6 +210,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 quota: config.media_quota,
                 allowed: config.allowed_media.clone(),
                 keep_image_metadata: config.keep_image_metadata,
+                upload_rate: config.upload_rate,
             },
             metrics.clone(),
         ),
