@@ -287,6 +287,26 @@ pub struct ServeArgs {
     /// Message searches one user may run, e.g. 10/s; 0 turns the bound off.
     #[arg(long, default_value = "10/s", value_parser = parse_rate)]
     pub search_rate: Rate,
+    /// Message edits and deletions one user may make together, e.g. 10/s; 0 turns the bound off.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub edit_rate: Rate,
+    /// Reactions one user may add or remove, e.g. 10/s; 0 turns the bound off.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub reaction_rate: Rate,
+    /// Read markers one user may move, REST `/read` and Socket.IO `mark_read` together, e.g.
+    /// 20/s; 0 turns the bound off.
+    #[arg(long, default_value = "20/s", value_parser = parse_rate)]
+    pub read_rate: Rate,
+    /// Room changes one user may make: creating a room, opening a private chat, adding or
+    /// removing a member (leaving too), joining, renaming; e.g. 30/min; 0 turns the bound off.
+    #[arg(long, default_value = "30/min", value_parser = parse_rate)]
+    pub room_rate: Rate,
+    /// Group rooms one user may create (on top of --room-rate), e.g. 20/h; 0 turns the bound off.
+    #[arg(long, default_value = "20/h", value_parser = parse_rate)]
+    pub new_room_rate: Rate,
+    /// Uploads one user may start, e.g. 60/min; 0 turns the bound off.
+    #[arg(long, default_value = "60/min", value_parser = parse_rate)]
+    pub upload_rate: Rate,
     /// Socket.IO `typing` events one user may send, e.g. 10/s; 0 turns the bound off.
     #[arg(long, default_value = "10/s", value_parser = parse_rate)]
     pub typing_rate: Rate,

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::Rate;
+use crate::error::{ApiError, ApiResult};
 
 pub struct RateLimiter {
     rate: Rate,
@@ -33,6 +34,12 @@ impl RateLimiter {
     /// Count one event for `key`; `Err(seconds to wait)` when the bound is already reached.
     pub fn hit(&self, key: &str) -> Result<(), u64> {
         self.apply(key, true)
+    }
+
+    /// Count one event of the user `user_id`: the SPEC's 429 `rate_limited`, with the seconds
+    /// to wait, when the bound is already reached. What every per-user bound answers.
+    pub fn admit_user(&self, user_id: i64) -> ApiResult<()> {
+        self.hit(&user_id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })
     }
 
     /// Like `hit` without counting: is `key` already over its bound?

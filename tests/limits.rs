@@ -1,9 +1,10 @@
-//! Rate limits and caps (issue 14, SPEC §5): one `--message-rate` for REST posts and Socket.IO
-//! `chat_message` together, bounds on searches, `typing` and `get_online_users`, failed logins
-//! bounded per account and address and per account overall without locking the owner out, and
-//! caps on open sockets per user and per address. Other client addresses are real: 127.0.0.2,
-//! 127.0.0.3, ... are loopback addresses too, so a client bound to one of them is another address
-//! to the server.
+//! Rate limits and caps (SPEC §5): one `--message-rate` for REST posts and Socket.IO
+//! `chat_message` together, bounds on searches, `typing` and `get_online_users`, on every other write a
+//! user can repeat (edits and deletions, reactions, read markers, room changes and creations,
+//! uploads), failed logins bounded per account and address and per account overall without
+//! locking the owner out (a restart included), and caps on open sockets per user and per
+//! address. Other client addresses are real: 127.0.0.2, 127.0.0.3, ... are loopback addresses
+//! too, so a client bound to one of them is another address to the server.
 
 mod common;
 #[path = "common/sio.rs"]
@@ -12,11 +13,11 @@ mod sio;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::chat::{Account, account, history, room};
-use common::{PASSWORD, TestServer, assert_error, spawn_with};
+use common::chat::{Account, account, array, get_room, history, id_of, post_message, room};
+use common::{PASSWORD, TestServer, assert_error, spawn_in, spawn_with};
 use futures_util::{SinkExt, StreamExt};
-use natter::config::Rate;
-use reqwest::StatusCode;
+use natter::config::{Rate, ServeArgs};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sio::Client;
 use tokio::net::TcpSocket;
@@ -284,4 +285,306 @@ async fn open_sockets_are_capped_per_user_and_per_address() {
     }
     // From another address, bob connects.
     let _bob2 = connect_from(server.addr, "127.0.0.2", &bob.token).await.expect("bob from 127.0.0.2");
+}
+
+// ---- Every write a user can repeat ----
+
+fn per_hour(count: u32) -> Rate {
+    Rate { count, per: Duration::from_secs(3600) }
+}
+
+/// Send `method path` as `who` with an optional JSON body: status, `Retry-After`, body.
+async fn call(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    who: &Account,
+    body: Option<Value>,
+) -> (StatusCode, Option<u64>, Value) {
+    let mut request = server.request(method, path, who.tok());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let (status, headers, body) = common::send(request).await;
+    let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    (status, retry_after, body)
+}
+
+/// `method path` must succeed (any 2xx); its body.
+#[track_caller]
+fn assert_done(what: &str, (status, _, body): (StatusCode, Option<u64>, Value)) -> Value {
+    assert!(status.is_success(), "{what}: {status} {body}");
+    body
+}
+
+/// A 429 `rate_limited` whose `Retry-After` is within `window` seconds.
+#[track_caller]
+fn assert_limited(what: &str, (status, retry_after, body): (StatusCode, Option<u64>, Value), window: u64) {
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{what} must be refused: {body}");
+    assert_error(status, &body, 429, "rate_limited");
+    assert!(retry_after.is_some_and(|s| (1..=window).contains(&s)), "{what}: Retry-After {retry_after:?}");
+}
+
+/// The issue's finding: 7,517 edits of 3,990 characters in 12 s, each pushed to every member.
+#[tokio::test]
+async fn edits_and_deletions_share_one_edit_rate_and_nothing_refused_is_pushed() {
+    let server = spawn_with(|a| a.edit_rate = per_minute(3)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let general = room(&server, &alice, "general", &[&bob]).await;
+    let bob_socket = connect(&server, &bob).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(id_of(&post_message(&server, &alice, general, &format!("message {n}")).await));
+    }
+    let long = "x".repeat(3990);
+
+    // Two edits and a deletion: three of alice's three.
+    for id in &ids[..2] {
+        let path = format!("/chat/messages/{id}");
+        assert_done("an edit", call(&server, Method::PATCH, &path, &alice, Some(json!({ "content": long }))).await);
+        assert_eq!(bob_socket.wait_for("message_updated").await["id"], *id);
+    }
+    assert_done("a deletion", call(&server, Method::DELETE, &format!("/chat/messages/{}", ids[2]), &alice, None).await);
+    assert_eq!(bob_socket.wait_for("message_deleted").await["id"], ids[2]);
+
+    // The fourth, of either kind, is refused before anything is done.
+    let path = format!("/chat/messages/{}", ids[3]);
+    let edit = call(&server, Method::PATCH, &path, &alice, Some(json!({ "content": long }))).await;
+    assert_limited("a fourth edit", edit, 60);
+    assert_limited("a deletion after three", call(&server, Method::DELETE, &path, &alice, None).await, 60);
+    let stored = history(&server, &alice, general, "").await;
+    assert_eq!(stored.len(), 3, "the refused deletion deleted nothing");
+    assert_eq!(stored[2]["content"], "message 3", "the refused edit changed nothing");
+    assert!(stored[2]["edited_at"].is_null());
+
+    // Per user: bob edits his own message; his socket heard nothing of alice's refused ones.
+    let mine = id_of(&post_message(&server, &bob, general, "bob's").await);
+    let path = format!("/chat/messages/{mine}");
+    assert_done("bob's edit", call(&server, Method::PATCH, &path, &bob, Some(json!({ "content": "b" }))).await);
+    // Events arrive in commit order: a refused edit of alice's, had it been pushed, would come
+    // before bob's own update.
+    assert_eq!(bob_socket.wait_for("message_updated").await["id"], mine);
+    assert!(bob_socket.queued_named("message_deleted").is_empty(), "{:?}", bob_socket.queued());
+}
+
+/// The issue's finding: 1,200 reaction toggles a second, each pushing the whole message.
+#[tokio::test]
+async fn reactions_are_bounded_per_user() {
+    let server = spawn_with(|a| a.reaction_rate = per_minute(3)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let general = room(&server, &alice, "general", &[&bob]).await;
+    let message = id_of(&post_message(&server, &bob, general, "react to me").await);
+    let reaction = |emoji: &str| format!("/chat/messages/{message}/reactions/{emoji}");
+
+    assert_done("put", call(&server, Method::PUT, &reaction("%F0%9F%91%8D"), &alice, None).await);
+    assert_done("delete", call(&server, Method::DELETE, &reaction("%F0%9F%91%8D"), &alice, None).await);
+    let body = assert_done("put", call(&server, Method::PUT, &reaction("ok"), &alice, None).await);
+    assert_eq!(body["reactions"], json!([{ "emoji": "ok", "count": 1, "user_ids": [alice.id] }]));
+
+    assert_limited("a fourth put", call(&server, Method::PUT, &reaction("%F0%9F%91%8D"), &alice, None).await, 60);
+    assert_limited("a fourth delete", call(&server, Method::DELETE, &reaction("ok"), &alice, None).await, 60);
+    let stored = history(&server, &alice, general, "").await;
+    assert_eq!(stored[0]["reactions"], body["reactions"], "nothing refused was stored");
+
+    // Per user: bob still reacts.
+    let body = assert_done("bob's put", call(&server, Method::PUT, &reaction("ok"), &bob, None).await);
+    assert_eq!(body["reactions"][0]["user_ids"], json!([alice.id, bob.id]));
+}
+
+/// Read markers over REST and Socket.IO share one bound; a refused one moves nothing and sends
+/// no `read` receipt.
+#[tokio::test]
+async fn read_markers_share_one_read_rate_over_rest_and_socket() {
+    let server = spawn_with(|a| a.read_rate = per_minute(3)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let general = room(&server, &alice, "general", &[&bob]).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(id_of(&post_message(&server, &alice, general, &format!("message {n}")).await));
+    }
+    let alice_socket = connect(&server, &alice).await;
+    let bob_socket = connect(&server, &bob).await;
+    let read = format!("/chat/chat_rooms/{general}/read");
+
+    assert_done("REST read", call(&server, Method::POST, &read, &bob, Some(json!({ "message_id": ids[0] }))).await);
+    assert_eq!(alice_socket.wait_for("read").await["message_id"], ids[0]);
+    let ack = bob_socket.emit_with_ack("mark_read", json!({ "room_id": general, "message_id": ids[1] })).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(alice_socket.wait_for("read").await["message_id"], ids[1]);
+    assert_done("REST read", call(&server, Method::POST, &read, &bob, Some(json!({ "message_id": ids[2] }))).await);
+    assert_eq!(alice_socket.wait_for("read").await["message_id"], ids[2]);
+
+    // Three moves: the fourth is refused whichever way it comes.
+    let refused = call(&server, Method::POST, &read, &bob, Some(json!({ "message_id": ids[3] }))).await;
+    assert_limited("a fourth REST read", refused, 60);
+    let ack = bob_socket.emit_with_ack("mark_read", json!({ "room_id": general, "message_id": ids[3] })).await;
+    assert_error_ack(&ack, "rate_limited");
+    let seen = get_room(&server, &bob, general).await;
+    let me = array(&seen["members"]).into_iter().find(|m| m["id"] == bob.id).expect("bob is a member");
+    assert_eq!(me["last_read_id"], ids[2], "the refused markers moved nothing");
+    assert_eq!(seen["unread_count"], 1);
+
+    // Per user: alice's own marker moves, and her socket heard no receipt of bob's refused ones.
+    let ack = alice_socket.emit_with_ack("mark_read", json!({ "room_id": general, "message_id": ids[3] })).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(bob_socket.wait_for("read").await["user_id"], alice.id);
+    assert!(alice_socket.queued_named("read").is_empty(), "{:?}", alice_socket.queued());
+    assert!(!bob_socket.is_closed(), "a bound does not drop the connection");
+}
+
+/// Creating a room, opening a private chat, adding and removing members, changing and joining a
+/// room: one `--room-rate` for them all, each refused before anything changes.
+#[tokio::test]
+async fn room_changes_share_one_room_rate() {
+    let server = spawn_with(|a| a.room_rate = per_minute(6)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let carol = account(&server, "carol").await;
+    let dave = account(&server, "dave").await;
+    let open_room = |name: &str| json!({ "name": name, "members": [], "visibility": "open" });
+    let lobby = id_of(&assert_done(
+        "bob's room",
+        call(&server, Method::POST, "/chat/chat_rooms/", &bob, Some(open_room("lobby"))).await,
+    ));
+    let attic = id_of(&assert_done(
+        "bob's room",
+        call(&server, Method::POST, "/chat/chat_rooms/", &bob, Some(open_room("attic"))).await,
+    ));
+
+    let club = json!({ "name": "club", "members": ["bob"] });
+    let club =
+        id_of(&assert_done("create", call(&server, Method::POST, "/chat/chat_rooms/", &alice, Some(club)).await));
+    let members = format!("/chat/chat_rooms/{club}/members");
+    let private = call(&server, Method::POST, "/chat/private_chats/", &alice, Some(json!({ "username": "carol" })));
+    assert_done("open a private chat", private.await);
+    assert_done("add", call(&server, Method::POST, &members, &alice, Some(json!({ "username": "carol" }))).await);
+    let topic = Some(json!({ "topic": "chess" }));
+    assert_done("patch", call(&server, Method::PATCH, &format!("/chat/chat_rooms/{club}"), &alice, topic).await);
+    let remove = format!("{members}/{}", carol.id);
+    assert_done("remove", call(&server, Method::DELETE, &remove, &alice, None).await);
+    assert_done("join", call(&server, Method::POST, &format!("/chat/chat_rooms/{lobby}/join"), &alice, None).await);
+
+    // Six changes: each kind is refused now.
+    let refusals = [
+        (Method::POST, "/chat/chat_rooms/".to_string(), Some(json!({ "name": "another", "members": ["dave"] }))),
+        (Method::POST, "/chat/private_chats/".to_string(), Some(json!({ "username": "dave" }))),
+        (Method::POST, members.clone(), Some(json!({ "username": "dave" }))),
+        (Method::PATCH, format!("/chat/chat_rooms/{club}"), Some(json!({ "topic": "go" }))),
+        (Method::DELETE, format!("{members}/{}", bob.id), None),
+        (Method::POST, format!("/chat/chat_rooms/{attic}/join"), None),
+        (Method::DELETE, format!("/chat/chat_rooms/{lobby}/members/{}", alice.id), None),
+    ];
+    for (method, path, body) in refusals {
+        let what = format!("{method} {path}");
+        assert_limited(&what, call(&server, method, &path, &alice, body).await, 60);
+    }
+    let (_, dave_rooms) = server.get("/chat/chat_rooms/", dave.tok()).await;
+    let dave_rooms: Vec<Value> = array(&dave_rooms).into_iter().filter(|r| r["name"] != "general").collect();
+    assert_eq!(dave_rooms, Vec::<Value>::new(), "no room was made or joined for dave");
+    let (_, dave_chats) = server.get("/chat/private_chats/", dave.tok()).await;
+    assert_eq!(dave_chats, json!([]), "no private chat was opened");
+    let club_now = get_room(&server, &alice, club).await;
+    assert_eq!(club_now["topic"], "chess");
+    assert_eq!(array(&club_now["members"]).len(), 2, "bob is still in: {club_now}");
+    let (status, _) = server.get(&format!("/chat/chat_rooms/{attic}"), alice.tok()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "alice did not join the attic");
+
+    // Per user: bob has his own budget.
+    let private = call(&server, Method::POST, "/chat/private_chats/", &bob, Some(json!({ "username": "dave" })));
+    assert_done("bob opens a private chat", private.await);
+}
+
+/// The issue's finding: 3,000 rooms holding a user who never agreed, made in 5.7 s. Creating a
+/// group room has its own bound in hours, on top of `--room-rate`.
+#[tokio::test]
+async fn group_rooms_one_user_creates_are_bounded_per_hour() {
+    let server = spawn_with(|a| {
+        a.default_room = String::new();
+        a.new_room_rate = per_hour(2);
+    })
+    .await;
+    let mallory = account(&server, "mallory").await;
+    let victim = account(&server, "victim").await;
+    let with_victim = |n: u32| Some(json!({ "name": format!("spam {n}"), "members": ["victim"] }));
+    for n in 0..2 {
+        assert_done("a room", call(&server, Method::POST, "/chat/chat_rooms/", &mallory, with_victim(n)).await);
+    }
+    let refused = call(&server, Method::POST, "/chat/chat_rooms/", &mallory, with_victim(2)).await;
+    assert!(refused.1.is_some_and(|s| s > 3000), "the wait is most of an hour: {:?}", refused.1);
+    assert_limited("a third room within the hour", refused, 3600);
+    let (_, rooms) = server.get("/chat/chat_rooms/", victim.tok()).await;
+    assert_eq!(array(&rooms).len(), 2, "{rooms}");
+
+    // Only creating is bounded so: mallory still changes her rooms, the victim still makes one.
+    let first = id_of(&array(&rooms)[0]);
+    let topic = Some(json!({ "topic": "sorry" }));
+    assert_done("patch", call(&server, Method::PATCH, &format!("/chat/chat_rooms/{first}"), &mallory, topic).await);
+    let own = Some(json!({ "name": "mine", "members": [] }));
+    assert_done("the victim's room", call(&server, Method::POST, "/chat/chat_rooms/", &victim, own).await);
+}
+
+#[tokio::test]
+async fn uploads_are_bounded_per_user_before_the_body_is_read() {
+    let server = spawn_with(|a| a.upload_rate = per_minute(2)).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let upload = |who: &Account, text: &str| {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("note.txt"));
+        let request = server.request(Method::POST, "/chat/upload_media/", who.tok()).multipart(form);
+        async move {
+            let (status, headers, body) = common::send(request).await;
+            let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+            (status, retry_after, body)
+        }
+    };
+    for n in 0..2 {
+        assert_done("an upload", upload(&alice, &format!("note {n}")).await);
+    }
+    assert_limited("a third upload", upload(&alice, "note 2").await, 60);
+    let media = std::fs::read_dir(server.data_dir().join("media")).expect("media folder");
+    let files = media.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "txt")).count();
+    assert_eq!(files, 2, "the refused upload left no file");
+    assert_done("bob's upload", upload(&bob, "bob's note").await);
+}
+
+/// The issue's finding: after a restart, 110 wrong passwords from 11 addresses gave the owner's
+/// usual address 429 for 15 minutes, because the addresses that had logged in were kept only in
+/// memory. Scaled down: 3 failures reach the account-wide bound.
+#[tokio::test]
+async fn the_owners_known_address_survives_a_restart() {
+    let bounds = |a: &mut ServeArgs| {
+        a.login_fail_rate = per_15_minutes(2);
+        a.login_fail_account_rate = per_15_minutes(3);
+    };
+    let server = spawn_with(bounds).await;
+    let (status, body) = server.try_signup("carol").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let home = client_from("127.0.0.5");
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Logging in again from a known address writes nothing.
+    let commits = server.db.commit_count();
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(server.db.commit_count(), commits, "a second login from home the same day commits nothing");
+
+    let dir = server.stop().await;
+    let server = spawn_in(dir, bounds).await;
+    for (ip, tries) in [("127.0.0.2", 2), ("127.0.0.3", 1)] {
+        let client = client_from(ip);
+        for _ in 0..tries {
+            let (status, _, body) = login_from(&server, &client, "carol", "wrong-password").await;
+            assert_error(status, &body, 401, "unauthorized");
+        }
+    }
+    // The account-wide bound holds for a new address...
+    let (status, _, body) = login_from(&server, &client_from("127.0.0.4"), "carol", PASSWORD).await;
+    assert_error(status, &body, 429, "rate_limited");
+    // ...and carol's home address, known from before the restart, logs in.
+    let (status, _, body) = login_from(&server, &home, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the owner's usual address after a restart: {body}");
 }

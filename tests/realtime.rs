@@ -357,6 +357,54 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
     carol_socket.assert_no_event("user_status", ABSENCE).await;
 }
 
+/// `viewer`'s user search for `username`: that user's UserPublic.
+async fn found_by_search(server: &TestServer, viewer: &Account, username: &str) -> Value {
+    let (status, body) = server.get(&format!("/auth/users/?q={username}"), viewer.tok()).await;
+    assert_eq!(status, StatusCode::OK, "search as {}: {body}", viewer.name);
+    let found = body.as_array().and_then(|list| list.iter().find(|u| u["username"] == username)).cloned();
+    let user = found.unwrap_or_else(|| panic!("{username} not found by {}: {body}", viewer.name));
+    assert_eq!(keys(&user), set(&["id", "username", "online", "last_seen"]), "UserPublic: {user}");
+    user
+}
+
+/// The finding: the user search showed `online` and `last_seen` of people the caller
+/// shares no room with, who never get their `user_status`.
+#[tokio::test]
+async fn user_search_shows_presence_only_to_people_who_share_a_room() {
+    let server = common::spawn_without_first_room().await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let carol = account(&server, "carol").await;
+    let together = room(&server, &alice, "together", &[&bob]).await;
+    let alice_socket = connect(&server, &alice).await;
+
+    // Bob comes and goes once (so that he has a last_seen), then comes back.
+    let bob_socket = connect(&server, &bob).await;
+    assert_eq!(alice_socket.wait_for("user_status").await["online"], true);
+    bob_socket.close().await;
+    let went = alice_socket.wait_for("user_status").await;
+    assert_eq!(went["online"], false, "{went}");
+    let last_seen = went["last_seen"].as_str().expect("a last_seen").to_string();
+    let _bob_socket = connect(&server, &bob).await;
+    assert_eq!(alice_socket.wait_for("user_status").await["online"], true);
+
+    // Alice shares a room with bob: she sees him online, and when he was last seen.
+    let seen = found_by_search(&server, &alice, "bob").await;
+    assert_eq!((&seen["online"], seen["last_seen"].as_str()), (&json!(true), Some(last_seen.as_str())), "{seen}");
+    // Carol shares none: the same fields, no presence.
+    let seen = found_by_search(&server, &carol, "bob").await;
+    assert_eq!(seen["id"], bob.id);
+    assert_eq!((&seen["online"], &seen["last_seen"]), (&json!(false), &Value::Null), "a stranger's view: {seen}");
+
+    // Once carol is in a room with him, she sees what alice sees.
+    let (status, body) = server
+        .post(&format!("/chat/chat_rooms/{together}/members"), alice.tok(), &json!({ "username": "carol" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seen = found_by_search(&server, &carol, "bob").await;
+    assert_eq!((&seen["online"], seen["last_seen"].as_str()), (&json!(true), Some(last_seen.as_str())), "{seen}");
+}
+
 #[tokio::test]
 async fn get_online_users_for_a_room_the_user_is_not_in_is_not_found() {
     let server = spawn().await;

@@ -46,6 +46,14 @@ impl Server {
         if !flags.contains(&"--max-sockets-per-user") {
             natter.args(["--max-sockets-per-user", "0"]);
         }
+        // One account makes every room of a scenario and its uploaders send as fast as they can.
+        for bound in
+            ["--room-rate", "--new-room-rate", "--upload-rate", "--edit-rate", "--reaction-rate", "--read-rate"]
+        {
+            if !flags.contains(&bound) {
+                natter.args([bound, "0"]);
+            }
+        }
         natter
             // Extra server flags for experiments, e.g. BENCH_SERVER_ARGS="--db-readers 2".
             .args(std::env::var("BENCH_SERVER_ARGS").unwrap_or_default().split_whitespace())

@@ -55,7 +55,8 @@ const SERVE_CHUNK: usize = 64 * 1024;
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, description = "The stored file, to send as a message's `attachment_id`.", body = Attachment),
         (status = 408, description = "The body stopped arriving for `--upload-idle-timeout`.", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

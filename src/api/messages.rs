@@ -59,7 +59,7 @@ pub async fn post(
 /// The sender changes a message's content (its attachment stays). Pushed as `message_updated`.
 #[utoipa::path(patch, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to.")), request_body = Edit,
     responses((status = 200, description = "The edited message.", body = Message),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn edit(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,7 +71,7 @@ pub async fn edit(
 
 /// The sender or the room's owner deletes a message for good. Pushed as `message_deleted`.
 #[utoipa::path(delete, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to.")),
-    responses((status = 204, description = "Deleted."), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted."), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.chat.delete_message(caller, path_id(&id, "Message")?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -81,7 +81,7 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Pat
 /// other members get the `read` event.
 #[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/read", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
     request_body = ReadBody,
-    responses((status = 204, description = "The marker moved (or was already there)."), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "The marker moved (or was already there)."), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,7 +105,7 @@ fn reaction_path(path: Result<Path<(String, String)>, PathRejection>) -> ApiResu
 /// message. Pushed as `message_updated`.
 #[utoipa::path(put, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to."), ("emoji" = String, Path, description = "The reaction, URL-encoded: 1–32 characters, no whitespace or control characters.")),
     responses((status = 200, description = "The message with the reaction.", body = Message),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn add_reaction(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,7 +118,7 @@ pub async fn add_reaction(
 /// Remove the caller's reaction (not there: unchanged). Pushed as `message_updated`.
 #[utoipa::path(delete, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to."), ("emoji" = String, Path, description = "The reaction, URL-encoded: 1–32 characters, no whitespace or control characters.")),
     responses((status = 200, description = "The message without the reaction.", body = Message),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn remove_reaction(
     State(state): State<AppState>,
     caller: Caller,

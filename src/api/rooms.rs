@@ -21,7 +21,7 @@ pub async fn list_rooms(State(state): State<AppState>, caller: Caller) -> ApiRes
 /// A group room owned by the caller, with the named members (usernames, any case). The name is
 /// trimmed and 1–100 characters; unknown usernames are a 422 listing them.
 #[utoipa::path(post, path = "/chat/chat_rooms", tag = "chats", security(("bearer" = []), ("oauth2" = [])), request_body = NewRoom,
-    responses((status = 201, description = "The new room.", body = Room)))]
+    responses((status = 201, description = "The new room.", body = Room), (status = 429, body = ErrorBody)))]
 pub async fn create_room(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,7 +47,7 @@ pub async fn get_room(
 #[utoipa::path(patch, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A group room.")),
     request_body = RoomChange,
     responses((status = 200, description = "The room as it is now.", body = Room), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn update_room(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +73,7 @@ pub async fn directory(
 /// The caller joins an open room (already a member: unchanged). Its history so far counts as
 /// read. A private room the caller is not in: 404.
 #[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/join", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "An open room.")),
-    responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn join_room(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,7 +86,7 @@ pub async fn join_room(
 #[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/members", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
     request_body = Username,
     responses((status = 200, description = "The room.", body = Room), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,7 +101,7 @@ pub async fn add_member(
 #[utoipa::path(delete, path = "/chat/chat_rooms/{room_id}/members/{user_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
     params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to."), ("user_id" = i64, Path, description = "The member to remove.")),
     responses((status = 204, description = "Removed."), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,7 +124,7 @@ pub async fn list_private_chats(State(state): State<AppState>, caller: Caller) -
 /// it existed. Yourself: 422.
 #[utoipa::path(post, path = "/chat/private_chats", tag = "chats", security(("bearer" = []), ("oauth2" = [])), request_body = Username,
     responses((status = 201, description = "Created.", body = PrivateChat),
-        (status = 200, description = "It already existed.", body = PrivateChat), (status = 404, body = ErrorBody)))]
+        (status = 200, description = "It already existed.", body = PrivateChat), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn open_private_chat(
     State(state): State<AppState>,
     caller: Caller,

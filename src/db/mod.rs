@@ -33,6 +33,7 @@
 pub mod attachments;
 pub mod backup;
 pub mod invites;
+pub mod known_addresses;
 pub mod mentions;
 pub mod messages;
 pub mod migrate;

@@ -298,6 +298,16 @@ pub fn contacts_of(conn: &Connection, user_id: i64) -> Result<Vec<i64>, DbError>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Whether `a` and `b` are members of one room together (a group room or their private chat).
+pub fn share_a_room(conn: &Connection, a: i64, b: i64) -> Result<bool, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM room_members mine
+         JOIN room_members other ON other.room_id = mine.room_id AND other.user_id = ?2
+         WHERE mine.user_id = ?1)",
+    )?;
+    Ok(stmt.query_row([a, b], |r| r.get(0))?)
+}
+
 /// What removing a member did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Removal {

@@ -82,12 +82,12 @@ impl Admission {
 
     /// Count one `typing` event of `caller` (`--typing-rate`).
     pub fn typing(&self, caller: Caller) -> ApiResult<()> {
-        self.typing.hit(&caller.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })
+        self.typing.admit_user(caller.id)
     }
 
     /// Count one `get_online_users` of `caller` (`--online-users-rate`).
     pub fn online_users(&self, caller: Caller) -> ApiResult<()> {
-        self.online_users.hit(&caller.id.to_string()).map_err(|retry_after| ApiError::RateLimited { retry_after })
+        self.online_users.admit_user(caller.id)
     }
 }
 

@@ -23,9 +23,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+use crate::config::Rate;
 use crate::db::Db;
 use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::RateLimiter;
 use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
 use crate::metrics::Metrics;
 use crate::model::Attachment;
@@ -40,12 +42,17 @@ pub struct MediaRules {
     pub allowed: AllowedMedia,
     /// Store JPEG, PNG and WebP files with their EXIF and XMP metadata (else it is removed).
     pub keep_image_metadata: bool,
+    /// Uploads one user may start (`--upload-rate`). The quota bounds their bytes, not their
+    /// number: without it, tiny files would cost a file, a row and a commit each, without end.
+    pub upload_rate: Rate,
 }
 
 #[derive(Clone)]
 pub struct Media {
     db: Db,
     rules: Arc<MediaRules>,
+    /// `--upload-rate`, shared by every clone.
+    uploads: Arc<RateLimiter>,
     in_flight: InFlight,
     /// Bytes stored (`--metrics`).
     metrics: Metrics,
@@ -145,7 +152,8 @@ pub struct StoredFile {
 
 impl Media {
     pub fn new(db: Db, rules: MediaRules, metrics: Metrics) -> Media {
-        Media { db, rules: Arc::new(rules), in_flight: InFlight::default(), metrics }
+        let uploads = Arc::new(RateLimiter::new(rules.upload_rate));
+        Media { db, rules: Arc::new(rules), uploads, in_flight: InFlight::default(), metrics }
     }
 
     /// `--max-upload`.
@@ -163,9 +171,10 @@ impl Media {
         self.in_flight.bytes(uploader)
     }
 
-    /// Before any byte is read: the uploader's quota, less their uploads in progress, must have
-    /// room for one more.
+    /// Before any byte is read: the upload counts against `--upload-rate`, and the uploader's
+    /// quota, less their uploads in progress, must have room for one more.
     pub async fn begin(&self, uploader: i64) -> ApiResult<Allowance> {
+        self.uploads.admit_user(uploader)?;
         let used = self.db.read(move |conn| bytes_used(conn, uploader)).await?;
         fits(used.saturating_add(self.in_flight.bytes(uploader)), 1, self.rules.quota)?;
         Ok(Allowance { uploader, used })

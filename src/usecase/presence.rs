@@ -5,7 +5,9 @@
 //! go offline (`last_seen` is stored then); either way a `user_status` goes to everyone who
 //! shares a room with them, never to their own sockets. The realtime layer calls these functions
 //! when sockets come and go and emits what they return; REST reads the `online` flags through
-//! [`Presence::public`].
+//! [`Presence::public`]. Whoever shares no room with a user learns neither their `online` nor
+//! their `last_seen` from anywhere ([`Presence::hidden`]): not from `user_status`, not from the
+//! user search.
 //!
 //! The registry never fails open or shut: a poisoned lock goes on with its counts (see
 //! [`crate::sync`]).
@@ -133,6 +135,14 @@ impl Presence {
     /// `user` with its `online` flag set from the registry.
     pub fn public(&self, mut user: UserPublic) -> UserPublic {
         user.online = self.is_online(user.id);
+        user
+    }
+
+    /// `user` as someone who shares no room with them sees it: the same fields, without presence
+    /// (`online` false, `last_seen` null), since `user_status` never tells such a person either.
+    pub fn hidden(mut user: UserPublic) -> UserPublic {
+        user.online = false;
+        user.last_seen = None;
         user
     }
 }

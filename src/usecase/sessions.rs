@@ -9,24 +9,32 @@
 //!   (another address) logs in as usual;
 //! - failed logins per account over all addresses together (`--login-fail-account-rate`, 100
 //!   per 15 minutes), against guessing spread over many addresses. Once it is reached, the
-//!   account accepts logins only from addresses that logged into it successfully before
-//!   (remembered for 30 days, in memory): the owner's usual devices keep working, a new
-//!   address waits.
+//!   account accepts logins only from addresses that logged into it successfully before: the
+//!   owner's usual devices keep working, a new address waits.
 //!
 //! Failures count against the account however it was named (email or username, any case);
 //! logins that name no account count against the text typed. An unknown account costs the same
 //! password hash as a known one. A successful login clears its address's failures, not the
 //! account-wide count (the attack from elsewhere goes on).
+//!
+//! The known addresses are stored (`db::known_addresses`): kept in memory they were forgotten by
+//! a restart, and the next burst of strangers' failures locked the owner out with everyone else.
+//! Each account keeps its 20 newest, for 30 days; the lookup shares the read that finds the
+//! account, and a successful login writes only when its address is new or its row more than a
+//! day old, so the usual login adds no commit. The failure counts stay in memory on purpose: a
+//! restart forgets at most one window of them (15 minutes of guesses), while storing them would
+//! turn every wrong password, the one thing an attacker can send without limit from many
+//! addresses, into a write on the single writer.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::{Auth, Caller};
 use crate::config::Rate;
-use crate::db::{Db, DbError, users};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{self, Db, DbError, known_addresses, users};
+use crate::error::{ApiError, ApiResult, Chain};
 use crate::input::Login;
 use crate::limits::RateLimiter;
 use crate::model::{Token, User, UserPublic};
@@ -41,8 +49,11 @@ pub struct LoginRules {
 
 /// How long an address that logged into an account stays known to it.
 const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Known (account, address) pairs kept at most; past it, expired ones are swept, then all.
-const MAX_KNOWN: usize = 100_000;
+/// Addresses one account keeps: a phone, a laptop, a few networks each, with room to spare.
+const KNOWN_PER_ACCOUNT: usize = 20;
+/// A known address's login time is rewritten at most this often: a day's precision is plenty
+/// against 30 days, and most logins then write nothing.
+const REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 pub struct Sessions {
     db: Db,
@@ -50,8 +61,6 @@ pub struct Sessions {
     attempts_per_address: RateLimiter,
     failed_logins_per_account_address: RateLimiter,
     failed_logins_per_account: RateLimiter,
-    /// `account|address` pairs with a successful login, and when.
-    known_addresses: Mutex<HashMap<String, Instant>>,
 }
 
 impl Sessions {
@@ -62,7 +71,6 @@ impl Sessions {
             attempts_per_address: RateLimiter::new(rules.auth_rate),
             failed_logins_per_account_address: RateLimiter::new(rules.fail_rate),
             failed_logins_per_account: RateLimiter::new(rules.fail_account_rate),
-            known_addresses: Mutex::default(),
         }
     }
 
@@ -75,7 +83,18 @@ impl Sessions {
     /// Wrong email and wrong password get the same 401 after the same work.
     pub async fn login(&self, login: Login, address: IpAddr) -> ApiResult<Token> {
         let lookup = login.login.clone();
-        let user = self.db.read(move |conn| users::by_login(conn, &lookup)).await?;
+        let ip = address.to_string();
+        let (user, last_login) = self
+            .db
+            .read(move |conn| {
+                let user = users::by_login(conn, &lookup)?;
+                let last_login = match &user {
+                    Some(user) => known_addresses::last_login(conn, user.id, &ip)?,
+                    None => None,
+                };
+                Ok::<_, DbError>((user, last_login))
+            })
+            .await?;
         let account_key = match &user {
             Some(user) => format!("user:{}", user.id),
             None => format!("login:{}", login.login.to_lowercase()),
@@ -83,7 +102,9 @@ impl Sessions {
         let pair_key = format!("{account_key}|{address}");
         let limited = |retry_after| ApiError::RateLimited { retry_after };
         self.failed_logins_per_account_address.check(&pair_key).map_err(limited)?;
-        if !self.is_known(&pair_key) {
+        let now = time::OffsetDateTime::now_utc();
+        let known = last_login.as_deref().is_some_and(|at| at >= db::format_time(now - KNOWN_FOR).as_str());
+        if !known {
             self.failed_logins_per_account.check(&account_key).map_err(limited)?;
         }
         let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -91,7 +112,7 @@ impl Sessions {
         match user {
             Some(user) if password_ok && !user.disabled => {
                 self.failed_logins_per_account_address.reset(&pair_key);
-                self.remember(pair_key);
+                self.remember(user.id, address, last_login, now).await;
                 self.auth.issue_token(&user)
             }
             // The right password: whoever typed it owns the account and should hear why it is
@@ -108,19 +129,22 @@ impl Sessions {
         }
     }
 
-    fn is_known(&self, pair_key: &str) -> bool {
-        crate::sync::lock(&self.known_addresses).get(pair_key).is_some_and(|at| at.elapsed() < KNOWN_FOR)
-    }
-
-    fn remember(&self, pair_key: String) {
-        let mut known = crate::sync::lock(&self.known_addresses);
-        if known.len() >= MAX_KNOWN {
-            known.retain(|_, at| at.elapsed() < KNOWN_FOR);
-            if known.len() >= MAX_KNOWN {
-                known.clear();
-            }
+    /// `address` just logged into `user_id`: store it as known, unless it already is with a
+    /// login time less than a day old (`last_login`, as read before the password check). A
+    /// failed write costs the login nothing; the address is only not remembered this time.
+    async fn remember(&self, user_id: i64, address: IpAddr, last_login: Option<String>, now: time::OffsetDateTime) {
+        if last_login.is_some_and(|at| at >= db::format_time(now - REFRESH_AFTER)) {
+            return;
         }
-        known.insert(pair_key, Instant::now());
+        let (at, forget_before) = (db::format_time(now), db::format_time(now - KNOWN_FOR));
+        let ip = address.to_string();
+        let stored = self
+            .db
+            .write(move |conn| known_addresses::remember(conn, user_id, &ip, &at, &forget_before, KNOWN_PER_ACCOUNT))
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %Chain(&e), user = user_id, "could not remember the address of a login");
+        }
     }
 
     /// The caller a token names, if its signature, algorithm and expiry are good. Whether the

@@ -92,8 +92,10 @@ pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
 /// A server on the data in `dir` (e.g. what [`TestServer::stop`] returned, for a restart).
 ///
 /// Test defaults, applied before `configure`: `ServeArgs::default()` with the data under `dir`
-/// and the signup/login, failed-login, message, search, typing and online-users rate limits
-/// and the socket caps off, because tests create many accounts and sockets from 127.0.0.1.
+/// and every rate limit (signups and logins, failed logins, messages, searches, edits,
+/// reactions, read markers, room changes and creations, uploads, typing, online users) and the
+/// socket caps off, because tests create many accounts, rooms and sockets from 127.0.0.1 in a
+/// hurry.
 pub async fn spawn_in(dir: TempDir, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
     spawn_in_at(dir, "127.0.0.1:0".parse().expect("an address"), configure).await
 }
@@ -107,6 +109,12 @@ pub async fn spawn_in_at(dir: TempDir, addr: SocketAddr, configure: impl FnOnce(
         login_fail_account_rate: Rate::UNLIMITED,
         message_rate: Rate::UNLIMITED,
         search_rate: Rate::UNLIMITED,
+        edit_rate: Rate::UNLIMITED,
+        reaction_rate: Rate::UNLIMITED,
+        read_rate: Rate::UNLIMITED,
+        room_rate: Rate::UNLIMITED,
+        new_room_rate: Rate::UNLIMITED,
+        upload_rate: Rate::UNLIMITED,
         typing_rate: Rate::UNLIMITED,
         online_users_rate: Rate::UNLIMITED,
         max_sockets_per_user: 0,

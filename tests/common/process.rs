@@ -30,7 +30,8 @@ impl Deref for ServerProcess {
 }
 
 impl ServerProcess {
-    /// `natter serve --bind 127.0.0.1:0 --data-dir DATA --auth-rate 0 EXTRA...`, started in `data`,
+    /// `natter serve --bind 127.0.0.1:0 --data-dir DATA --auth-rate 0 EXTRA...` (and the caps and
+    /// bounds below at 0 unless EXTRA names them), started in `data`,
     /// once it has logged `natter is listening address=...`.
     pub async fn start(data: &Path, extra: &[&str]) -> ServerProcess {
         Self::start_with(data, extra, |_| {}).await
@@ -45,8 +46,18 @@ impl ServerProcess {
     ) -> ServerProcess {
         let data_dir = data.to_str().expect("UTF-8 temp path");
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--auth-rate", "0", "--data-dir", data_dir];
-        // Tests open many sockets from 127.0.0.1: no socket caps unless a test sets them.
-        for cap in ["--max-sockets-per-address", "--max-sockets-per-user"] {
+        // Tests open many sockets from 127.0.0.1 and write as fast as they can: no socket caps
+        // and no bounds on uploads and room changes unless a test sets them.
+        for cap in [
+            "--max-sockets-per-address",
+            "--max-sockets-per-user",
+            "--upload-rate",
+            "--room-rate",
+            "--new-room-rate",
+            "--edit-rate",
+            "--reaction-rate",
+            "--read-rate",
+        ] {
             if !extra.contains(&cap) {
                 args.extend_from_slice(&[cap, "0"]);
             }
