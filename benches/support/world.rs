@@ -49,7 +49,8 @@ pub fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
         let room = db
             .write_blocking(move |conn| {
                 let name = format!("room {n}");
-                let group = rooms::NewGroup { name: &name, topic: None, visibility: natter::model::Visibility::Private };
+                let group =
+                    rooms::NewGroup { name: &name, topic: None, visibility: natter::model::Visibility::Private };
                 rooms::create_group(conn, &group, Some(member_ids[0]), &member_ids)
             })
             .expect("room");
