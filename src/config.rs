@@ -331,7 +331,8 @@ pub struct ServeArgs {
     /// A write-ahead log larger than this is copied into the database at once.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub wal_limit: u64,
-    /// How long a request may take before it gets 500, e.g. 30s.
+    /// How long a request may take, e.g. 30s: one whose body is still arriving then gets 408
+    /// `request_timeout` (the connection is closed), one whose handler is still working 500.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// An upload whose body sends no byte for this long is cut off: 408, the connection closed,

@@ -137,3 +137,27 @@ async fn requests_hyper_cannot_parse_get_the_spec_error_body() {
         raw_answer(server.addr, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
+
+/// A request body that stops arriving is the client's doing: past `--request-timeout` it gets
+/// 408 `request_timeout` and the connection is closed, as a stalled upload does (it was 500
+/// `internal`, as if the server had failed).
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408_not_500() {
+    let server = common::spawn_with(|args| args.request_timeout = Duration::from_secs(1)).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\":",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let answer = String::from_utf8(read_until_closed(&mut tcp).await).expect("a text answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {answer:?}"));
+    let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+    println!("a stalled body was answered after {:?}: {head:?} {body}", started.elapsed());
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert_eq!(body["code"], "request_timeout", "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(head.to_ascii_lowercase().contains("\r\nconnection: close"), "{head}");
+}
+
