@@ -339,6 +339,15 @@ pub struct ServeArgs {
     /// its temporary file removed (uploads are exempt from --request-timeout).
     #[arg(long, default_value = "30s", value_parser = parse_nonzero_duration)]
     pub upload_idle_timeout: Duration,
+    /// The slowest an upload may arrive on average, e.g. 1KiB/s; one that falls further behind
+    /// it than --upload-idle-timeout is cut off like a stalled one (408, its temporary file
+    /// removed). 0 turns the bound off.
+    #[arg(long, default_value = "1KiB/s", value_parser = parse_byte_rate)]
+    pub upload_min_rate: ByteRate,
+    /// Uploads one user may be sending at once; past it an upload gets 429 `rate_limited` before
+    /// its body is read. 0 = no cap.
+    #[arg(long, default_value_t = 8)]
+    pub max_uploads_per_user: u32,
     /// How long a client has to send a request's headers (and finish a TLS handshake), counted
     /// from when the connection opens or its previous response was sent, so it also closes an
     /// idle keep-alive connection; slow-header (slowloris) connections are cut off. 0 = no bound.
@@ -389,6 +398,20 @@ impl Rate {
     pub const UNLIMITED: Rate = Rate { count: 0, per: Duration::from_secs(1) };
     pub fn is_unlimited(&self) -> bool {
         self.count == 0
+    }
+}
+
+/// A number of bytes per period (`--upload-min-rate`); `bytes == 0` means unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRate {
+    pub bytes: u64,
+    pub per: Duration,
+}
+
+impl ByteRate {
+    pub const UNLIMITED: ByteRate = ByteRate { bytes: 0, per: Duration::from_secs(1) };
+    pub fn is_unlimited(&self) -> bool {
+        self.bytes == 0
     }
 }
 
@@ -474,6 +497,27 @@ pub fn parse_room_name(text: &str) -> Result<String, String> {
         .map_err(|problem| format!("`{text}` is not a room name: it {problem}"))
 }
 
+/// `1KiB/s`, `60KiB/min`, `512B/s`, `1MB/10s`; `0` for no bound.
+pub fn parse_byte_rate(text: &str) -> Result<ByteRate, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(ByteRate::UNLIMITED);
+    }
+    let bad = || format!("`{text}` is not a byte rate; use e.g. 1KiB/s, 60KiB/min or 0");
+    let (size, per) = text.split_once('/').ok_or_else(bad)?;
+    let bytes = parse_size(size).map_err(|_| bad())?;
+    let per = per.trim();
+    let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(per)?
+    } else {
+        parse_duration(&format!("1{per}"))?
+    };
+    if per.is_zero() {
+        return Err(format!("`{text}` has a zero period"));
+    }
+    Ok(ByteRate { bytes, per })
+}
+
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
@@ -529,6 +573,18 @@ mod tests {
         assert_eq!(parse_rate("0"), Ok(Rate::UNLIMITED));
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("5/0s").is_err());
+    }
+
+    #[test]
+    fn byte_rates() {
+        assert_eq!(parse_byte_rate("1KiB/s"), Ok(ByteRate { bytes: 1024, per: Duration::from_secs(1) }));
+        assert_eq!(parse_byte_rate("60KiB/min"), Ok(ByteRate { bytes: 60 * 1024, per: Duration::from_secs(60) }));
+        assert_eq!(parse_byte_rate("1MB/10s"), Ok(ByteRate { bytes: 1_000_000, per: Duration::from_secs(10) }));
+        assert_eq!(parse_byte_rate("0"), Ok(ByteRate::UNLIMITED));
+        assert!(parse_byte_rate("0/s").is_ok_and(|r| r.is_unlimited()));
+        assert!(parse_byte_rate("fast").is_err());
+        assert!(parse_byte_rate("1KiB").is_err());
+        assert!(parse_byte_rate("1KiB/0s").is_err());
     }
 
     #[test]

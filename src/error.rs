@@ -38,8 +38,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{detail}")]
     Conflict { detail: String, field: &'static str },
-    /// The client's request body stopped arriving: an upload past `--upload-idle-timeout`, any
-    /// other body past `--request-timeout`.
+    /// The client's request body stopped arriving, or arrives too slowly: an upload past
+    /// `--upload-idle-timeout` or `--upload-min-rate`, any other body past `--request-timeout`.
     /// 408, and the connection is closed.
     #[error("{0}")]
     RequestTimeout(String),
