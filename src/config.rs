@@ -293,9 +293,16 @@ pub struct ServeArgs {
     /// Socket.IO connections one user may have open at once (tabs and devices); 0 = no cap.
     #[arg(long, default_value_t = 50)]
     pub max_sockets_per_user: u32,
-    /// Socket.IO connections one client address may have open at once; 0 = no cap.
+    /// Socket.IO connections one client address may have open at once, counted from the
+    /// WebSocket upgrade or the first long-polling request (before any CONNECT); past it the
+    /// handshake gets 429. 0 = no cap.
     #[arg(long, default_value_t = 500)]
     pub max_sockets_per_address: u32,
+    /// How long a new Socket.IO connection (WebSocket or long-polling session) has to complete
+    /// its Socket.IO CONNECT; one that has not by then is closed, so one that never
+    /// authenticates holds its connection no longer than this.
+    #[arg(long, default_value = "10s", value_parser = parse_nonzero_duration)]
+    pub handshake_timeout: Duration,
     /// Largest JSON request body.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
@@ -357,6 +364,11 @@ pub struct ServeArgs {
     /// kernel's queue until one closes. Keep it under the open-file limit (ulimit -n).
     #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// The part of --max-connections kept for plain HTTP requests (login, /healthz, the API,
+    /// uploads): Socket.IO WebSockets and long-polling requests may use only the rest, and get
+    /// 503 `unavailable` once it is taken. A count (500) or a share (10%); 0 keeps none.
+    #[arg(long, default_value = "10%", value_parser = parse_connection_share)]
+    pub http_reserve: ConnectionShare,
     /// How long shutdown waits for open connections before it closes them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -412,6 +424,23 @@ impl ByteRate {
     pub const UNLIMITED: ByteRate = ByteRate { bytes: 0, per: Duration::from_secs(1) };
     pub fn is_unlimited(&self) -> bool {
         self.bytes == 0
+    }
+}
+
+/// Part of a number of connections (`--http-reserve`): a count, or a percentage of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionShare {
+    Count(u32),
+    Percent(u8),
+}
+
+impl ConnectionShare {
+    /// The share of `total`: a percentage rounded up (10% of 15 is 2), never more than `total`.
+    pub fn of(&self, total: usize) -> usize {
+        match *self {
+            ConnectionShare::Count(n) => usize::try_from(n).unwrap_or(usize::MAX).min(total),
+            ConnectionShare::Percent(p) => (total.saturating_mul(usize::from(p))).div_ceil(100).min(total),
+        }
     }
 }
 
@@ -518,6 +547,22 @@ pub fn parse_byte_rate(text: &str) -> Result<ByteRate, String> {
     Ok(ByteRate { bytes, per })
 }
 
+/// `500` (connections) or `10%` (of --max-connections).
+pub fn parse_connection_share(text: &str) -> Result<ConnectionShare, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a number of connections or a percentage; use e.g. 500 or 10%");
+    match text.strip_suffix('%') {
+        Some(percent) => {
+            let percent: u8 = percent.trim().parse().map_err(|_| bad())?;
+            if percent > 100 {
+                return Err(format!("`{text}`: a share is at most 100%"));
+            }
+            Ok(ConnectionShare::Percent(percent))
+        }
+        None => text.parse().map(ConnectionShare::Count).map_err(|_| bad()),
+    }
+}
+
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
@@ -585,6 +630,20 @@ mod tests {
         assert!(parse_byte_rate("fast").is_err());
         assert!(parse_byte_rate("1KiB").is_err());
         assert!(parse_byte_rate("1KiB/0s").is_err());
+    }
+
+    #[test]
+    fn connection_shares() {
+        assert_eq!(parse_connection_share("10%"), Ok(ConnectionShare::Percent(10)));
+        assert_eq!(parse_connection_share("500"), Ok(ConnectionShare::Count(500)));
+        assert!(parse_connection_share("101%").is_err());
+        assert!(parse_connection_share("-1").is_err());
+        assert!(parse_connection_share("ten").is_err());
+        assert_eq!(ConnectionShare::Percent(10).of(10_000), 1_000);
+        assert_eq!(ConnectionShare::Percent(10).of(15), 2, "rounded up");
+        assert_eq!(ConnectionShare::Percent(10).of(2), 1);
+        assert_eq!(ConnectionShare::Percent(0).of(300), 0);
+        assert_eq!(ConnectionShare::Count(500).of(300), 300, "never more than the total");
     }
 
     #[test]
