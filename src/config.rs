@@ -316,9 +316,16 @@ pub struct ServeArgs {
     /// Socket.IO connections one user may have open at once (tabs and devices); 0 = no cap.
     #[arg(long, default_value_t = 50)]
     pub max_sockets_per_user: u32,
-    /// Socket.IO connections one client address may have open at once; 0 = no cap.
+    /// Socket.IO connections one client address may have open at once, counted from the
+    /// WebSocket upgrade or the first long-polling request (before any CONNECT); past it the
+    /// handshake gets 429. 0 = no cap.
     #[arg(long, default_value_t = 500)]
     pub max_sockets_per_address: u32,
+    /// How long a new Socket.IO connection (WebSocket or long-polling session) has to complete
+    /// its Socket.IO CONNECT; one that has not by then is closed, so one that never
+    /// authenticates holds its connection no longer than this.
+    #[arg(long, default_value = "10s", value_parser = parse_nonzero_duration)]
+    pub handshake_timeout: Duration,
     /// Largest JSON request body.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
@@ -354,13 +361,23 @@ pub struct ServeArgs {
     /// A write-ahead log larger than this is copied into the database at once.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub wal_limit: u64,
-    /// How long a request may take before it gets 500, e.g. 30s.
+    /// How long a request may take, e.g. 30s: one whose body is still arriving then gets 408
+    /// `request_timeout` (the connection is closed), one whose handler is still working 500.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// An upload whose body sends no byte for this long is cut off: 408, the connection closed,
     /// its temporary file removed (uploads are exempt from --request-timeout).
     #[arg(long, default_value = "30s", value_parser = parse_nonzero_duration)]
     pub upload_idle_timeout: Duration,
+    /// The slowest an upload may arrive on average, e.g. 1KiB/s; one that falls further behind
+    /// it than --upload-idle-timeout is cut off like a stalled one (408, its temporary file
+    /// removed). 0 turns the bound off.
+    #[arg(long, default_value = "1KiB/s", value_parser = parse_byte_rate)]
+    pub upload_min_rate: ByteRate,
+    /// Uploads one user may be sending at once; past it an upload gets 429 `rate_limited` before
+    /// its body is read. 0 = no cap.
+    #[arg(long, default_value_t = 8)]
+    pub max_uploads_per_user: u32,
     /// How long a client has to send a request's headers (and finish a TLS handshake), counted
     /// from when the connection opens or its previous response was sent, so it also closes an
     /// idle keep-alive connection; slow-header (slowloris) connections are cut off. 0 = no bound.
@@ -370,6 +387,11 @@ pub struct ServeArgs {
     /// kernel's queue until one closes. Keep it under the open-file limit (ulimit -n).
     #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// The part of --max-connections kept for plain HTTP requests (login, /healthz, the API,
+    /// uploads): Socket.IO WebSockets and long-polling requests may use only the rest, and get
+    /// 503 `unavailable` once it is taken. A count (500) or a share (10%); 0 keeps none.
+    #[arg(long, default_value = "10%", value_parser = parse_connection_share)]
+    pub http_reserve: ConnectionShare,
     /// How long shutdown waits for open connections before it closes them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -411,6 +433,37 @@ impl Rate {
     pub const UNLIMITED: Rate = Rate { count: 0, per: Duration::from_secs(1) };
     pub fn is_unlimited(&self) -> bool {
         self.count == 0
+    }
+}
+
+/// A number of bytes per period (`--upload-min-rate`); `bytes == 0` means unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRate {
+    pub bytes: u64,
+    pub per: Duration,
+}
+
+impl ByteRate {
+    pub const UNLIMITED: ByteRate = ByteRate { bytes: 0, per: Duration::from_secs(1) };
+    pub fn is_unlimited(&self) -> bool {
+        self.bytes == 0
+    }
+}
+
+/// Part of a number of connections (`--http-reserve`): a count, or a percentage of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionShare {
+    Count(u32),
+    Percent(u8),
+}
+
+impl ConnectionShare {
+    /// The share of `total`: a percentage rounded up (10% of 15 is 2), never more than `total`.
+    pub fn of(&self, total: usize) -> usize {
+        match *self {
+            ConnectionShare::Count(n) => usize::try_from(n).unwrap_or(usize::MAX).min(total),
+            ConnectionShare::Percent(p) => (total.saturating_mul(usize::from(p))).div_ceil(100).min(total),
+        }
     }
 }
 
@@ -496,6 +549,43 @@ pub fn parse_room_name(text: &str) -> Result<String, String> {
         .map_err(|problem| format!("`{text}` is not a room name: it {problem}"))
 }
 
+/// `1KiB/s`, `60KiB/min`, `512B/s`, `1MB/10s`; `0` for no bound.
+pub fn parse_byte_rate(text: &str) -> Result<ByteRate, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(ByteRate::UNLIMITED);
+    }
+    let bad = || format!("`{text}` is not a byte rate; use e.g. 1KiB/s, 60KiB/min or 0");
+    let (size, per) = text.split_once('/').ok_or_else(bad)?;
+    let bytes = parse_size(size).map_err(|_| bad())?;
+    let per = per.trim();
+    let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(per)?
+    } else {
+        parse_duration(&format!("1{per}"))?
+    };
+    if per.is_zero() {
+        return Err(format!("`{text}` has a zero period"));
+    }
+    Ok(ByteRate { bytes, per })
+}
+
+/// `500` (connections) or `10%` (of --max-connections).
+pub fn parse_connection_share(text: &str) -> Result<ConnectionShare, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a number of connections or a percentage; use e.g. 500 or 10%");
+    match text.strip_suffix('%') {
+        Some(percent) => {
+            let percent: u8 = percent.trim().parse().map_err(|_| bad())?;
+            if percent > 100 {
+                return Err(format!("`{text}`: a share is at most 100%"));
+            }
+            Ok(ConnectionShare::Percent(percent))
+        }
+        None => text.parse().map(ConnectionShare::Count).map_err(|_| bad()),
+    }
+}
+
 /// `30/min`, `5/s`, `10/15min`, `100/h`; `0` for no bound.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
@@ -551,6 +641,32 @@ mod tests {
         assert_eq!(parse_rate("0"), Ok(Rate::UNLIMITED));
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("5/0s").is_err());
+    }
+
+    #[test]
+    fn byte_rates() {
+        assert_eq!(parse_byte_rate("1KiB/s"), Ok(ByteRate { bytes: 1024, per: Duration::from_secs(1) }));
+        assert_eq!(parse_byte_rate("60KiB/min"), Ok(ByteRate { bytes: 60 * 1024, per: Duration::from_secs(60) }));
+        assert_eq!(parse_byte_rate("1MB/10s"), Ok(ByteRate { bytes: 1_000_000, per: Duration::from_secs(10) }));
+        assert_eq!(parse_byte_rate("0"), Ok(ByteRate::UNLIMITED));
+        assert!(parse_byte_rate("0/s").is_ok_and(|r| r.is_unlimited()));
+        assert!(parse_byte_rate("fast").is_err());
+        assert!(parse_byte_rate("1KiB").is_err());
+        assert!(parse_byte_rate("1KiB/0s").is_err());
+    }
+
+    #[test]
+    fn connection_shares() {
+        assert_eq!(parse_connection_share("10%"), Ok(ConnectionShare::Percent(10)));
+        assert_eq!(parse_connection_share("500"), Ok(ConnectionShare::Count(500)));
+        assert!(parse_connection_share("101%").is_err());
+        assert!(parse_connection_share("-1").is_err());
+        assert!(parse_connection_share("ten").is_err());
+        assert_eq!(ConnectionShare::Percent(10).of(10_000), 1_000);
+        assert_eq!(ConnectionShare::Percent(10).of(15), 2, "rounded up");
+        assert_eq!(ConnectionShare::Percent(10).of(2), 1);
+        assert_eq!(ConnectionShare::Percent(0).of(300), 0);
+        assert_eq!(ConnectionShare::Count(500).of(300), 300, "never more than the total");
     }
 
     #[test]

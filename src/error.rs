@@ -38,8 +38,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{detail}")]
     Conflict { detail: String, field: &'static str },
-    /// The client stopped sending a request body (`--upload-idle-timeout`): 408, and the
-    /// connection is closed.
+    /// The client's request body stopped arriving, or arrives too slowly: an upload past
+    /// `--upload-idle-timeout` or `--upload-min-rate`, any other body past `--request-timeout`.
+    /// 408, and the connection is closed.
     #[error("{0}")]
     RequestTimeout(String),
     #[error("{0}")]

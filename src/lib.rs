@@ -95,8 +95,8 @@ pub struct App {
     pub state: AppState,
     /// The storage engine, drained by [`serve`] on shutdown (tests read it directly).
     pub db: Db,
-    /// The whole HTTP stack: Router → CORS (only with `--cors-origin`) → owned handshake copies
-    /// → Socket.IO → trailing-slash normalisation → the REST router. Socket.IO sits outside the
+    /// The whole HTTP stack: Router → CORS (only with `--cors-origin`) → Socket.IO admission
+    /// → owned handshake copies → Socket.IO → trailing-slash normalisation → the REST router. Socket.IO sits outside the
     /// normalisation; the copies sit right in front of it, inside the outer Router, so that they
     /// can also drop the Router's `OriginalUri` (which would pin hyper's read buffer) and URL
     /// params. CORS covers the whole port, Socket.IO's long-polling included.
@@ -167,11 +167,20 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         (Some(cert), Some(key)) => Some(Arc::new(server::tls::Tls::load(cert, key)?)),
         _ => None,
     };
+    let max_connections = config.max_connections as usize;
+    let reserve = config.http_reserve.of(max_connections);
+    if reserve >= max_connections {
+        return Err(format!(
+            "--http-reserve keeps all {max_connections} of --max-connections for plain HTTP and none for Socket.IO; \
+             lower it or raise --max-connections"
+        ));
+    }
     let listen = server::Options {
         tls,
         trusted: server::client::TrustedProxies::new(config.trust_proxy.clone()),
         header_timeout: config.header_timeout,
-        max_connections: config.max_connections as usize,
+        max_connections,
+        long_lived: max_connections - reserve,
         connections: Arc::default(),
     };
     let (events, event_stream) = Events::channel();
@@ -212,6 +221,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 allowed: config.allowed_media.clone(),
                 keep_image_metadata: config.keep_image_metadata,
                 upload_rate: config.upload_rate,
+                max_uploads_per_user: config.max_uploads_per_user,
+                idle_timeout: config.upload_idle_timeout,
+                min_rate: config.upload_min_rate,
             },
             metrics.clone(),
         ),
@@ -231,7 +243,11 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     }));
     let (socket_layer, io) = realtime::layer(&state);
     let rest = NormalizePathLayer::trim_trailing_slash().layer(api::routes(state.clone()));
-    let service = axum::Router::new().fallback_service(rest).layer(socket_layer).layer(realtime::OwnedHandshakeLayer);
+    let service = axum::Router::new()
+        .fallback_service(rest)
+        .layer(socket_layer)
+        .layer(realtime::OwnedHandshakeLayer)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), realtime::admit));
     let service = match api::cors(&state.config.cors_origin) {
         Some(cors) => service.layer(cors),
         None => service,

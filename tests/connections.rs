@@ -137,3 +137,208 @@ async fn requests_hyper_cannot_parse_get_the_spec_error_body() {
         raw_answer(server.addr, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
+
+/// A request body that stops arriving is the client's doing: past `--request-timeout` it gets
+/// 408 `request_timeout` and the connection is closed, as a stalled upload does (it was 500
+/// `internal`, as if the server had failed).
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408_not_500() {
+    let server = common::spawn_with(|args| args.request_timeout = Duration::from_secs(1)).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\":",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let answer = String::from_utf8(read_until_closed(&mut tcp).await).expect("a text answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {answer:?}"));
+    let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+    println!("a stalled body was answered after {:?}: {head:?} {body}", started.elapsed());
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert_eq!(body["code"], "request_timeout", "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(head.to_ascii_lowercase().contains("\r\nconnection: close"), "{head}");
+}
+
+// ---- Socket.IO connections that never CONNECT ----
+
+/// The result of opening `/socket.io/?EIO=4&transport=websocket` from 127.0.0.1 and sending
+/// nothing: the open WebSocket, or the refusal's status and JSON body.
+async fn open_websocket(
+    addr: std::net::SocketAddr,
+) -> Result<tokio_tungstenite::WebSocketStream<TcpStream>, (u16, serde_json::Value)> {
+    use tokio_tungstenite::tungstenite::{Error, client::IntoClientRequest};
+    let request = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket").into_client_request().unwrap();
+    let opening = async {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tokio_tungstenite::client_async(request, tcp).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), opening).await {
+        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Err(Error::Http(response))) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+            Err((response.status().as_u16(), json))
+        }
+        Ok(Err(e)) => panic!("the WebSocket handshake failed: {e}"),
+        // Waiting in the kernel's queue: every connection the server allows is taken.
+        Err(_) => Err((0, serde_json::Value::Null)),
+    }
+}
+
+/// Open `count` WebSockets that never CONNECT: those accepted, and the statuses of the others.
+async fn hold_websockets(
+    addr: std::net::SocketAddr,
+    count: usize,
+) -> (Vec<tokio_tungstenite::WebSocketStream<TcpStream>>, Vec<(u16, serde_json::Value)>) {
+    let (mut held, mut refused) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        match open_websocket(addr).await {
+            Ok(ws) => held.push(ws),
+            Err((0, _)) => break,
+            Err(refusal) => refused.push(refusal),
+        }
+    }
+    (held, refused)
+}
+
+/// Whether `GET /healthz` answers 200 within 5 s on a fresh connection.
+async fn healthz_answers(server: &common::TestServer) -> bool {
+    let fresh = reqwest::Client::builder().no_proxy().build().unwrap();
+    let request = fresh.get(server.url("/healthz")).timeout(Duration::from_secs(5)).send();
+    matches!(request.await, Ok(response) if response.status() == 200)
+}
+
+/// One address opening WebSockets and never sending the Socket.IO CONNECT filled every
+/// connection slot (10,026 open files at 10,000 sockets) and `/healthz` took 20 s. Now it counts
+/// against `--max-sockets-per-address` from the upgrade, and the server stays reachable.
+#[tokio::test]
+async fn one_address_cannot_fill_the_server_with_sockets_that_never_connect() {
+    let server = common::spawn_with(|args| {
+        args.max_connections = 300;
+        args.max_sockets_per_address = 50;
+        // Long enough that none is closed while the test holds them.
+        args.handshake_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let (held, refused) = hold_websockets(server.addr, 300).await;
+    let answered = healthz_answers(&server).await;
+    println!(
+        "--max-connections 300, --max-sockets-per-address 50: {} pre-CONNECT WebSockets held, {} refused, /healthz answered: {answered}",
+        held.len(),
+        refused.len()
+    );
+    assert!(answered, "/healthz did not answer while one address held {} sockets that never connected", held.len());
+    assert_eq!(held.len(), 50, "one address held more sockets than --max-sockets-per-address");
+    assert_eq!(refused.len(), 250);
+    for (status, body) in &refused {
+        assert_eq!((*status, body["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    }
+    // Another address is not affected.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        server.addr
+    ))
+    .unwrap();
+    tokio_tungstenite::client_async(request, tcp).await.expect("a socket from 127.0.0.2");
+    // Closing makes room again, once the server has seen the close.
+    drop(held);
+    let deadline = Instant::now() + common::TIMEOUT;
+    while server.state.admission.sessions_from("127.0.0.1".parse().unwrap()) != 0 {
+        assert!(Instant::now() < deadline, "closed sockets still count against their address");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    open_websocket(server.addr).await.expect("a socket once the others closed");
+}
+
+/// With the per-address cap off (or many addresses), realtime connections may take only
+/// `--max-connections` less `--http-reserve`: the rest get 503, and plain HTTP keeps its share.
+#[tokio::test]
+async fn plain_http_keeps_its_reserve_when_websockets_take_the_rest() {
+    let server = common::spawn_with(|args| {
+        args.max_connections = 300;
+        args.handshake_timeout = Duration::from_secs(60);
+    })
+    .await;
+    // Made before the sockets take their share (logging in is tried after), on a connection
+    // that is closed before they do: every connection is the test's to count.
+    let signup = common::Api::new(server.addr);
+    assert_eq!(signup.try_signup("alice").await.0, 201);
+    drop(signup);
+    let deadline = Instant::now() + common::TIMEOUT;
+    while !server.state.connections.is_empty() {
+        assert!(Instant::now() < deadline, "the signup's connection stays open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (held, refused) = hold_websockets(server.addr, 300).await;
+    let answered = healthz_answers(&server).await;
+    println!(
+        "--max-connections 300, no per-address cap: {} pre-CONNECT WebSockets held, {} refused, /healthz answered: {answered}",
+        held.len(),
+        refused.len()
+    );
+    assert!(answered, "/healthz did not answer while {} WebSockets were open", held.len());
+    assert_eq!(held.len(), 270, "the default --http-reserve is 10% of --max-connections");
+    assert_eq!(refused.len(), 30);
+    for (status, body) in &refused {
+        assert_eq!((*status, body["code"].as_str()), (503, Some("unavailable")), "{body}");
+    }
+    let fresh = common::Api::new(server.addr);
+    let (status, body) = fresh.login("alice", common::PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A socket that never sends its CONNECT, or whose CONNECT was refused, is closed after
+/// `--handshake-timeout` (socketioxide's default was 45 s), and stops counting against its
+/// address; so does a long-polling session.
+#[tokio::test]
+async fn sessions_that_do_not_connect_are_closed_after_the_handshake_timeout() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = common::spawn_with(|args| args.handshake_timeout = Duration::from_secs(1)).await;
+    let localhost = "127.0.0.1".parse().unwrap();
+    let silent = open_websocket(server.addr).await.expect("a WebSocket");
+    let mut refused = open_websocket(server.addr).await.expect("a WebSocket");
+    refused.send(Message::text(r#"40{"token":"not a token"}"#)).await.unwrap();
+    let polling = server.http.get(server.url("/socket.io/?EIO=4&transport=polling")).send().await.unwrap();
+    assert_eq!(polling.status(), 200);
+    let open = polling.text().await.unwrap();
+    let sid = open.split("\"sid\":\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a sid").to_string();
+    let started = Instant::now();
+
+    // Each WebSocket sees its open packet (and the refused one its connect_error), then the end.
+    let until_closed = |mut ws: tokio_tungstenite::WebSocketStream<TcpStream>| async move {
+        let mut texts = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Err(_) => return (texts, None),
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return (texts, Some(started.elapsed())),
+                Ok(Some(Ok(Message::Text(text)))) => texts.push(text.to_string()),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    };
+    let ((silent_texts, silent_closed), (refused_texts, refused_closed)) =
+        tokio::join!(until_closed(silent), until_closed(refused));
+    println!(
+        "--handshake-timeout 1s: silent socket closed after {silent_closed:?}, refused one after {refused_closed:?}"
+    );
+    assert!(silent_texts.first().is_some_and(|t| t.starts_with('0')), "{silent_texts:?}");
+    assert!(refused_texts.iter().any(|t| t.starts_with("44")), "{refused_texts:?}");
+    for closed in [silent_closed, refused_closed] {
+        let closed = closed.expect("the server closed the socket within 10 s");
+        assert!(closed < Duration::from_secs(5), "{closed:?}");
+    }
+    // The polling session is gone too.
+    let deadline = Instant::now() + common::TIMEOUT;
+    while server.state.admission.sessions_from(localhost) != 0 {
+        assert!(Instant::now() < deadline, "closed sessions still count against their address");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let poll = server.http.get(server.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))).send().await;
+    assert_eq!(poll.unwrap().status(), 400, "the polling session outlived the handshake timeout");
+}

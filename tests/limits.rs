@@ -276,10 +276,24 @@ async fn open_sockets_are_capped_per_user_and_per_address() {
         }
     };
 
-    // 127.0.0.1 holds alice's two; bob gets the third, not a fourth.
+    // 127.0.0.1 holds alice's two, once the refused attempts' connections have closed (a
+    // session counts against its address from its first request until its connection closes,
+    // CONNECT or not).
+    let localhost: IpAddr = "127.0.0.1".parse().expect("ip");
+    while server.state.admission.sessions_from(localhost) != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{} sessions", server.state.admission.sessions_from(localhost));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Bob gets the third, not a fourth: that one is refused at the WebSocket handshake, before
+    // it is a session, with the SPEC's 429.
     let _bob1 = connect(&server, &bob).await;
     match sio::connect_token(&server.base, &bob.token).await {
-        Err(sio::ConnectError::Refused(data)) => assert_eq!(data, refused),
+        Err(sio::ConnectError::Ws(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("JSON");
+            assert_eq!(body["code"], "rate_limited", "{body}");
+            assert!(response.headers().contains_key("retry-after"), "{:?}", response.headers());
+        }
         Ok(_) => panic!("a fourth socket from 127.0.0.1 was accepted"),
         Err(e) => panic!("unexpected: {e}"),
     }

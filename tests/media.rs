@@ -1054,3 +1054,95 @@ async fn peak_memory_does_not_grow_with_the_upload() {
     assert!(after_upload < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB upload");
     assert!(after_download < before + 32 * 1024, "peak RSS grew by more than 32 MiB during a 100 MiB download");
 }
+
+// ---- Uploads in progress: how many, and how slow ----
+
+/// One account cannot hold more than `--max-uploads-per-user` uploads open: each holds a
+/// connection and a temporary file, and 9,990 of them, a byte every 20 s, took 19,998 of the
+/// server's 20,000 file descriptors.
+#[tokio::test]
+async fn uploads_in_progress_are_capped_per_user() {
+    let server = spawn_with(|args| {
+        args.max_uploads_per_user = 2;
+        // The held uploads must not be cut off while the test looks at them.
+        args.upload_idle_timeout = Duration::from_secs(600);
+    })
+    .await;
+    let (alice, _) = server.signup("alice").await;
+    let (bob, _) = server.signup("bob").await;
+    let dir = media_dir(&server);
+    let mut one = RawUpload::start(&server, &alice, 2000).await;
+    let mut two = RawUpload::start(&server, &alice, 2000).await;
+    one.send(&[b'a'; 1000]).await;
+    two.send(&[b'b'; 1000]).await;
+    let streaming = || media_files(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
+    eventually("both uploads are streaming", || streaming() == 2).await;
+
+    // A third, complete and small, is refused before its body is read.
+    let request = server
+        .request(Method::POST, UPLOAD, Some(&alice))
+        .multipart(Form::new().part("file", Part::bytes(text()).file_name("third.txt")));
+    let (status, headers, body) = common::send(request).await;
+    assert_error(status, &body, 429, "rate_limited");
+    let retry_after: u64 = header(&headers, reqwest::header::RETRY_AFTER).parse().expect("Retry-After in seconds");
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_eq!(streaming(), 2, "the refused upload left no file");
+    // Per user: bob uploads.
+    upload_ok(&server, &bob, text(), "bob.txt").await;
+
+    // Once one of alice's is stored, she may start another.
+    one.send(&[b'a'; 1000]).await;
+    let (status, stored) = one.finish().await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    upload_ok(&server, &alice, text(), "after.txt").await;
+    two.send(&[b'b'; 1000]).await;
+    let (status, body) = two.finish().await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// An upload that keeps sending, but too little (a byte every 250 ms, never idle for the
+/// `--upload-idle-timeout` of 2 s), is cut off once it falls 2 s behind `--upload-min-rate`.
+#[tokio::test]
+async fn an_upload_slower_than_the_minimum_rate_is_cut_off() {
+    let server = spawn_with(|args| {
+        args.upload_idle_timeout = Duration::from_secs(2);
+        args.upload_min_rate = natter::config::ByteRate { bytes: 1024, per: Duration::from_secs(1) };
+    })
+    .await;
+    let (token, _) = server.signup("alice").await;
+    let dir = media_dir(&server);
+    let mut upload = RawUpload::start(&server, &token, 10_000).await;
+    let started = Instant::now();
+    // More than the rate at first, so that the temporary file exists (the multipart reader
+    // holds back a boundary's length), then a trickle.
+    upload.send(&[b'a'; 200]).await;
+    eventually("the upload is streaming", || media_files(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
+    let (mut read, mut write) = upload.stream.split();
+    let trickle = async {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if write.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut answer = Vec::new();
+    let answered = async {
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut read, &mut answer).await;
+    };
+    tokio::select! {
+        () = answered => {}
+        () = trickle => panic!("an upload at 4 bytes a second was still being received after 10 s"),
+    }
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    println!("an upload at 4 B/s (minimum 1 KiB/s, idle timeout 2 s) was cut off after {elapsed:?}");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("\r\nconnection: close"), "{head}");
+    let body: Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(body["code"], "request_timeout", "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("slower than"), "{body}");
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    eventually("the temporary file is removed", || media_files(&dir).is_empty()).await;
+}

@@ -17,7 +17,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::time::timeout_at;
 use tokio_util::io::ReaderStream;
 
 use super::extract::AuthUser;
@@ -50,13 +53,13 @@ const SERVE_CHUNK: usize = 64 * 1024;
 
 /// Upload one file, as the multipart part `file`. Its type is decided from its bytes
 /// (`--allowed-media`, else 415); at most `--max-upload` (else 413), within the uploader's
-/// `--media-quota` (else 413).
+/// `--media-quota` (else 413), and at most `--max-uploads-per-user` at once (else 429).
 #[utoipa::path(post, path = "/chat/upload_media", tag = "media", security(("bearer" = []), ("oauth2" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, description = "The stored file, to send as a message's `attachment_id`.", body = Attachment),
-        (status = 408, description = "The body stopped arriving for `--upload-idle-timeout`.", body = ErrorBody),
+        (status = 408, description = "The body stopped arriving for `--upload-idle-timeout`, or fell behind `--upload-min-rate`.", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 429, description = "Past `--upload-rate`, or the caller already has `--max-uploads-per-user` uploads in progress (`Retry-After`).", body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -73,18 +76,14 @@ pub async fn upload(
         }
     })?;
     let allowance = media.begin(user.id).await?;
-    // Every read of the body must bring something within `--upload-idle-timeout`: a client that
-    // stops sending is cut off (408, connection closed) and its temporary file and quota
-    // reservation go with the dropped upload.
-    let idle = state.config.upload_idle_timeout;
-    let stalled = || {
-        ApiError::RequestTimeout(format!(
-            "The upload sent nothing for {} seconds; it was abandoned.",
-            idle.as_secs_f64()
-        ))
-    };
+    // Every read of the body must bring something within `--upload-idle-timeout`, and the bytes
+    // must keep up with `--upload-min-rate` (the use case's `Pace`): a client that stops or
+    // trickles is cut off (408, connection closed) and its temporary file, quota reservation
+    // and place among its uploads in progress go with the dropped upload.
+    let mut pace = media.pace(Instant::now());
     let mut field = loop {
-        let next = tokio::time::timeout(idle, multipart.next_field()).await.map_err(|_| stalled())?;
+        let next = timeout_at(pace.deadline().into(), multipart.next_field()).await.map_err(|_| pace.expired())?;
+        pace.received(0, Instant::now());
         match next.map_err(|e| multipart_error(e, media))? {
             Some(field) if field.name() == Some("file") => break field,
             Some(_) => continue,
@@ -97,8 +96,9 @@ pub async fn upload(
     };
     let mut upload = media.start(allowance, field.file_name().unwrap_or("")).await?;
     loop {
-        let next = tokio::time::timeout(idle, field.chunk()).await.map_err(|_| stalled())?;
+        let next = timeout_at(pace.deadline().into(), field.chunk()).await.map_err(|_| pace.expired())?;
         let Some(chunk) = next.map_err(|e| multipart_error(e, media))? else { break };
+        pace.received(chunk.len() as u64, Instant::now());
         upload.push(&chunk).await?;
     }
     let attachment = media.finish(upload).await?;

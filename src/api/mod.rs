@@ -9,13 +9,12 @@ pub mod messages;
 pub mod observe;
 pub mod ops;
 pub mod rooms;
-
-use std::time::Duration;
+pub mod timeout;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -77,7 +76,7 @@ pub fn routes(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout::request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outside the timeout and the panic catcher, so their 500s get the charset too.
         .layer(middleware::map_response(json_charset))
@@ -118,20 +117,6 @@ async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} does not accept {}.", uri.path(), method))
-}
-
-/// `--request-timeout`: a request still running after it gets the SPEC's 500. Uploads are
-/// exempt: a 10 MiB file over a slow link legitimately takes longer, and `--max-upload` bounds it.
-async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit: Duration = state.config.request_timeout;
-    let path = request.uri().path().to_string();
-    if path.starts_with("/chat/upload_media") {
-        return next.run(request).await;
-    }
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::internal(format!("request to {path} timed out after {limit:?}")).into_response(),
-    }
 }
 
 /// `--cors-origin`, for the whole port (REST and Socket.IO's long-polling alike). Only with the

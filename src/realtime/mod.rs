@@ -14,10 +14,8 @@ pub mod delivery;
 pub mod handshake;
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use crate::server::client::ClientAddr;
 use axum::http::header::AUTHORIZATION;
 use serde_json::{Map, Value, json};
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
@@ -34,7 +32,7 @@ use crate::model::{MessageDeleted, RoomRemoved};
 use crate::usecase::chat::{ChatEvent, EventStream};
 use crate::usecase::presence::StatusNotice;
 
-pub use handshake::OwnedHandshakeLayer;
+pub use handshake::{OwnedHandshakeLayer, admit};
 
 /// Who a socket speaks for: its token's caller and name. Kept small on purpose: every idle
 /// socket carries one (the account itself is re-read by each use case).
@@ -42,8 +40,6 @@ pub use handshake::OwnedHandshakeLayer;
 struct SocketUser {
     caller: Caller,
     username: Arc<str>,
-    /// The client address its connection counts against (`--max-sockets-per-address`).
-    address: IpAddr,
 }
 
 /// A refused connection. Its `connect_error` data is `{"message": <the error's code>}`:
@@ -80,6 +76,11 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         // to about the frame, from 256 B to 512 B (17.2 → 16.9 KB per idle socket measured). It
         // also caps each read syscall; 128 B measured no slower in the senders bench.
         .ws_read_buffer_size(128)
+        // socketioxide's own connect timeout closes a session that has not joined a namespace in
+        // time, WebSocket or long-polling alike, and is cancelled by a successful CONNECT only:
+        // one refused (a bad token) is closed at the same deadline. Its default of 45 s let
+        // one address hold thousands of sessions that never authenticated (`handshake`).
+        .connect_timeout(state.config.handshake_timeout)
         .with_state(state.clone())
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
@@ -130,9 +131,9 @@ async fn authenticate(
         s.join(new);
     }
     // Last, after everything that can fail: a counted socket always reaches `on_disconnect`.
-    let address = client_address(&s);
-    state.admission.open_socket(user_id, address)?;
-    s.extensions.insert(SocketUser { caller, username: user.username.into(), address });
+    // (Its address was counted when its session began: `handshake::admit`.)
+    state.admission.open_socket(user_id)?;
+    s.extensions.insert(SocketUser { caller, username: user.username.into() });
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
     if state.presence.connect(user_id) {
@@ -140,12 +141,6 @@ async fn authenticate(
         s.extensions.insert(CameOnline(user.last_seen));
     }
     Ok(())
-}
-
-/// The client address of the handshake request (behind a `--trust-proxy`, the address the
-/// proxy names; see [`ClientAddr`]).
-fn client_address(s: &SocketRef) -> IpAddr {
-    ClientAddr::of(&s.req_parts().extensions).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientAddr(address)| address)
 }
 
 fn user_room(id: i64) -> String {
@@ -171,7 +166,7 @@ async fn on_connect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
 async fn on_disconnect(s: SocketRef, State(state): State<AppState>, io: SocketIo) {
     state.memory.note_freed();
     let Some(user) = s.extensions.get::<SocketUser>() else { return };
-    state.admission.socket_closed(user.caller.id, user.address);
+    state.admission.socket_closed(user.caller.id);
     if let Some(notice) = state.presence.disconnect(user.caller.id, &user.username).await.transpose() {
         announce(&io, &state, notice);
     }

@@ -11,6 +11,20 @@
 //!
 //! Shutdown: stop accepting, ask every connection to finish its current request and close
 //! (hyper's graceful shutdown), and return once all have; `crate::serve` bounds that wait.
+//!
+//! `--max-connections` is one semaphore taken before `accept`, so a full server leaves newcomers
+//! in the kernel's queue; per connection the loop adds one small allocation (its share, below)
+//! and each request one extension. Inside it,
+//! connections held for long by one request (a WebSocket, a long-poll) may take only part of
+//! the permits: every request carries a [`ConnectionShare`] through which the layer that
+//! recognises such a request takes a long-lived permit (or refuses it), held for the request or,
+//! once the connection is upgraded, until the connection closes. The rest, `--http-reserve`, is
+//! left for plain requests. Why: WebSockets that never sent a Socket.IO CONNECT filled every
+//! slot (10,000 of them, from one address, and `/healthz` took 20 s; at `--max-connections 300`
+//! all 300, and `/healthz` got no answer). With the default 10% reserve, 270 of 300 are taken
+//! and `/healthz` and login answer: plain requests always find a slot realtime clients cannot
+//! take. A new connection's kind is not known when it is accepted, so the reserve is enforced
+//! when its request says what it is, not in this loop.
 
 pub mod client;
 mod protocol_errors;
@@ -20,7 +34,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -56,6 +70,9 @@ pub struct Options {
     /// `--max-connections`: open connections at once, upgraded WebSockets included; the
     /// listener stops accepting (the kernel queues newcomers) until one closes.
     pub max_connections: usize,
+    /// Of those, how many may be held by long-lived requests at once (`--max-connections` less
+    /// `--http-reserve`), taken through each request's [`ConnectionShare`].
+    pub long_lived: usize,
     /// Every accepted connection is registered here with a kill switch (beneath TLS), so the
     /// realtime layer can cut the one a slow Socket.IO client came in on.
     pub connections: Arc<Connections>,
@@ -70,6 +87,7 @@ struct Shared {
 /// and return when the last one has closed.
 pub async fn serve(listener: TcpListener, router: axum::Router, options: Options, signal: impl Future<Output = ()>) {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let long_lived = Arc::new(Semaphore::new(options.long_lived));
     let shared = Arc::new(Shared { router, options });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a receiver; `closed()` resolves when the last one is dropped.
@@ -99,9 +117,11 @@ pub async fn serve(listener: TcpListener, router: axum::Router, options: Options
         let shared = shared.clone();
         let stop = stop_rx.clone();
         let open = open_rx.clone();
-        let tcp = Counted { io: shared.options.connections.wrap(tcp, peer), _permit: permit };
+        let kept = Arc::new(Kept::default());
+        let share = ConnectionShare { kept: Arc::downgrade(&kept), long_lived: long_lived.clone() };
+        let tcp = Counted { io: shared.options.connections.wrap(tcp, peer), _permit: permit, _kept: kept };
         tokio::spawn(async move {
-            connection(tcp, peer, &shared, stop).await;
+            connection(tcp, peer, share, &shared, stop).await;
             drop(open);
         });
     }
@@ -125,12 +145,13 @@ async fn accept_error(e: std::io::Error) {
 async fn connection(
     tcp: Counted<Killable<TcpStream>>,
     peer: SocketAddr,
+    share: ConnectionShare,
     shared: &Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     tracing::trace!(%peer, "connection accepted");
     match &shared.options.tls {
-        None => http(tcp, peer, false, shared, stop).await,
+        None => http(tcp, peer, false, share, shared, stop).await,
         Some(tls) => {
             let limit = Some(shared.options.header_timeout).filter(|t| !t.is_zero()).unwrap_or(Duration::MAX);
             let handshake = tokio::time::timeout(limit, tls.acceptor().accept(tcp));
@@ -142,15 +163,21 @@ async fn connection(
                 },
                 _ = stop.wait_for(|stopping| *stopping) => return,
             };
-            http(stream, peer, true, shared, stop).await;
+            http(stream, peer, true, share, shared, stop).await;
         }
     }
 }
 
 /// Serve HTTP/1.1 on one connection until it closes, or until shutdown once its current
 /// request is answered.
-async fn http<I>(io: I, peer: SocketAddr, tls: bool, shared: &Arc<Shared>, mut stop: watch::Receiver<bool>)
-where
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    share: ConnectionShare,
+    shared: &Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let per_request = shared.clone();
@@ -159,6 +186,7 @@ where
         let client = per_request.options.trusted.client(peer.ip(), tls, request.headers());
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(client);
+        request.extensions_mut().insert(share.clone());
         let router = per_request.router.clone();
         async move {
             let mut response = match router.oneshot(request).await {
@@ -198,11 +226,52 @@ where
     }
 }
 
+/// A request's way to its connection's part of `--max-connections`, in its extensions.
+///
+/// A request that will hold its connection for long (a WebSocket upgrade, a long-poll) takes a
+/// [`LongLived`] permit first; none free means the long-lived share is used up and the request
+/// should be refused, which leaves the `--http-reserve` to plain requests.
+#[derive(Clone)]
+pub struct ConnectionShare {
+    /// What the connection keeps until it closes. Weak: only the connection's I/O ([`Counted`])
+    /// owns it, so a request (or a handshake's request parts that socketioxide keeps) can never
+    /// keep it alive past the connection.
+    kept: Weak<Kept>,
+    long_lived: Arc<Semaphore>,
+}
+
+/// Whatever an upgraded connection holds until it closes: its long-lived permit, and what the
+/// layers above count against it (a Socket.IO session's place under its address's cap).
+type Kept = Mutex<Vec<Box<dyn Send>>>;
+
+/// One of the long-lived permits; given back when dropped.
+pub struct LongLived {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ConnectionShare {
+    /// A long-lived permit, if one is free.
+    pub fn long_lived(&self) -> Option<LongLived> {
+        self.long_lived.clone().try_acquire_owned().ok().map(|permit| LongLived { _permit: permit })
+    }
+
+    /// Keep `held` (a [`LongLived`] permit, a count's guard) until this connection closes: it was
+    /// upgraded, and from now on it belongs to the upgraded stream rather than to any request.
+    /// Dropped at once if the connection is already gone.
+    pub fn keep_until_closed(&self, held: impl Send + 'static) {
+        if let Some(kept) = self.kept.upgrade() {
+            crate::sync::lock(&kept).push(Box::new(held));
+        }
+    }
+}
+
 /// A connection that holds one `--max-connections` permit for as long as it is open: through
 /// TLS and hyper, and after a WebSocket upgrade inside engineioxide, until the stream is dropped.
+/// An upgraded one also holds its long-lived permit ([`ConnectionShare::keep_until_closed`]).
 struct Counted<I> {
     io: I,
     _permit: OwnedSemaphorePermit,
+    _kept: Arc<Kept>,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Counted<I> {

@@ -1,9 +1,16 @@
 //! Admission: how much one user or one client address may open and ask of the realtime layer.
 //!
 //! - Open sockets are capped per user (`--max-sockets-per-user`: tabs and devices, not an
-//!   unbounded number of them) and per client address (`--max-sockets-per-address`: one machine
-//!   cannot hold the whole server's memory and file descriptors). A socket over either cap is
-//!   refused at connect with `connect_error` `{"message": "rate_limited"}`.
+//!   unbounded number of them), counted from the Socket.IO CONNECT, which is when the user is
+//!   known; a socket over the cap is refused with `connect_error` `{"message": "rate_limited"}`.
+//! - Open sessions are capped per client address (`--max-sockets-per-address`: one machine
+//!   cannot hold the whole server's memory and file descriptors), counted from the session's
+//!   first request, the WebSocket upgrade or the first long-polling request, whether or not it
+//!   ever sends a CONNECT. Counting only connected sockets let one address open 10,000
+//!   WebSockets, never CONNECT, and hold every connection the server had; now the one past the
+//!   cap is refused before it is a session (429 `rate_limited`), and `--handshake-timeout`
+//!   closes those that never CONNECT. A session is counted by a [`SessionSlot`] that the
+//!   transport keeps for the session's life.
 //! - `typing` (`--typing-rate`) and `get_online_users` (`--online-users-rate`) are bounded per
 //!   user like `chat_message` (`--message-rate`, in the chat use case, shared with REST posts):
 //!   each is a broadcast or a database read per event, so a flood from one socket would cost
@@ -16,7 +23,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::auth::Caller;
 use crate::config::Rate;
@@ -34,50 +41,67 @@ pub struct AdmissionRules {
 
 pub struct Admission {
     rules: AdmissionRules,
-    open: Mutex<OpenSockets>,
+    per_user: Mutex<HashMap<i64, u32>>,
+    per_address: Arc<Mutex<HashMap<IpAddr, u32>>>,
     typing: RateLimiter,
     online_users: RateLimiter,
 }
 
-#[derive(Default)]
-struct OpenSockets {
-    per_user: HashMap<i64, u32>,
-    per_address: HashMap<IpAddr, u32>,
+/// One open session from an address, counted against `--max-sockets-per-address` until dropped.
+pub struct SessionSlot {
+    per_address: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    address: IpAddr,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        decrement(&mut crate::sync::lock(&self.per_address), self.address);
+    }
 }
 
 impl Admission {
     pub fn new(rules: AdmissionRules) -> Admission {
         Admission {
             rules,
-            open: Mutex::default(),
+            per_user: Mutex::default(),
+            per_address: Arc::default(),
             typing: RateLimiter::new(rules.typing_rate),
             online_users: RateLimiter::new(rules.online_users_rate),
         }
     }
 
-    /// Count one more open socket for `user` from `address`, unless either is at its cap. Every
-    /// `Ok` must be matched by one [`Admission::socket_closed`].
-    pub fn open_socket(&self, user: i64, address: IpAddr) -> ApiResult<()> {
-        let mut open = crate::sync::lock(&self.open);
-        let at_cap = |count: Option<&u32>, cap: u32| cap != 0 && count.copied().unwrap_or(0) >= cap;
-        if at_cap(open.per_user.get(&user), self.rules.max_sockets_per_user) {
+    /// Count one more session from `address`, unless it is at `--max-sockets-per-address`; the
+    /// count goes down when the slot is dropped.
+    pub fn open_session(&self, address: IpAddr) -> ApiResult<SessionSlot> {
+        let mut per_address = crate::sync::lock(&self.per_address);
+        if at_cap(per_address.get(&address), self.rules.max_sockets_per_address) {
+            return Err(too_many("Too many open connections from this address."));
+        }
+        *per_address.entry(address).or_insert(0) += 1;
+        Ok(SessionSlot { per_address: self.per_address.clone(), address })
+    }
+
+    /// Sessions open from `address` now.
+    pub fn sessions_from(&self, address: IpAddr) -> u32 {
+        crate::sync::lock(&self.per_address).get(&address).copied().unwrap_or(0)
+    }
+
+    /// Count one more open socket for `user`, unless the user is at its cap. Every `Ok` must be
+    /// matched by one [`Admission::socket_closed`].
+    pub fn open_socket(&self, user: i64) -> ApiResult<()> {
+        let mut per_user = crate::sync::lock(&self.per_user);
+        if at_cap(per_user.get(&user), self.rules.max_sockets_per_user) {
             return Err(too_many(
                 "This account has too many open connections; close one (another tab or device) first.",
             ));
         }
-        if at_cap(open.per_address.get(&address), self.rules.max_sockets_per_address) {
-            return Err(too_many("Too many open connections from this address."));
-        }
-        *open.per_user.entry(user).or_insert(0) += 1;
-        *open.per_address.entry(address).or_insert(0) += 1;
+        *per_user.entry(user).or_insert(0) += 1;
         Ok(())
     }
 
     /// One socket counted by [`Admission::open_socket`] closed.
-    pub fn socket_closed(&self, user: i64, address: IpAddr) {
-        let mut open = crate::sync::lock(&self.open);
-        decrement(&mut open.per_user, user);
-        decrement(&mut open.per_address, address);
+    pub fn socket_closed(&self, user: i64) {
+        decrement(&mut crate::sync::lock(&self.per_user), user);
     }
 
     /// Count one `typing` event of `caller` (`--typing-rate`).
@@ -89,6 +113,10 @@ impl Admission {
     pub fn online_users(&self, caller: Caller) -> ApiResult<()> {
         self.online_users.admit_user(caller.id)
     }
+}
+
+fn at_cap(count: Option<&u32>, cap: u32) -> bool {
+    cap != 0 && count.copied().unwrap_or(0) >= cap
 }
 
 fn too_many(detail: &'static str) -> ApiError {
@@ -124,26 +152,35 @@ mod tests {
         let admission = Admission::new(rules(2, 3));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        admission.open_socket(1, a).unwrap();
-        admission.open_socket(1, b).unwrap();
-        assert!(admission.open_socket(1, a).is_err(), "user 1 is at 2");
-        admission.open_socket(2, a).unwrap();
-        admission.open_socket(3, a).unwrap();
-        assert!(admission.open_socket(4, a).is_err(), "address a is at 3");
-        admission.socket_closed(2, a);
-        admission.open_socket(4, a).unwrap();
-        admission.socket_closed(1, b);
-        admission.open_socket(1, b).unwrap();
-        let open = admission.open.lock().unwrap();
-        assert_eq!(open.per_user.get(&2), None, "a count that reaches zero is forgotten");
+        admission.open_socket(1).unwrap();
+        admission.open_socket(1).unwrap();
+        assert!(admission.open_socket(1).is_err(), "user 1 is at 2");
+        admission.open_socket(2).unwrap();
+        admission.socket_closed(1);
+        admission.open_socket(1).unwrap();
+        admission.socket_closed(2);
+        assert_eq!(admission.per_user.lock().unwrap().get(&2), None, "a count that reaches zero is forgotten");
+
+        let first = admission.open_session(a).unwrap();
+        let _second = admission.open_session(a).unwrap();
+        let _third = admission.open_session(a).unwrap();
+        assert!(admission.open_session(a).is_err(), "address a is at 3");
+        let _other = admission.open_session(b).expect("address b has its own");
+        drop(first);
+        assert_eq!(admission.sessions_from(a), 2);
+        let _fourth = admission.open_session(a).expect("a closed session makes room");
     }
 
     #[test]
     fn zero_is_no_cap() {
         let admission = Admission::new(rules(0, 0));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut slots = Vec::new();
         for _ in 0..10_000 {
-            admission.open_socket(1, a).unwrap();
+            admission.open_socket(1).unwrap();
+            slots.push(admission.open_session(a).unwrap());
         }
+        drop(slots);
+        assert_eq!(admission.sessions_from(a), 0);
     }
 }

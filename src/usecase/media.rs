@@ -11,6 +11,15 @@
 //! at every chunk, and again inside the database write, where writes are serialised, so two
 //! concurrent uploads cannot both slip under it.
 //!
+//! Uploads in progress are bounded per user, in number and in pace, because each one holds a
+//! connection and a temporary file (two file descriptors) for as long as its body takes: one
+//! account that held 9,990 uploads open, each sending a byte every 20 seconds (under
+//! `--upload-idle-timeout`), took 19,998 of the process's 20,000 descriptors and every accept
+//! and file open failed with "Too many open files". Now [`Media::begin`] refuses an upload past
+//! `--max-uploads-per-user` (429 before its body is read), and [`Pace`] cuts one that falls
+//! behind `--upload-min-rate` (408, like a stalled one): one account holds at most that many
+//! pairs of descriptors, each for a bounded time.
+//!
 //! Bytes still arriving count too: every chunk is reserved against the uploader's quota
 //! ([`InFlight`]) before it is written to the temporary file, and the reservation is released
 //! when the upload is recorded or given up. Without that, eight uploads that each send 1 MB and
@@ -20,10 +29,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::config::Rate;
+use crate::config::{ByteRate, Rate};
 use crate::db::Db;
 use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
@@ -33,7 +43,8 @@ use crate::metrics::Metrics;
 use crate::model::Attachment;
 
 /// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
-/// `--allowed-media`, `--keep-image-metadata`).
+/// `--allowed-media`, `--keep-image-metadata`), and how uploads may arrive
+/// (`--max-uploads-per-user`, `--upload-idle-timeout`, `--upload-min-rate`).
 #[derive(Debug, Clone)]
 pub struct MediaRules {
     pub dir: PathBuf,
@@ -45,6 +56,12 @@ pub struct MediaRules {
     /// Uploads one user may start (`--upload-rate`). The quota bounds their bytes, not their
     /// number: without it, tiny files would cost a file, a row and a commit each, without end.
     pub upload_rate: Rate,
+    /// Uploads one user may be sending at once; 0 = no cap.
+    pub max_uploads_per_user: u32,
+    /// The longest an upload's body may send nothing.
+    pub idle_timeout: Duration,
+    /// The slowest an upload may arrive on average (it may fall `idle_timeout` behind).
+    pub min_rate: ByteRate,
 }
 
 #[derive(Clone)]
@@ -54,6 +71,7 @@ pub struct Media {
     /// `--upload-rate`, shared by every clone.
     uploads: Arc<RateLimiter>,
     in_flight: InFlight,
+    uploading: Uploading,
     /// Bytes stored (`--metrics`).
     metrics: Metrics,
 }
@@ -63,6 +81,115 @@ pub struct Allowance {
     uploader: i64,
     /// Bytes of the uploader's earlier uploads.
     used: u64,
+    /// Its place among the uploader's uploads in progress, held until it is stored or given up.
+    slot: UploadSlot,
+}
+
+/// Uploads in progress, per uploader (`--max-uploads-per-user`).
+#[derive(Clone, Default)]
+struct Uploading(Arc<Mutex<HashMap<i64, u32>>>);
+
+impl Uploading {
+    /// One more upload for `uploader`, unless `cap` (0 = none) are in progress already.
+    fn enter(&self, uploader: i64, cap: u32) -> ApiResult<UploadSlot> {
+        let mut map = crate::sync::lock(&self.0);
+        let count = map.entry(uploader).or_insert(0);
+        if cap != 0 && *count >= cap {
+            tracing::debug!(user = uploader, cap, "upload refused: too many in progress");
+            // An upload in progress may take minutes; a second is as good a guess as any, and a
+            // refusal costs one short request.
+            return Err(ApiError::RateLimited { retry_after: 1 });
+        }
+        *count += 1;
+        Ok(UploadSlot { uploading: self.clone(), uploader })
+    }
+
+    fn leave(&self, uploader: i64) {
+        let mut map = crate::sync::lock(&self.0);
+        if let Some(count) = map.get_mut(&uploader) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                map.remove(&uploader);
+            }
+        }
+    }
+
+    fn count(&self, uploader: i64) -> u32 {
+        crate::sync::lock(&self.0).get(&uploader).copied().unwrap_or(0)
+    }
+}
+
+/// One upload in progress; given back when dropped (stored, refused, cut off, or the client
+/// went away).
+struct UploadSlot {
+    uploading: Uploading,
+    uploader: i64,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        self.uploading.leave(self.uploader);
+    }
+}
+
+/// When an upload's next bytes must have arrived: within `--upload-idle-timeout` of the last
+/// ones, and no later than the minimum rate (`--upload-min-rate`) allows.
+///
+/// The rate is kept as a deadline that every byte moves on by the time it buys at that rate
+/// (1 KiB buys a second at 1 KiB/s), never more than the idle timeout ahead of now: an upload
+/// may run ahead of the rate and then pause, or fall behind it, by at most that much. An average
+/// over the whole upload would let a client bank a fast start and then trickle for hours; a
+/// deadline with bounded credit cannot be banked. Starting with the idle timeout's worth of
+/// credit, a client sending a byte every 20 s (0.05 B/s) is cut off at the idle timeout's end,
+/// and one at or above the rate never is.
+pub struct Pace {
+    idle: Duration,
+    min_rate: ByteRate,
+    /// When the last bytes (or the part's headers) arrived.
+    last: Instant,
+    /// When the minimum rate runs out, given the bytes so far.
+    due: Instant,
+}
+
+impl Pace {
+    fn new(idle: Duration, min_rate: ByteRate, now: Instant) -> Pace {
+        Pace { idle, min_rate, last: now, due: now + idle }
+    }
+
+    /// When the next bytes must have arrived by.
+    pub fn deadline(&self) -> Instant {
+        let idle = self.last + self.idle;
+        if self.min_rate.is_unlimited() { idle } else { idle.min(self.due) }
+    }
+
+    /// `bytes` arrived at `now` (0 for a part's headers: the idle timer starts again, the rate
+    /// earns nothing).
+    pub fn received(&mut self, bytes: u64, now: Instant) {
+        self.last = now;
+        if self.min_rate.is_unlimited() || bytes == 0 {
+            return;
+        }
+        let nanos = self.min_rate.per.as_nanos().saturating_mul(u128::from(bytes)) / u128::from(self.min_rate.bytes);
+        let bought = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        self.due = self.due.checked_add(bought).unwrap_or(now + self.idle).min(now + self.idle);
+    }
+
+    /// The 408 for an upload whose [`Pace::deadline`] passed: stalled, or too slow.
+    pub fn expired(&self) -> ApiError {
+        let idle = self.last + self.idle;
+        if self.min_rate.is_unlimited() || idle <= self.due {
+            ApiError::RequestTimeout(format!(
+                "The upload sent nothing for {} seconds; it was abandoned.",
+                self.idle.as_secs_f64()
+            ))
+        } else {
+            ApiError::RequestTimeout(format!(
+                "The upload arrived slower than the minimum of {} bytes per {} seconds; it was abandoned.",
+                self.min_rate.bytes,
+                self.min_rate.per.as_secs_f64()
+            ))
+        }
+    }
 }
 
 /// Bytes of uploads being received, per uploader: they count against the quota as much as the
@@ -120,6 +247,8 @@ impl Drop for Reservation {
 pub struct Upload {
     rules: Arc<MediaRules>,
     uploader: i64,
+    /// Held until the upload is stored or given up (`store` keeps it to the end).
+    _slot: UploadSlot,
     /// Bytes of the uploader's stored files when the upload began.
     used: u64,
     reservation: Reservation,
@@ -153,7 +282,24 @@ pub struct StoredFile {
 impl Media {
     pub fn new(db: Db, rules: MediaRules, metrics: Metrics) -> Media {
         let uploads = Arc::new(RateLimiter::new(rules.upload_rate));
-        Media { db, rules: Arc::new(rules), uploads, in_flight: InFlight::default(), metrics }
+        Media {
+            db,
+            rules: Arc::new(rules),
+            uploads,
+            in_flight: InFlight::default(),
+            uploading: Uploading::default(),
+            metrics,
+        }
+    }
+
+    /// The pace an upload starting `now` must keep (`--upload-idle-timeout`, `--upload-min-rate`).
+    pub fn pace(&self, now: Instant) -> Pace {
+        Pace::new(self.rules.idle_timeout, self.rules.min_rate, now)
+    }
+
+    /// Uploads of `uploader` in progress (`--max-uploads-per-user`).
+    pub fn uploads_in_progress(&self, uploader: i64) -> u32 {
+        self.uploading.count(uploader)
     }
 
     /// `--max-upload`.
@@ -171,13 +317,15 @@ impl Media {
         self.in_flight.bytes(uploader)
     }
 
-    /// Before any byte is read: the upload counts against `--upload-rate`, and the uploader's
-    /// quota, less their uploads in progress, must have room for one more.
+    /// Before any byte is read: the upload counts against `--upload-rate`, the uploader may not
+    /// have `--max-uploads-per-user` uploads in progress already (429), and their quota, less
+    /// their uploads in progress, must have room for one more.
     pub async fn begin(&self, uploader: i64) -> ApiResult<Allowance> {
         self.uploads.admit_user(uploader)?;
+        let slot = self.uploading.enter(uploader, self.rules.max_uploads_per_user)?;
         let used = self.db.read(move |conn| bytes_used(conn, uploader)).await?;
         fits(used.saturating_add(self.in_flight.bytes(uploader)), 1, self.rules.quota)?;
-        Ok(Allowance { uploader, used })
+        Ok(Allowance { uploader, used, slot })
     }
 
     /// Open the temporary file for an upload named `filename` by the client (kept only as
@@ -187,6 +335,7 @@ impl Media {
         Ok(Upload {
             rules: self.rules.clone(),
             uploader: allowance.uploader,
+            _slot: allowance.slot,
             used: allowance.used,
             reservation: Reservation { in_flight: self.in_flight.clone(), uploader: allowance.uploader, bytes: 0 },
             filename: media::sanitize_filename(filename),
@@ -400,4 +549,71 @@ fn quota_exceeded(used: u64, quota: u64) -> ApiError {
         "Media quota exceeded: your uploads (those in progress included) already take {used} of your {quota} \
          bytes, and this file does not fit in the rest."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KIB_PER_S: ByteRate = ByteRate { bytes: 1024, per: Duration::from_secs(1) };
+
+    #[test]
+    fn a_trickle_is_cut_at_the_idle_timeout_however_often_it_sends() {
+        let start = Instant::now();
+        let idle = Duration::from_secs(30);
+        let mut pace = Pace::new(idle, KIB_PER_S, start);
+        // A byte every 20 s: never idle for 30 s, but each byte buys a millisecond.
+        for n in 1..=2u64 {
+            let now = start + Duration::from_secs(20 * n);
+            if now >= pace.deadline() {
+                break;
+            }
+            pace.received(1, now);
+        }
+        let cut = pace.deadline().duration_since(start);
+        assert!(cut < Duration::from_millis(30_010), "cut off after {cut:?}");
+        assert!(pace.expired().detail().contains("slower than"), "{}", pace.expired().detail());
+    }
+
+    #[test]
+    fn an_upload_at_the_rate_runs_ahead_by_the_idle_timeout_at_most() {
+        let start = Instant::now();
+        let idle = Duration::from_secs(30);
+        let mut pace = Pace::new(idle, KIB_PER_S, start);
+        // 1 KiB a second for 10 minutes: never cut.
+        for second in 1..=600u64 {
+            let now = start + Duration::from_secs(second);
+            assert!(now < pace.deadline(), "cut off at {second} s");
+            pace.received(1024, now);
+        }
+        // 10 MiB at once buys no more than the idle timeout.
+        let now = start + Duration::from_secs(601);
+        pace.received(10 << 20, now);
+        assert_eq!(pace.deadline(), now + idle);
+        assert!(pace.expired().detail().contains("sent nothing"), "{}", pace.expired().detail());
+    }
+
+    #[test]
+    fn without_a_minimum_rate_only_the_idle_timeout_counts() {
+        let start = Instant::now();
+        let idle = Duration::from_secs(30);
+        let mut pace = Pace::new(idle, ByteRate::UNLIMITED, start);
+        for n in 1..=100u64 {
+            let now = start + Duration::from_secs(20 * n);
+            assert!(now < pace.deadline());
+            pace.received(1, now);
+        }
+    }
+
+    #[test]
+    fn uploads_in_progress_are_capped_per_uploader() {
+        let uploading = Uploading::default();
+        let one = uploading.enter(1, 2).unwrap();
+        let _two = uploading.enter(1, 2).unwrap();
+        assert!(matches!(uploading.enter(1, 2), Err(ApiError::RateLimited { .. })));
+        let _other = uploading.enter(2, 2).expect("another uploader has their own");
+        drop(one);
+        let _three = uploading.enter(1, 2).expect("a finished upload makes room");
+        assert!(uploading.enter(1, 0).is_ok(), "0 = no cap");
+    }
 }
