@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{Http, reader_with_rooms};
-use natter::db::{Db, DbError, DbOptions};
+use natter::storage::db::{Db, DbError, DbOptions};
 use support::{Server, percentile, process_cpu_seconds};
 
 #[path = "support/http.rs"]
@@ -45,7 +45,7 @@ fn fill_room(db: &Db, room_id: i64, sender: i64, count: i64) {
             let mut react = conn.prepare_cached(
                 "INSERT INTO reactions (room_id, message_id, emoji, user_id, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let now = natter::db::now();
+            let now = natter::storage::db::now();
             let mut recent = [0i64; 3];
             for i in first..first + n {
                 let reply_to = (i % 5 == 0 && recent[0] > 0).then_some(recent[0]);

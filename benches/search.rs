@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{Http, reader_with_rooms};
-use natter::db::{Db, DbError, DbOptions};
+use natter::storage::db::{Db, DbError, DbOptions};
 use serde_json::json;
 use support::{Server, percentile, serve_has_flag};
 
@@ -122,7 +122,7 @@ fn fill_room(db: &Db, room_id: i64, sender: i64, count: i64) {
             let mut insert = conn.prepare_cached(
                 "INSERT INTO messages (room_id, sender_id, content, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let now = natter::db::now();
+            let now = natter::storage::db::now();
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ first as u64);
             for i in first..first + n {
                 insert.execute((room_id, sender, text(i, count, &mut rng, &zipf, &words), &now))?;

@@ -1,6 +1,6 @@
 //! Storage benchmark: group commit against one transaction per message.
 //!
-//! Mode A ("group commit") is the real engine: `natter::db::Db` with `DbOptions::default()`,
+//! Mode A ("group commit") is the real engine: `natter::storage::db::Db` with `DbOptions::default()`,
 //! N tokio tasks each appending messages through `db.write(...)` as fast as their answers come
 //! back. Mode B ("one transaction per message") is what the engine would be without group
 //! commit: one plain `rusqlite::Connection` with the same schema and the same pragmas
@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use natter::db::{Db, DbError, DbOptions};
+use natter::storage::db::{Db, DbError, DbOptions};
 use rusqlite::{Connection, params};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -97,7 +97,7 @@ struct Target {
 }
 
 fn insert_fixtures(conn: &Connection) -> rusqlite::Result<Target> {
-    let now = natter::db::now();
+    let now = natter::storage::db::now();
     conn.execute(INSERT_USER, [&now])?;
     let sender_id = conn.last_insert_rowid();
     conn.execute(INSERT_ROOM, [&now])?;
@@ -138,7 +138,7 @@ async fn run_group_commit(dir: &Path, writers: usize, secs: Duration) -> Result<
             let mut seq = 0u64;
             while Instant::now() < deadline {
                 let content = format!("message {seq} from writer {task}");
-                let at = natter::db::now();
+                let at = natter::storage::db::now();
                 let called = Instant::now();
                 db.write(move |conn| {
                     conn.prepare_cached(INSERT_MESSAGE)?.execute(params![
@@ -197,7 +197,7 @@ async fn run_txn_per_message(dir: &Path, writers: usize, secs: Duration) -> Resu
             let mut seq = 0u64;
             while Instant::now() < deadline {
                 let content = format!("message {seq} from writer {task}");
-                let at = natter::db::now();
+                let at = natter::storage::db::now();
                 let conn = conn.clone();
                 let called = Instant::now();
                 tokio::task::spawn_blocking(move || {

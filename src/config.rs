@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::input::units::{MAX_DURATION_SECS, parse_duration, parse_nonzero_duration, parse_size};
+pub use crate::usecase::accounts::Registration;
+pub use crate::usecase::limits::{ByteRate, Rate};
+
 #[derive(Debug, Parser)]
 #[command(name = "natter", version, about = "A self-hosted chat server in one binary")]
 #[command(args_conflicts_with_subcommands = true)]
@@ -161,6 +165,10 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// Where the data lives, as the rest of natter takes it.
+    pub fn dir(&self) -> crate::storage::data_dir::DataDir {
+        crate::storage::data_dir::DataDir { dir: self.data_dir.clone(), db: self.db_path(), media: self.media_path() }
+    }
     pub fn db_path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(|| self.data_dir.join("natter.db"))
     }
@@ -188,13 +196,18 @@ impl DataArgs {
     }
 }
 
-/// Who may sign up (`--registration`); `GET /healthz` says which, for the web UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Registration {
-    Open,
-    Invite,
-    Closed,
+/// `--registration`'s values: the use case's own [`Registration`], named for the command line.
+impl ValueEnum for Registration {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Registration::Open, Registration::Invite, Registration::Closed]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            Registration::Open => "open",
+            Registration::Invite => "invite",
+            Registration::Closed => "closed",
+        }))
+    }
 }
 
 /// How log lines are written (`--log-format`).
@@ -223,8 +236,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub media_quota: u64,
     /// Allowed upload types, comma-separated: png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text.
-    #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text", value_parser = crate::media::AllowedMedia::parse)]
-    pub allowed_media: crate::media::AllowedMedia,
+    #[arg(long, default_value = "png,jpeg,gif,webp,pdf,mp4,webm,mp3,ogg,text", value_parser = crate::storage::media_folder::AllowedMedia::parse)]
+    pub allowed_media: crate::storage::media_folder::AllowedMedia,
     /// Store JPEG, PNG and WebP uploads with their EXIF and XMP metadata (where and when a photo
     /// was taken, the camera, the owner) as they were sent. By default it is removed, pixels
     /// untouched and orientation kept.
@@ -422,34 +435,6 @@ impl Default for ServeArgs {
     }
 }
 
-/// A bound of `count` events per `per`; `count == 0` means unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Rate {
-    pub const UNLIMITED: Rate = Rate { count: 0, per: Duration::from_secs(1) };
-    pub fn is_unlimited(&self) -> bool {
-        self.count == 0
-    }
-}
-
-/// A number of bytes per period (`--upload-min-rate`); `bytes == 0` means unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteRate {
-    pub bytes: u64,
-    pub per: Duration,
-}
-
-impl ByteRate {
-    pub const UNLIMITED: ByteRate = ByteRate { bytes: 0, per: Duration::from_secs(1) };
-    pub fn is_unlimited(&self) -> bool {
-        self.bytes == 0
-    }
-}
-
 /// Part of a number of connections (`--http-reserve`): a count, or a percentage of the total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionShare {
@@ -465,62 +450,6 @@ impl ConnectionShare {
             ConnectionShare::Percent(p) => (total.saturating_mul(usize::from(p))).div_ceil(100).min(total),
         }
     }
-}
-
-/// The longest duration any flag or request may give: 100 years. Longer ones overflow the clocks
-/// they are added to (`Instant::now() + d` panics; a token's `iat + ttl` wraps), so they are
-/// refused where they are parsed (found by the property tests, `tests/fuzz_props.rs`).
-pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86400;
-
-/// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds; at most 100 years.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 15m, 24h or 7d"))?;
-    let too_long = || format!("`{text}` is too long; the longest is 100 years (36500d)");
-    let seconds = match unit.trim() {
-        "ms" if n <= MAX_DURATION_SECS * 1000 => return Ok(Duration::from_millis(n)),
-        "ms" => return Err(too_long()),
-        "" | "s" | "sec" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => {
-            return Err(format!("`{text}` has an unknown unit; use ms, s, m, h or d"));
-        }
-    };
-    n.checked_mul(seconds).filter(|s| *s <= MAX_DURATION_SECS).map(Duration::from_secs).ok_or_else(too_long)
-}
-
-/// A duration that must not be zero (a timeout of nothing would refuse everything).
-pub fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
-    if duration.is_zero() {
-        return Err(format!("`{text}` must be longer than zero"));
-    }
-    Ok(duration)
-}
-
-/// `1048576`, `512KiB`, `10MiB`, `1GiB`, `10MB` (decimal), `10M` (binary).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size; use e.g. 10MiB, 512KiB or 1048576"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => {
-            return Err(format!("`{text}` has an unknown unit; use B, KiB, MiB or GiB"));
-        }
-    };
-    n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// `http://host[:port][/path]` or `https://...`, without a trailing slash, query or fragment:
@@ -545,7 +474,7 @@ pub fn parse_room_name(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Ok(String::new());
     }
-    crate::validate::display_name(text, crate::usecase::chat::MAX_ROOM_NAME_CHARS)
+    crate::input::validate::display_name(text, crate::usecase::chat::MAX_ROOM_NAME_CHARS)
         .map_err(|problem| format!("`{text}` is not a room name: it {problem}"))
 }
 
@@ -610,29 +539,6 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("15min"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("lots").is_err());
-        assert!(parse_duration("3 weeks").is_err());
-        assert_eq!(parse_duration("36500d"), Ok(Duration::from_secs(MAX_DURATION_SECS)));
-        assert!(parse_duration("36501d").is_err());
-        assert!(parse_duration("213503982334601d").is_err(), "would overflow Instant::now() + d");
-        assert!(parse_duration("18446744073709551615ms").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
-        assert_eq!(parse_size("10MB"), Ok(10_000_000));
-        assert_eq!(parse_size("42"), Ok(42));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999GiB").is_err());
-    }
 
     #[test]
     fn rates() {

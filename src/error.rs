@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::db::{DbError, StorageFault};
+use crate::storage::db::{DbError, StorageFault};
 
 /// Seconds a client is asked to wait after a 503 `unavailable`.
 pub const RETRY_UNAVAILABLE_SECS: u64 = 5;

@@ -18,11 +18,11 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::api::media::{ByteRange, content_disposition, parse_range};
 use crate::config;
 use crate::error::ApiError;
 use crate::input::{self, AccountChange, Edit, NewAccount, NewInvite, NewRoom, Username};
-use crate::media::{self, AllowedMedia, MediaKind, TextCheck};
+use crate::storage::media_folder::{self, AllowedMedia, MediaKind, TextCheck};
+use crate::transport::api::media::{ByteRange, content_disposition, parse_range};
 
 /// The longest a duration flag may be (100 years): longer ones overflow the clocks they are
 /// added to (`Instant::now() + d`, a token's `iat + ttl`).
@@ -81,11 +81,11 @@ fn json_type<T: DeserializeOwned>(bytes: &[u8], then: impl FnOnce(T)) {
 pub fn json_bodies(bytes: &[u8]) {
     json_type::<NewAccount>(bytes, |account| {
         // The rules the accounts use case applies next: never a panic, on any text.
-        let _ = crate::validate::username(&account.username);
-        if crate::validate::email(&account.email).is_ok() {
+        let _ = crate::input::validate::username(&account.username);
+        if crate::input::validate::email(&account.email).is_ok() {
             assert_eq!(account.email.trim().matches('@').count(), 1, "{:?}", account.email);
         }
-        if crate::validate::password(&account.password).is_ok() {
+        if crate::input::validate::password(&account.password).is_ok() {
             assert!((8..=128).contains(&account.password.chars().count()));
         }
     });
@@ -94,7 +94,7 @@ pub fn json_bodies(bytes: &[u8]) {
         Err(e) => assert_spec_error(&e, &["validation_error"]),
     });
     json_type::<NewRoom>(bytes, |room| {
-        let _ = crate::validate::text_length(room.name.trim(), 1, 100);
+        let _ = crate::input::validate::text_length(room.name.trim(), 1, 100);
     });
     json_type::<Username>(bytes, |_| {});
     json_type::<input::PostBody>(bytes, |body| {
@@ -265,9 +265,9 @@ pub fn range_is_clamped(first: &str, last: &str, size: u64) {
 /// 8 KiB, and the plain-text check fed in the chunks `cuts` splits it into, which must agree
 /// with checking the whole file at once. Also the client's filename `bytes` names.
 pub fn upload(bytes: &[u8], cuts: &[usize]) {
-    let head = &bytes[..bytes.len().min(media::HEAD_LEN)];
-    let _ = media::sniff_binary(head);
-    let _ = media::describe_type(head);
+    let head = &bytes[..bytes.len().min(media_folder::HEAD_LEN)];
+    let _ = media_folder::sniff_binary(head);
+    let _ = media_folder::describe_type(head);
     let mut check = TextCheck::default();
     let mut at = 0;
     for &cut in cuts {
@@ -277,10 +277,10 @@ pub fn upload(bytes: &[u8], cuts: &[usize]) {
     }
     check.feed(&bytes[at..]);
     let whole = match std::str::from_utf8(bytes) {
-        Err(_) => Err(media::NotText::Binary),
-        Ok(text) if text.contains('\0') => Err(media::NotText::Binary),
+        Err(_) => Err(media_folder::NotText::Binary),
+        Ok(text) if text.contains('\0') => Err(media_folder::NotText::Binary),
         Ok(text) => match text.chars().find(|c| !c.is_whitespace() && *c != '\u{FEFF}') {
-            Some('<') => Err(media::NotText::Markup),
+            Some('<') => Err(media_folder::NotText::Markup),
             _ => Ok(()),
         },
     };
@@ -301,7 +301,7 @@ pub fn upload(bytes: &[u8], cuts: &[usize]) {
 /// changes nothing), and has nothing left to remove (a second pass keeps it as it is, so no
 /// metadata block survives). Bytes that do not start with the signature are kept as they are.
 pub fn image_metadata(bytes: &[u8]) {
-    use crate::image_metadata::{self, Format};
+    use crate::storage::image_metadata::{self, Format};
     let riff = |bytes: &[u8]| {
         let mut out = b"RIFF".to_vec();
         out.extend_from_slice(&u32::try_from(bytes.len() + 4).unwrap_or(u32::MAX).to_le_bytes());
@@ -341,18 +341,18 @@ pub fn image_metadata(bytes: &[u8]) {
 /// at most 255 bytes, never empty, `.` or `..`; sanitizing again changes nothing; and its
 /// `Content-Disposition` is always a valid header value.
 pub fn filename(name: &str) {
-    let clean = media::sanitize_filename(name);
+    let clean = media_folder::sanitize_filename(name);
     assert!(!clean.is_empty() && clean != "." && clean != "..", "{name:?} → {clean:?}");
     assert!(clean.len() <= 255, "{name:?} → {} bytes", clean.len());
     assert!(!clean.contains(['/', '\\']), "{name:?} → {clean:?}");
     assert!(!clean.chars().any(char::is_control), "{name:?} → {clean:?}");
     assert_eq!(clean.trim(), clean, "{name:?} → {clean:?}");
-    assert_eq!(media::sanitize_filename(&clean), clean, "sanitizing is not idempotent for {name:?}");
+    assert_eq!(media_folder::sanitize_filename(&clean), clean, "sanitizing is not idempotent for {name:?}");
     for inline in [true, false] {
         let header = content_disposition(inline, &clean);
         assert!(axum::http::HeaderValue::from_str(&header).is_ok(), "{header:?} is not a header value");
     }
-    if let Some(kind) = media::parse_stored_name(name) {
+    if let Some(kind) = media_folder::parse_stored_name(name) {
         assert_eq!(name.len(), 33 + kind.extension().len(), "{name:?}");
     }
 }
@@ -361,7 +361,7 @@ pub fn filename(name: &str) {
 /// so `invoice\u{202E}fdp.exe` cannot pose as `invoiceexe.pdf`. Known to fail before the
 /// issue-14 input branch.
 pub fn filename_has_no_bidi_controls(name: &str) {
-    let clean = media::sanitize_filename(name);
+    let clean = media_folder::sanitize_filename(name);
     let bidi =
         |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
     assert!(!clean.chars().any(bidi), "{name:?} → {clean:?} keeps a bidi control");

@@ -5,37 +5,25 @@
 //! resolves, then drains the storage engine. Tests call both with a `127.0.0.1:0` listener;
 //! `main` calls [`run`].
 //!
-//! The layers, one way: a transport (`api` for REST, `realtime` for Socket.IO, `cli`) decodes
-//! the input (`input`) and calls one use case (`usecase`), which applies the rules, talks to the
-//! storage engine (`db`) and publishes a domain event after the commit; `realtime::fan_out`
-//! turns those events into emits. Transports never touch `db`; use cases never see HTTP or
-//! sockets.
+//! The layers, one way (docs/architecture.md walks one message through them): a transport
+//! (`transport::api` for REST, `transport::realtime` for Socket.IO, `transport::cli`) decodes the
+//! input (`input`) and calls one use case (`usecase`), which applies the rules, talks to the
+//! storage engine (`storage::db`) and publishes a domain event after the commit;
+//! `transport::realtime::fan_out` turns those events into emits. Transports never touch storage;
+//! use cases never see HTTP, sockets or the command line. `server` accepts connections (TLS,
+//! client addresses, limits), `runtime` keeps the process in shape (metrics, logs, memory).
 
-pub mod api;
-pub mod auth;
-pub mod cli;
 pub mod config;
-pub mod connections;
-pub mod db;
 pub mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod image_metadata;
 pub mod input;
-pub mod limits;
-pub mod log_output;
-pub mod media;
-pub mod memory;
-pub mod metrics;
 pub mod model;
-pub mod password;
-pub mod private;
-pub mod reach;
-pub mod realtime;
+pub mod runtime;
 pub mod server;
-pub mod sync;
+pub mod storage;
+pub mod transport;
 pub mod usecase;
-pub mod validate;
-pub mod web;
 
 use std::fs::File;
 use std::future::Future;
@@ -47,14 +35,20 @@ use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::auth::Auth;
 use crate::config::ServeArgs;
-use crate::db::{Db, DbOptions};
+use crate::runtime::memory::MemoryTrim;
+use crate::runtime::metrics::Metrics;
+use crate::server::addresses::{Place, Reach};
+use crate::server::connections::Connections;
+use crate::storage::db::{Db, DbOptions};
+use crate::storage::{file_modes, media_folder};
+use crate::transport::{api, realtime};
 use crate::usecase::accounts::Accounts;
+use crate::usecase::auth::Auth;
 use crate::usecase::chat::{Chat, ChatRates, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
-use crate::usecase::ops::Operations;
+use crate::usecase::operations::Operations;
 use crate::usecase::presence::Presence;
 use crate::usecase::sessions::{LoginRules, Sessions};
 
@@ -72,15 +66,15 @@ pub struct AppInner {
     pub media: Media,
     pub ops: Operations,
     pub presence: Arc<Presence>,
-    pub memory: Arc<memory::MemoryTrim>,
+    pub memory: Arc<MemoryTrim>,
     /// Where the HTTP layer records requests (`--metrics`; the use cases hold their own handle).
-    pub metrics: metrics::Metrics,
+    pub metrics: Metrics,
     /// Socket caps and the `typing` / `get_online_users` bounds.
     pub admission: usecase::admission::Admission,
     /// The open TCP connections, so that a Socket.IO socket whose queue overflowed can be cut.
-    pub connections: Arc<connections::Connections>,
+    pub connections: Arc<Connections>,
     /// Where people reach this server, settled once the listener is bound (see [`settle_reach`]).
-    pub reach: std::sync::OnceLock<reach::Reach>,
+    pub reach: std::sync::OnceLock<Reach>,
 }
 
 impl Deref for AppState {
@@ -118,33 +112,18 @@ impl App {
     }
 }
 
-/// Take the data folder for this process: a second server (or `natter restore`) on the same
-/// folder is refused instead of corrupting it.
-pub fn lock_data_dir(data: &config::DataArgs) -> Result<File, String> {
-    private::create_dir(&data.data_dir)
-        .map_err(|e| format!("cannot create data folder {}: {e}", data.data_dir.display()))?;
-    let path = data.lock_path();
-    let mut options = File::options();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, private::FILE_MODE);
-    let file = options.open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    file.try_lock()
-        .map_err(|_| format!("another natter process is using {}; stop it first", data.data_dir.display()))?;
-    Ok(file)
-}
-
 pub fn build(config: ServeArgs) -> Result<App, String> {
-    let data_lock = lock_data_dir(&config.data)?;
-    let media = config.data.media_path();
-    private::create_dir(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
-    media::sweep_temp_files(&media);
-    let secret_path = config.data.secret_path();
-    private::tighten(&secret_path, private::FILE_MODE);
-    let secret = auth::load_or_create_secret(&secret_path)
+    let data = config.data.dir();
+    let data_lock = storage::data_dir::lock(&data)?;
+    let media = data.media.clone();
+    file_modes::create_dir(&media).map_err(|e| format!("cannot create media folder {}: {e}", media.display()))?;
+    media_folder::sweep_temp_files(&media);
+    let secret_path = data.secret();
+    file_modes::tighten(&secret_path, file_modes::FILE_MODE);
+    let secret = usecase::auth::load_or_create_secret(&secret_path)
         .map_err(|e| format!("cannot read or create the JWT secret {}: {e}", secret_path.display()))?;
-    let db_path = config.data.db_path();
-    let metrics = if config.metrics_enabled() { metrics::Metrics::on() } else { metrics::Metrics::off() };
+    let db_path = data.db.clone();
+    let metrics = if config.metrics_enabled() { Metrics::on() } else { Metrics::off() };
     let db = Db::open(
         &db_path,
         DbOptions {
@@ -293,7 +272,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let metrics_server = metrics_listener.map(|listener| {
         let mut stopped = stop_rx.clone();
-        let router = api::ops::metrics_router(state.clone());
+        let router = api::operations::metrics_router(state.clone());
         tokio::spawn(async move {
             let listener = match TcpListener::from_std(listener) {
                 Ok(listener) => listener,
@@ -340,11 +319,11 @@ pub async fn serve(
     Ok(())
 }
 
-/// Work out where people reach this server bound at `bound` (see [`reach::work_out`]), keep it
+/// Work out where people reach this server bound at `bound` (see [`server::addresses::work_out`]), keep it
 /// for invite links and the web UI, and record it for `natter invite` run beside the server on
 /// the same data. The start message's URLs back.
-pub async fn settle_reach(state: &AppState, bound: SocketAddr, scheme: &str) -> Vec<reach::Place> {
-    let (places, found) = reach::work_out(state.config.public_url.as_deref(), bound, scheme).await;
+pub async fn settle_reach(state: &AppState, bound: SocketAddr, scheme: &str) -> Vec<Place> {
+    let (places, found) = server::addresses::work_out(state.config.public_url.as_deref(), bound, scheme).await;
     if let Err(e) = state.invites.record_address(found.link_base().to_string()).await {
         tracing::warn!(error = %error::Chain(&e), "could not record this server's address for natter invite");
     }
@@ -391,7 +370,7 @@ pub async fn run(config: ServeArgs) -> Result<(), String> {
     }
     // Where people can reach it, and what to do next.
     let places = settle_reach(&app.state, local, scheme).await;
-    reach::announce(&app.state, local, &places).await;
+    transport::cli::start_message::announce(&app.state, local, &places).await;
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

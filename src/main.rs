@@ -28,11 +28,11 @@ fn main() -> ExitCode {
         }
     };
     // Unusable --tls-cert/--tls-key files are a usage error like a bad flag: exit 2.
-    if let Err(message) = natter::cli::preflight(&cli) {
+    if let Err(message) = natter::transport::cli::preflight(&cli) {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    match natter::cli::run(cli) {
+    match natter::transport::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

@@ -958,7 +958,7 @@ async fn the_app_shell_opens_while_the_server_is_down() {
             )
             .await
             .unwrap();
-        assert_eq!(cached["names"], json!([format!("natter-ui-{}", natter::web::ui_version())]), "{cached}");
+        assert_eq!(cached["names"], json!([format!("natter-ui-{}", natter::transport::web::ui_version())]), "{cached}");
         let urls: Vec<&str> = cached["urls"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert!(urls.contains(&"/") && urls.contains(&"/js/main.js") && urls.contains(&"/vendor/preact.mjs"), "{urls:?}");
         for url in &urls {

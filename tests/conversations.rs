@@ -675,7 +675,7 @@ async fn search_never_returns_left_rooms_deleted_or_edited_away_messages() {
     let indexed: i64 = server
         .db
         .read(move |c| {
-            Ok::<_, natter::db::DbError>(c.query_row(
+            Ok::<_, natter::storage::db::DbError>(c.query_row(
                 "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"phrasing\"'",
                 [],
                 |r| r.get(0),
@@ -789,10 +789,10 @@ async fn migration_2_indexes_the_messages_of_an_older_database() {
     let server = common::spawn_in(dir, |_| {}).await;
     let version: i64 = server
         .db
-        .read(|c| Ok::<_, natter::db::DbError>(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+        .read(|c| Ok::<_, natter::storage::db::DbError>(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
         .await
         .unwrap();
-    assert_eq!(version as usize, natter::db::migrate::latest());
+    assert_eq!(version as usize, natter::storage::db::migrate::latest());
     let now = common::unix_now();
     let token =
         |id: i64| common::sign_jwt(secret.as_bytes(), &json!({ "sub": id.to_string(), "iat": now, "exp": now + 3600 }));

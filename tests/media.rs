@@ -407,7 +407,9 @@ async fn text_is_checked_across_chunk_boundaries() {
 
 #[tokio::test]
 async fn the_allow_list_flag_narrows_what_is_accepted() {
-    let server = spawn_with(|args| args.allowed_media = natter::media::AllowedMedia::parse("png,gif").unwrap()).await;
+    let server =
+        spawn_with(|args| args.allowed_media = natter::storage::media_folder::AllowedMedia::parse("png,gif").unwrap())
+            .await;
     let (token, _) = server.signup("alice").await;
     upload_ok(&server, &token, png(), "a.png").await;
     upload_ok(&server, &token, gif(), "a.gif").await;

@@ -19,7 +19,7 @@ async fn served_document(server: &common::TestServer) -> Value {
     let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_string();
     assert!(content_type.starts_with("application/json"), "content type {content_type}");
     let document: Value = response.json().await.expect("the document is JSON");
-    let generated = serde_json::to_value(natter::api::docs::document()).unwrap();
+    let generated = serde_json::to_value(natter::transport::api::docs::document()).unwrap();
     assert_eq!(document, generated, "/openapi.json is the generated document");
     document
 }
@@ -41,7 +41,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
 /// quoted strings that start with `/` and fails if there are none (a changed format must not
 /// make the test pass vacuously).
 fn router_paths(state: &natter::AppState) -> BTreeSet<String> {
-    let router = natter::api::routes(state.clone());
+    let router = natter::transport::api::routes(state.clone());
     let text = format!("{router:?}");
     let mut paths = BTreeSet::new();
     let mut rest = text.as_str();
@@ -84,7 +84,7 @@ async fn the_router_and_the_document_list_the_same_operations() {
     for path in router_paths(&server.state) {
         for method in METHODS {
             if routed(&server, method, &path).await {
-                if natter::api::UNDOCUMENTED.contains(&path.as_str()) {
+                if natter::transport::api::UNDOCUMENTED.contains(&path.as_str()) {
                     undocumented.insert(path.clone());
                 } else {
                     in_router.insert((method.to_string(), path.clone()));
@@ -96,7 +96,7 @@ async fn the_router_and_the_document_list_the_same_operations() {
     assert!(missing.is_empty(), "routed but not in the OpenAPI document (annotate them): {missing:?}");
     let phantom: Vec<_> = in_document.difference(&in_router).collect();
     assert!(phantom.is_empty(), "in the OpenAPI document but not routed: {phantom:?}");
-    let listed: BTreeSet<String> = natter::api::UNDOCUMENTED.iter().map(|p| p.to_string()).collect();
+    let listed: BTreeSet<String> = natter::transport::api::UNDOCUMENTED.iter().map(|p| p.to_string()).collect();
     assert_eq!(undocumented, listed, "every route left out of the document on purpose exists");
     // The SPEC's operations are all there (a sample of each area, as the SPEC writes them).
     for (method, path) in [
@@ -577,7 +577,7 @@ async fn real_responses_of_every_endpoint_match_the_documented_schemas() {
 /// deep inside an object) each fail them.
 #[test]
 fn the_schema_checks_catch_wrong_missing_and_undeclared_fields() {
-    let doc = serde_json::to_value(natter::api::docs::document()).unwrap();
+    let doc = serde_json::to_value(natter::transport::api::docs::document()).unwrap();
     let user = json!({"id": 1, "username": "a", "email": "a@b.c", "created_at": "2026-01-01T00:00:00.000Z", "is_admin": false});
     let schema = json!({"$ref": "#/components/schemas/UserAccount"});
     let mut account = user.clone();
@@ -615,8 +615,8 @@ fn the_schema_checks_catch_wrong_missing_and_undeclared_fields() {
 /// document said application/octet-stream, the server answered image/png).
 #[test]
 fn the_media_types_served_are_the_documented_ones() {
-    let doc = serde_json::to_value(natter::api::docs::document()).expect("the document as JSON");
-    let served: BTreeSet<String> = natter::media::MediaKind::ALL
+    let doc = serde_json::to_value(natter::transport::api::docs::document()).expect("the document as JSON");
+    let served: BTreeSet<String> = natter::storage::media_folder::MediaKind::ALL
         .iter()
         .map(|k| k.content_type().split(';').next().unwrap_or("").trim().to_string())
         .collect();

@@ -430,12 +430,12 @@ async fn a_room_left_by_its_last_member_is_deleted() {
         assert!(list_rooms(&server, user).await.is_empty(), "no list holds the deleted room");
     }
     // The room and its messages are gone from the database, not merely hidden.
-    let record: Result<_, natter::db::DbError> =
-        server.db.read(move |conn| natter::db::rooms::get(conn, room_id)).await;
+    let record: Result<_, natter::storage::db::DbError> =
+        server.db.read(move |conn| natter::storage::db::rooms::get(conn, room_id)).await;
     assert!(record.expect("read the room").is_none(), "the room row is deleted");
     let message_id = id_of(&message);
-    let stored: Result<_, natter::db::DbError> =
-        server.db.read(move |conn| natter::db::messages::get(conn, message_id)).await;
+    let stored: Result<_, natter::storage::db::DbError> =
+        server.db.read(move |conn| natter::storage::db::messages::get(conn, message_id)).await;
     assert!(stored.expect("read the message").is_none(), "its messages went with it");
     // And nobody can re-add anyone to it.
     let (status, body) =

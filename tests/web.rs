@@ -108,7 +108,7 @@ async fn the_service_worker_carries_the_ui_version() {
     let (_, headers, body) = fetch(&server, "/sw.js").await;
     let text = String::from_utf8(body).unwrap();
     assert!(!text.contains("__NATTER_UI_VERSION__"), "the placeholder is replaced");
-    let version = natter::web::ui_version();
+    let version = natter::transport::web::ui_version();
     assert_eq!(version.len(), 16);
     assert!(text.contains(&format!("const VERSION = '{version}';")), "sw.js names the UI version");
     assert_eq!(get(&headers, "etag"), format!("\"{version}\""));

@@ -144,7 +144,8 @@ pub fn upload_bytes(seed: u64, len: usize) -> Vec<u8> {
 /// What natter stores for [`upload_bytes`]: the same without its `tEXt` chunk.
 pub fn stored_bytes(seed: u64, len: usize) -> Vec<u8> {
     let sent = upload_bytes(seed, len);
-    natter::image_metadata::strip(natter::image_metadata::Format::Png, &sent).expect("a PNG in memory")
+    natter::storage::image_metadata::strip(natter::storage::image_metadata::Format::Png, &sent)
+        .expect("a PNG in memory")
 }
 
 fn http() -> reqwest::Client {

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use natter::db::users::{self, NewUser};
-use natter::db::{Db, DbError, DbOptions, rooms};
+use natter::storage::db::users::{self, NewUser};
+use natter::storage::db::{Db, DbError, DbOptions, rooms};
 
 /// The password of every account [`make_world`] creates.
 pub const PASSWORD: &str = "password123";
@@ -22,7 +22,7 @@ pub struct World {
 pub fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
     std::fs::create_dir_all(data).expect("data dir");
     let db = Db::open(&data.join("natter.db"), DbOptions::default()).expect("open db");
-    let hash = natter::password::hash_blocking(PASSWORD).expect("hash");
+    let hash = natter::usecase::password::hash_blocking(PASSWORD).expect("hash");
     let user_records = db
         .write_blocking(move |conn| {
             (0..users)
@@ -57,8 +57,8 @@ pub fn make_world(data: &Path, users: usize, rooms: &[Vec<usize>]) -> World {
         room_ids.push(room);
     }
     db.shutdown_blocking();
-    let secret = natter::auth::load_or_create_secret(&data.join("jwt-secret")).expect("secret");
-    let auth = natter::auth::Auth::new(&secret, Duration::from_secs(3600), 1, usize::MAX).expect("auth");
+    let secret = natter::usecase::auth::load_or_create_secret(&data.join("jwt-secret")).expect("secret");
+    let auth = natter::usecase::auth::Auth::new(&secret, Duration::from_secs(3600), 1, usize::MAX).expect("auth");
     let tokens = user_records.iter().map(|u| auth.issue_token(u).expect("token").access_token).collect();
     World { tokens, rooms: room_ids }
 }

@@ -26,7 +26,9 @@
 //! take. A new connection's kind is not known when it is accepted, so the reserve is enforced
 //! when its request says what it is, not in this loop.
 
+pub mod addresses;
 pub mod client;
+pub mod connections;
 mod protocol_errors;
 pub mod tls;
 
@@ -50,7 +52,7 @@ use tower::ServiceExt;
 
 use self::client::TrustedProxies;
 use self::tls::Tls;
-use crate::connections::{Connections, Killable};
+use crate::server::connections::{Connections, Killable};
 
 /// One year; browsers only keep it from a connection without certificate errors (RFC 6797
 /// §8.1), so a self-signed certificate someone clicked through does not get stuck.
@@ -260,7 +262,7 @@ impl ConnectionShare {
     /// Dropped at once if the connection is already gone.
     pub fn keep_until_closed(&self, held: impl Send + 'static) {
         if let Some(kept) = self.kept.upgrade() {
-            crate::sync::lock(&kept).push(Box::new(held));
+            crate::runtime::mutexes::lock(&kept).push(Box::new(held));
         }
     }
 }

@@ -8,17 +8,28 @@
 
 use std::sync::Arc;
 
-use crate::config::Registration;
-use crate::db::users::{self, NewUser, UserRecord};
-use crate::db::{Db, DbError, invites};
 use crate::error::{ApiError, ApiResult};
+use crate::input::validate;
 use crate::input::{AccountChange, NewAccount};
 use crate::model::{User, UserAccount};
-use crate::password::Passwords;
+use crate::storage::db::users::{self, NewUser, UserRecord};
+use crate::storage::db::{Db, DbError, invites};
 use crate::usecase::chat::{ChatEvent, Events};
 use crate::usecase::first_room;
 use crate::usecase::invites::ensure_admin;
-use crate::validate;
+use crate::usecase::password::Passwords;
+
+/// Who may sign up (`--registration`); `GET /healthz` says which, for the web UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only with an invite code.
+    Invite,
+    /// Nobody: accounts are made by the operator (`natter user add`).
+    Closed,
+}
 
 pub struct Accounts {
     db: Db,

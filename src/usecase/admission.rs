@@ -25,10 +25,10 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::auth::Caller;
-use crate::config::Rate;
 use crate::error::{ApiError, ApiResult};
-use crate::limits::RateLimiter;
+use crate::usecase::auth::Caller;
+use crate::usecase::limits::Rate;
+use crate::usecase::limits::RateLimiter;
 
 /// The bounds, from the flags (0 = no bound).
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub struct SessionSlot {
 
 impl Drop for SessionSlot {
     fn drop(&mut self) {
-        decrement(&mut crate::sync::lock(&self.per_address), self.address);
+        decrement(&mut crate::runtime::mutexes::lock(&self.per_address), self.address);
     }
 }
 
@@ -73,7 +73,7 @@ impl Admission {
     /// Count one more session from `address`, unless it is at `--max-sockets-per-address`; the
     /// count goes down when the slot is dropped.
     pub fn open_session(&self, address: IpAddr) -> ApiResult<SessionSlot> {
-        let mut per_address = crate::sync::lock(&self.per_address);
+        let mut per_address = crate::runtime::mutexes::lock(&self.per_address);
         if at_cap(per_address.get(&address), self.rules.max_sockets_per_address) {
             return Err(too_many("Too many open connections from this address."));
         }
@@ -83,13 +83,13 @@ impl Admission {
 
     /// Sessions open from `address` now.
     pub fn sessions_from(&self, address: IpAddr) -> u32 {
-        crate::sync::lock(&self.per_address).get(&address).copied().unwrap_or(0)
+        crate::runtime::mutexes::lock(&self.per_address).get(&address).copied().unwrap_or(0)
     }
 
     /// Count one more open socket for `user`, unless the user is at its cap. Every `Ok` must be
     /// matched by one [`Admission::socket_closed`].
     pub fn open_socket(&self, user: i64) -> ApiResult<()> {
-        let mut per_user = crate::sync::lock(&self.per_user);
+        let mut per_user = crate::runtime::mutexes::lock(&self.per_user);
         if at_cap(per_user.get(&user), self.rules.max_sockets_per_user) {
             return Err(too_many(
                 "This account has too many open connections; close one (another tab or device) first.",
@@ -101,7 +101,7 @@ impl Admission {
 
     /// One socket counted by [`Admission::open_socket`] closed.
     pub fn socket_closed(&self, user: i64) {
-        decrement(&mut crate::sync::lock(&self.per_user), user);
+        decrement(&mut crate::runtime::mutexes::lock(&self.per_user), user);
     }
 
     /// Count one `typing` event of `caller` (`--typing-rate`).

@@ -16,9 +16,9 @@
 
 use rusqlite::Connection;
 
-use crate::db::rooms::{self, NewGroup};
-use crate::db::{Db, DbError, settings, users};
 use crate::model::{Role, Visibility};
+use crate::storage::db::rooms::{self, NewGroup};
+use crate::storage::db::{Db, DbError, settings, users};
 
 /// Settings key: the first room's id, or `""` when this server has none.
 const SETTING: &str = "first_room_id";

@@ -8,12 +8,12 @@
 //! else its LAN address, else its own loopback address with the port it listens on), so that
 //! `natter invite`, run beside it on the same data, prints a link that works.
 
-use crate::auth::random_hex;
-use crate::db::invites::{self, InviteRecord};
-use crate::db::{Db, format_time, settings};
 use crate::error::{ApiError, ApiResult};
 use crate::input::NewInvite;
 use crate::model::{Invite, User};
+use crate::storage::db::invites::{self, InviteRecord};
+use crate::storage::db::{Db, format_time, settings};
+use crate::usecase::auth::random_hex;
 
 /// The `settings` key under which the server records the address people open.
 const ADDRESS_SETTING: &str = "public_url";

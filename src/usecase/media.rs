@@ -1,6 +1,6 @@
 //! Media: uploads (type from the bytes, size and quota limits, placing the file and recording
 //! it) and finding a stored file to serve. The bytes live in the media folder
-//! ([`crate::media`]: detection, temporary files, names); their metadata in the database.
+//! ([`crate::storage::media_folder`]: detection, temporary files, names); their metadata in the database.
 //!
 //! An upload is a session, because its bytes arrive in chunks: [`Media::begin`] checks the
 //! uploader's quota before anything is read, [`Media::start`] opens the temporary file,
@@ -33,14 +33,14 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::config::{ByteRate, Rate};
-use crate::db::Db;
-use crate::db::attachments::{self, AttachmentRecord};
 use crate::error::{ApiError, ApiResult};
-use crate::limits::RateLimiter;
-use crate::media::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
-use crate::metrics::Metrics;
 use crate::model::Attachment;
+use crate::runtime::metrics::Metrics;
+use crate::storage::db::Db;
+use crate::storage::db::attachments::{self, AttachmentRecord};
+use crate::storage::media_folder::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
+use crate::usecase::limits::RateLimiter;
+use crate::usecase::limits::{ByteRate, Rate};
 
 /// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
 /// `--allowed-media`, `--keep-image-metadata`), and how uploads may arrive
@@ -92,7 +92,7 @@ struct Uploading(Arc<Mutex<HashMap<i64, u32>>>);
 impl Uploading {
     /// One more upload for `uploader`, unless `cap` (0 = none) are in progress already.
     fn enter(&self, uploader: i64, cap: u32) -> ApiResult<UploadSlot> {
-        let mut map = crate::sync::lock(&self.0);
+        let mut map = crate::runtime::mutexes::lock(&self.0);
         let count = map.entry(uploader).or_insert(0);
         if cap != 0 && *count >= cap {
             tracing::debug!(user = uploader, cap, "upload refused: too many in progress");
@@ -105,7 +105,7 @@ impl Uploading {
     }
 
     fn leave(&self, uploader: i64) {
-        let mut map = crate::sync::lock(&self.0);
+        let mut map = crate::runtime::mutexes::lock(&self.0);
         if let Some(count) = map.get_mut(&uploader) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -115,7 +115,7 @@ impl Uploading {
     }
 
     fn count(&self, uploader: i64) -> u32 {
-        crate::sync::lock(&self.0).get(&uploader).copied().unwrap_or(0)
+        crate::runtime::mutexes::lock(&self.0).get(&uploader).copied().unwrap_or(0)
     }
 }
 
@@ -338,7 +338,7 @@ impl Media {
             _slot: allowance.slot,
             used: allowance.used,
             reservation: Reservation { in_flight: self.in_flight.clone(), uploader: allowance.uploader, bytes: 0 },
-            filename: media::sanitize_filename(filename),
+            filename: media_folder::sanitize_filename(filename),
             temp,
             size: 0,
             head: Vec::with_capacity(HEAD_LEN),
@@ -370,7 +370,7 @@ impl Media {
     /// whose file has gone from the folder.
     pub async fn open(&self, name: String) -> ApiResult<StoredFile> {
         let not_found = || ApiError::not_found("File");
-        let kind = media::parse_stored_name(&name).ok_or_else(not_found)?;
+        let kind = media_folder::parse_stored_name(&name).ok_or_else(not_found)?;
         let record = self.db.read(move |conn| attachments::by_stored_name(conn, &name)).await?.ok_or_else(not_found)?;
         let path = self.rules.dir.join(&record.stored_name);
         // Logged by attachment id: the stored name is the file's capability.
@@ -468,7 +468,7 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
         }
         _ => size,
     };
-    let stored_name = media::new_stored_name(kind);
+    let stored_name = media_folder::new_stored_name(kind);
     temp.place(&stored_name).await.map_err(ApiError::from_io)?;
     let record = db
         .write(move |conn| {
@@ -484,10 +484,10 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
 
 /// At start, before serving: remove the files of the media folder that no attachment refers to
 /// (an upload interrupted by a crash between placing its file and committing its row; see
-/// [`media::sweep_unreferenced`]). Returns how many were removed.
+/// [`media_folder::sweep_unreferenced`]). Returns how many were removed.
 pub fn sweep_unrecorded_files(db: &Db, dir: &std::path::Path) -> usize {
     db.read_blocking(|conn| {
-        Ok::<_, crate::db::DbError>(media::sweep_unreferenced(dir, |name| {
+        Ok::<_, crate::storage::db::DbError>(media_folder::sweep_unreferenced(dir, |name| {
             attachments::by_stored_name(conn, name).map(|r| r.is_some())
         }))
     })
@@ -515,7 +515,7 @@ pub fn ensure_own_attachment(conn: &Connection, attachment_id: i64, sender: i64)
 }
 
 fn decide(head: &[u8], allowed: &AllowedMedia, text: &TextCheck) -> ApiResult<Verdict> {
-    let binary = media::sniff_binary(head);
+    let binary = media_folder::sniff_binary(head);
     match binary {
         Some(kind) if allowed.allows(kind) => Ok(Verdict::Binary(kind)),
         // A file that is plain text by the SPEC's definition is text, even when its first bytes
@@ -531,7 +531,7 @@ fn decide(head: &[u8], allowed: &AllowedMedia, text: &TextCheck) -> ApiResult<Ve
 }
 
 fn not_text(reason: NotText, head: &[u8], allowed: &AllowedMedia) -> ApiError {
-    let detail = match (reason, media::describe_type(head)) {
+    let detail = match (reason, media_folder::describe_type(head)) {
         (NotText::Markup, _) => "Markup (HTML, XML, SVG) is not accepted".to_string(),
         (NotText::Binary, Some(mime)) => format!("Files of type {mime} are not accepted"),
         (NotText::Binary, None) => "This type of file is not accepted".to_string(),

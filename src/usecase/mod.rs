@@ -6,26 +6,29 @@
 //! Each struct holds only what its area needs (a database handle, the password hasher, a limit),
 //! is built once by `natter::build` (the CLI builds the ones it uses), and is cheap to share.
 //! Nothing here knows HTTP or sockets: use cases take validated input types (`crate::input`),
-//! talk to the storage engine (`crate::db`), return model objects (`crate::model`) or an
+//! talk to the storage engine (`crate::storage::db`), return model objects (`crate::model`) or an
 //! `ApiError`, and publish domain events after the commit that made a change durable.
 
 pub mod accounts;
 pub mod admission;
+pub mod auth;
+pub mod backups;
 pub mod chat;
 pub mod first_room;
 pub mod invites;
+pub mod limits;
 pub mod media;
-pub mod operator;
-pub mod ops;
+pub mod operations;
+pub mod password;
 pub mod presence;
 pub mod sessions;
 
 use rusqlite::Connection;
 
-use crate::auth::Caller;
-use crate::db::rooms::{self, Membership};
-use crate::db::users::UserRecord;
 use crate::error::{ApiError, ApiResult};
+use crate::storage::db::rooms::{self, Membership};
+use crate::storage::db::users::UserRecord;
+use crate::usecase::auth::Caller;
 
 /// Every room that is missing or that the caller is not in: the same 404, so a room's existence
 /// is never revealed.

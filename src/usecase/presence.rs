@@ -10,16 +10,16 @@
 //! user search.
 //!
 //! The registry never fails open or shut: a poisoned lock goes on with its counts (see
-//! [`crate::sync`]).
+//! [`crate::runtime::mutexes`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::auth::Caller;
-use crate::db::{self, Db, rooms, users};
 use crate::error::{ApiResult, Chain};
-use crate::metrics::Metrics;
 use crate::model::{Typing, UserPublic, UserStatus};
+use crate::runtime::metrics::Metrics;
+use crate::storage::db::{self, Db, rooms, users};
+use crate::usecase::auth::Caller;
 use crate::usecase::ensure_member;
 
 pub struct Presence {
@@ -42,7 +42,7 @@ impl Presence {
     }
 
     fn sockets(&self) -> MutexGuard<'_, HashMap<i64, usize>> {
-        crate::sync::lock(&self.sockets)
+        crate::runtime::mutexes::lock(&self.sockets)
     }
 
     /// One more socket for `user`; true when it is their first (they just came online).
@@ -158,7 +158,7 @@ mod tests {
         let presence = Presence::new(db.clone(), Metrics::off());
         assert!(presence.connect(7), "the first socket comes online");
         assert!(!presence.connect(7), "a second tab is not news");
-        crate::sync::poison(&presence.sockets);
+        crate::runtime::mutexes::poison(&presence.sockets);
         assert!(presence.is_online(7), "still online after the lock was poisoned");
         assert!(!presence.leave(7), "one tab left");
         assert!(presence.leave(7), "the last socket goes offline");

@@ -31,13 +31,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{Auth, Caller};
-use crate::config::Rate;
-use crate::db::{self, Db, DbError, known_addresses, users};
 use crate::error::{ApiError, ApiResult, Chain};
 use crate::input::Login;
-use crate::limits::RateLimiter;
 use crate::model::{Token, User, UserPublic};
+use crate::storage::db::{self, Db, DbError, known_addresses, users};
+use crate::usecase::auth::{Auth, Caller};
+use crate::usecase::limits::Rate;
+use crate::usecase::limits::RateLimiter;
 
 /// The login bounds, from the flags.
 #[derive(Debug, Clone, Copy)]

@@ -49,7 +49,7 @@ pub struct TestServer {
     /// The running server's state (config and use cases).
     pub state: natter::AppState,
     /// Its storage engine, for tests that look at what is stored.
-    pub db: natter::db::Db,
+    pub db: natter::storage::db::Db,
     /// Where `--metrics-bind` serves `/metrics`, when it was given.
     pub metrics_addr: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,

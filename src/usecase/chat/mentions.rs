@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use crate::db::{DbError, rooms};
+use crate::storage::db::{DbError, rooms};
 
 /// Distinct names looked up per message at most: content is at most 4,000 characters, and each
 /// name costs an index lookup on the single writer.

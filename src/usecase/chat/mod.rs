@@ -27,22 +27,22 @@ pub mod views;
 
 use std::sync::Arc;
 
-use crate::auth::Caller;
-use crate::config::Rate;
-use crate::db::messages::{self, NewMessage, Window};
-use crate::db::rooms::{self, Membership};
-use crate::db::{Db, DbError, mentions as mentioned, reactions, users};
 use crate::error::{ApiError, ApiResult};
+use crate::input::validate;
 use crate::input::{Edit, History, MessageSearch, NewRoom, Post, ReadMarker, RoomChange};
-use crate::limits::RateLimiter;
-use crate::metrics::Metrics;
 use crate::model::{
     Message, MessageDeleted, PrivateChat, ReadReceipt, Role, Room, RoomListing, UserPublic, Visibility,
 };
+use crate::runtime::metrics::Metrics;
+use crate::storage::db::messages::{self, NewMessage, Window};
+use crate::storage::db::rooms::{self, Membership};
+use crate::storage::db::{Db, DbError, mentions as mentioned, reactions, users};
+use crate::usecase::auth::Caller;
+use crate::usecase::limits::Rate;
+use crate::usecase::limits::RateLimiter;
 use crate::usecase::media::ensure_own_attachment;
 use crate::usecase::presence::Presence;
 use crate::usecase::{ensure_member, room_not_found};
-use crate::validate;
 pub use events::{ChatEvent, EventStream, Events};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
@@ -51,7 +51,7 @@ pub const MAX_HISTORY_PAGE: i64 = messages::MAX_PAGE;
 pub const DEFAULT_HISTORY_PAGE: i64 = 50;
 /// Users a search returns at most.
 const SEARCH_LIMIT: usize = 20;
-pub const MAX_SEARCH_PAGE: i64 = crate::db::search::MAX_PAGE as i64;
+pub const MAX_SEARCH_PAGE: i64 = crate::storage::db::search::MAX_PAGE as i64;
 pub const DEFAULT_SEARCH_PAGE: i64 = 20;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_EMOJI_CHARS: usize = 32;
@@ -407,7 +407,7 @@ impl Chat {
                 }
                 let Some(query) = query else { return Ok(Vec::new()) };
                 let before = search.before.unwrap_or(i64::MAX);
-                Ok(crate::db::search::matching(conn, reader.id, &query, search.room_id, before, limit)?)
+                Ok(crate::storage::db::search::matching(conn, reader.id, &query, search.room_id, before, limit)?)
             })
             .await
     }

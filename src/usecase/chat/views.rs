@@ -8,9 +8,9 @@
 
 use rusqlite::Connection;
 
-use crate::db::rooms::{self, Membership, RoomRecord};
-use crate::db::{DbError, mentions, messages};
 use crate::model::{Member, Message, PrivateChat, Room};
+use crate::storage::db::rooms::{self, Membership, RoomRecord};
+use crate::storage::db::{DbError, mentions, messages};
 use crate::usecase::presence::Presence;
 
 /// What every member of a room sees alike.

@@ -1,0 +1,509 @@
+//! Decoding what clients send, shared by every transport: REST bodies and query strings, and
+//! Socket.IO event payloads, become the input types the use cases take.
+//!
+//! Malformed input gets the SPEC's error body whatever carried it: text that is not JSON is 400
+//! `invalid_json`; JSON of the wrong shape is 422 naming the field (`members[2]`, `content`, …);
+//! a bad query parameter is 422 naming it; a path id that is not a positive integer is 404, as
+//! an unknown resource would be. The axum extractors that apply these to a request are in
+//! `api::extract`; the Socket.IO handlers call [`event_payload`] and the `*_event` functions.
+
+pub mod units;
+pub mod validate;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::Visibility;
+use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, DEFAULT_SEARCH_PAGE, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
+
+/// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
+/// `{}`: endpoints whose fields are all optional need none, the others name what is missing.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return from_value(Value::Object(Map::new()));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("The request body is not valid JSON: {e}.")))?;
+    from_value(value)
+}
+
+/// Shape a JSON value into `T`; the error names the field (`members[2]`, `content`, ...).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let field = if path == "." { field.to_string() } else { format!("{path}.{field}") };
+            ApiError::invalid(&field, "is required")
+        } else {
+            let field = if path == "." { "body".to_string() } else { path };
+            ApiError::invalid(&field, message)
+        }
+    })
+}
+
+/// `a=1&b=x%20y` (a form body or a query string) shaped into `T`, every value a string.
+pub fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let pairs: Map<String, Value> = url_decoded_pairs(bytes).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    from_value(Value::Object(pairs))
+}
+
+/// `a=1&b=x%20y` → pairs; the last of repeated keys wins.
+fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    fn decode(part: &[u8]) -> String {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < part.len() => {
+                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(byte) => {
+                            out.push(byte);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                other => out.push(other),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    bytes
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let key = decode(it.next().unwrap_or_default());
+            let value = decode(it.next().unwrap_or_default());
+            (key, value)
+        })
+        .collect()
+}
+
+/// A number written the one way natter writes it: decimal digits, no sign, no leading zero (but
+/// `0` itself), no blanks, no fraction, within `i64`. `01`, `+1`, ` 1`, `1.0`, `0x1` and `1e0`
+/// are not numbers here: an id has one spelling, so two URLs never name the same thing.
+pub fn canonical_int(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
+    if !digits || (bytes.len() > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// An optional integer query parameter within `min..=max`, in canonical form
+/// ([`canonical_int`]); anything else is a 422 naming it.
+pub fn int_param(value: Option<&str>, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
+    let Some(text) = value else { return Ok(None) };
+    match canonical_int(text) {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::invalid(name, format!("must be an integer from {min} to {max}"))),
+    }
+}
+
+/// An id from the path: anything that is not a positive integer in canonical form
+/// ([`canonical_int`]) is an unknown resource (404), before anything is looked up or changed.
+pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
+    canonical_int(text).filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
+}
+
+// ---- accounts ----
+
+/// A new account: `POST /auth/signup`, or `natter user add`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    /// The invite code a signup needs under `--registration invite`.
+    pub invite: Option<String>,
+}
+
+/// Both login forms as sent: JSON `{"email","password"}` (email may hold the username) and the
+/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginForm {
+    /// The email or the username (JSON clients).
+    email: Option<String>,
+    /// The email or the username (the OAuth2 form).
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// A login attempt: what was typed to name the account, and the password.
+#[derive(Debug)]
+pub struct Login {
+    pub login: String,
+    pub password: String,
+}
+
+impl LoginForm {
+    /// Both fields present and non-empty, else one 422 naming each missing one (as the client
+    /// named it: OAuth2 form clients say `username`, JSON clients `email`).
+    pub fn into_login(self) -> ApiResult<Login> {
+        let login_field = if self.email.is_none() && self.username.is_some() { "username" } else { "email" };
+        let login = self.email.or(self.username).map(|l| l.trim().to_string()).unwrap_or_default();
+        let password = self.password.unwrap_or_default();
+        let mut fields = validate::Fields::default();
+        if login.is_empty() {
+            fields.add(login_field, "is required");
+        }
+        if password.is_empty() {
+            fields.add("password", "is required");
+        }
+        fields.finish()?;
+        Ok(Login { login, password })
+    }
+}
+
+// ---- rooms and messages ----
+
+/// `POST /chat/chat_rooms/`: a name and the other members' usernames (may be left out), who
+/// may find it (default `private`) and a topic.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewRoom {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+    pub visibility: Option<Visibility>,
+    pub topic: Option<String>,
+}
+
+/// `PATCH /chat/chat_rooms/{room_id}`: what to change, each optional. `topic: null` (or `""`)
+/// clears the topic; a missing field leaves it as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RoomChange {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub topic: Option<Option<String>>,
+    pub visibility: Option<Visibility>,
+}
+
+/// A field that may be present with `null`: `Some(None)`, while a missing one (with
+/// `#[serde(default)]`) stays `None`.
+fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// `GET /chat/directory?q=`, as sent.
+#[derive(Debug, Deserialize)]
+pub struct DirectoryQuery {
+    q: Option<String>,
+}
+
+impl DirectoryQuery {
+    /// The text a room's name must contain, trimmed; `None` lists every open room.
+    pub fn filter(self) -> Option<String> {
+        self.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty())
+    }
+}
+
+/// A body naming one user: adding a member, opening a private chat.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Username {
+    pub username: String,
+}
+
+/// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
+/// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
+/// given (it is then empty).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostBody {
+    #[serde(default)]
+    content: String,
+    attachment_id: Option<i64>,
+    client_id: Option<String>,
+    reply_to: Option<i64>,
+}
+
+/// A message to post, from REST or Socket.IO.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub room_id: i64,
+    pub content: String,
+    pub attachment_id: Option<i64>,
+    pub client_id: Option<String>,
+    /// The id of the message this one answers.
+    pub reply_to: Option<i64>,
+}
+
+impl PostBody {
+    pub fn into_post(self, room_id: i64) -> Post {
+        Post {
+            room_id,
+            content: self.content,
+            attachment_id: self.attachment_id,
+            client_id: self.client_id,
+            reply_to: self.reply_to,
+        }
+    }
+}
+
+/// `PATCH /chat/messages/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Edit {
+    pub content: String,
+}
+
+/// Move a read marker: REST `/read` and the `mark_read` event.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadMarker {
+    pub room_id: i64,
+    pub message_id: i64,
+}
+
+/// `POST /chat/chat_rooms/{room_id}/read`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReadBody {
+    message_id: i64,
+}
+
+impl ReadBody {
+    pub fn message_id(&self) -> ApiResult<i64> {
+        if self.message_id < 1 {
+            return Err(ApiError::invalid("message_id", "must be a positive integer"));
+        }
+        Ok(self.message_id)
+    }
+}
+
+/// `GET /chat/chat_rooms/{room_id}/messages?limit=&before=&after=`, as sent (query values are
+/// strings until checked).
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    limit: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, or the
+/// oldest `limit` after one.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    pub limit: i64,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+}
+
+impl HistoryQuery {
+    pub fn into_history(self) -> ApiResult<History> {
+        let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
+        let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
+        let after = int_param(self.after.as_deref(), "after", 0, i64::MAX)?;
+        if before.is_some() && after.is_some() {
+            return Err(ApiError::invalid("before", "cannot be combined with after"));
+        }
+        Ok(History { limit, before, after })
+    }
+}
+
+/// `GET /chat/search?q=&room_id=&before=&limit=`, as sent.
+#[derive(Debug, Deserialize)]
+pub struct MessageSearchQuery {
+    q: Option<String>,
+    room_id: Option<String>,
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+/// A search of the caller's messages: the words as typed, and where and how far to look.
+#[derive(Debug, Clone)]
+pub struct MessageSearch {
+    pub text: String,
+    pub room_id: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl MessageSearchQuery {
+    pub fn into_search(self) -> ApiResult<MessageSearch> {
+        let text = self.q.ok_or_else(|| ApiError::invalid("q", "is required"))?;
+        let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_SEARCH_PAGE)?.unwrap_or(DEFAULT_SEARCH_PAGE);
+        let room_id = int_param(self.room_id.as_deref(), "room_id", 1, i64::MAX)?;
+        let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
+        Ok(MessageSearch { text, room_id, before, limit })
+    }
+}
+
+/// `GET /auth/users/?q=prefix`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+impl SearchQuery {
+    /// The prefix to search for, trimmed (empty matches everyone).
+    pub fn prefix(self) -> String {
+        self.q.unwrap_or_default().trim().to_string()
+    }
+}
+
+// ---- Socket.IO events ----
+
+/// An event's payload as an object; anything else is a validation error.
+pub fn event_payload(data: Result<Value, impl std::fmt::Display>) -> ApiResult<Map<String, Value>> {
+    match data {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid("payload", "must be a JSON object")),
+        Err(e) => Err(ApiError::invalid("payload", format!("could not be read: {e}"))),
+    }
+}
+
+/// A positive integer field under the first of `names` present (numbers, or canonical digit
+/// strings from lenient clients).
+fn id_field(map: &Map<String, Value>, names: &[&str]) -> ApiResult<i64> {
+    let value = names.iter().find_map(|n| map.get(*n)).ok_or_else(|| ApiError::invalid(names[0], "is required"))?;
+    let id = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => canonical_int(s),
+        _ => None,
+    };
+    id.filter(|id| *id > 0).ok_or_else(|| ApiError::invalid(names[0], "must be a positive integer"))
+}
+
+/// The room an event names: `room_id`, or `room`, its older name.
+pub fn event_room(map: &Map<String, Value>) -> ApiResult<i64> {
+    id_field(map, &["room_id", "room"])
+}
+
+/// `chat_message`: `{"room_id", "content", "attachment_id"?, "client_id"?, "reply_to"?}`, with
+/// `room` and `message` accepted as older names of `room_id` and `content` (read only when the
+/// newer name is absent).
+pub fn chat_message_event(mut map: Map<String, Value>) -> ApiResult<Post> {
+    #[derive(Deserialize)]
+    struct Fields {
+        #[serde(alias = "message")]
+        content: Option<String>,
+        attachment_id: Option<i64>,
+        client_id: Option<String>,
+        reply_to: Option<i64>,
+    }
+    let room_id = event_room(&map)?;
+    if map.contains_key("content") {
+        map.remove("message");
+    }
+    let fields: Fields = from_value(Value::Object(map))?;
+    Ok(Post {
+        room_id,
+        // May be left out when an attachment is given; empty content is refused without one.
+        content: fields.content.unwrap_or_default(),
+        attachment_id: fields.attachment_id,
+        client_id: fields.client_id,
+        reply_to: fields.reply_to,
+    })
+}
+
+/// `mark_read`: `{"room_id", "message_id"}`.
+pub fn mark_read_event(map: &Map<String, Value>) -> ApiResult<ReadMarker> {
+    Ok(ReadMarker { room_id: event_room(map)?, message_id: id_field(map, &["message_id"])? })
+}
+
+/// `typing`: `{"room_id", "typing"}` (`typing` defaults to true).
+pub fn typing_event(map: &Map<String, Value>) -> ApiResult<(i64, bool)> {
+    Ok((event_room(map)?, map.get("typing").and_then(Value::as_bool).unwrap_or(true)))
+}
+
+// ---- administration ----
+
+/// `PATCH /admin/users/{id}`: what to change, each optional.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+pub struct AccountChange {
+    pub disabled: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+// ---- invites ----
+
+/// `POST /admin/invites` (all optional), or `natter invite`'s flags.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NewInvite {
+    /// How many signups the code allows (default 1).
+    pub uses: Option<u32>,
+    /// Seconds as a number, or a duration string such as "7d" (default 7 days).
+    #[schema(schema_with = seconds_or_duration)]
+    pub expires_in: Option<Value>,
+}
+
+/// `expires_in`'s schema: a positive number of seconds or a duration string.
+fn seconds_or_duration() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("7d")]))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+impl NewInvite {
+    /// 1 to 10,000 signups.
+    pub fn uses(&self) -> ApiResult<u32> {
+        match self.uses.unwrap_or(1) {
+            uses @ 1..=10_000 => Ok(uses),
+            _ => Err(ApiError::invalid("uses", "must be from 1 to 10000")),
+        }
+    }
+
+    /// How long the code stays valid: 1 second to 100 years.
+    pub fn ttl(&self) -> ApiResult<std::time::Duration> {
+        let max = units::MAX_DURATION_SECS;
+        match &self.expires_in {
+            None | Some(Value::Null) => Ok(std::time::Duration::from_secs(7 * 86400)),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|s| (1..=max).contains(s))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| ApiError::invalid("expires_in", "must be a number of seconds from 1 to 100 years")),
+            Some(Value::String(s)) => match units::parse_duration(s) {
+                Ok(ttl) if ttl.as_secs() >= 1 => Ok(ttl),
+                Ok(_) => Err(ApiError::invalid("expires_in", "must be at least one second")),
+                Err(e) => Err(ApiError::invalid("expires_in", e)),
+            },
+            Some(_) => Err(ApiError::invalid("expires_in", "must be seconds or a duration such as 7d")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        let pairs = url_decoded_pairs(b"username=a%40b.c&password=p+w%21&grant_type=password&x=%zz");
+        assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
+        assert_eq!(pairs[1], ("password".into(), "p w!".into()));
+        assert_eq!(pairs[3], ("x".into(), "%zz".into()));
+    }
+
+    #[test]
+    fn ids_have_one_spelling() {
+        assert_eq!(canonical_int("1"), Some(1));
+        assert_eq!(canonical_int("0"), Some(0));
+        assert_eq!(canonical_int("9223372036854775807"), Some(i64::MAX));
+        for loose in ["01", "+1", " 1", "1 ", "1.0", "0x1", "1e0", "-1", "", "00", "9223372036854775808", "١"] {
+            assert_eq!(canonical_int(loose), None, "{loose:?}");
+        }
+        assert!(path_id("01", "Message").is_err());
+        assert!(path_id("0", "Message").is_err());
+        assert_eq!(path_id("7", "Message").ok(), Some(7));
+    }
+}
