@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::config;
 use crate::error::ApiError;
+use crate::transport::api::errors::HttpStatus;
 use crate::input::{self, AccountChange, Edit, NewAccount, NewInvite, NewRoom, Username};
 use crate::storage::media_folder::{self, AllowedMedia, MediaKind, TextCheck};
 use crate::transport::api::media::{ByteRange, content_disposition, parse_range};
@@ -132,7 +133,7 @@ pub fn json_bodies(bytes: &[u8]) {
 pub fn queries(bytes: &[u8]) {
     match input::from_form::<input::HistoryQuery>(bytes).and_then(input::HistoryQuery::into_history) {
         Ok(history) => {
-            assert!((1..=crate::usecase::chat::MAX_HISTORY_PAGE).contains(&history.limit), "{history:?}");
+            assert!((1..=crate::input::MAX_HISTORY_PAGE).contains(&history.limit), "{history:?}");
             assert!(history.before.is_none_or(|b| b >= 1), "{history:?}");
             assert!(history.after.is_none_or(|a| a >= 0), "{history:?}");
             assert!(history.before.is_none() || history.after.is_none(), "{history:?}");
@@ -146,7 +147,7 @@ pub fn queries(bytes: &[u8]) {
     }
     match input::from_form::<input::MessageSearchQuery>(bytes).and_then(input::MessageSearchQuery::into_search) {
         Ok(search) => {
-            assert!((1..=crate::usecase::chat::MAX_SEARCH_PAGE).contains(&search.limit), "{search:?}");
+            assert!((1..=crate::input::MAX_SEARCH_PAGE).contains(&search.limit), "{search:?}");
             assert!(search.room_id.is_none_or(|r| r >= 1) && search.before.is_none_or(|b| b >= 1), "{search:?}");
         }
         Err(e) => {
@@ -341,13 +342,13 @@ pub fn image_metadata(bytes: &[u8]) {
 /// at most 255 bytes, never empty, `.` or `..`; sanitizing again changes nothing; and its
 /// `Content-Disposition` is always a valid header value.
 pub fn filename(name: &str) {
-    let clean = media_folder::sanitize_filename(name);
+    let clean = crate::input::validate::clean_filename(name);
     assert!(!clean.is_empty() && clean != "." && clean != "..", "{name:?} → {clean:?}");
     assert!(clean.len() <= 255, "{name:?} → {} bytes", clean.len());
     assert!(!clean.contains(['/', '\\']), "{name:?} → {clean:?}");
     assert!(!clean.chars().any(char::is_control), "{name:?} → {clean:?}");
     assert_eq!(clean.trim(), clean, "{name:?} → {clean:?}");
-    assert_eq!(media_folder::sanitize_filename(&clean), clean, "sanitizing is not idempotent for {name:?}");
+    assert_eq!(crate::input::validate::clean_filename(&clean), clean, "sanitizing is not idempotent for {name:?}");
     for inline in [true, false] {
         let header = content_disposition(inline, &clean);
         assert!(axum::http::HeaderValue::from_str(&header).is_ok(), "{header:?} is not a header value");
@@ -361,7 +362,7 @@ pub fn filename(name: &str) {
 /// so `invoice\u{202E}fdp.exe` cannot pose as `invoiceexe.pdf`. Known to fail before the
 /// issue-14 input branch.
 pub fn filename_has_no_bidi_controls(name: &str) {
-    let clean = media_folder::sanitize_filename(name);
+    let clean = crate::input::validate::clean_filename(name);
     let bidi =
         |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
     assert!(!clean.chars().any(bidi), "{name:?} → {clean:?} keeps a bidi control");

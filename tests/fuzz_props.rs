@@ -681,7 +681,7 @@ fn live_uploads_round_trip_or_get_the_spec_error() {
                 prop_assert!([201, 415, 422].contains(&status.as_u16()), "{status}");
                 if status == 201 {
                     let attachment: Value = serde_json::from_slice(&bytes).expect("Attachment");
-                    let clean = natter::storage::media_folder::sanitize_filename(&name);
+                    let clean = natter::input::validate::clean_filename(&name);
                     prop_assert_eq!(attachment["filename"].as_str(), Some(clean.as_str()));
                     // JPEG, PNG and WebP lose their metadata (the walk over a damaged file
                     // drops what it cannot follow); everything else comes back as it was sent.

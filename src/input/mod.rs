@@ -17,7 +17,6 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::Visibility;
-use crate::usecase::chat::{DEFAULT_HISTORY_PAGE, DEFAULT_SEARCH_PAGE, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
 
 /// Parse JSON text into `T`, naming the offending field on a shape error. An empty body is
 /// `{}`: endpoints whose fields are all optional need none, the others name what is missing.
@@ -283,6 +282,13 @@ impl ReadBody {
         Ok(self.message_id)
     }
 }
+
+/// A history page's size (SPEC §3: `limit` 1–200, default 50).
+pub const MAX_HISTORY_PAGE: i64 = 200;
+pub const DEFAULT_HISTORY_PAGE: i64 = 50;
+/// A search page's size (SPEC §3: `limit` 1–50, default 20).
+pub const MAX_SEARCH_PAGE: i64 = 50;
+pub const DEFAULT_SEARCH_PAGE: i64 = 20;
 
 /// `GET /chat/chat_rooms/{room_id}/messages?limit=&before=&after=`, as sent (query values are
 /// strings until checked).

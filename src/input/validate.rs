@@ -157,6 +157,23 @@ pub fn fold_case(text: &str) -> String {
     folded
 }
 
+/// The client's filename as metadata: its last path component (`/` and `\` both separate),
+/// without control characters ([`is_hidden_control`]) or surrounding blanks, at most 255 bytes
+/// (cut on a character boundary); `file` when nothing is left.
+pub fn clean_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !is_hidden_control(*c)).collect();
+    let mut cleaned = cleaned.trim();
+    if cleaned.len() > 255 {
+        let mut end = 255;
+        while !cleaned.is_char_boundary(end) {
+            end -= 1;
+        }
+        cleaned = cleaned[..end].trim_end();
+    }
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".to_string() } else { cleaned.to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +224,25 @@ mod tests {
         assert!(email("a@b").is_err());
         assert!(email("a@@b.co").is_err());
         assert!(email("a b@c.de").is_err());
+    }
+
+    #[test]
+    fn filenames_are_sanitized() {
+        assert_eq!(clean_filename("../../etc/passwd.txt"), "passwd.txt");
+        assert_eq!(clean_filename("..\\..\\x.txt"), "x.txt");
+        assert_eq!(clean_filename("a\u{0}b\nc\u{7f}.txt"), "abc.txt");
+        assert_eq!(clean_filename("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        let every_bidi =
+            "a\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}b";
+        assert_eq!(clean_filename(every_bidi), "ab");
+        assert_eq!(clean_filename("x\u{85}\u{9f}\u{2028}\u{2029}\u{feff}y.txt"), "xy.txt");
+        assert_eq!(clean_filename("👩\u{200D}💻.png"), "👩\u{200D}💻.png");
+        assert_eq!(clean_filename("\u{202E}"), "file");
+        assert_eq!(clean_filename(""), "file");
+        assert_eq!(clean_filename("dir/"), "file");
+        assert_eq!(clean_filename("x/.."), "file");
+        let long = "é".repeat(200);
+        let cut = clean_filename(&long);
+        assert!(cut.len() <= 255 && cut.chars().all(|c| c == 'é'), "{}", cut.len());
     }
 }

@@ -24,7 +24,7 @@
 //!   ([`TempUpload::remove_image_metadata`], [`crate::storage::image_metadata`]): the temporary file is
 //!   rewritten into a second one renamed over it, so a crash still leaves only temporary files.
 //! - The stored name is 128 random bits in hex plus the extension of the detected type; the
-//!   client's filename survives only as sanitized metadata ([`sanitize_filename`]).
+//!   client's filename survives only as cleaned metadata (`input::validate::clean_filename`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -316,28 +316,9 @@ fn utf8_width(first: u8) -> Option<usize> {
     }
 }
 
-/// The client's filename as metadata: its last path component (`/` and `\` both separate),
-/// without control characters ([`is_hidden_control`]) or surrounding blanks, at most 255 bytes
-/// (cut on a character boundary); `file` when nothing is left.
-pub fn sanitize_filename(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !is_hidden_control(*c)).collect();
-    let mut cleaned = cleaned.trim();
-    if cleaned.len() > 255 {
-        let mut end = 255;
-        while !cleaned.is_char_boundary(end) {
-            end -= 1;
-        }
-        cleaned = cleaned[..end].trim_end();
-    }
-    if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".to_string() } else { cleaned.to_string() }
-}
-
-pub use crate::input::validate::is_hidden_control;
-
 /// A fresh stored name: 128 random bits as 32 lower-case hex digits, `.`, the extension.
 pub fn new_stored_name(kind: MediaKind) -> String {
-    format!("{}.{}", crate::usecase::auth::random_hex(16), kind.extension())
+    format!("{}.{}", super::random_hex(16), kind.extension())
 }
 
 /// The kind of a well-formed stored name (`<32 lower-case hex>.<known extension>`), else
@@ -447,7 +428,7 @@ pub struct TempUpload {
 impl TempUpload {
     /// Create `.upload-<random>.tmp` in `media_dir` (never an existing file).
     pub async fn create(media_dir: &Path) -> std::io::Result<TempUpload> {
-        let path = media_dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::usecase::auth::random_hex(16)));
+        let path = media_dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", super::random_hex(16)));
         // 0600, kept through the rename into place.
         let file = crate::storage::file_modes::new_file_options().open(&path).await?;
         Ok(TempUpload { path, file: Some(file), keep: false })
@@ -526,7 +507,7 @@ fn strip_file(
     }
     drop(file);
     let folder = path.parent().unwrap_or(Path::new("."));
-    let stripped_path = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::usecase::auth::random_hex(16)));
+    let stripped_path = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", super::random_hex(16)));
     let written = (|| -> std::io::Result<std::fs::File> {
         let mut out = BufWriter::with_capacity(BUFFER, crate::storage::file_modes::create_new_file(&stripped_path)?);
         image_metadata::write(format, &plan, open()?, &mut out)?;
@@ -619,7 +600,7 @@ pub fn copy_folder(from: &Path, to: &Path, mut progress: impl FnMut(u64, u64)) -
 fn copy_file(source: &Path, target: &Path) -> Result<bool, String> {
     let folder = target.parent().unwrap_or(Path::new("."));
     // A temporary upload's name: a server starting on the folder removes what a crash left.
-    let temp = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", crate::usecase::auth::random_hex(16)));
+    let temp = folder.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", super::random_hex(16)));
     let result = (|| -> std::io::Result<()> {
         let mut input = std::fs::File::open(source)?;
         let mut output = crate::storage::file_modes::create_new_file(&temp)?;
@@ -692,25 +673,6 @@ mod tests {
         assert_eq!(sniff_binary(b"OggS\x00\x02\x00\x00"), Some(MediaKind::Ogg));
     }
 
-    #[test]
-    fn filenames_are_sanitized() {
-        assert_eq!(sanitize_filename("../../etc/passwd.txt"), "passwd.txt");
-        assert_eq!(sanitize_filename("..\\..\\x.txt"), "x.txt");
-        assert_eq!(sanitize_filename("a\u{0}b\nc\u{7f}.txt"), "abc.txt");
-        assert_eq!(sanitize_filename("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
-        let every_bidi =
-            "a\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}b";
-        assert_eq!(sanitize_filename(every_bidi), "ab");
-        assert_eq!(sanitize_filename("x\u{85}\u{9f}\u{2028}\u{2029}\u{feff}y.txt"), "xy.txt");
-        assert_eq!(sanitize_filename("👩\u{200D}💻.png"), "👩\u{200D}💻.png");
-        assert_eq!(sanitize_filename("\u{202E}"), "file");
-        assert_eq!(sanitize_filename(""), "file");
-        assert_eq!(sanitize_filename("dir/"), "file");
-        assert_eq!(sanitize_filename("x/.."), "file");
-        let long = "é".repeat(200);
-        let cut = sanitize_filename(&long);
-        assert!(cut.len() <= 255 && cut.chars().all(|c| c == 'é'), "{}", cut.len());
-    }
 
     #[test]
     fn stored_names() {

@@ -9,3 +9,11 @@ pub mod db;
 pub mod file_modes;
 pub mod image_metadata;
 pub mod media_folder;
+
+/// `n` random bytes as lower-case hex: the names of stored files, invite codes, secrets.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // getrandom only fails when the OS has no entropy source at all; nothing sensible is left.
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

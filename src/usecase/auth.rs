@@ -17,6 +17,7 @@ use std::time::Duration;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+pub use crate::storage::random_hex;
 use crate::error::{ApiError, ApiResult};
 use crate::model::Token;
 use crate::storage::db::users::{self, UserRecord};
@@ -96,14 +97,6 @@ pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `n` random bytes as lower-case hex.
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    // getrandom only fails when the OS has no entropy source at all; nothing sensible is left.
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    hex(&bytes)
 }
 
 impl Auth {

@@ -338,7 +338,7 @@ impl Media {
             _slot: allowance.slot,
             used: allowance.used,
             reservation: Reservation { in_flight: self.in_flight.clone(), uploader: allowance.uploader, bytes: 0 },
-            filename: media_folder::sanitize_filename(filename),
+            filename: crate::input::validate::clean_filename(filename),
             temp,
             size: 0,
             head: Vec::with_capacity(HEAD_LEN),

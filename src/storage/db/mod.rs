@@ -40,6 +40,7 @@ pub mod migrate;
 pub mod reactions;
 pub mod rooms;
 pub mod search;
+pub mod search_text;
 pub mod settings;
 pub mod users;
 

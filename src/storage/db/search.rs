@@ -179,7 +179,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
-    use crate::usecase::chat::search::fts_query;
+    use super::super::search_text::fts_query;
 
     /// A migrated database in a temporary folder (kept alive by the returned guard).
     fn database() -> (tempfile::TempDir, Connection) {

@@ -274,7 +274,7 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 /// override kept by an older natter) is served clean too.
 pub fn content_disposition(inline: bool, filename: &str) -> String {
     let disposition = if inline { "inline" } else { "attachment" };
-    let filename = &crate::storage::media_folder::sanitize_filename(filename);
+    let filename = &crate::input::validate::clean_filename(filename);
     let fallback: String = filename
         .chars()
         .map(|c| if (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) || c == ' ' { c } else { '_' })

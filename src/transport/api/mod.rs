@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod docs;
+pub mod errors;
 pub mod extract;
 pub mod media;
 pub mod messages;
@@ -24,7 +25,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::{ApiError, panic_response};
+use crate::error::ApiError;
+use errors::panic_response;
 
 /// Every REST route with its OpenAPI annotation: utoipa-axum's `routes!` adds a handler to the
 /// axum router and its `#[utoipa::path]` to the document in one call, so a documented route

@@ -22,7 +22,6 @@
 
 pub mod events;
 pub mod mentions;
-pub mod search;
 pub mod views;
 
 use std::sync::Arc;
@@ -47,15 +46,16 @@ pub use events::{ChatEvent, EventStream, Events};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
-pub const MAX_HISTORY_PAGE: i64 = messages::MAX_PAGE;
-pub const DEFAULT_HISTORY_PAGE: i64 = 50;
+
 /// Users a search returns at most.
 const SEARCH_LIMIT: usize = 20;
-pub const MAX_SEARCH_PAGE: i64 = crate::storage::db::search::MAX_PAGE as i64;
-pub const DEFAULT_SEARCH_PAGE: i64 = 20;
+
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_EMOJI_CHARS: usize = 32;
 pub const MAX_ROOM_NAME_CHARS: usize = 100;
+// The pages the decoders allow (SPEC §3) are pages the storage engine serves whole.
+const _: () = assert!(crate::input::MAX_HISTORY_PAGE <= messages::MAX_PAGE);
+const _: () = assert!(crate::input::MAX_SEARCH_PAGE as usize <= crate::storage::db::search::MAX_PAGE);
 pub const MAX_TOPIC_CHARS: usize = 250;
 /// Distinct emoji one message can hold.
 pub const MAX_REACTIONS: i64 = 20;
@@ -397,7 +397,7 @@ impl Chat {
         self.throttles.search.admit_user(reader.id)?;
         let text = search.text.trim();
         validate::text_length(text, 1, MAX_SEARCH_CHARS).map_err(|p| ApiError::invalid("q", p))?;
-        let query = search::fts_query(text);
+        let query = crate::storage::db::search_text::fts_query(text);
         let limit = usize::try_from(search.limit).unwrap_or(0);
         self.db
             .read(move |conn| {
