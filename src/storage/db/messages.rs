@@ -12,7 +12,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
 use super::{DbError, reactions};
-use crate::model::{Attachment, Message, ReplyRef, ReplySender, Sender};
+use crate::model::{
+    Attachment, Mentions, Message, MessageView, Reaction, ReplyRef, ReplySender, ReplySenderView, ReplyView, Sender,
+    SenderView,
+};
 
 /// The columns [`message`] reads, over `messages m` and the joins of [`message_joins`] (macros,
 /// so that queries stay `&'static str`).
@@ -164,64 +167,152 @@ pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> R
     Ok(page)
 }
 
-/// A page of history (at most [`MAX_PAGE`]), oldest first, as the JSON array of Messages the
-/// API answers with: the same page as [`history`], encoded straight from the rows.
-///
-/// Each message is written from the row being read (its text borrowed, not copied into a
-/// [`Message`]), up to its `reactions`, which the page's second statement adds when the pieces
-/// are put in order. Building 50 `Message`s first cost ~8 allocations each, and with the
-/// encoding and freeing they were the largest share of a page's CPU after SQLite itself (the
-/// history benchmark's profile). [`RowView`] has [`Message`]'s fields; a test checks that both
-/// encodings of a page are the same JSON.
-pub fn history_json(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<u8>, DbError> {
+/// A page of history (at most [`MAX_PAGE`]), oldest first, as storage read it: the same page as
+/// [`history`], without a [`Message`] per row. The encoder (`model::MessageView`) borrows from it.
+pub fn history_page(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Page, DbError> {
     let (sql, cursor) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
-    // Every message without its closing brace; `pieces` says where each one is.
-    let mut encoded: Vec<u8> = Vec::with_capacity(take * 384);
-    let mut pieces: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(take);
+    let mut page = Page { text: String::with_capacity(take * 256), rows: Vec::with_capacity(take), reactions: Vec::new() };
     let mut rows = stmt.query(params![room_id, cursor])?;
-    while pieces.len() < take {
+    while page.rows.len() < take {
         let Some(row) = rows.next()? else { break };
-        let start = encoded.len();
         let view = RowView::read(row)?;
-        view.encode_open(&mut encoded).map_err(encoding_failed)?;
-        pieces.push((view.id, start..encoded.len()));
+        page.push(&view);
     }
     drop(rows);
     if !matches!(window, Window::After(_)) {
-        pieces.reverse();
+        page.rows.reverse();
     }
-    let reactions = match (pieces.iter().map(|p| p.0).min(), pieces.iter().map(|p| p.0).max()) {
-        (Some(first), Some(last)) => reactions::in_range(conn, room_id, first, last)?,
-        _ => Vec::new(),
-    };
-    let mut page = Vec::with_capacity(encoded.len() + pieces.len() * 20 + 2);
-    page.push(b'[');
-    for (i, (id, range)) in pieces.into_iter().enumerate() {
-        if i > 0 {
-            page.push(b',');
-        }
-        page.extend_from_slice(&encoded[range]);
-        page.extend_from_slice(b",\"reactions\":");
-        match reactions.binary_search_by_key(&id, |(message_id, _)| *message_id) {
-            Ok(at) => serde_json::to_writer(&mut page, &reactions[at].1).map_err(encoding_failed)?,
-            Err(_) => page.extend_from_slice(b"[]"),
-        }
-        page.push(b'}');
+    if let (Some(first), Some(last)) = (page.rows.first(), page.rows.last()) {
+        let (first, last) = (first.id.min(last.id), first.id.max(last.id));
+        page.reactions = reactions::in_range(conn, room_id, first, last)?;
     }
-    page.push(b']');
     Ok(page)
 }
 
-/// Encoding into a `Vec` fails only if a `Serialize` impl does; none here do.
-fn encoding_failed(e: serde_json::Error) -> DbError {
-    DbError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+/// A page of history: every row's text back to back in one buffer, each row's parts as spans of
+/// it, and the page's reactions (one range scan, in message id order). Two allocations a page
+/// where owned [`Message`]s cost ~8 each.
+pub struct Page {
+    text: String,
+    rows: Vec<PageRow>,
+    reactions: Vec<(i64, Vec<Reaction>)>,
 }
 
-/// A [`Message`] borrowed from the row of [`message_columns`] being read, without `reactions`
-/// (which [`history_json`] appends): the same fields, encoded the same way
-/// ([`RowView::encode_open`]).
+/// Where a piece of text is in [`Page::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+struct PageRow {
+    id: i64,
+    room_id: i64,
+    sender_id: i64,
+    username: Span,
+    last_seen: Option<Span>,
+    content: Span,
+    attachment: Option<Attachment>,
+    client_id: Option<Span>,
+    created_at: Span,
+    edited_at: Option<Span>,
+    reply_to: Option<PageReply>,
+    mentions: Option<Span>,
+}
+
+struct PageReply {
+    id: i64,
+    sender_id: i64,
+    sender: Span,
+    excerpt: Span,
+    deleted: bool,
+}
+
+impl Page {
+    fn keep(&mut self, text: &str) -> Span {
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(text);
+        Span { start, end: u32::try_from(self.text.len()).unwrap_or(u32::MAX) }
+    }
+
+    fn push(&mut self, view: &RowView) {
+        let row = PageRow {
+            id: view.id,
+            room_id: view.room_id,
+            sender_id: view.sender.id,
+            username: self.keep(view.sender.username),
+            last_seen: view.sender.last_seen.map(|t| self.keep(t)),
+            content: self.keep(view.content),
+            attachment: view.attachment.clone(),
+            client_id: view.client_id.map(|t| self.keep(t)),
+            created_at: self.keep(view.created_at),
+            edited_at: view.edited_at.map(|t| self.keep(t)),
+            reply_to: view.reply_to.as_ref().map(|reply| PageReply {
+                id: reply.id,
+                sender_id: reply.sender.id,
+                sender: self.keep(reply.sender.username),
+                excerpt: self.keep(reply.excerpt),
+                deleted: reply.deleted,
+            }),
+            mentions: view.mentions.map(|m| self.keep(m.get())),
+        };
+        self.rows.push(row);
+    }
+
+    fn text(&self, span: Span) -> &str {
+        self.text.get(span.start as usize..span.end as usize).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The page's messages, oldest first, as the encoder takes them.
+    pub fn messages(&self) -> impl Iterator<Item = MessageView<'_>> {
+        self.rows.iter().map(|row| {
+            let reactions = match self.reactions.binary_search_by_key(&row.id, |(id, _)| *id) {
+                Ok(at) => self.reactions[at].1.as_slice(),
+                Err(_) => &[],
+            };
+            // Stored by `insert` as a JSON array; anything else reads as no mentions.
+            let mentions = row
+                .mentions
+                .and_then(|span| serde_json::from_str::<&RawValue>(self.text(span)).ok())
+                .map_or(Mentions::Ids(&[]), Mentions::Json);
+            MessageView {
+                id: row.id,
+                room_id: row.room_id,
+                sender: SenderView {
+                    id: row.sender_id,
+                    username: self.text(row.username),
+                    last_seen: row.last_seen.map(|s| self.text(s)),
+                },
+                content: self.text(row.content),
+                attachment: row.attachment.as_ref(),
+                client_id: row.client_id.map(|s| self.text(s)),
+                created_at: self.text(row.created_at),
+                edited_at: row.edited_at.map(|s| self.text(s)),
+                reply_to: row.reply_to.as_ref().map(|reply| ReplyView {
+                    id: reply.id,
+                    sender: ReplySenderView { id: reply.sender_id, username: self.text(reply.sender) },
+                    excerpt: self.text(reply.excerpt),
+                    deleted: reply.deleted,
+                }),
+                reactions,
+                mentions,
+            }
+        })
+    }
+}
+
+/// A [`Message`] borrowed from the row of [`message_columns`] being read, without `reactions`:
+/// what [`Page`] keeps of a row, and what [`message`] makes a `Message` of.
 struct RowView<'a> {
     id: i64,
     room_id: i64,
@@ -234,24 +325,6 @@ struct RowView<'a> {
     reply_to: Option<ReplyView<'a>>,
     /// The `mentions` column: a JSON array of ids, NULL for none.
     mentions: Option<&'a RawValue>,
-}
-
-struct SenderView<'a> {
-    id: i64,
-    username: &'a str,
-    last_seen: Option<&'a str>,
-}
-
-struct ReplyView<'a> {
-    id: i64,
-    sender: ReplySenderView<'a>,
-    excerpt: &'a str,
-    deleted: bool,
-}
-
-struct ReplySenderView<'a> {
-    id: i64,
-    username: &'a str,
 }
 
 impl<'a> RowView<'a> {
@@ -300,54 +373,6 @@ impl<'a> RowView<'a> {
         })
     }
 
-    /// This message's JSON without its closing brace, for [`history_json`] to add `reactions`.
-    ///
-    /// Written by hand, the keys as literals: serde's derived encoding escaped every key of every
-    /// message byte by byte, and encoding was a fifth of a history page's instructions (callgrind,
-    /// `cargo bench --bench history`). Text values go through serde_json's string escaping.
-    fn encode_open(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut digits = itoa::Buffer::new();
-        let mut int = |out: &mut Vec<u8>, n: i64| out.extend_from_slice(digits.format(n).as_bytes());
-        out.extend_from_slice(b"{\"id\":");
-        int(out, self.id);
-        out.extend_from_slice(b",\"room_id\":");
-        int(out, self.room_id);
-        out.extend_from_slice(b",\"sender\":{\"id\":");
-        int(out, self.sender.id);
-        out.extend_from_slice(b",\"username\":");
-        text(out, self.sender.username)?;
-        out.extend_from_slice(b",\"last_seen\":");
-        optional_text(out, self.sender.last_seen)?;
-        out.extend_from_slice(b"},\"content\":");
-        text(out, self.content)?;
-        out.extend_from_slice(b",\"attachment\":");
-        serde_json::to_writer(&mut *out, &self.attachment)?;
-        out.extend_from_slice(b",\"client_id\":");
-        optional_text(out, self.client_id)?;
-        out.extend_from_slice(b",\"created_at\":");
-        text(out, self.created_at)?;
-        out.extend_from_slice(b",\"edited_at\":");
-        optional_text(out, self.edited_at)?;
-        out.extend_from_slice(b",\"reply_to\":");
-        match &self.reply_to {
-            None => out.extend_from_slice(b"null"),
-            Some(reply) => {
-                out.extend_from_slice(b"{\"id\":");
-                int(out, reply.id);
-                out.extend_from_slice(b",\"sender\":{\"id\":");
-                int(out, reply.sender.id);
-                out.extend_from_slice(b",\"username\":");
-                text(out, reply.sender.username)?;
-                out.extend_from_slice(b"},\"excerpt\":");
-                text(out, reply.excerpt)?;
-                out.extend_from_slice(if reply.deleted { b",\"deleted\":true}" } else { b",\"deleted\":false}" });
-            }
-        }
-        out.extend_from_slice(b",\"mentions\":");
-        out.extend_from_slice(self.mentions.map_or("[]", RawValue::get).as_bytes());
-        Ok(())
-    }
-
     /// The same message, owned, with no reactions yet.
     fn into_message(self) -> rusqlite::Result<Message> {
         let mentions = match self.mentions {
@@ -377,21 +402,6 @@ impl<'a> RowView<'a> {
             reactions: Vec::new(),
             mentions,
         })
-    }
-}
-
-/// `value` as a JSON string.
-fn text(out: &mut Vec<u8>, value: &str) -> serde_json::Result<()> {
-    serde_json::to_writer(out, value)
-}
-
-fn optional_text(out: &mut Vec<u8>, value: Option<&str>) -> serde_json::Result<()> {
-    match value {
-        Some(value) => text(out, value),
-        None => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
     }
 }
 
@@ -491,9 +501,9 @@ mod tests {
         .unwrap()
     }
 
-    /// The page encoded straight from the rows is the JSON of the same page's `Message`s.
+    /// A page kept as text and spans encodes to the JSON of the same page's `Message`s.
     #[test]
-    fn history_json_is_the_json_of_the_messages() {
+    fn a_page_encodes_as_the_json_of_its_messages() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
         let room = room_with_everything(&db);
@@ -502,10 +512,9 @@ mod tests {
             for limit in [1, 7, 50, 200] {
                 let (direct, structs) = db
                     .read_blocking(move |conn| {
-                        Ok::<_, DbError>((
-                            history_json(conn, room, window, limit)?,
-                            history(conn, room, window, limit)?,
-                        ))
+                        let page = history_page(conn, room, window, limit)?;
+                        let encoded = crate::model::messages_json(page.messages(), page.len());
+                        Ok::<_, DbError>((encoded, history(conn, room, window, limit)?))
                     })
                     .unwrap();
                 let direct: serde_json::Value = serde_json::from_slice(&direct).expect("valid JSON");

@@ -276,7 +276,7 @@ impl Chat {
     /// A page of a room's history, oldest first, already serialised as a JSON array.
     ///
     /// Encoded on the blocking thread that reads the rows, straight from them (see
-    /// [`messages::history_json`]): only the finished buffer crosses threads.
+    /// [`messages::Page`], by `model::MessageView`): only the finished buffer crosses threads.
     pub async fn history_json(&self, reader: Caller, room_id: i64, history: History) -> ApiResult<Vec<u8>> {
         let window = match (history.before, history.after) {
             (Some(id), _) => Window::Before(id),
@@ -286,7 +286,8 @@ impl Chat {
         self.db
             .read(move |conn| {
                 ensure_member(conn, reader, room_id)?;
-                Ok(messages::history_json(conn, room_id, window, history.limit)?)
+                let page = messages::history_page(conn, room_id, window, history.limit)?;
+                Ok(crate::model::messages_json(page.messages(), page.len()))
             })
             .await
     }
