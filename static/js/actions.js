@@ -56,7 +56,6 @@ let expiryTimer = 0;
 export function resume() {
   const { token, expiresAt } = state.session;
   if (expiresAt && expiresAt <= Date.now()) return expire();
-  api.setToken(token);
   clearTimeout(expiryTimer);
   const left = expiresAt - Date.now();
   if (left < 2 ** 31 - 1) expiryTimer = setTimeout(expire, left);
@@ -83,7 +82,6 @@ export function logout() {
 function end(notice) {
   clearTimeout(expiryTimer);
   socket.stop();
-  api.setToken(null);
   store.setSession(null, notice);
   if (location.hash.startsWith('#/')) history.replaceState(null, '', location.pathname + location.search);
 }
