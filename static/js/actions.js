@@ -13,11 +13,6 @@ import { randomId, storage } from './lib.js';
 const { state } = store;
 const PAGE = 50;
 
-/** The message list's viewport (not state: it changes on every scroll). `atBottom`: the
- * reader sees the newest message; `stick`: scroll to the bottom after the next render (set by
- * a send, so your own message comes into view even if you had scrolled up). */
-export const viewport = { atBottom: true, stick: false };
-
 // ---- session ----
 
 export async function login(name, password) {
@@ -50,6 +45,7 @@ async function landInFirstRoom() {
   if (!state.currentId && rooms.length === 1) go(rooms[0].id);
 }
 
+// A timer handle, not state: state.session.expiresAt says when; this only rings then.
 let expiryTimer = 0;
 
 /** Start (or restart after a reload) the signed-in session in state.session. */
@@ -272,7 +268,7 @@ export function jumpToLatest(id) {
   const r = store.room(id);
   if (!r.hasNewer) return;
   Object.assign(r, { items: [], loaded: false, loading: false, hasOlder: true, hasNewer: false, focusId: null });
-  viewport.stick = true;
+  store.stickToBottom();
   openRoom(id);
 }
 
@@ -295,7 +291,7 @@ export function markRead(id) {
 socket.onIncoming((message) => {
   const mine = message.sender?.id === store.me()?.id;
   const open = message.room_id === state.currentId;
-  const seen = open && state.visible && viewport.atBottom;
+  const seen = open && state.visible && store.viewport.atBottom;
   store.noteMessage(message, !mine && !seen);
   if (!mine && open && !seen) {
     const r = store.room(message.room_id);
@@ -304,9 +300,8 @@ socket.onIncoming((message) => {
   if (!mine) notify(message);
 });
 
-const leaving = new Set();
 socket.onRemoved((chat) => {
-  if (!leaving.delete(chat.id)) store.toast(`You are no longer a member of ${chat.name}.`, 'info');
+  if (!store.endLeaving(chat.id)) store.toast(`You are no longer a member of ${chat.name}.`, 'info');
   if (location.hash === chatHref(chat.id)) go(null);
 });
 
@@ -369,6 +364,8 @@ export function retry(clientId) {
 
 export const discard = (clientId) => store.removePending(clientId);
 
+// The pump's own lock and retry timer, not state: they keep one send in flight at a time, and
+// no view or other use case reads them (each entry's status in state.outbox is the state).
 let pumping = false;
 let pumpTimer = 0;
 
@@ -517,11 +514,11 @@ export async function removeMember(roomId, userId) {
 }
 
 export async function leave(roomId) {
-  leaving.add(roomId);
+  store.startLeaving(roomId);
   try {
     await api.removeMember(roomId, store.me().id);
   } catch (error) {
-    leaving.delete(roomId);
+    store.endLeaving(roomId);
     throw error;
   }
   store.removeChat(roomId);
@@ -530,22 +527,24 @@ export async function leave(roomId) {
 
 // ---- typing ----
 
-let typingNow = { room: null, sentAt: 0, timer: 0 };
+// A timer handle, not state (store.typingSent is): it ends the typing after a pause.
+let typingPause = 0;
 
 /** Called on every keystroke (active) and on send or leaving (inactive); sends at most one
  * `typing: true` every 3 s and a `typing: false` after 4 s without keystrokes. */
 export function typing(roomId, active) {
+  const sent = store.typingSent;
   if (active) {
-    if (typingNow.room !== roomId || Date.now() - typingNow.sentAt > 3000) {
-      if (typingNow.room && typingNow.room !== roomId) typing(typingNow.room, false);
+    if (sent.room !== roomId || Date.now() - sent.at > 3000) {
+      if (sent.room && sent.room !== roomId) typing(sent.room, false);
       socket.emit('typing', { room_id: roomId, typing: true });
-      typingNow = { room: roomId, sentAt: Date.now(), timer: typingNow.timer };
+      store.noteTypingSent(roomId);
     }
-    clearTimeout(typingNow.timer);
-    typingNow.timer = setTimeout(() => typing(roomId, false), 4000);
-  } else if (typingNow.room === roomId) {
-    clearTimeout(typingNow.timer);
+    clearTimeout(typingPause);
+    typingPause = setTimeout(() => typing(roomId, false), 4000);
+  } else if (sent.room === roomId) {
+    clearTimeout(typingPause);
     socket.emit('typing', { room_id: roomId, typing: false });
-    typingNow = { room: null, sentAt: 0, timer: 0 };
+    store.noteTypingSent(null);
   }
 }

@@ -93,6 +93,7 @@ export function setSession(session, notice = null) {
       typing: new Map(), presence: new Map(), dialog: null, panel: false, editing: null, conn: 'offline',
       replyTo: new Map(),
     });
+    leaving.clear();
   }
   changed();
 }
@@ -460,6 +461,56 @@ export function forgetDrafts() {
   clearTimeout(draftTimer);
   storage.remove(draftsKey());
   drafts = null;
+}
+
+// ---- state no view renders ----
+// These decide behaviour, but no view draws them, so changing one schedules no re-render: the
+// viewport changes on every scroll, the last search and the typing state on keystrokes.
+
+/** The message list's viewport. `atBottom`: the reader sees the newest message; `stick`:
+ * scroll to the bottom after the next render (set by a send, so your own message comes into
+ * view even if you had scrolled up). */
+export const viewport = { atBottom: true, stick: false };
+
+export function setAtBottom(atBottom) {
+  viewport.atBottom = atBottom;
+}
+
+export function stickToBottom() {
+  viewport.stick = true;
+}
+
+/** Whether this render scrolls to the bottom (a send asked for it); asking clears it. */
+export function takeStick() {
+  const stick = viewport.stick;
+  viewport.stick = false;
+  return stick;
+}
+
+/** The last search, so that coming back to the dialog shows it again. */
+export const lastSearch = { text: '', here: true };
+
+export function rememberSearch(text, here) {
+  Object.assign(lastSearch, { text, here });
+}
+
+/** Where we last told the server we are typing (`room`, null when nowhere) and when. */
+export const typingSent = { room: null, at: 0 };
+
+export function noteTypingSent(room) {
+  Object.assign(typingSent, { room, at: room == null ? 0 : Date.now() });
+}
+
+/** Rooms we asked to leave: their `room_removed` is expected, not news. */
+const leaving = new Set();
+
+export function startLeaving(roomId) {
+  leaving.add(roomId);
+}
+
+/** The leave of `roomId` is over (done or failed); whether it was one we asked for. */
+export function endLeaving(roomId) {
+  return leaving.delete(roomId);
 }
 
 // ---- dialogs and toasts ----

@@ -89,7 +89,7 @@ export function Composer({ chat, handle }) {
   const submit = (event) => {
     event?.preventDefault();
     if (!canSend) return;
-    actions.viewport.stick = true;
+    store.stickToBottom();
     // Sent from a window of older history: the newest messages come back first.
     actions.jumpToLatest(chat.id);
     if (ready.length) ready.forEach((f, i) => actions.send(chat.id, i === 0 ? content : '', f.attachment, i === 0 ? replyTo : null));

@@ -280,7 +280,7 @@ export function MessageList({ chat, r }) {
     if (!el) return;
     // In a window of older history (after a jump) the bottom of the list is not the newest.
     const bottom = !r.hasNewer && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
-    actions.viewport.atBottom = bottom;
+    store.setAtBottom(bottom);
     place.current.height = el.scrollHeight;
     place.current.top = el.scrollTop;
     if (bottom !== place.current.atBottom) {
@@ -300,6 +300,7 @@ export function MessageList({ chat, r }) {
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el || !r.loaded) return;
+    const stick = store.takeStick();
     const p = place.current;
     const first = r.items[0]?.id ?? null;
     const target = r.focusId != null ? el.querySelector(`article[data-id="${r.focusId}"]`) : null;
@@ -319,10 +320,9 @@ export function MessageList({ chat, r }) {
       p.positioned = true;
     } else if (p.firstId != null && first != null && first < p.firstId) {
       el.scrollTop = p.top + (el.scrollHeight - p.height);
-    } else if ((actions.viewport.atBottom && !r.hasNewer) || actions.viewport.stick) {
+    } else if ((store.viewport.atBottom && !r.hasNewer) || stick) {
       el.scrollTop = el.scrollHeight;
     }
-    actions.viewport.stick = false;
     p.firstId = first;
     measure();
     rove();
@@ -403,14 +403,14 @@ export function MessageList({ chat, r }) {
   // not at the bottom, and must not be pulled there.)
   useEffect(() => {
     const observer = new ResizeObserver(() => {
-      if (actions.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
+      if (store.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
     });
     observer.observe(inner.current);
     return () => observer.disconnect();
   }, []);
 
   useEffect(() => {
-    if (r.loaded && store.state.visible && actions.viewport.atBottom) actions.markRead(chat.id);
+    if (r.loaded && store.state.visible && store.viewport.atBottom) actions.markRead(chat.id);
   }, [r.items, store.state.visible]);
 
   const unseen = chat.unread_count || 0;
