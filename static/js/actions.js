@@ -84,6 +84,20 @@ function end(notice) {
 
 api.setUnauthorizedHandler(expire);
 
+// ---- the server itself ----
+
+/** What `GET /healthz` says about this server now (first run, who may sign up); null when it
+ * cannot be asked. Not cached: the first sign-up ends the first run. */
+export const serverInfo = () => api.health().catch(() => null);
+
+/** Ask the server, as the page loads without a session, so that sign-in renders once, in the
+ * right mode (sign-up on a first run); if it does not answer within `waitMs`, sign-in opens as
+ * usual. */
+export async function askServerAtStart(waitMs = 2000) {
+  const late = new Promise((resolve) => { setTimeout(resolve, waitMs, null); });
+  store.set({ serverAtStart: await Promise.race([serverInfo(), late]) });
+}
+
 // ---- which chat is open (the address's #/chat/<id>) ----
 
 export const chatHref = (id) => `#/chat/${id}`;

@@ -23,6 +23,7 @@ export const state = {
   toasts: [],
   notifications: 'Notification' in window ? Notification.permission : 'unsupported',
   updateReady: false, //    a new version of the UI is installed
+  serverAtStart: null, //   what /healthz said as the page loaded signed out (see askServerAtStart)
 };
 
 const listeners = new Set();
@@ -78,6 +79,8 @@ export function setSession(session, notice = null) {
   state.session = session;
   state.notice = notice;
   if (session) {
+    // Signed in: sign-in will not open in a first-run mode again.
+    state.serverAtStart = null;
     storage.set(SESSION_KEY, session);
     if (!sameUser) {
       drafts = null;

@@ -6,7 +6,6 @@ import { html, useEffect, useState, storage } from '../lib.js';
 import * as actions from '../actions.js';
 import { state } from '../store.js';
 import { Logo } from './icons.js';
-import { forgetServerAtStart, serverAtStart } from './share.js';
 
 function inviteFromAddress() {
   const m = /(?:^#|[#&?/])invite=([^&]+)/.exec(location.hash) || /[?&]invite=([^&]+)/.exec(location.search);
@@ -35,6 +34,7 @@ function summary(error, shownFields) {
 
 export function SignIn() {
   const invite = inviteFromAddress();
+  const { serverAtStart } = state;
   const firstRun = Boolean(serverAtStart?.first_run);
   const [mode, setMode] = useState(invite || firstRun ? 'signup' : 'login');
   const [form, setForm] = useState({ login: storage.get('natter.lastLogin', '') || '', password: '', username: '', email: '', invite });
@@ -57,10 +57,8 @@ export function SignIn() {
     try {
       if (mode === 'login') {
         await actions.login(form.login.trim(), form.password);
-        forgetServerAtStart();
       } else {
         await actions.signup({ username: form.username.trim(), email: form.email.trim(), password: form.password, invite: form.invite.trim() });
-        forgetServerAtStart();
         if (/invite=/.test(location.hash + location.search)) history.replaceState(null, '', location.pathname);
       }
     } catch (e) {
