@@ -1,8 +1,8 @@
 // The use cases the views call: sign in and out, open a chat and page its history, jump to a
-// message (a window of history around it), send (with the outbox that never loses or duplicates
-// a message, replies included), edit, delete, react, search, rooms and members, typing, read
-// markers, notifications. They talk to api.js and socket.js and change state only
-// through store.js.
+// message (a window of history around it), attach files (uploads with progress), send (with the
+// outbox that never loses or duplicates a message, replies included), edit, delete, react,
+// rooms and members, typing, read markers, notifications. They talk to api.js and socket.js and
+// change state only through store.js.
 
 import * as api from './api.js';
 import * as socket from './socket.js';
@@ -78,6 +78,7 @@ export function logout() {
 function end(notice) {
   clearTimeout(expiryTimer);
   socket.stop();
+  for (const roomId of [...state.uploads.keys()]) discardUploads(roomId);
   store.setSession(null, notice);
   if (location.hash.startsWith('#/')) history.replaceState(null, '', location.pathname + location.search);
 }
@@ -444,6 +445,61 @@ socket.onSynced(pump);
 socket.onSynced(() => {
   for (const [id, r] of state.rooms) if (r.error && !r.loaded && state.chats.has(id)) retryRoom(id);
 });
+
+// ---- the composer: attached files, and sending what it holds ----
+// Each attached file uploads at once (with progress) and waits in state.uploads until it is
+// sent, removed, or the composer closes (its chat is left, or we sign out): then an upload
+// still on its way is aborted and an image's preview (an object URL) released.
+
+/** Attach `files` to the composer of `roomId`; images get a preview. */
+export function attach(roomId, files) {
+  for (const file of files) {
+    const key = randomId();
+    const preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : null;
+    const upload = api.upload(file, (progress) => store.patchUpload(roomId, key, { progress }));
+    store.addUpload(roomId, {
+      key, name: file.name || 'file', size: file.size, progress: 0, preview, attachment: null, error: null,
+      abort: upload.abort,
+    });
+    upload.promise.then(
+      (attachment) => store.patchUpload(roomId, key, { attachment, progress: 1 }),
+      (error) => { if (error.code !== 'aborted') store.patchUpload(roomId, key, { error: error.message }); },
+    );
+  }
+}
+
+/** Forget the uploads of `roomId` that `which` picks: abort those on their way, release previews. */
+function forgetUploads(roomId, which) {
+  const gone = store.uploadsIn(roomId).filter(which);
+  if (!gone.length) return;
+  for (const upload of gone) {
+    if (!store.uploadSettled(upload)) upload.abort();
+    if (upload.preview) URL.revokeObjectURL(upload.preview);
+  }
+  store.removeUploads(roomId, gone.map((u) => u.key));
+}
+
+/** "Remove" on one attached file. */
+export const removeUpload = (roomId, key) => forgetUploads(roomId, (u) => u.key === key);
+
+/** The composer of `roomId` closes: its attached files go. */
+export const discardUploads = (roomId) => forgetUploads(roomId, () => true);
+
+/** Send what the composer of `roomId` holds: `content`, and each uploaded file as a message of
+ * its own (the text goes with the first), answering the message it replies to. Failed files
+ * stay attached (the composer sends nothing while a file is on its way). */
+export function sendComposed(roomId, content) {
+  const replyTo = state.replyTo.get(roomId) ?? null;
+  const ready = store.uploadsIn(roomId).filter((u) => u.attachment);
+  store.stickToBottom();
+  // Sent from a window of older history: the newest messages come back first.
+  jumpToLatest(roomId);
+  if (ready.length) ready.forEach((u, i) => send(roomId, i === 0 ? content : '', u.attachment, i === 0 ? replyTo : null));
+  else send(roomId, content, null, replyTo);
+  if (replyTo) store.setReplyTo(roomId, null);
+  forgetUploads(roomId, (u) => u.attachment);
+  store.saveDraft(roomId, '');
+}
 
 // ---- edit and delete ----
 

@@ -20,6 +20,7 @@ export const state = {
   panel: false, //          the members panel is open
   editing: null, //         id of the message being edited
   replyTo: new Map(), //    room id → the message the composer answers
+  uploads: new Map(), //    room id → the files attached in its composer (see uploadsIn)
   toasts: [],
   notifications: 'Notification' in window ? Notification.permission : 'unsupported',
   updateReady: false, //    a new version of the UI is installed
@@ -94,7 +95,7 @@ export function setSession(session, notice = null) {
     Object.assign(state, {
       chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],
       typing: new Map(), presence: new Map(), dialog: null, panel: false, editing: null, conn: 'offline',
-      replyTo: new Map(),
+      replyTo: new Map(), uploads: new Map(),
     });
     leaving.clear();
   }
@@ -361,6 +362,37 @@ export function noteMessage(message, unread) {
 export function setReplyTo(roomId, message) {
   if (message) state.replyTo.set(roomId, message);
   else state.replyTo.delete(roomId);
+  changed();
+}
+
+// ---- files attached in the composer, per chat ----
+
+const NO_UPLOADS = Object.freeze([]);
+
+/** The files attached in a chat's composer, oldest first: {key, name, size, progress (0…1),
+ * preview (an object URL, images only), attachment (once uploaded), error, abort()}. */
+export const uploadsIn = (roomId) => state.uploads.get(roomId) ?? NO_UPLOADS;
+
+/** Uploaded, or failed: nothing on its way. */
+export const uploadSettled = (upload) => Boolean(upload.attachment || upload.error);
+
+export function addUpload(roomId, upload) {
+  state.uploads.set(roomId, [...uploadsIn(roomId), upload]);
+  changed();
+}
+
+/** Progress, the attachment or the error of one upload; nothing if it was removed meanwhile. */
+export function patchUpload(roomId, key, patch) {
+  const list = uploadsIn(roomId);
+  if (!list.some((u) => u.key === key)) return;
+  state.uploads.set(roomId, list.map((u) => (u.key === key ? { ...u, ...patch } : u)));
+  changed();
+}
+
+export function removeUploads(roomId, keys) {
+  const list = uploadsIn(roomId).filter((u) => !keys.includes(u.key));
+  if (list.length) state.uploads.set(roomId, list);
+  else state.uploads.delete(roomId);
   changed();
 }
 

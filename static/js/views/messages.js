@@ -21,7 +21,9 @@ const GROUP_MS = 5 * 60 * 1000;
 const NEAR_BOTTOM = 48;
 const NEAR_TOP = 400;
 
-const focusComposer = () => document.getElementById('composer-input')?.focus();
+/** Put the caret in the composer's message box (an edit ended, a reply was chosen, a file was
+ * dropped on the chat). */
+export const focusComposer = () => document.getElementById('composer-input')?.focus();
 
 /**
  * Where other features plug into a message (replies, reactions, …): components given
