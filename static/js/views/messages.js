@@ -15,6 +15,7 @@ import * as store from '../store.js';
 import { dayKey, dayLabel, fullTime, formatText, isJumboEmoji, time, fileSize } from '../format.js';
 import { url } from '../api.js';
 import { Avatar } from './avatar.js';
+import { useSubmit } from './forms.js';
 import { Icon } from './icons.js';
 
 const GROUP_MS = 5 * 60 * 1000;
@@ -56,7 +57,7 @@ function Attachment({ attachment: a }) {
 
 function EditBox({ message }) {
   const [text, setText] = useState(message.content);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit();
   const ref = useRef(null);
   useEffect(() => {
     const el = ref.current;
@@ -67,13 +68,12 @@ function EditBox({ message }) {
     store.set({ editing: null });
     focusComposer();
   };
-  const save = async () => {
+  const save = () => {
     if (busy) return;
     if (text === message.content) return cancel();
     if (!text.trim() && !message.attachment) return;
-    setBusy(true);
-    if (await actions.edit(message, text)) focusComposer();
-    else setBusy(false);
+    // A failed edit says so in a toast, and the box stays open.
+    run(async () => { if (await actions.edit(message, text)) focusComposer(); });
   };
   const onKeyDown = (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
