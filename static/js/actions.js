@@ -1,8 +1,8 @@
 // The use cases the views call: sign in and out, open a chat and page its history, jump to a
-// message (a window of history around it), send (with the outbox that never loses or duplicates
-// a message, replies included), edit, delete, react, search, rooms and members, typing, read
-// markers, notifications. They talk to api.js and socket.js and change state only
-// through store.js.
+// message (a window of history around it), attach files (uploads with progress), send (with the
+// outbox that never loses or duplicates a message, replies included), edit, delete, react,
+// rooms and members, typing, read markers, notifications. They talk to api.js and socket.js and
+// change state only through store.js.
 
 import * as api from './api.js';
 import * as socket from './socket.js';
@@ -12,11 +12,6 @@ import { randomId, storage } from './lib.js';
 
 const { state } = store;
 const PAGE = 50;
-
-/** The message list's viewport (not state: it changes on every scroll). `atBottom`: the
- * reader sees the newest message; `stick`: scroll to the bottom after the next render (set by
- * a send, so your own message comes into view even if you had scrolled up). */
-export const viewport = { atBottom: true, stick: false };
 
 // ---- session ----
 
@@ -50,13 +45,13 @@ async function landInFirstRoom() {
   if (!state.currentId && rooms.length === 1) go(rooms[0].id);
 }
 
+// A timer handle, not state: state.session.expiresAt says when; this only rings then.
 let expiryTimer = 0;
 
 /** Start (or restart after a reload) the signed-in session in state.session. */
 export function resume() {
   const { token, expiresAt } = state.session;
   if (expiresAt && expiresAt <= Date.now()) return expire();
-  api.setToken(token);
   clearTimeout(expiryTimer);
   const left = expiresAt - Date.now();
   if (left < 2 ** 31 - 1) expiryTimer = setTimeout(expire, left);
@@ -83,12 +78,26 @@ export function logout() {
 function end(notice) {
   clearTimeout(expiryTimer);
   socket.stop();
-  api.setToken(null);
+  for (const roomId of [...state.uploads.keys()]) discardUploads(roomId);
   store.setSession(null, notice);
   if (location.hash.startsWith('#/')) history.replaceState(null, '', location.pathname + location.search);
 }
 
 api.setUnauthorizedHandler(expire);
+
+// ---- the server itself ----
+
+/** What `GET /healthz` says about this server now (first run, who may sign up); null when it
+ * cannot be asked. Not cached: the first sign-up ends the first run. */
+export const serverInfo = () => api.health().catch(() => null);
+
+/** Ask the server, as the page loads without a session, so that sign-in renders once, in the
+ * right mode (sign-up on a first run); if it does not answer within `waitMs`, sign-in opens as
+ * usual. */
+export async function askServerAtStart(waitMs = 2000) {
+  const late = new Promise((resolve) => { setTimeout(resolve, waitMs, null); });
+  store.set({ serverAtStart: await Promise.race([serverInfo(), late]) });
+}
 
 // ---- which chat is open (the address's #/chat/<id>) ----
 
@@ -274,7 +283,7 @@ export function jumpToLatest(id) {
   const r = store.room(id);
   if (!r.hasNewer) return;
   Object.assign(r, { items: [], loaded: false, loading: false, hasOlder: true, hasNewer: false, focusId: null });
-  viewport.stick = true;
+  store.stickToBottom();
   openRoom(id);
 }
 
@@ -297,7 +306,7 @@ export function markRead(id) {
 socket.onIncoming((message) => {
   const mine = message.sender?.id === store.me()?.id;
   const open = message.room_id === state.currentId;
-  const seen = open && state.visible && viewport.atBottom;
+  const seen = open && state.visible && store.viewport.atBottom;
   store.noteMessage(message, !mine && !seen);
   if (!mine && open && !seen) {
     const r = store.room(message.room_id);
@@ -306,9 +315,8 @@ socket.onIncoming((message) => {
   if (!mine) notify(message);
 });
 
-const leaving = new Set();
 socket.onRemoved((chat) => {
-  if (!leaving.delete(chat.id)) store.toast(`You are no longer a member of ${chat.name}.`, 'info');
+  if (!store.endLeaving(chat.id)) store.toast(`You are no longer a member of ${chat.name}.`, 'info');
   if (location.hash === chatHref(chat.id)) go(null);
 });
 
@@ -371,6 +379,8 @@ export function retry(clientId) {
 
 export const discard = (clientId) => store.removePending(clientId);
 
+// The pump's own lock and retry timer, not state: they keep one send in flight at a time, and
+// no view or other use case reads them (each entry's status in state.outbox is the state).
 let pumping = false;
 let pumpTimer = 0;
 
@@ -435,6 +445,61 @@ socket.onSynced(pump);
 socket.onSynced(() => {
   for (const [id, r] of state.rooms) if (r.error && !r.loaded && state.chats.has(id)) retryRoom(id);
 });
+
+// ---- the composer: attached files, and sending what it holds ----
+// Each attached file uploads at once (with progress) and waits in state.uploads until it is
+// sent, removed, or the composer closes (its chat is left, or we sign out): then an upload
+// still on its way is aborted and an image's preview (an object URL) released.
+
+/** Attach `files` to the composer of `roomId`; images get a preview. */
+export function attach(roomId, files) {
+  for (const file of files) {
+    const key = randomId();
+    const preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : null;
+    const upload = api.upload(file, (progress) => store.patchUpload(roomId, key, { progress }));
+    store.addUpload(roomId, {
+      key, name: file.name || 'file', size: file.size, progress: 0, preview, attachment: null, error: null,
+      abort: upload.abort,
+    });
+    upload.promise.then(
+      (attachment) => store.patchUpload(roomId, key, { attachment, progress: 1 }),
+      (error) => { if (error.code !== 'aborted') store.patchUpload(roomId, key, { error: error.message }); },
+    );
+  }
+}
+
+/** Forget the uploads of `roomId` that `which` picks: abort those on their way, release previews. */
+function forgetUploads(roomId, which) {
+  const gone = store.uploadsIn(roomId).filter(which);
+  if (!gone.length) return;
+  for (const upload of gone) {
+    if (!store.uploadSettled(upload)) upload.abort();
+    if (upload.preview) URL.revokeObjectURL(upload.preview);
+  }
+  store.removeUploads(roomId, gone.map((u) => u.key));
+}
+
+/** "Remove" on one attached file. */
+export const removeUpload = (roomId, key) => forgetUploads(roomId, (u) => u.key === key);
+
+/** The composer of `roomId` closes: its attached files go. */
+export const discardUploads = (roomId) => forgetUploads(roomId, () => true);
+
+/** Send what the composer of `roomId` holds: `content`, and each uploaded file as a message of
+ * its own (the text goes with the first), answering the message it replies to. Failed files
+ * stay attached (the composer sends nothing while a file is on its way). */
+export function sendComposed(roomId, content) {
+  const replyTo = state.replyTo.get(roomId) ?? null;
+  const ready = store.uploadsIn(roomId).filter((u) => u.attachment);
+  store.stickToBottom();
+  // Sent from a window of older history: the newest messages come back first.
+  jumpToLatest(roomId);
+  if (ready.length) ready.forEach((u, i) => send(roomId, i === 0 ? content : '', u.attachment, i === 0 ? replyTo : null));
+  else send(roomId, content, null, replyTo);
+  if (replyTo) store.setReplyTo(roomId, null);
+  forgetUploads(roomId, (u) => u.attachment);
+  store.saveDraft(roomId, '');
+}
 
 // ---- edit and delete ----
 
@@ -519,11 +584,11 @@ export async function removeMember(roomId, userId) {
 }
 
 export async function leave(roomId) {
-  leaving.add(roomId);
+  store.startLeaving(roomId);
   try {
     await api.removeMember(roomId, store.me().id);
   } catch (error) {
-    leaving.delete(roomId);
+    store.endLeaving(roomId);
     throw error;
   }
   store.removeChat(roomId);
@@ -532,22 +597,24 @@ export async function leave(roomId) {
 
 // ---- typing ----
 
-let typingNow = { room: null, sentAt: 0, timer: 0 };
+// A timer handle, not state (store.typingSent is): it ends the typing after a pause.
+let typingPause = 0;
 
 /** Called on every keystroke (active) and on send or leaving (inactive); sends at most one
  * `typing: true` every 3 s and a `typing: false` after 4 s without keystrokes. */
 export function typing(roomId, active) {
+  const sent = store.typingSent;
   if (active) {
-    if (typingNow.room !== roomId || Date.now() - typingNow.sentAt > 3000) {
-      if (typingNow.room && typingNow.room !== roomId) typing(typingNow.room, false);
+    if (sent.room !== roomId || Date.now() - sent.at > 3000) {
+      if (sent.room && sent.room !== roomId) typing(sent.room, false);
       socket.emit('typing', { room_id: roomId, typing: true });
-      typingNow = { room: roomId, sentAt: Date.now(), timer: typingNow.timer };
+      store.noteTypingSent(roomId);
     }
-    clearTimeout(typingNow.timer);
-    typingNow.timer = setTimeout(() => typing(roomId, false), 4000);
-  } else if (typingNow.room === roomId) {
-    clearTimeout(typingNow.timer);
+    clearTimeout(typingPause);
+    typingPause = setTimeout(() => typing(roomId, false), 4000);
+  } else if (sent.room === roomId) {
+    clearTimeout(typingPause);
     socket.emit('typing', { room_id: roomId, typing: false });
-    typingNow = { room: null, sentAt: 0, timer: 0 };
+    store.noteTypingSent(null);
   }
 }

@@ -2,8 +2,13 @@
 // {"detail","code","fields"?} into an ApiError. Paths are relative to the page, so natter also
 // works behind a reverse proxy under a sub-path.
 
+import { state } from './store.js';
+
 const base = new URL('./', document.baseURI);
-let token = null;
+/** The signed-in session's token, sent with every request. */
+const token = () => state.session?.token ?? null;
+// A callback, not state: how a 401 reaches the use cases (actions.js) without this module
+// importing them.
 let onUnauthorized = () => {};
 
 /** An API failure: `status` (0 = the server could not be reached), `code`, `fields`. */
@@ -18,14 +23,13 @@ export class ApiError extends Error {
   }
 }
 
-export function setToken(value) { token = value; }
 /** Called with the error when a request that carried a token gets 401 (expired, revoked). */
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 export const url = (path) => new URL(path, base).href;
 
 export async function request(method, path, body) {
   const headers = { Accept: 'application/json' };
-  const sentToken = token;
+  const sentToken = token();
   if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
   const init = { method, headers, cache: 'no-store' };
   if (body !== undefined) {
@@ -44,7 +48,7 @@ export async function request(method, path, body) {
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401 && sentToken && sentToken === token) onUnauthorized(error);
+    if (response.status === 401 && sentToken && sentToken === token()) onUnauthorized(error);
     throw error;
   }
   return data;
@@ -101,7 +105,7 @@ export const search = ({ text, room_id, before, limit = 20 }) =>
  */
 export function upload(file, onProgress) {
   const xhr = new XMLHttpRequest();
-  const sentToken = token;
+  const sentToken = token();
   const promise = new Promise((resolve, reject) => {
     xhr.open('POST', url('chat/upload_media/'));
     xhr.setRequestHeader('Accept', 'application/json');
@@ -111,7 +115,7 @@ export function upload(file, onProgress) {
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) return resolve(xhr.response);
       const error = new ApiError(xhr.status, xhr.response);
-      if (xhr.status === 401 && sentToken && sentToken === token) onUnauthorized(error);
+      if (xhr.status === 401 && sentToken && sentToken === token()) onUnauthorized(error);
       reject(error);
     };
     xhr.onerror = () => reject(new ApiError(0, null));

@@ -26,19 +26,15 @@ function splitBy(text, re, make, rest) {
   return out;
 }
 
-// The @names of the message being formatted (set by formatText for the length of one call).
-let mentionPattern = null;
-let myName = '';
+// Each step below takes `plain`, the last one: what becomes of text that is nothing else (its
+// @mentions highlighted, see plainText). It depends on the message, so it is passed down.
 
-const mention = (m) => [h('span', { class: m[1].toLowerCase() === myName ? 'mention mention-me' : 'mention' }, m[0])];
-const plain = (text) => (mentionPattern ? splitBy(text, mentionPattern, mention, (t) => [t]) : [text]);
-
-const emphasis = (text) =>
+const emphasis = (text, plain) =>
   splitBy(text, EMPHASIS, (m) => [m[1] != null ? h('strong', null, m[1]) : h('em', null, m[2] ?? m[3])], plain);
 
 /** A link only when URL parsing agrees it is http, https or mailto; trailing punctuation (and
  * an unbalanced closing bracket) stays outside the link. */
-function link(m) {
+function link(m, plain) {
   let text = m[0];
   let tail = '';
   for (;;) {
@@ -52,15 +48,15 @@ function link(m) {
   let url = null;
   try { url = new URL(text); } catch { url = null; }
   if (!url || !ALLOWED_PROTOCOLS.has(url.protocol) || text.length <= url.protocol.length + 2) {
-    return [...emphasis(text + tail)];
+    return [...emphasis(text + tail, plain)];
   }
   const a = h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' }, text);
-  return tail ? [a, ...emphasis(tail)] : [a];
+  return tail ? [a, ...emphasis(tail, plain)] : [a];
 }
 
 const count = (text, c) => text.split(c).length - 1;
-const links = (text) => splitBy(text, LINK, link, emphasis);
-const inline = (text) => splitBy(text, CODE, (m) => [h('code', null, m[2])], links);
+const links = (text, plain) => splitBy(text, LINK, (m) => link(m, plain), (t) => emphasis(t, plain));
+const inline = (text, plain) => splitBy(text, CODE, (m) => [h('code', null, m[2])], (t) => links(t, plain));
 
 const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -72,30 +68,30 @@ function mentionRegExp(names) {
   return new RegExp(`(?<![A-Za-z0-9_.\\-@])@(${alternatives})(?![A-Za-z0-9_]|[.-][A-Za-z0-9_])`, 'gi');
 }
 
+/** Plain text with the `mentions` (usernames) highlighted, `me` (the reader's) more. */
+function plainText(mentions, me) {
+  const pattern = mentionRegExp(mentions);
+  if (!pattern) return (text) => [text];
+  const myName = me.toLowerCase();
+  const mention = (m) => [h('span', { class: m[1].toLowerCase() === myName ? 'mention mention-me' : 'mention' }, m[0])];
+  return (text) => splitBy(text, pattern, mention, (t) => [t]);
+}
+
 /** The content of a message as an array of vnodes (strings and elements); `mentions` are the
  * usernames it mentions, and `me` the reader's (highlighted more). */
 export function formatText(text, mentions = [], me = '') {
-  mentionPattern = mentionRegExp(mentions);
-  myName = me.toLowerCase();
-  try {
-    return format(text);
-  } finally {
-    mentionPattern = null;
-  }
-}
-
-function format(text) {
+  const plain = plainText(mentions, me);
   const out = [];
   let last = 0;
   FENCE.lastIndex = 0;
   for (let m = FENCE.exec(text); m; m = FENCE.exec(text)) {
     // The line breaks around a fence belong to the block, not to the text beside it.
-    out.push(...inline(text.slice(last, m.index).replace(/\n$/, '')));
+    out.push(...inline(text.slice(last, m.index).replace(/\n$/, ''), plain));
     out.push(h('pre', { class: 'code-block' }, h('code', null, m[2].replace(/\n$/, ''))));
     last = FENCE.lastIndex;
     if (text[last] === '\n') last++;
   }
-  out.push(...inline(text.slice(last)));
+  out.push(...inline(text.slice(last), plain));
   return out.filter((part) => part !== '');
 }
 

@@ -3,14 +3,14 @@
 // markup, so user content stays text.
 import { h, render, Fragment, Component } from '../vendor/preact.mjs';
 import {
-  useState, useEffect, useLayoutEffect, useRef, useMemo, useCallback, useReducer,
+  useState, useEffect, useLayoutEffect, useRef, useMemo, useCallback, useReducer, useId,
 } from '../vendor/hooks.mjs';
 import htm from '../vendor/htm.mjs';
 
 export const html = htm.bind(h);
 export {
   h, render, Fragment, Component,
-  useState, useEffect, useLayoutEffect, useRef, useMemo, useCallback, useReducer,
+  useState, useEffect, useLayoutEffect, useRef, useMemo, useCallback, useReducer, useId,
 };
 
 /** A component that re-renders only when one of its props changed identity (React's memo). */

@@ -5,7 +5,6 @@ import * as actions from './actions.js';
 import * as socket from './socket.js';
 import * as store from './store.js';
 import { App } from './views/app.js';
-import { askServerAtStart } from './views/share.js';
 // The administration panel plugs into the sidebar and the dialogs.
 import './views/admin.js';
 // Features that plug into the views (message parts, header tools, dialogs).
@@ -21,7 +20,7 @@ if (saved) {
   actions.resume();
 } else {
   // A first run opens on sign-up: ask before the first render, so the form does not jump.
-  await askServerAtStart();
+  await actions.askServerAtStart();
 }
 render(html`<${App} />`, document.getElementById('app'));
 

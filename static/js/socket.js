@@ -9,9 +9,12 @@ import * as api from './api.js';
 import * as store from './store.js';
 
 const { state } = store;
+// Handles, not state (state.conn is what views see): the live connection, the number of the
+// current sync (an older sync still running stops when it sees a newer one), and the use
+// cases' callbacks, registered once as actions.js loads.
 let socket = null;
 let syncRun = 0;
-const hooks = { synced: new Set(), incoming: new Set(), removed: new Set(), unauthorized: () => {} };
+const hooks = { synced: new Set(), incoming: new Set(), removed: new Set() };
 
 /** After each sync (the outbox flushes then). */
 export const onSynced = (fn) => hooks.synced.add(fn);
@@ -19,8 +22,6 @@ export const onSynced = (fn) => hooks.synced.add(fn);
 export const onIncoming = (fn) => hooks.incoming.add(fn);
 /** A room the user was removed from: fn(chat). */
 export const onRemoved = (fn) => hooks.removed.add(fn);
-/** The server refused the token. */
-export const onUnauthorized = (fn) => { hooks.unauthorized = fn; };
 
 export const connected = () => Boolean(socket?.connected);
 

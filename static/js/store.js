@@ -20,9 +20,11 @@ export const state = {
   panel: false, //          the members panel is open
   editing: null, //         id of the message being edited
   replyTo: new Map(), //    room id → the message the composer answers
+  uploads: new Map(), //    room id → the files attached in its composer (see uploadsIn)
   toasts: [],
   notifications: 'Notification' in window ? Notification.permission : 'unsupported',
   updateReady: false, //    a new version of the UI is installed
+  serverAtStart: null, //   what /healthz said as the page loaded signed out (see askServerAtStart)
 };
 
 const listeners = new Set();
@@ -78,6 +80,8 @@ export function setSession(session, notice = null) {
   state.session = session;
   state.notice = notice;
   if (session) {
+    // Signed in: sign-in will not open in a first-run mode again.
+    state.serverAtStart = null;
     storage.set(SESSION_KEY, session);
     if (!sameUser) {
       drafts = null;
@@ -91,8 +95,9 @@ export function setSession(session, notice = null) {
     Object.assign(state, {
       chats: new Map(), chatsLoaded: false, currentId: null, rooms: new Map(), outbox: [],
       typing: new Map(), presence: new Map(), dialog: null, panel: false, editing: null, conn: 'offline',
-      replyTo: new Map(),
+      replyTo: new Map(), uploads: new Map(),
     });
+    leaving.clear();
   }
   changed();
 }
@@ -360,6 +365,37 @@ export function setReplyTo(roomId, message) {
   changed();
 }
 
+// ---- files attached in the composer, per chat ----
+
+const NO_UPLOADS = Object.freeze([]);
+
+/** The files attached in a chat's composer, oldest first: {key, name, size, progress (0…1),
+ * preview (an object URL, images only), attachment (once uploaded), error, abort()}. */
+export const uploadsIn = (roomId) => state.uploads.get(roomId) ?? NO_UPLOADS;
+
+/** Uploaded, or failed: nothing on its way. */
+export const uploadSettled = (upload) => Boolean(upload.attachment || upload.error);
+
+export function addUpload(roomId, upload) {
+  state.uploads.set(roomId, [...uploadsIn(roomId), upload]);
+  changed();
+}
+
+/** Progress, the attachment or the error of one upload; nothing if it was removed meanwhile. */
+export function patchUpload(roomId, key, patch) {
+  const list = uploadsIn(roomId);
+  if (!list.some((u) => u.key === key)) return;
+  state.uploads.set(roomId, list.map((u) => (u.key === key ? { ...u, ...patch } : u)));
+  changed();
+}
+
+export function removeUploads(roomId, keys) {
+  const list = uploadsIn(roomId).filter((u) => !keys.includes(u.key));
+  if (list.length) state.uploads.set(roomId, list);
+  else state.uploads.delete(roomId);
+  changed();
+}
+
 // ---- pending sends (the outbox) ----
 
 const outboxKey = () => `natter.outbox.${state.session?.user.id}`;
@@ -460,6 +496,56 @@ export function forgetDrafts() {
   clearTimeout(draftTimer);
   storage.remove(draftsKey());
   drafts = null;
+}
+
+// ---- state no view renders ----
+// These decide behaviour, but no view draws them, so changing one schedules no re-render: the
+// viewport changes on every scroll, the last search and the typing state on keystrokes.
+
+/** The message list's viewport. `atBottom`: the reader sees the newest message; `stick`:
+ * scroll to the bottom after the next render (set by a send, so your own message comes into
+ * view even if you had scrolled up). */
+export const viewport = { atBottom: true, stick: false };
+
+export function setAtBottom(atBottom) {
+  viewport.atBottom = atBottom;
+}
+
+export function stickToBottom() {
+  viewport.stick = true;
+}
+
+/** Whether this render scrolls to the bottom (a send asked for it); asking clears it. */
+export function takeStick() {
+  const stick = viewport.stick;
+  viewport.stick = false;
+  return stick;
+}
+
+/** The last search, so that coming back to the dialog shows it again. */
+export const lastSearch = { text: '', here: true };
+
+export function rememberSearch(text, here) {
+  Object.assign(lastSearch, { text, here });
+}
+
+/** Where we last told the server we are typing (`room`, null when nowhere) and when. */
+export const typingSent = { room: null, at: 0 };
+
+export function noteTypingSent(room) {
+  Object.assign(typingSent, { room, at: room == null ? 0 : Date.now() });
+}
+
+/** Rooms we asked to leave: their `room_removed` is expected, not news. */
+const leaving = new Set();
+
+export function startLeaving(roomId) {
+  leaving.add(roomId);
+}
+
+/** The leave of `roomId` is over (done or failed); whether it was one we asked for. */
+export function endLeaving(roomId) {
+  return leaving.delete(roomId);
 }
 
 // ---- dialogs and toasts ----

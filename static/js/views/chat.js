@@ -1,12 +1,13 @@
 // The open chat: header (name, who is there, "Members"), the message log, who is typing, and
 // the composer; files dropped anywhere on it are attached.
 import { html, useRef, useState } from '../lib.js';
+import * as actions from '../actions.js';
 import * as store from '../store.js';
 import { ago } from '../format.js';
 import { Avatar } from './avatar.js';
 import { Composer } from './composer.js';
 import { Icon } from './icons.js';
-import { MessageList } from './messages.js';
+import { focusComposer, MessageList } from './messages.js';
 import { inviteAction, useRegistration } from './share.js';
 
 function subtitle(chat) {
@@ -65,7 +66,6 @@ const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Fil
 
 export function ChatView({ chat }) {
   const r = store.room(chat.id);
-  const composer = useRef({});
   const [dragging, setDragging] = useState(false);
   const depth = useRef(0);
   const onDragEnter = (event) => {
@@ -87,14 +87,15 @@ export function ChatView({ chat }) {
     event.preventDefault();
     depth.current = 0;
     setDragging(false);
-    composer.current.attach?.([...event.dataTransfer.files]);
+    actions.attach(chat.id, [...event.dataTransfer.files]);
+    focusComposer();
   };
   return html`<main class="chat" aria-labelledby="chat-title"
     onDragEnter=${onDragEnter} onDragLeave=${onDragLeave} onDragOver=${onDragOver} onDrop=${onDrop}>
     <${ChatHeader} chat=${chat} />
     <${MessageList} chat=${chat} r=${r} />
     <${TypingLine} chat=${chat} />
-    <${Composer} key=${chat.id} chat=${chat} handle=${composer} />
+    <${Composer} key=${chat.id} chat=${chat} />
     ${dragging ? html`<div class="dropzone" aria-hidden="true"><div class="dropzone-inner"><${Icon} name="clip" />
       Drop to attach to ${chat.is_private ? chat.name : `#${chat.name}`}</div></div>` : null}
   </main>`;

@@ -2,9 +2,8 @@
 // empty edits your last message, `@` suggests members to mention), "Attach file" (also
 // drag-and-drop and paste) with upload progress, "Send", and "Replying to …" while it answers a
 // message (Esc cancels). The draft is kept per chat, across reloads.
-import { html, cls, useEffect, useRef, useState, randomId, isTouch } from '../lib.js';
+import { html, cls, useEffect, useRef, useState, isTouch } from '../lib.js';
 import * as actions from '../actions.js';
-import * as api from '../api.js';
 import * as store from '../store.js';
 import { fileSize } from '../format.js';
 import { Icon } from './icons.js';
@@ -24,12 +23,10 @@ function autosize(el) {
   el.style.height = `${Math.min(el.scrollHeight, Math.round(innerHeight * 0.4))}px`;
 }
 
-export function Composer({ chat, handle }) {
+export function Composer({ chat }) {
   const [text, setText] = useState(() => store.draft(chat.id));
-  const [files, setFiles] = useState([]);
+  const uploads = store.uploadsIn(chat.id);
   const input = useRef(null);
-  const filesRef = useRef(files);
-  filesRef.current = files;
   const replyTo = store.state.replyTo.get(chat.id) ?? null;
   const mentions = useMentions(chat, input, (value, caret) => {
     setText(value);
@@ -40,29 +37,12 @@ export function Composer({ chat, handle }) {
     });
   });
 
-  const update = (key, patch) => setFiles((list) => list.map((f) => (f.key === key ? { ...f, ...patch } : f)));
-
-  const addFiles = (list) => {
-    for (const file of list) {
-      const key = randomId();
-      const preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : null;
-      const upload = api.upload(file, (progress) => update(key, { progress }));
-      setFiles((all) => [...all, { key, name: file.name || 'file', size: file.size, progress: 0, preview, abort: upload.abort }]);
-      upload.promise.then(
-        (attachment) => update(key, { attachment, progress: 1 }),
-        (error) => { if (error.code !== 'aborted') update(key, { error: error.message }); },
-      );
-    }
+  const attach = (list) => {
+    actions.attach(chat.id, list);
     input.current?.focus();
   };
-  handle.current = { attach: addFiles };
-
-  const drop = (key) => {
-    const f = filesRef.current.find((x) => x.key === key);
-    if (!f) return;
-    if (!f.attachment && !f.error) f.abort();
-    if (f.preview) URL.revokeObjectURL(f.preview);
-    setFiles((all) => all.filter((x) => x.key !== key));
+  const remove = (key) => {
+    actions.removeUpload(chat.id, key);
     input.current?.focus();
   };
 
@@ -70,16 +50,13 @@ export function Composer({ chat, handle }) {
     autosize(input.current);
     if (!isTouch()) input.current?.focus();
     return () => {
-      for (const f of filesRef.current) {
-        if (!f.attachment && !f.error) f.abort();
-        if (f.preview) URL.revokeObjectURL(f.preview);
-      }
+      actions.discardUploads(chat.id);
       actions.typing(chat.id, false);
     };
   }, []);
 
-  const uploading = files.some((f) => !f.attachment && !f.error);
-  const ready = files.filter((f) => f.attachment);
+  const uploading = !uploads.every(store.uploadSettled);
+  const ready = uploads.filter((f) => f.attachment);
   const content = text.replace(/^(?:[ \t]*\n)+/, '').trimEnd();
   // Counted as the server counts: characters (code points) of the trimmed text.
   const length = [...content.trim()].length;
@@ -89,16 +66,8 @@ export function Composer({ chat, handle }) {
   const submit = (event) => {
     event?.preventDefault();
     if (!canSend) return;
-    actions.viewport.stick = true;
-    // Sent from a window of older history: the newest messages come back first.
-    actions.jumpToLatest(chat.id);
-    if (ready.length) ready.forEach((f, i) => actions.send(chat.id, i === 0 ? content : '', f.attachment, i === 0 ? replyTo : null));
-    else actions.send(chat.id, content, null, replyTo);
-    if (replyTo) store.setReplyTo(chat.id, null);
-    for (const f of ready) if (f.preview) URL.revokeObjectURL(f.preview);
-    setFiles((all) => all.filter((f) => !f.attachment));
+    actions.sendComposed(chat.id, content);
     setText('');
-    store.saveDraft(chat.id, '');
     requestAnimationFrame(() => autosize(input.current));
   };
 
@@ -111,7 +80,7 @@ export function Composer({ chat, handle }) {
     } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       submit();
-    } else if (event.key === 'ArrowUp' && !text && !files.length && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    } else if (event.key === 'ArrowUp' && !text && !uploads.length && !event.altKey && !event.ctrlKey && !event.metaKey) {
       if (actions.editLast(chat.id)) event.preventDefault();
     }
   };
@@ -127,17 +96,17 @@ export function Composer({ chat, handle }) {
     const pasted = [...(event.clipboardData?.files ?? [])];
     if (pasted.length) {
       event.preventDefault();
-      addFiles(pasted);
+      attach(pasted);
     }
   };
 
-  const failed = files.filter((f) => f.error);
+  const failed = uploads.filter((f) => f.error);
   const placeholder = chat.is_private ? `Message ${chat.name}` : `Message #${chat.name}`;
   return html`<form class="composer" onSubmit=${submit}>
     <${ReplyBar} chat=${chat} />
     ${mentions.list}
-    ${files.length ? html`<ul class="uploads" aria-label="Attachments">
-      ${files.map((f) => html`<li key=${f.key} class=${cls('upload', f.error && 'upload-failed')}>
+    ${uploads.length ? html`<ul class="uploads" aria-label="Attachments">
+      ${uploads.map((f) => html`<li key=${f.key} class=${cls('upload', f.error && 'upload-failed')}>
         ${f.preview ? html`<img class="upload-thumb" src=${f.preview} alt="" />` : html`<span class="upload-thumb"><${Icon} name="file" /></span>`}
         <span class="upload-text">
           <span class="upload-name">${f.name}</span>
@@ -145,7 +114,7 @@ export function Composer({ chat, handle }) {
             : f.attachment ? html`<span class="upload-note">${fileSize(f.size)} · ready</span>`
             : html`<progress class="upload-progress" max="1" value=${f.progress} aria-label=${`Uploading ${f.name}`}></progress>`}
         </span>
-        <button type="button" class="icon-btn small" aria-label=${`Remove ${f.name}`} title="Remove" onClick=${() => drop(f.key)}><${Icon} name="close" /></button>
+        <button type="button" class="icon-btn small" aria-label=${`Remove ${f.name}`} title="Remove" onClick=${() => remove(f.key)}><${Icon} name="close" /></button>
       </li>`)}
     </ul>` : null}
     ${failed.length ? html`<p class="form-error composer-error" role="alert">
@@ -157,7 +126,7 @@ export function Composer({ chat, handle }) {
     <div class="composer-row">
       <label class="icon-btn attach" title="Attach file">
         <input type="file" multiple class="visually-hidden" aria-label="Attach file"
-          onChange=${(e) => { addFiles([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
+          onChange=${(e) => { attach([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
         <${Icon} name="clip" />
       </label>
       <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1" dir="auto"

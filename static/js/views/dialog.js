@@ -1,16 +1,14 @@
 // The modal dialog every other dialog is built on: a native <dialog> opened with showModal(),
 // so the browser traps focus, makes the rest of the page inert and closes it on Esc; clicking
 // the backdrop closes it too, and focus returns to where it was.
-import { html, cls, useLayoutEffect, useRef } from '../lib.js';
+import { html, cls, useId, useLayoutEffect, useRef } from '../lib.js';
 import { Icon } from './icons.js';
-
-let dialogIds = 0;
 
 export function Modal({ title, onClose, children, class: extra, wide }) {
   const ref = useRef(null);
   const closeRef = useRef(onClose);
   closeRef.current = onClose;
-  const id = useRef(`dialog-title-${++dialogIds}`).current;
+  const id = `dialog-title-${useId()}`;
 
   useLayoutEffect(() => {
     const dialog = ref.current;

@@ -6,7 +6,7 @@ import * as store from '../store.js';
 import { Avatar } from './avatar.js';
 import { FieldError, Modal } from './dialog.js';
 import { UserSuggest } from './user-suggest.js';
-import { describeError, useSubmit } from './forms.js';
+import { describeError, describeUserError, useSubmit } from './forms.js';
 
 const registry = {};
 
@@ -90,7 +90,7 @@ function NewPrivateChatDialog({ onClose }) {
           invalid=${Boolean(error)} describedBy="dm-username-hint" />
         <p class="hint" id="dm-username-hint">Start typing to see who is here.</p>
       </div>
-      ${error ? html`<p class="form-error" role="alert">${error.status === 404 ? html`There is no user called “<bdi>${asked}</bdi>”.` : describeError(error)}</p>` : null}
+      ${error ? html`<p class="form-error" role="alert">${describeUserError(error, asked)}</p>` : null}
       <div class="modal-actions">
         <button type="button" class="btn" onClick=${onClose}>Cancel</button>
         <button type="submit" class="btn primary" disabled=${busy || !username.trim()}>Start</button>

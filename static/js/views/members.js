@@ -6,31 +6,27 @@ import * as store from '../store.js';
 import { Avatar } from './avatar.js';
 import { Icon } from './icons.js';
 import { UserSuggest } from './user-suggest.js';
-import { describeError } from './forms.js';
+import { describeUserError, useSubmit } from './forms.js';
 
 export function MembersPanel({ chat }) {
   const me = store.me();
   const owner = chat.owner_id === me.id;
   const [name, setName] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  // The name the last "Add" asked for, for its answer.
+  const [asked, setAsked] = useState('');
+  const { busy, error, run, setError } = useSubmit();
   useEffect(() => { actions.refreshRoom(chat.id); }, [chat.id]);
 
   const members = [...(chat.members ?? [])].sort((a, b) =>
     (b.role === 'owner') - (a.role === 'owner') || store.isOnline(b) - store.isOnline(a) || a.username.localeCompare(b.username));
 
-  const addNamed = async (username) => {
+  const addNamed = (username) => {
     if (!username || busy) return;
-    setBusy(true);
-    setError(null);
-    try {
+    setAsked(username);
+    run(async () => {
       await actions.addMember(chat.id, username);
       setName('');
-    } catch (e) {
-      setError(e.status === 404 ? html`There is no user called “<bdi>${username}</bdi>”.` : describeError(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const add = (event) => {
     event.preventDefault();
@@ -73,7 +69,7 @@ export function MembersPanel({ chat }) {
           exclude=${members.map((m) => m.username)} placeholder="Username" />
         <button type="submit" class="btn" disabled=${busy || !name.trim()}><${Icon} name="userPlus" />Add</button>
       </div>
-      ${error ? html`<p class="form-error" role="alert">${error}</p>` : null}
+      ${error ? html`<p class="form-error" role="alert">${describeUserError(error, asked)}</p>` : null}
     </form>` : null}
     <ul class="member-list">
       ${members.map((m) => {

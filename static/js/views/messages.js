@@ -15,13 +15,16 @@ import * as store from '../store.js';
 import { dayKey, dayLabel, fullTime, formatText, isJumboEmoji, time, fileSize } from '../format.js';
 import { url } from '../api.js';
 import { Avatar } from './avatar.js';
+import { useSubmit } from './forms.js';
 import { Icon } from './icons.js';
 
 const GROUP_MS = 5 * 60 * 1000;
 const NEAR_BOTTOM = 48;
 const NEAR_TOP = 400;
 
-const focusComposer = () => document.getElementById('composer-input')?.focus();
+/** Put the caret in the composer's message box (an edit ended, a reply was chosen, a file was
+ * dropped on the chat). */
+export const focusComposer = () => document.getElementById('composer-input')?.focus();
 
 /**
  * Where other features plug into a message (replies, reactions, …): components given
@@ -54,7 +57,7 @@ function Attachment({ attachment: a }) {
 
 function EditBox({ message }) {
   const [text, setText] = useState(message.content);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit();
   const ref = useRef(null);
   useEffect(() => {
     const el = ref.current;
@@ -65,13 +68,12 @@ function EditBox({ message }) {
     store.set({ editing: null });
     focusComposer();
   };
-  const save = async () => {
+  const save = () => {
     if (busy) return;
     if (text === message.content) return cancel();
     if (!text.trim() && !message.attachment) return;
-    setBusy(true);
-    if (await actions.edit(message, text)) focusComposer();
-    else setBusy(false);
+    // A failed edit says so in a toast, and the box stays open.
+    run(async () => { if (await actions.edit(message, text)) focusComposer(); });
   };
   const onKeyDown = (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -280,7 +282,7 @@ export function MessageList({ chat, r }) {
     if (!el) return;
     // In a window of older history (after a jump) the bottom of the list is not the newest.
     const bottom = !r.hasNewer && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
-    actions.viewport.atBottom = bottom;
+    store.setAtBottom(bottom);
     place.current.height = el.scrollHeight;
     place.current.top = el.scrollTop;
     if (bottom !== place.current.atBottom) {
@@ -300,6 +302,7 @@ export function MessageList({ chat, r }) {
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el || !r.loaded) return;
+    const stick = store.takeStick();
     const p = place.current;
     const first = r.items[0]?.id ?? null;
     const target = r.focusId != null ? el.querySelector(`article[data-id="${r.focusId}"]`) : null;
@@ -319,10 +322,9 @@ export function MessageList({ chat, r }) {
       p.positioned = true;
     } else if (p.firstId != null && first != null && first < p.firstId) {
       el.scrollTop = p.top + (el.scrollHeight - p.height);
-    } else if ((actions.viewport.atBottom && !r.hasNewer) || actions.viewport.stick) {
+    } else if ((store.viewport.atBottom && !r.hasNewer) || stick) {
       el.scrollTop = el.scrollHeight;
     }
-    actions.viewport.stick = false;
     p.firstId = first;
     measure();
     rove();
@@ -403,14 +405,14 @@ export function MessageList({ chat, r }) {
   // not at the bottom, and must not be pulled there.)
   useEffect(() => {
     const observer = new ResizeObserver(() => {
-      if (actions.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
+      if (store.viewport.atBottom && !store.state.rooms.get(chat.id)?.hasNewer) toBottom(false);
     });
     observer.observe(inner.current);
     return () => observer.disconnect();
   }, []);
 
   useEffect(() => {
-    if (r.loaded && store.state.visible && actions.viewport.atBottom) actions.markRead(chat.id);
+    if (r.loaded && store.state.visible && store.viewport.atBottom) actions.markRead(chat.id);
   }, [r.items, store.state.visible]);
 
   const unseen = chat.unread_count || 0;

@@ -6,9 +6,7 @@ import * as actions from '../actions.js';
 import * as store from '../store.js';
 import { preview } from '../format.js';
 import { Icon } from './icons.js';
-import { messageParts } from './messages.js';
-
-const focusComposer = () => document.getElementById('composer-input')?.focus();
+import { focusComposer, messageParts } from './messages.js';
 
 /** One line of a quoted message (code blocks and line breaks folded). */
 const excerpt = (text) => preview({ content: text }) || 'an attachment';

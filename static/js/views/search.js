@@ -17,9 +17,6 @@ const PAGE = 20;
 const DEBOUNCE_MS = 250;
 const CONTEXT = 120;
 
-/** The last search, so that coming back to the dialog shows it again. */
-let last = { text: '', here: true };
-
 /** Lower case without accents: "Crème" → "creme", as the server's index folds words. */
 const fold = (text) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 
@@ -63,8 +60,8 @@ function when(iso) {
 
 function SearchDialog({ onClose, roomId }) {
   const chat = roomId ? store.state.chats.get(roomId) : null;
-  const [text, setText] = useState(last.text);
-  const [here, setHere] = useState(Boolean(chat) && last.here);
+  const [text, setText] = useState(store.lastSearch.text);
+  const [here, setHere] = useState(Boolean(chat) && store.lastSearch.here);
   const [found, setFound] = useState({ query: null, results: [], more: false, busy: false, error: null });
   const list = useRef(null);
   const run = useRef(0);
@@ -88,7 +85,7 @@ function SearchDialog({ onClose, roomId }) {
   };
 
   useEffect(() => {
-    last = { text, here };
+    store.rememberSearch(text, here);
     const timer = setTimeout(() => search(false), DEBOUNCE_MS);
     return () => clearTimeout(timer);
   }, [text, here]);

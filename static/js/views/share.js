@@ -4,7 +4,7 @@
 // Also the "Invite people" dialog of the empty state: this server's address, or for
 // administrators on an invite-only server, the Administration panel's invites.
 import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
-import * as api from '../api.js';
+import * as actions from '../actions.js';
 import * as store from '../store.js';
 import { generate } from '../../vendor/lean-qr.mjs';
 import { Modal } from './dialog.js';
@@ -83,26 +83,12 @@ export function ShareLink({ id, label, url, hint, title }) {
   </div>`;
 }
 
-/** What `GET /healthz` says about this server now (first run, who may sign up); null when it
- * cannot be asked. Not cached: the first sign-up ends the first run. */
-export const fetchServerInfo = () => api.health().catch(() => null);
-
-/** What the server said as the page loaded without a session, so that sign-in renders once,
- * in the right mode (sign-up on a first run); null once someone signed in, or if the server did
- * not answer within `waitMs` (then sign-in opens as usual). */
-export let serverAtStart = null;
-export async function askServerAtStart(waitMs = 2000) {
-  const late = new Promise((resolve) => { setTimeout(resolve, waitMs, null); });
-  serverAtStart = await Promise.race([fetchServerInfo(), late]);
-}
-export function forgetServerAtStart() { serverAtStart = null; }
-
 /** Who may sign up on this server (`open`, `invite`, `closed`), once known. */
 export function useRegistration() {
   const [registration, setRegistration] = useState(null);
   useEffect(() => {
     let live = true;
-    fetchServerInfo().then((info) => { if (live && info) setRegistration(info.registration); });
+    actions.serverInfo().then((info) => { if (live && info) setRegistration(info.registration); });
     return () => { live = false; };
   }, []);
   return registration;
@@ -122,7 +108,7 @@ export function serverAddress(info) {
 
 function InvitePeopleDialog({ onClose }) {
   const [info, setInfo] = useState(undefined);
-  useEffect(() => { fetchServerInfo().then(setInfo); }, []);
+  useEffect(() => { actions.serverInfo().then(setInfo); }, []);
   const address = info === undefined && onLoopback() ? undefined : serverAddress(info);
   return html`<${Modal} title="Invite people" onClose=${onClose}>
     <div class="modal-body">

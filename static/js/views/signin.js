@@ -5,8 +5,8 @@
 import { html, useEffect, useState, storage } from '../lib.js';
 import * as actions from '../actions.js';
 import { state } from '../store.js';
+import { useSubmit } from './forms.js';
 import { Logo } from './icons.js';
-import { forgetServerAtStart, serverAtStart } from './share.js';
 
 function inviteFromAddress() {
   const m = /(?:^#|[#&?/])invite=([^&]+)/.exec(location.hash) || /[?&]invite=([^&]+)/.exec(location.search);
@@ -35,12 +35,12 @@ function summary(error, shownFields) {
 
 export function SignIn() {
   const invite = inviteFromAddress();
+  const { serverAtStart } = state;
   const firstRun = Boolean(serverAtStart?.first_run);
   const [mode, setMode] = useState(invite || firstRun ? 'signup' : 'login');
   const [form, setForm] = useState({ login: storage.get('natter.lastLogin', '') || '', password: '', username: '', email: '', invite });
   const [needInvite, setNeedInvite] = useState(Boolean(invite) || serverAtStart?.registration === 'invite');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run, setError } = useSubmit();
   useEffect(() => { document.title = mode === 'login' ? 'Log in · natter' : 'Create an account · natter'; }, [mode]);
 
   const bind = (key) => ({ value: form[key], onInput: (e) => setForm({ ...form, [key]: e.currentTarget.value }) });
@@ -49,25 +49,18 @@ export function SignIn() {
     setError(null);
     setForm((f) => ({ ...f, password: '' }));
   };
-  const submit = async (event) => {
-    event.preventDefault();
-    if (busy) return;
-    setBusy(true);
-    setError(null);
+  const signUp = async () => {
     try {
-      if (mode === 'login') {
-        await actions.login(form.login.trim(), form.password);
-        forgetServerAtStart();
-      } else {
-        await actions.signup({ username: form.username.trim(), email: form.email.trim(), password: form.password, invite: form.invite.trim() });
-        forgetServerAtStart();
-        if (/invite=/.test(location.hash + location.search)) history.replaceState(null, '', location.pathname);
-      }
+      await actions.signup({ username: form.username.trim(), email: form.email.trim(), password: form.password, invite: form.invite.trim() });
     } catch (e) {
-      if (mode === 'signup' && e.status === 403 && /invite/i.test(e.message)) setNeedInvite(true);
-      setError(e);
-      setBusy(false);
+      if (e.status === 403 && /invite/i.test(e.message)) setNeedInvite(true);
+      throw e;
     }
+    if (/invite=/.test(location.hash + location.search)) history.replaceState(null, '', location.pathname);
+  };
+  const submit = (event) => {
+    event.preventDefault();
+    run(mode === 'login' ? () => actions.login(form.login.trim(), form.password) : signUp);
   };
 
   const login = mode === 'login';
