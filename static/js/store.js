@@ -98,6 +98,8 @@ export function setSession(session, notice = null) {
       replyTo: new Map(), uploads: new Map(),
     });
     leaving.clear();
+    // What someone searched for is theirs: the next person on this tab starts with nothing.
+    Object.assign(lastSearch, { text: '', here: true });
   }
   changed();
 }
