@@ -1,4 +1,4 @@
-//! Crash safety (issue 14): `kill -9` the release binary at a random moment under load, restart
+//! Crash safety: `kill -9` the release binary at a random moment under load, restart
 //! it on the same data, and check that nothing acknowledged was lost (see
 //! `support/crash.rs` for the load and the checks). Prints each cycle and the totals; exits
 //! non-zero if any check failed.

@@ -1,7 +1,7 @@
-//! History paging benchmark (issue 3): pages of 50 with `before` at random positions, from
+//! History paging benchmark: pages of 50 with `before` at random positions, from
 //! concurrent keep-alive HTTP clients, in a room of 1,000,000 messages and in one of 1,000.
 //! One message in five is a reply (to the message three before it) and another one in five
-//! carries two reactions (issue 12), so pages show ReplyRefs and Reactions as real rooms do.
+//! carries two reactions, so pages show ReplyRefs and Reactions as real rooms do.
 //!
 //! The server is the real release binary in its own process, so its CPU is measured apart from
 //! this load generator's (both are printed: on a 2-core machine they share the cores). The big

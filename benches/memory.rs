@@ -1,5 +1,5 @@
-//! Memory of the server process under signups and logins (issue 9): the rows of the issue's
-//! table, and a login storm sampled over time. Each row runs against a fresh release binary in
+//! Memory of the server process under signups and logins: the rows of the memory table in
+//! docs/benchmarks.md, and a login storm sampled over time. Each row runs against a fresh release binary in
 //! its own process and reads its RSS from `/proc/PID/status`.
 //!
 //! ```text
@@ -86,7 +86,7 @@ fn row(what: &str, server: &Server, extra: &str) {
     println!("  {what:<62} {:>9}  ({} threads){extra}", mib(server.rss_kib()), server.status_kb("Threads"));
 }
 
-/// The rows of issue 9's table.
+/// The rows of the table in docs/benchmarks.md.
 async fn table() {
     println!("T. server RSS after each burst (fresh server per row)");
     let (_dir, server) = fresh(0, &[]);

@@ -1,4 +1,4 @@
-//! Socket.IO load generator (issue 4), with a lean client of its own.
+//! Socket.IO load generator, with a lean client of its own.
 //!
 //! The official JS client costs ~10 µs of CPU per delivery and saturates a core near 100,000
 //! deliveries/s, so it would measure itself. This one (support/client.rs) speaks Engine.IO v4 /
@@ -19,7 +19,7 @@
 //!    `-- standin-official`, need node and npm's socket.io-client).
 //! 3. 10,000 idle connections: server RSS per connection.
 //!
-//! Storms (issue 14):
+//! Storms:
 //! - R, `reconnect-storm`: 10,000 connected sockets (`BENCH_SOCKETS`) in rooms of 100;
 //!   the server restarts; a message per room is posted before anyone is back; every socket
 //!   reconnects at once and catches up with `after=`: how long until all are back, and whether

@@ -1,4 +1,4 @@
-//! The crash scenario (issue 14), shared by `benches/crash.rs` (100 cycles of the release binary)
+//! The crash scenario, shared by `benches/crash.rs` (100 cycles of the release binary)
 //! and `tests/crash.rs` (3 cycles of the debug binary): 20 Socket.IO senders (acked
 //! `chat_message` with a `client_id`, each waiting for its ack before the next) and 5 REST
 //! uploaders run against a natter process until it is killed with SIGKILL at a random moment.

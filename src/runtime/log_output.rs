@@ -3,7 +3,7 @@
 //! Every HTTP request leaves an access line. Written straight to standard output, each line is a
 //! `write(2)` on the runtime's worker thread that also wakes whatever reads the pipe (journald,
 //! a terminal, a log shipper): measured with `cargo bench --bench history`, the server served
-//! 8,921 pages/s writing each line itself and 10,312 with `natter::access=off` (issue 12).
+//! 8,921 pages/s writing each line itself and 10,312 with `natter::access=off`.
 //!
 //! Here a line is appended to a buffer under a lock, and one thread writes what gathered, at
 //! most every [`FLUSH_EVERY`]: one `write` for many lines, no wake-up per line. Lines keep their

@@ -7,7 +7,7 @@
 //! [`Metrics::off`] and every recording call is one branch on `None`, so the hot paths (the
 //! writer, the Socket.IO fan-out) pay nothing for an unused feature. With it, each call is an
 //! atomic add, or for labelled families a read-locked map lookup (see `benches/socketio.rs`
-//! figures in the README).
+//! figures in docs/benchmarks.md).
 //!
 //! Labels never carry ids or raw paths: HTTP requests are labelled with the matched route
 //! template (`/chat/chat_rooms/{room_id}/messages`), so the number of series stays bounded by the

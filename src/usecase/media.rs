@@ -23,7 +23,7 @@
 //! Bytes still arriving count too: every chunk is reserved against the uploader's quota
 //! ([`InFlight`]) before it is written to the temporary file, and the reservation is released
 //! when the upload is recorded or given up. Without that, eight uploads that each send 1 MB and
-//! then stall would hold 8 MB of disk beyond any quota (issue 14); now the chunk that would pass
+//! then stall would hold 8 MB of disk beyond any quota; now the chunk that would pass
 //! the quota gets the 413 at once, however many uploads share it.
 
 use std::collections::HashMap;

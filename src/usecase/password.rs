@@ -10,7 +10,7 @@
 //! the global allocator and frees it afterwards. glibc serves the first such block with `mmap`,
 //! then raises its mmap threshold to the freed size, so every later block comes from a heap
 //! arena and stays there when freed, in as many arenas as there are threads. Measured on a
-//! release build (issue 9): 40 parallel signups left the server at 594–614 MB, 200 signups and
+//! release build: 40 parallel signups left the server at 594–614 MB, 200 signups and
 //! 200 logins at 750 MB to 1.2 GB, and failed logins for unknown accounts (which verify a dummy
 //! hash) did the same. A 512 MB Raspberry Pi is killed by a few dozen logins.
 //!

@@ -27,7 +27,7 @@ pub fn run(conn: &Connection) -> rusqlite::Result<()> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let applied = usize::try_from(applied).unwrap_or(0);
     // An older natter on a newer schema would write rows the newer one's rules do not expect:
-    // going back is a restore of the backup taken before the upgrade (README, "Upgrades").
+    // going back is a restore of the backup taken before the upgrade (docs/operations.md, "Upgrades").
     if applied > MIGRATIONS.len() {
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),

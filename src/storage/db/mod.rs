@@ -1,6 +1,6 @@
 //! The storage engine: one writer thread with group commit, a pool of read-only readers.
 //!
-//! Why this shape (figures from `benches/storage.rs` on the 2-core dev VM, see README):
+//! Why this shape (figures from `benches/storage.rs` on the 2-core dev VM, see docs/benchmarks.md):
 //! - An acknowledged message must survive `kill -9` and power loss, so every commit runs with
 //!   `synchronous=FULL`, which costs one fsync per commit: ~3,500 commits/s on the dev VM's disk
 //!   (415 measured on a slower VM disk; a Raspberry Pi's SD card is slower still). One

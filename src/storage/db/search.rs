@@ -13,7 +13,7 @@
 //!    `{room_id} : ("3" OR "8") AND {content} : (<words>)`, and FTS5 skips the postings of other
 //!    rooms inside the index without reading their messages.
 //!
-//! Why both (figures from `benches/search.rs`, 1,000,000 messages, docs/benchmarks-search.md):
+//! Why both (figures from `benches/search.rs`, 1,000,000 messages, docs/benchmarks.md):
 //! before, only step 1 existed, unbounded, so a user in one empty room searching a word that
 //! half the messages contain read all 500,000 matches (0.9 s of CPU a query). Step 2 alone costs
 //! that user nothing, but skipping through a big room's postings newest first is slower than

@@ -33,7 +33,7 @@ use crate::error::{ApiError, ErrorBody};
     info(
         title = "natter",
         description = "A self-hosted chat server in one binary: this REST API, Socket.IO realtime at \
-            `/socket.io/` (see the README), SQLite storage and an embedded web UI.\n\n\
+            `/socket.io/` (see docs/api.md in the source), SQLite storage and an embedded web UI.\n\n\
             Every path answers with and without a trailing slash. Times are RFC 3339 UTC with \
             milliseconds. Every error has the body `{\"detail\", \"code\"}` (`ErrorBody`); 422s add \
             `fields`. To try the API here, sign up or log in (`POST /auth/login`), then \"Authorize\" \

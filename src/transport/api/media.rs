@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(parse_range("items=0-1", 100), ByteRange::Whole);
         assert_eq!(parse_range("bytes=x-1", 100), ByteRange::Whole);
         assert_eq!(parse_range("bytes=+1-2", 100), ByteRange::Whole);
-        // Positions too long for u64 (issue 14): clamped, or past the end.
+        // Positions too long for u64 (a fuzzer found them): clamped, or past the end.
         assert_eq!(parse_range("bytes=0-99999999999999999999", 100), part(0, 99));
         assert_eq!(parse_range("bytes=99999999999999999999-", 100), ByteRange::Unsatisfiable);
         assert_eq!(parse_range("bytes=99999999999999999999-99999999999999999999", 100), ByteRange::Unsatisfiable);

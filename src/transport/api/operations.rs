@@ -44,7 +44,7 @@ pub struct Health {
 /// `GET /metrics` on the public port: with `--metrics`, unless `--metrics-bind` serves it
 /// elsewhere.
 /// Prometheus (OpenMetrics) text: only with `--metrics`, and not here with `--metrics-bind`
-/// (404 then). The README lists every family.
+/// (404 then). docs/operations.md lists every family.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "The metrics.", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 404, body = ErrorBody)))]

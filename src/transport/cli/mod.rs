@@ -85,7 +85,7 @@ fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
     tracing_subscriber::registry().with(filter).with(layer).try_init().map_err(|e| format!("cannot start logging: {e}"))
 }
 
-/// Libraries whose `debug`/`trace` lines carry what must never reach a log (issue 14):
+/// Libraries whose `debug`/`trace` lines carry what must never reach a log:
 /// tungstenite logs every WebSocket message and frame it receives or sends at `trace`, and those
 /// include a Socket.IO client's CONNECT packet with its token (`40{"token":"…"}`) and every
 /// `chat_response` with its attachment's `/media` capability name. natter's own lines never name

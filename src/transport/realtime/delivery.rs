@@ -21,7 +21,7 @@
 //! [`RawValue`](serde_json::value::RawValue) and hands each socket that: its per-socket cost
 //! is a copy of the bytes into the packet. Measured against per-socket encoding and the bare
 //! socketioxide stand-in (`cargo bench --bench socketio -- fanout` / `-- standin`): 0.9–2.5 µs
-//! less server CPU per delivery (README, "What delivering to each socket costs").
+//! less server CPU per delivery (docs/benchmarks.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 // Sharing a link with people in the same room: the link to copy, Share where the browser has
-// it (phones), and a QR code to scan (issue 15). The QR code is drawn here as SVG from the
+// it (phones), and a QR code to scan. The QR code is drawn here as SVG from the
 // module matrix of lean-qr (vendored), so it needs no canvas, no inline style and no server.
 // Also the "Invite people" dialog of the empty state: this server's address, or for
 // administrators on an invite-only server, the Administration panel's invites.

@@ -1,4 +1,4 @@
--- Migration 2 (issue 12): replies, reactions, mentions and full-text search.
+-- Migration 2: replies, reactions, mentions and full-text search.
 -- Applied once on top of schema.sql (migration 1); later changes are new migrations.
 
 -- A reply names its original by id, without a foreign key: the original may be deleted, and

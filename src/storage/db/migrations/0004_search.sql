@@ -3,7 +3,7 @@
 -- the rows already stored are indexed by code right after this script (`rebuild`).
 --
 -- What changes, and why (figures: benches/search.rs, 1,000,000 messages, see
--- docs/benchmarks-search.md):
+-- docs/benchmarks.md):
 -- - The room is indexed with the text (`room_id`, a second column), so a search can AND the
 --   caller's rooms with the words inside FTS5, which skips from one posting of those rooms to
 --   the next and never reads other rooms' messages (src/db/search.rs). Before, every match of
