@@ -53,39 +53,12 @@ pub fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     from_value(Value::Object(pairs))
 }
 
-/// `a=1&b=x%20y` → pairs; the last of repeated keys wins.
+/// `a=1&b=x%20y` → pairs (`+` is a space, `%XX` a byte, a bad escape stays as written, bytes
+/// that are not UTF-8 become U+FFFD); the last of repeated keys wins where they are collected.
 fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    fn decode(part: &[u8]) -> String {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < part.len() => {
-                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(byte) => {
-                            out.push(byte);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                other => out.push(other),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    bytes
-        .split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut it = pair.splitn(2, |b| *b == b'=');
-            let key = decode(it.next().unwrap_or_default());
-            let value = decode(it.next().unwrap_or_default());
-            (key, value)
-        })
+    form_urlencoded::parse(bytes)
+        .filter(|(k, v)| !(k.is_empty() && v.is_empty()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 

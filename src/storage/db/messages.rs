@@ -173,7 +173,8 @@ pub fn history_page(conn: &Connection, room_id: i64, window: Window, limit: i64)
     let (sql, cursor) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
-    let mut page = Page { text: String::with_capacity(take * 256), rows: Vec::with_capacity(take), reactions: Vec::new() };
+    let mut page =
+        Page { text: String::with_capacity(take * 256), rows: Vec::with_capacity(take), reactions: Vec::new() };
     let mut rows = stmt.query(params![room_id, cursor])?;
     while page.rows.len() < take {
         let Some(row) = rows.next()? else { break };
