@@ -57,7 +57,6 @@ pub fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 /// that are not UTF-8 become U+FFFD); the last of repeated keys wins where they are collected.
 fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
-        .filter(|(k, v)| !(k.is_empty() && v.is_empty()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
