@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::client::{CLOSE, Client, TEXT};
+use super::client::{CLOSE, Client, TEXT};
 
 pub const SENDERS: usize = 20;
 pub const UPLOADERS: usize = 5;

@@ -1,0 +1,69 @@
+//! The official socket.io-client 4.x (Node) against the real server: the compatibility the SPEC
+//! promises. Needs `node` and npm's `socket.io-client`, which cargo cannot provide, so it is
+//! ignored by default; `.ci/run` installs the client and runs it with `--include-ignored`.
+
+use crate::common;
+use serde_json::{Value, json};
+
+const SCRIPT: &str = r#"
+const { io } = require("socket.io-client");
+const [base, tokenA, tokenB, roomId] = process.argv.slice(2);
+const once = (socket, event) => new Promise((resolve) => socket.once(event, resolve));
+(async () => {
+  const out = {};
+  const bad = io(base, { auth: { token: "garbage" }, transports: ["websocket"], reconnection: false });
+  const err = await once(bad, "connect_error");
+  out.refused = err.message;
+  bad.close();
+  // Bob starts on long-polling and upgrades; Alice goes straight to WebSocket.
+  const b = io(base, { auth: { token: tokenB }, reconnection: false });
+  const gotB = once(b, "chat_response");
+  await once(b, "connect");
+  const a = io(base, { auth: { token: tokenA }, transports: ["websocket"], reconnection: false });
+  await once(a, "connect");
+  const gotA = once(a, "chat_response");
+  out.ack = await a.emitWithAck("chat_message", { room_id: Number(roomId), content: "hello, official client" });
+  out.bob_received = await gotB;
+  out.alice_received = await gotA;
+  out.bad_ack = await a.emitWithAck("chat_message", "not an object");
+  a.close(); b.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+
+#[tokio::test]
+#[ignore = "needs node and npm's socket.io-client 4.x; .ci/run installs them and runs this"]
+async fn official_socket_io_client_talks_to_natter() {
+    let modules = common::js_modules();
+    assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
+    let server = common::spawn().await;
+    let (alice, _) = server.signup("alice").await;
+    let (bob, _) = server.signup("bob").await;
+    let (status, room) =
+        server.post("/chat/chat_rooms/", Some(&alice), &json!({"name": "js", "members": ["bob"]})).await;
+    assert_eq!(status, 201);
+    let script = server.data_dir().join("client.js");
+    std::fs::write(&script, SCRIPT).unwrap();
+
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .args([&server.base, &alice, &bob, &room["id"].to_string()])
+        .env("NODE_PATH", &modules)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let out: Value = serde_json::from_str(stdout.trim()).expect("the script prints one JSON line");
+
+    assert_eq!(out["refused"], "unauthorized");
+    assert_eq!(out["ack"]["ok"], true);
+    let message = &out["ack"]["message"];
+    assert_eq!(message["content"], "hello, official client");
+    assert_eq!(message["room_id"], room["id"]);
+    assert_eq!(out["bob_received"]["id"], message["id"], "the member received the broadcast");
+    assert_eq!(out["alice_received"]["id"], message["id"], "the sender's own socket received it too");
+    assert_eq!(out["bad_ack"]["ok"], false);
+    assert_eq!(out["bad_ack"]["error"]["code"], "validation_error");
+}
