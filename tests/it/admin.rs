@@ -1,14 +1,15 @@
 //! SPEC §3 Operations for administrators: accounts (`/admin/users`) and invites
 //! (`/admin/invites`), with their 403s, 422s and links, and `natter invite`'s link.
 
-use crate::common;
-use crate::common::sio;
 use std::time::{Duration, Instant};
 
-use crate::common::chat::{Account, account};
-use crate::common::spec::{keys, set};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::{Account, account, connect};
+use crate::common::sio;
+use crate::common::spec::{keys, set};
 
 /// The first account is the administrator.
 async fn admin_and_guest(server: &common::TestServer) -> (Account, Account) {
@@ -90,9 +91,9 @@ async fn disabling_refuses_tokens_at_once_and_closes_sockets_within_a_second() {
     // No periodic re-check: only the disabling itself may close the socket.
     let server = common::spawn_with(|a| a.socket_recheck = Duration::ZERO).await;
     let (admin, guest) = admin_and_guest(&server).await;
-    let socket = sio::connect_token(&server.base, &guest.token).await.expect("guest connects");
-    let other_tab = sio::connect_token(&server.base, &guest.token).await.expect("a second tab");
-    let admins = sio::connect_token(&server.base, &admin.token).await.expect("admin connects");
+    let socket = connect(&server, &guest).await;
+    let other_tab = connect(&server, &guest).await;
+    let admins = connect(&server, &admin).await;
 
     let started = Instant::now();
     let (status, changed) =

@@ -1,19 +1,20 @@
 //! SPEC §1 conventions and §3 Authentication against a real server: signup, login, the OAuth2
 //! token endpoint, `me`, user search, registration modes, rate limits, token revocation, restart.
 
-use crate::common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use natter::config::{Rate, Registration};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common;
 use crate::common::spec::{assert_user_public, keys, set};
 use crate::common::{
     PASSWORD, TestServer, assert_error, b64url_encode, jwt_claims, jwt_secret, natter_user_ok, past_issue_second,
     read_json, sign_jwt, spawn, spawn_in, spawn_with, unix_now,
 };
-use natter::config::{Rate, Registration};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 
 /// The SPEC's User object, exactly (no password hash or other extra field leaks).
 #[track_caller]

@@ -3,15 +3,16 @@
 //! are served; the backup is private to its owner; temporary uploads are not copied; refusals
 //! change nothing; the progress line shows only on a terminal.
 
-use crate::common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::common::chat::{Account, account, history, id_of, room};
-use crate::common::{TestServer, assert_one_line_error, read_json, run_natter, run_natter_ok, spawn_in, stderr};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::{Account, account, history, id_of, room};
+use crate::common::{TestServer, assert_one_line_error, read_json, run_natter, run_natter_ok, spawn_in, stderr};
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")

@@ -10,14 +10,15 @@
 
 mod harness;
 
-use crate::common;
-use crate::common::sio;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use harness::{Driver, LOG, Person, button, chat_link, dialog, keys, message, textbox};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::sio;
 
 /// Run `scenario` with people in their own browsers, and close every browser whatever happens.
 async fn with_browsers<F, Fut>(server: &common::TestServer, names: &[&str], scenario: F)

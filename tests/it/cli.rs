@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::process::Output;
 
+use reqwest::StatusCode;
+
 use crate::common::process::ServerProcess;
 use crate::common::{
     PASSWORD, assert_one_line_error, natter_user_ok, run_natter, run_natter_ok, spawn_in, stderr, user_args,
 };
-use reqwest::StatusCode;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

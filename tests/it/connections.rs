@@ -2,11 +2,12 @@
 //! connections closed, and a bound on open connections. Raw TCP, so the test controls every
 //! byte and sees exactly when the server closes.
 
-use crate::common;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common;
 
 /// Read until the server closes the connection (EOF or reset); what was read.
 async fn read_until_closed(tcp: &mut TcpStream) -> Vec<u8> {

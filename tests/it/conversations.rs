@@ -2,20 +2,16 @@
 //! search and read receipts, over REST and Socket.IO, each rule with its exact status and code;
 //! and migration 2 building the search index for a database written by an older natter.
 
-use crate::common;
-use crate::common::chat::{Account, account, array, get_room, history, id_of, ids, post_message, room};
-use crate::common::sio;
-use crate::common::sio::{ABSENCE, Client};
-use crate::common::spec::{assert_message, assert_private_chat};
-use crate::common::{TestServer, assert_error, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-// ---- helpers ----
+use crate::common;
+use crate::common::chat::{Account, account, array, connect, get_room, history, id_of, ids, post_message, room};
+use crate::common::sio::ABSENCE;
+use crate::common::spec::{assert_message, assert_private_chat};
+use crate::common::{TestServer, assert_error, spawn};
 
-async fn connect(server: &TestServer, who: &Account) -> Client {
-    sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
-}
+// ---- helpers ----
 
 /// `POST .../messages` with `body`; the raw answer.
 async fn post(server: &TestServer, who: &Account, room: i64, body: Value) -> (StatusCode, Value) {

@@ -2,10 +2,11 @@
 //! long-polling transport; without the flag there is no CORS at all, and an OPTIONS request is
 //! just another method the route does not accept.
 
-use crate::common;
-use crate::common::{assert_error, read_json, spawn, spawn_with};
 use reqwest::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use reqwest::{Method, StatusCode};
+
+use crate::common;
+use crate::common::{assert_error, read_json, spawn, spawn_with};
 
 const APP: &str = "https://app.example.org";
 

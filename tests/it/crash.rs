@@ -3,18 +3,17 @@
 //! senders and 5 REST uploaders, `kill -9`s the server at a random moment, restarts it on the
 //! same data and checks `PRAGMA integrity_check`, every acknowledged message (once, with its
 //! content and id, in order per sender), every acknowledged upload (row and bytes) and that the
-//! media folder holds no orphan. The scenario lives in `benches/support/crash.rs`.
+//! media folder holds no orphan. The scenario is [`scenario`], which `benches/crash.rs` shares.
 
-#[path = "../../benches/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-#[path = "../../benches/support/crash.rs"]
-mod scenario;
+pub mod scenario;
 
 use std::time::{Duration, Instant};
 
-use crate::common::process::ServerProcess;
 use scenario::{Ledger, Rng};
+
+use crate::common::process::ServerProcess;
+// The scenario's senders speak through the tests' client (`super::sio` from there).
+use crate::common::sio;
 
 const FLAGS: &[&str] = &["--message-rate", "0"];
 
@@ -51,11 +50,15 @@ async fn acknowledged_messages_and_uploads_survive_kill_9() {
         let resent = scenario::resend_in_flight(&addr, &world, &mut ledger).await;
         let (checked, failures) = scenario::check(dir.path(), &world, &ledger);
         eprintln!(
-            "cycle {cycle}: killed after {} ms, {} messages and {} uploads acked, {resent} resent, restart {restart_ms} ms, \
-             checked {checked:?}",
-            kill_after.as_millis(),
+            "cycle {cycle}: killed after {} ms, {} messages and {} uploads acked, {} in flight ({resent} resent), \
+             restart {restart_ms} ms, checked {} messages, {} uploads, {} files",
+            ran.kill_after.as_millis(),
             ran.acked_messages,
-            ran.acked_uploads
+            ran.acked_uploads,
+            ran.in_flight,
+            checked.messages,
+            checked.uploads,
+            checked.files
         );
         assert!(failures.is_empty(), "cycle {cycle} (seed {seed}): {failures:#?}");
         acked += ran.acked_messages;

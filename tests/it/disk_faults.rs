@@ -8,21 +8,17 @@
 //! Both need root (they mount a small tmpfs, or an ext4 image on a loop device), so they are
 //! ignored by a bare `cargo test`; `.ci/run` runs as root and runs them.
 
-#[path = "../../benches/support/client.rs"]
-#[allow(dead_code)]
-mod client;
-#[path = "../../benches/support/crash.rs"]
-mod scenario;
-
-use crate::common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::chat::{Account, account, room};
-use crate::common::process::ServerProcess;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::{Account, account, connect, room};
+use crate::common::process::ServerProcess;
+use crate::crash::scenario;
 
 /// A filesystem mounted for one test; unmounted when dropped.
 struct Mount {
@@ -185,11 +181,11 @@ async fn a_full_disk_gets_507_and_error_acks_then_recovers_by_itself() {
 
     // Socket.IO: an error ack with the same code (a write may still fit in space the failed
     // transaction allocated; every ok ack counts as acknowledged).
-    let mut socket = client::Client::connect(&server.addr.to_string(), &alice.token).await;
+    let socket = connect(&server.api, &alice).await;
     let mut refusal = None;
     for i in 0..50u64 {
         let message = scenario::Outgoing { client_id: format!("full-{i}"), content: format!("socket {i} {big}") };
-        match scenario::send(&mut socket, i + 1, room, &message).await.expect("the socket stays connected") {
+        match scenario::send(&socket, room, &message).await.expect("the socket stays connected") {
             Ok(id) => acked.push((id, message.content)),
             Err(ack) => {
                 refusal = Some(ack);
@@ -219,7 +215,7 @@ async fn a_full_disk_gets_507_and_error_acks_then_recovers_by_itself() {
     assert_eq!(status, StatusCode::CREATED, "the first post after space returned: {body}");
     acked.push((body["id"].as_i64().unwrap(), "space is back".to_string()));
     let message = scenario::Outgoing { client_id: "after".into(), content: "over the socket again".into() };
-    let id = scenario::send(&mut socket, 1000, room, &message).await.unwrap().expect("an ok ack once space is back");
+    let id = scenario::send(&socket, room, &message).await.unwrap().expect("an ok ack once space is back");
     acked.push((id, message.content));
     let (status, body) = upload(&server, &alice, 256 * 1024).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -248,7 +244,7 @@ async fn a_filesystem_turned_read_only_gets_503_and_error_acks_and_keeps_serving
         assert_eq!(status, StatusCode::CREATED, "{body}");
         acked.push((body["id"].as_i64().unwrap(), content));
     }
-    let mut socket = client::Client::connect(&server.addr.to_string(), &alice.token).await;
+    let socket = connect(&server.api, &alice).await;
 
     mount.trigger_ext4_error();
 
@@ -257,7 +253,7 @@ async fn a_filesystem_turned_read_only_gets_503_and_error_acks_and_keeps_serving
     assert_error(&body, "storage_read_only");
     assert!(retry.is_some(), "Retry-After on 503");
     let message = scenario::Outgoing { client_id: "ro".into(), content: "over the socket".into() };
-    let refusal = scenario::send(&mut socket, 1, room, &message).await.unwrap().expect_err("an error ack");
+    let refusal = scenario::send(&socket, room, &message).await.unwrap().expect_err("an error ack");
     assert_eq!(refusal["error"]["code"], "storage_read_only", "{refusal}");
     let (status, body) = upload(&server, &alice, 1024).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");

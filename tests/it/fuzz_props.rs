@@ -11,8 +11,6 @@
 //! Case counts are kept moderate (a few seconds per property in a debug build); set
 //! `PROPTEST_CASES` to run more.
 
-use crate::common;
-use crate::common::sio;
 use std::time::Duration;
 
 use natter::fuzzing;
@@ -22,6 +20,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
+
+use crate::common;
+use crate::common::sio;
 
 /// Cases per property: `PROPTEST_CASES`, else `default`.
 fn cases(default: u32) -> Config {

@@ -5,17 +5,20 @@
 //! `localhost` and `127.0.0.1`. Clients trust only that CA, so a request that succeeds proves
 //! natter served the certificate the test expects.
 
-use crate::common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::process::ServerProcess;
 use natter::config::Rate;
 use natter::server::client::Cidr;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::emit_message;
+use crate::common::process::ServerProcess;
+use crate::common::sio;
 
 /// A certificate authority of the test's own.
 struct TestCa {
@@ -135,10 +138,10 @@ async fn rest_over_tls_with_hsts() {
     assert!(!headers.contains_key("strict-transport-security"));
 }
 
-/// A TLS client connection to `addr` trusting `ca`, for protocols reqwest does not speak.
+/// TLS on `tcp` to `localhost`, trusting only `ca`, for protocols reqwest does not speak.
 async fn tls_connect(
     ca: &TestCa,
-    addr: std::net::SocketAddr,
+    tcp: tokio::net::TcpStream,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.issuer.der().clone()).unwrap();
@@ -148,33 +151,23 @@ async fn tls_connect(
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.expect("TLS handshake")
 }
 
-/// The next text frame of a raw Socket.IO WebSocket, skipping Engine.IO pings.
-async fn next_text<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> String
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let frame = tokio::time::timeout(common::TIMEOUT, ws.next()).await.expect("a frame in time");
-        match frame {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => continue,
-            Some(Ok(Message::Text(text))) => return text.to_string(),
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
+/// Socket.IO inside TLS on `tcp` (to natter itself or to a proxy in front of it) with `token`:
+/// the WebSocket upgrade, Engine.IO's open packet and the CONNECT answer with a sid.
+async fn socket_io_over_tls(ca: &TestCa, tcp: tokio::net::TcpStream, port: u16, token: &str) -> sio::Client {
+    let tls = tls_connect(ca, tcp).await;
+    let base = format!("https://localhost:{port}");
+    let client = sio::connect_over(tls, &base, sio::Options::token(token)).await.expect("Socket.IO over TLS");
+    assert!(client.handshake["sid"].is_string(), "Engine.IO open packet: {}", client.handshake);
+    assert!(!client.sid.is_empty(), "Socket.IO connected");
+    client
 }
 
 #[tokio::test]
 async fn socket_io_over_wss() {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-
     let ca = TestCa::new("natter test CA");
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = ca.write_server_files(certs.path());
@@ -184,15 +177,8 @@ async fn socket_io_over_wss() {
     let token = &alice_over_https(&client, &base).await;
 
     // A WebSocket upgrade inside TLS: Engine.IO open, then Socket.IO CONNECT with the token.
-    let stream = tls_connect(&ca, server.addr).await;
-    let url = format!("wss://localhost:{}/socket.io/?EIO=4&transport=websocket", server.addr.port());
-    let (mut ws, response) = tokio_tungstenite::client_async(url, stream).await.expect("WebSocket upgrade over TLS");
-    assert_eq!(response.status(), 101);
-    let open = next_text(&mut ws).await;
-    assert!(open.starts_with("0{"), "Engine.IO open packet: {open}");
-    ws.send(Message::text(format!("40{}", json!({"token": token})))).await.unwrap();
-    let connected = next_text(&mut ws).await;
-    assert!(connected.starts_with("40{\"sid\""), "Socket.IO connected: {connected}");
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket_io_over_tls(&ca, tcp, server.addr.port(), token).await;
 }
 
 /// The official client over WSS (straight to WebSocket) and over HTTPS long-polling upgraded to
@@ -223,8 +209,6 @@ const once = (socket, event) => new Promise((resolve) => socket.once(event, reso
 #[tokio::test]
 #[ignore = "needs node and npm's socket.io-client 4.x; .ci/run installs them and runs this"]
 async fn official_client_over_wss() {
-    let modules = common::js_modules();
-    assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
     let ca = TestCa::new("natter test CA");
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = ca.write_server_files(certs.path());
@@ -232,22 +216,11 @@ async fn official_client_over_wss() {
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let server = tls_server(cert, key).await;
     let base = format!("https://localhost:{}", server.addr.port());
-    // Accounts and the room through the server's state, as the HTTP helpers speak plain HTTP.
     let client = https_client(&ca);
     let token = alice_over_https(&client, &base).await;
     let room = create_room(&client, &base, &token, "tls").await;
-    let script = certs.path().join("client.js");
-    std::fs::write(&script, WSS_SCRIPT).unwrap();
-    let output = tokio::process::Command::new("node")
-        .arg(&script)
-        .args([&base, &token, &room["id"].to_string()])
-        .env("NODE_PATH", &modules)
-        .env("NODE_EXTRA_CA_CERTS", &ca_file)
-        .output();
-    let output = tokio::time::timeout(common::TIMEOUT, output).await.expect("node finishes").expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let out: Value = serde_json::from_str(stdout.trim()).expect("the script prints one JSON line");
+    let args = [base.as_str(), &token, &room["id"].to_string()];
+    let out = common::run_node_script(certs.path(), WSS_SCRIPT, &args, &[("NODE_EXTRA_CA_CERTS", &ca_file)]).await;
     assert_eq!(out["upgraded_to"], "websocket");
     assert_eq!(out["ack"]["ok"], true, "{out}");
     assert_eq!(out["received"]["content"], "over wss");
@@ -544,9 +517,6 @@ async fn connect_from(local: &str, port: u16) -> tokio::net::TcpStream {
 #[tokio::test]
 #[ignore = "needs Debian's nginx (installed by .ci/run)"]
 async fn nginx_snippet_from_the_readme() {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-
     // natter behind nginx on loopback, trusting only 127.0.0.1 (where nginx connects from); the
     // test's client connects to nginx from 127.0.0.2, the "real" client address.
     let dir = tempfile::tempdir().unwrap();
@@ -634,35 +604,9 @@ async fn nginx_snippet_from_the_readme() {
 
     // A real WebSocket upgrade through nginx, then Socket.IO: connect and a chat message acked.
     let room = create_room(&client, &base, &token, "proxied").await;
-    let tcp = connect_from("127.0.0.2", port).await;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.issuer.der().clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
-    let url = format!("wss://localhost:{port}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, response) = tokio_tungstenite::client_async(url, tls).await.expect("WebSocket upgrade through nginx");
-    assert_eq!(response.status(), 101);
-    let open = next_text(&mut ws).await;
-    assert!(open.starts_with("0{"), "{open}");
-    ws.send(Message::text(format!("40{}", json!({"token": token})))).await.unwrap();
-    let connected = next_text(&mut ws).await;
-    assert!(connected.starts_with("40{\"sid\""), "{connected}");
-    let emit = json!(["chat_message", {"room_id": room["id"], "content": "through nginx"}]);
-    ws.send(Message::text(format!("421{emit}"))).await.unwrap();
-    let ack = loop {
-        let text = next_text(&mut ws).await;
-        if text.starts_with("431") {
-            break text;
-        }
-    };
-    let ack: Value = serde_json::from_str(&ack[3..]).unwrap();
-    assert_eq!(ack[0]["ok"], true, "{ack}");
-    assert_eq!(ack[0]["message"]["content"], "through nginx");
+    let socket = socket_io_over_tls(&ca, connect_from("127.0.0.2", port).await, port, &token).await;
+    let message = emit_message(&socket, room["id"].as_i64().expect("a room id"), "through nginx").await;
+    assert_eq!(message["content"], "through nginx");
     // The upgrade itself was logged with the client's address.
     natter.wait_for_log(&["natter::access", "client=127.0.0.2", "/socket.io/", "status=101"]).await;
     nginx.kill().await.unwrap();

@@ -2,14 +2,9 @@
 //! (idle-body timeout, in-flight bytes in the quota), canonical ids, RFC 9110 ranges, bidi
 //! controls in filenames, and security headers on every response.
 
-use crate::common;
-use crate::common::sio;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::chat::{self, Account};
-use crate::common::process::ServerProcess;
-use crate::common::{TIMEOUT, TestServer, assert_error, natter_cmd, read_json, spawn, spawn_with};
 use reqwest::header::{
     CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, RANGE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
@@ -18,6 +13,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common;
+use crate::common::chat::{self, Account};
+use crate::common::process::ServerProcess;
+use crate::common::sio::{self, Options};
+use crate::common::{TIMEOUT, TestServer, assert_error, natter_cmd, read_json, spawn, spawn_with};
 
 const UPLOAD: &str = "/chat/upload_media/";
 
@@ -142,8 +143,8 @@ async fn no_token_password_secret_or_capability_is_logged_even_at_trace() {
 
     // Sockets: the token in `auth`, in `?token=`, and in an Authorization header.
     let by_auth = sio::connect_token(&server.base, &token).await.expect("connect with auth");
-    let by_query = sio::connect(&server.base, None, Some(&token), None).await.expect("connect with ?token=");
-    let by_header = sio::connect(&server.base, None, None, Some(&token)).await.expect("connect with header");
+    let by_query = sio::connect(&server.base, Options::query_token(&token)).await.expect("connect with ?token=");
+    let by_header = sio::connect(&server.base, Options::bearer_header(&token)).await.expect("connect with header");
 
     // An upload, a message that carries it (so its URL goes out over every socket) and a download.
     let attachment = upload_ok(&server, &token, b"the capability is the name".to_vec(), "cap.txt").await;
@@ -434,7 +435,7 @@ async fn ids_are_accepted_only_in_canonical_form() {
     let (status, body) = server.get(&format!("/chat/search?q=original&room_id=0{room}"), alice.tok()).await;
     assert_error(status, &body, 422, "validation_error");
     // Over Socket.IO, a digit string must be canonical too.
-    let socket = sio::connect_token(&server.base, &bob.token).await.expect("connect");
+    let socket = chat::connect(&server, &bob).await;
     let ack = socket.emit_with_ack("mark_read", json!({"room_id": "01", "message_id": message})).await;
     assert_eq!(ack["ok"], false, "{ack}");
     assert_eq!(ack["error"]["code"], "validation_error", "{ack}");

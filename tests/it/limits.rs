@@ -6,21 +6,18 @@
 //! address. Other client addresses are real: 127.0.0.2, 127.0.0.3, ... are loopback addresses
 //! too, so a client bound to one of them is another address to the server.
 
-use crate::common;
-use crate::common::sio;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::common::chat::{Account, account, array, get_room, history, id_of, post_message, room};
-use crate::common::sio::Client;
-use crate::common::{PASSWORD, TestServer, assert_error, spawn_in, spawn_with};
-use futures_util::{SinkExt, StreamExt};
 use natter::config::{Rate, ServeArgs};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpSocket;
-use tokio_tungstenite::tungstenite::Message as Frame;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::common;
+use crate::common::chat::{Account, account, array, connect, get_room, history, id_of, post_message, room};
+use crate::common::sio;
+use crate::common::sio::Client;
+use crate::common::{PASSWORD, TestServer, assert_error, assert_error_ack, spawn_in, spawn_with};
 
 fn per_minute(count: u32) -> Rate {
     Rate { count, per: Duration::from_secs(60) }
@@ -49,16 +46,6 @@ async fn login_from(
     (status, retry_after, body)
 }
 
-async fn connect(server: &TestServer, who: &Account) -> Client {
-    sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
-}
-
-fn assert_error_ack(ack: &Value, code: &str) {
-    assert_eq!(ack["ok"], false, "expected an error ack {code}: {ack}");
-    assert_eq!(ack["error"]["code"], code, "{ack}");
-    assert!(ack["error"]["detail"].as_str().is_some_and(|d| !d.is_empty()), "{ack}");
-}
-
 #[tokio::test]
 async fn rest_posts_and_socket_messages_share_one_message_rate() {
     let server = spawn_with(|a| a.message_rate = per_minute(4)).await;
@@ -82,7 +69,7 @@ async fn rest_posts_and_socket_messages_share_one_message_rate() {
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     let ack = socket.emit_with_ack("chat_message", json!({ "room_id": general, "content": "one too many" })).await;
-    assert_error_ack(&ack, "rate_limited");
+    assert_error_ack(&ack, "rate_limited", "a fifth message over Socket.IO");
     assert_eq!(history(&server, &alice, general, "").await.len(), 4, "nothing refused was stored");
     // Per user: bob has his own budget.
     let (status, _) = server.post(&path, bob.tok(), &json!({ "content": "bob is fine" })).await;
@@ -138,9 +125,9 @@ async fn typing_and_get_online_users_are_bounded_per_user() {
     // Per user, across tabs.
     for tab in [&tab1, &tab2] {
         let ack = tab.emit_with_ack("typing", json!({ "room_id": general, "typing": false })).await;
-        assert_error_ack(&ack, "rate_limited");
+        assert_error_ack(&ack, "rate_limited", "typing past its rate");
         let ack = tab.emit_with_ack("get_online_users", json!({ "room_id": general })).await;
-        assert_error_ack(&ack, "rate_limited");
+        assert_error_ack(&ack, "rate_limited", "get_online_users past its rate");
     }
     // A refused `typing` is not broadcast; bob's own budget is untouched.
     let ack = bob_socket.emit_with_ack("typing", json!({ "room_id": general, "typing": true })).await;
@@ -216,29 +203,10 @@ async fn the_account_wide_bound_stops_spread_out_guessing_but_not_the_owners_kno
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// Open a Socket.IO connection from `ip` with `token`: `Ok` once connected, `Err(connect_error
-/// data)` when refused. The WebSocket is returned so that it stays open.
-async fn connect_from(
-    addr: SocketAddr,
-    ip: &str,
-    token: &str,
-) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, Value> {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::new(ip.parse().expect("ip"), 0)).expect("bind");
-    let tcp = socket.connect(addr).await.expect("connect");
-    let request = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket").into_client_request().expect("request");
-    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.expect("WebSocket handshake");
-    ws.send(Frame::text(format!("40{}", json!({ "token": token })))).await.expect("send CONNECT");
-    loop {
-        let frame = tokio::time::timeout(sio::TIMEOUT, ws.next()).await.expect("an answer").expect("open").expect("ok");
-        let Frame::Text(text) = frame else { continue };
-        if text.starts_with("40") {
-            return Ok(ws);
-        }
-        if let Some(data) = text.strip_prefix("44") {
-            return Err(serde_json::from_str(data).expect("connect_error data"));
-        }
-    }
+/// A Socket.IO connection from `ip` (another loopback address) with `token`.
+async fn connect_from(server: &TestServer, ip: &str, token: &str) -> Result<Client, sio::ConnectError> {
+    let from = Some(ip.parse().expect("an IP address"));
+    sio::connect(&server.base, sio::Options { from, ..sio::Options::token(token) }).await
 }
 
 #[tokio::test]
@@ -260,7 +228,11 @@ async fn open_sockets_are_capped_per_user_and_per_address() {
         Err(e) => panic!("unexpected: {e}"),
     }
     // Per user, from any address.
-    assert_eq!(connect_from(server.addr, "127.0.0.2", &alice.token).await.err(), Some(refused.clone()));
+    match connect_from(&server, "127.0.0.2", &alice.token).await {
+        Err(sio::ConnectError::Refused(data)) => assert_eq!(data, refused),
+        Ok(_) => panic!("a third socket for alice, from 127.0.0.2, was accepted"),
+        Err(e) => panic!("unexpected: {e}"),
+    }
     // Closing one makes room (once the server has seen the close).
     first.close().await;
     let deadline = tokio::time::Instant::now() + sio::TIMEOUT;
@@ -296,7 +268,7 @@ async fn open_sockets_are_capped_per_user_and_per_address() {
         Err(e) => panic!("unexpected: {e}"),
     }
     // From another address, bob connects.
-    let _bob2 = connect_from(server.addr, "127.0.0.2", &bob.token).await.expect("bob from 127.0.0.2");
+    let _bob2 = connect_from(&server, "127.0.0.2", &bob.token).await.expect("bob from 127.0.0.2");
 }
 
 // ---- Every write a user can repeat ----
@@ -433,7 +405,7 @@ async fn read_markers_share_one_read_rate_over_rest_and_socket() {
     let refused = call(&server, Method::POST, &read, &bob, Some(json!({ "message_id": ids[3] }))).await;
     assert_limited("a fourth REST read", refused, 60);
     let ack = bob_socket.emit_with_ack("mark_read", json!({ "room_id": general, "message_id": ids[3] })).await;
-    assert_error_ack(&ack, "rate_limited");
+    assert_error_ack(&ack, "rate_limited", "a fourth read marker over Socket.IO");
     let seen = get_room(&server, &bob, general).await;
     let me = array(&seen["members"]).into_iter().find(|m| m["id"] == bob.id).expect("bob is a member");
     assert_eq!(me["last_read_id"], ids[2], "the refused markers moved nothing");

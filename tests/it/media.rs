@@ -2,13 +2,10 @@
 //! detection from the bytes, refusals that leave nothing on disk, size and quota limits, the
 //! random stored names, and how files are served (headers, ranges, conditional requests, 404s).
 
-use crate::common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::process::ServerProcess;
-use crate::common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
 use reqwest::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH, IF_RANGE, RANGE, X_CONTENT_TYPE_OPTIONS,
@@ -17,6 +14,10 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
+
+use crate::common;
+use crate::common::process::ServerProcess;
+use crate::common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
 
 const UPLOAD: &str = "/chat/upload_media/";
 

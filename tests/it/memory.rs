@@ -4,12 +4,13 @@
 //! These are bounds, not timings: a server that keeps every password hash's 19 MiB block (what
 //! glibc's heap did before `password::HashMemory`) grows by ~740 MB over the first test and fails it.
 
-use crate::common;
-use crate::common::process::ServerProcess;
-use crate::common::sio;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
+
+use crate::common;
+use crate::common::process::ServerProcess;
+use crate::common::sio;
 
 /// How many requests or connections are in flight at once.
 const PARALLEL: usize = 8;

@@ -2,8 +2,9 @@
 //! promises. Needs `node` and npm's `socket.io-client`, which cargo cannot provide, so it is
 //! ignored by default; `.ci/run` installs the client and runs it with `--include-ignored`.
 
+use serde_json::json;
+
 use crate::common;
-use serde_json::{Value, json};
 
 const SCRIPT: &str = r#"
 const { io } = require("socket.io-client");
@@ -35,27 +36,14 @@ const once = (socket, event) => new Promise((resolve) => socket.once(event, reso
 #[tokio::test]
 #[ignore = "needs node and npm's socket.io-client 4.x; .ci/run installs them and runs this"]
 async fn official_socket_io_client_talks_to_natter() {
-    let modules = common::js_modules();
-    assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
     let server = common::spawn().await;
     let (alice, _) = server.signup("alice").await;
     let (bob, _) = server.signup("bob").await;
     let (status, room) =
         server.post("/chat/chat_rooms/", Some(&alice), &json!({"name": "js", "members": ["bob"]})).await;
     assert_eq!(status, 201);
-    let script = server.data_dir().join("client.js");
-    std::fs::write(&script, SCRIPT).unwrap();
-
-    let output = tokio::process::Command::new("node")
-        .arg(&script)
-        .args([&server.base, &alice, &bob, &room["id"].to_string()])
-        .env("NODE_PATH", &modules)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let out: Value = serde_json::from_str(stdout.trim()).expect("the script prints one JSON line");
+    let room_id = room["id"].to_string();
+    let out = common::run_node_script(server.data_dir(), SCRIPT, &[&server.base, &alice, &bob, &room_id], &[]).await;
 
     assert_eq!(out["refused"], "unauthorized");
     assert_eq!(out["ack"]["ok"], true);

@@ -3,19 +3,15 @@
 //! `GET /chat/directory`, `POST …/join`, `room_updated` to every member, and the first room
 //! that every new account (signup, invite, `natter user add`) joins.
 
-use crate::common;
-use crate::common::chat::{Account, account, array, create_room, get_room, id_of, post_message};
-use crate::common::sio;
-use crate::common::spec::assert_room;
-use crate::common::{TestServer, assert_error, natter_user_ok, spawn, spawn_in, spawn_with, spawn_without_first_room};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-// ---- helpers ----
+use crate::common;
+use crate::common::chat::{Account, account, array, connect, create_room, get_room, id_of, post_message};
+use crate::common::spec::assert_room;
+use crate::common::{TestServer, assert_error, natter_user_ok, spawn, spawn_in, spawn_with, spawn_without_first_room};
 
-async fn connect(server: &TestServer, who: &Account) -> sio::Client {
-    sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
-}
+// ---- helpers ----
 
 /// `POST /chat/chat_rooms/` with a full body; the raw answer.
 async fn try_create(server: &TestServer, owner: &Account, body: Value) -> (StatusCode, Value) {

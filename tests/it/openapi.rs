@@ -3,12 +3,13 @@
 //! read from the router itself), every reference resolves, every secured operation asks for a
 //! token, and real responses of every endpoint validate against the document's schemas.
 
-use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::chat::{Account, account};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::{Account, account};
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 

@@ -1,15 +1,16 @@
 //! Operating natter: `/metrics` parsed as Prometheus text, and the log lines as an operator's
 //! file or log shipper gets them.
 
-use crate::common;
-use crate::common::sio;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::chat::{account, post_message, room};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::common;
+use crate::common::chat::{account, connect, emit_message, post_message, room};
+use crate::common::sio::{self, Options};
 
 /// One sample of a metrics text: its name, its labels and its value.
 #[derive(Debug, Clone)]
@@ -103,9 +104,8 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
     let messages_before = value_of(&before, "natter_messages_total");
 
     post_message(&server, &alice, room_id, "over REST").await;
-    let socket = sio::connect_token(&server.base, &bob.token).await.expect("bob connects");
-    let ack = socket.emit_with_ack("chat_message", json!({"room_id": room_id, "content": "over Socket.IO"})).await;
-    assert_eq!(ack["ok"], true, "{ack}");
+    let socket = connect(&server, &bob).await;
+    emit_message(&socket, room_id, "over Socket.IO").await;
     let text = b"twelve bytes";
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(text.to_vec()).file_name("note.txt"));
@@ -282,7 +282,7 @@ async fn secret_traffic(api: common::Api) -> (String, String) {
     let url = attachment["url"].as_str().unwrap().to_string();
     let file = api.request(Method::GET, &format!("{url}?token={}", alice.token), None).send().await.unwrap();
     assert_eq!(file.status(), StatusCode::OK);
-    let socket = sio::connect(&api.base, None, Some(&alice.token), None).await.expect("socket by query token");
+    let socket = sio::connect(&api.base, Options::query_token(&alice.token)).await.expect("socket by query token");
     socket.close().await;
     let (status, _) = api.get("/nowhere/42", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -3,13 +3,14 @@
 //! what it prints, and compare the addresses with the machine's own list (read here from
 //! `/proc/net/fib_trie`, not through natter's code).
 
-use crate::common;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::common;
 
 /// The last line of every start message.
 const LAST_LINE: &str = "Ctrl-C stops natter.";

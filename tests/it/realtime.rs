@@ -6,42 +6,23 @@
 //! emits every domain event in commit order, so once a later marker event has arrived, an
 //! earlier unwanted one would have been queued before it.
 
-use crate::common;
-use crate::common::sio;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::common::chat::{Account, account, get_room, history, post_message, room};
-use crate::common::sio::{ABSENCE, Client, ConnectError, TIMEOUT};
-use crate::common::spec::{assert_message_from, keys, set};
-use crate::common::{
-    TestServer, is_spec_time, jwt_claims, jwt_secret, natter_user_ok, next_clock_second, past_issue_second, sign_jwt,
-    spawn, spawn_with, unix_now, wait_past_second,
-};
 use natter::config::Rate;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::common;
+use crate::common::chat::{Account, account, connect, emit_message, get_room, history, post_message, room};
+use crate::common::sio::{self, ABSENCE, Client, ConnectError, Options, TIMEOUT};
+use crate::common::spec::{assert_message_from, keys, set};
+use crate::common::{
+    TestServer, assert_error_ack, is_spec_time, jwt_claims, jwt_secret, natter_user_ok, next_clock_second,
+    past_issue_second, sign_jwt, spawn, spawn_with, unix_now, wait_past_second,
+};
+
 // ---- helpers ----
-
-async fn connect(server: &TestServer, who: &Account) -> Client {
-    sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
-}
-
-/// `chat_message` with an ack that must succeed; the stored Message.
-async fn send(client: &Client, room_id: i64, content: &str) -> Value {
-    let ack = client.emit_with_ack("chat_message", json!({ "room_id": room_id, "content": content })).await;
-    assert_eq!(ack["ok"], true, "chat_message {content:?} to room {room_id} failed: {ack}");
-    ack["message"].clone()
-}
-
-/// An error ack with `code` and a non-empty detail.
-#[track_caller]
-fn assert_error_ack(ack: &Value, code: &str, what: &str) {
-    assert_eq!(ack["ok"], false, "{what}: expected an error ack, got {ack}");
-    assert_eq!(ack["error"]["code"], code, "{what}: error code in {ack}");
-    assert!(ack["error"]["detail"].as_str().is_some_and(|d| !d.trim().is_empty()), "{what}: detail in {ack}");
-}
 
 fn refused_data(result: Result<Client, ConnectError>, what: &str) -> Value {
     match result {
@@ -59,14 +40,14 @@ async fn connect_accepts_the_token_in_auth_query_or_bearer_header() {
     let alice = account(&server, "alice").await;
     let room_id = room(&server, &alice, "general", &[]).await;
 
-    let by_auth = sio::connect(&server.base, Some(json!({ "token": alice.token })), None, None).await;
-    let by_query = sio::connect(&server.base, None, Some(&alice.token), None).await;
-    let by_header = sio::connect(&server.addr.to_string(), None, None, Some(&alice.token)).await;
+    let by_auth = sio::connect(&server.base, Options::token(&alice.token)).await;
+    let by_query = sio::connect(&server.base, Options::query_token(&alice.token)).await;
+    let by_header = sio::connect(&server.addr.to_string(), Options::bearer_header(&alice.token)).await;
     for (how, client) in [("auth.token", by_auth), ("?token=", by_query), ("Authorization header", by_header)] {
         let client = client.unwrap_or_else(|e| panic!("connect with {how}: {e}"));
         assert!(!client.sid.is_empty(), "{how}: CONNECT answer has a sid");
         // The socket speaks for alice: a message it sends is hers.
-        let message = send(&client, room_id, &format!("via {how}")).await;
+        let message = emit_message(&client, room_id, &format!("via {how}")).await;
         assert_message_from(&message, room_id, &alice, &format!("via {how}"));
     }
 }
@@ -109,7 +90,14 @@ async fn connect_refuses_missing_and_bad_tokens_with_unauthorized() {
         ("wrongly signed bearer header", None, None, Some(&wrong_key)),
     ];
     for (what, auth, query, header) in cases {
-        let data = refused_data(sio::connect(&server.base, auth, query, header).await, what);
+        let data = refused_data(
+            sio::connect(
+                &server.base,
+                Options { auth, query_token: query, bearer_header: header, ..Options::default() },
+            )
+            .await,
+            what,
+        );
         assert_eq!(data, unauthorized, "{what}: connect_error data");
     }
 }
@@ -147,7 +135,7 @@ async fn chat_message_is_acked_stored_and_pushed_to_every_member_socket_only() {
     }
 
     // Not to carol: the next chat_response she gets is the one in the room she is in.
-    let marker = send(&alice_tab1, side, "marker").await;
+    let marker = emit_message(&alice_tab1, side, "marker").await;
     let first = carol_socket.wait_for("chat_response").await;
     assert_eq!(first, marker, "carol's first chat_response must be the marker, not the general message");
 }
@@ -204,7 +192,7 @@ async fn concurrent_senders_every_receiver_gets_every_message_once_in_id_order()
     let sends = clients.iter().enumerate().map(|(i, client)| async move {
         let mut ids = Vec::new();
         for n in 0..EACH {
-            ids.push(send(client, room_id, &format!("user{i} #{n}")).await["id"].as_i64().expect("id"));
+            ids.push(emit_message(client, room_id, &format!("user{i} #{n}")).await["id"].as_i64().expect("id"));
         }
         ids
     });
@@ -228,7 +216,7 @@ async fn concurrent_senders_every_receiver_gets_every_message_once_in_id_order()
     }
 
     // Exactly once: after the 240, the next chat_response everyone gets is a fresh marker.
-    let marker = send(&clients[0], room_id, "marker").await;
+    let marker = emit_message(&clients[0], room_id, "marker").await;
     for (i, client) in clients.iter().enumerate() {
         assert_eq!(
             client.wait_for("chat_response").await["id"],
@@ -264,7 +252,7 @@ async fn client_id_retry_returns_the_first_message_and_broadcasts_nothing() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, first["message"]);
 
-    let marker = send(&alice_socket, general, "marker").await;
+    let marker = emit_message(&alice_socket, general, "marker").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, marker, "no chat_response for either retry");
     assert_eq!(alice_socket.wait_for("chat_response").await, first["message"]);
     assert_eq!(alice_socket.wait_for("chat_response").await, marker, "the sender got no duplicate either");
@@ -302,7 +290,7 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
 
     // A second tab is not news.
     let bob_tab2 = connect(&server, &bob).await;
-    let marker = send(&bob_tab2, general, "tab 2 is here").await;
+    let marker = emit_message(&bob_tab2, general, "tab 2 is here").await;
     assert_eq!(alice_socket.wait_for("chat_response").await, marker);
     assert_eq!(alice_socket.queued_named("user_status"), Vec::<Value>::new(), "no user_status for a second tab");
     alice_socket.assert_no_event("user_status", ABSENCE).await;
@@ -325,7 +313,7 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
     // Closing one of two tabs: still online.
     bob_tab1.close().await;
     assert!(bob_tab1.wait_closed(TIMEOUT).await, "the server closes its side of tab 1");
-    let marker = send(&bob_tab2, general, "tab 1 is gone").await;
+    let marker = emit_message(&bob_tab2, general, "tab 1 is gone").await;
     assert_eq!(alice_socket.wait_for("chat_response").await, marker);
     alice_socket.assert_no_event("user_status", ABSENCE).await;
     assert_eq!(member(&get_room(&server, &alice, general).await, bob.id)["online"], true, "one tab left: online");
@@ -350,7 +338,7 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
     let carol_socket = connect(&server, &carol).await;
     let about_carol = bob_again.wait_for("user_status").await;
     assert_eq!(about_carol["user_id"], carol.id, "bob's first user_status is about carol: {about_carol}");
-    let marker = send(&carol_socket, general, "carol is here").await;
+    let marker = emit_message(&carol_socket, general, "carol is here").await;
     assert_eq!(carol_socket.wait_for("chat_response").await, marker);
     carol_socket.assert_no_event("user_status", ABSENCE).await;
 }
@@ -479,10 +467,10 @@ async fn adding_and_removing_a_member_updates_their_connected_sockets_at_once() 
     assert_eq!(alice_socket.queued_named("room_added"), Vec::<Value>::new(), "only the added user gets room_added");
 
     // The sockets joined the room: the next message reaches carol, and carol can post there.
-    let message = send(&alice_socket, general, "welcome carol").await;
+    let message = emit_message(&alice_socket, general, "welcome carol").await;
     assert_eq!(carol_tab1.wait_for("chat_response").await, message);
     assert_eq!(carol_tab2.wait_for("chat_response").await, message);
-    let reply = send(&carol_tab1, general, "thanks").await;
+    let reply = emit_message(&carol_tab1, general, "thanks").await;
     assert_eq!(alice_socket.wait_for("chat_response").await, message);
     assert_eq!(alice_socket.wait_for("chat_response").await, reply);
 
@@ -494,8 +482,8 @@ async fn adding_and_removing_a_member_updates_their_connected_sockets_at_once() 
     }
 
     // Left at once: no more messages from that room, and posting there is not_found.
-    send(&alice_socket, general, "carol is gone").await;
-    let marker = send(&alice_socket, side, "marker").await;
+    emit_message(&alice_socket, general, "carol is gone").await;
+    let marker = emit_message(&alice_socket, side, "marker").await;
     for (who, socket) in [("carol tab 1", &carol_tab1), ("carol tab 2", &carol_tab2)] {
         assert_eq!(socket.wait_for("chat_response").await, reply, "{who}: her own reply, sent while a member");
         assert_eq!(socket.wait_for("chat_response").await, marker, "{who}: nothing from general after removal");
@@ -520,14 +508,14 @@ async fn opening_a_private_chat_while_connected_joins_both_users() {
         assert_eq!(added["id"], chat_id, "{who}: {added}");
         assert_eq!(added["is_private"], true, "{who}: {added}");
     }
-    let message = send(&alice_socket, chat_id, "psst").await;
+    let message = emit_message(&alice_socket, chat_id, "psst").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, message);
     assert_eq!(alice_socket.wait_for("chat_response").await, message);
 
     // A private chat that existed before connecting is joined on connect.
     drop(bob_socket);
     let bob_socket = connect(&server, &bob).await;
-    let message = send(&alice_socket, chat_id, "still there?").await;
+    let message = emit_message(&alice_socket, chat_id, "still there?").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, message);
 }
 
@@ -576,7 +564,7 @@ async fn mark_read_by_ack_moves_the_unread_count() {
     let bob_socket = connect(&server, &bob).await;
     let mut ids = Vec::new();
     for n in 0..3 {
-        ids.push(send(&bob_socket, general, &format!("unread {n}")).await["id"].clone());
+        ids.push(emit_message(&bob_socket, general, &format!("unread {n}")).await["id"].clone());
     }
     assert_eq!(get_room(&server, &alice, general).await["unread_count"], 3);
 
@@ -647,7 +635,7 @@ async fn bad_chat_messages_get_error_acks_store_nothing_and_keep_the_connection(
 
     // Still connected and working; nothing of the above was stored or broadcast.
     let content_4000 = format!("  {}  ", "y".repeat(4000));
-    let ok = send(&alice_socket, general, &content_4000).await;
+    let ok = emit_message(&alice_socket, general, &content_4000).await;
     assert_eq!(ok["content"], content_4000.as_str(), "4000 characters after trimming are fine, stored as sent");
     assert!(!alice_socket.is_closed());
     assert_eq!(bob_socket.wait_for("chat_response").await, ok, "nothing was broadcast before the valid message");
@@ -667,7 +655,7 @@ async fn chat_message_is_rate_limited_per_user() {
 
     for n in 0..5 {
         let tab = if n % 2 == 0 { &alice_tab1 } else { &alice_tab2 };
-        send(tab, general, &format!("allowed {n}")).await;
+        emit_message(tab, general, &format!("allowed {n}")).await;
     }
     // Per user, not per socket: the 6th from either tab is refused.
     for tab in [&alice_tab1, &alice_tab2] {
@@ -676,7 +664,7 @@ async fn chat_message_is_rate_limited_per_user() {
     }
     assert_eq!(history(&server, &alice, general, "").await.len(), 5, "the refused messages were not stored");
     // Other users have their own budget.
-    send(&bob_socket, general, "bob is fine").await;
+    emit_message(&bob_socket, general, "bob is fine").await;
     assert!(!alice_tab1.is_closed(), "rate limiting does not drop the connection");
 }
 
@@ -762,7 +750,7 @@ async fn a_listening_socket_is_disconnected_when_its_account_is_disabled_or_its_
 
     // Control: alice's account did not change; her socket survived those rounds and still works.
     assert!(!alice_socket.is_closed(), "alice's socket stays");
-    let message = send(&alice_socket, general, "still here").await;
+    let message = emit_message(&alice_socket, general, "still here").await;
     assert_eq!(alice_socket.wait_for("chat_response").await["id"], message["id"]);
 }
 
@@ -774,7 +762,7 @@ async fn a_socket_is_disconnected_at_its_next_event_once_its_account_is_disabled
     let bob = account(&server, "bob").await;
     let general = room(&server, &alice, "general", &[&bob]).await;
     let bob_socket = connect(&server, &bob).await;
-    send(&bob_socket, general, "before").await;
+    emit_message(&bob_socket, general, "before").await;
 
     natter_user_ok(server.data_dir(), &["disable", "bob"]).await;
     let ack = bob_socket.emit_with_ack("chat_message", json!({ "room_id": general, "content": "after" })).await;
@@ -796,19 +784,22 @@ async fn after_a_reconnect_history_after_the_last_seen_id_catches_up() {
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
-    let seen = send(&alice_socket, general, "before").await;
+    let seen = emit_message(&alice_socket, general, "before").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, seen);
     bob_socket.close().await;
     assert!(bob_socket.wait_closed(TIMEOUT).await);
 
-    let missed = vec![send(&alice_socket, general, "missed 1").await, send(&alice_socket, general, "missed 2").await];
+    let missed = vec![
+        emit_message(&alice_socket, general, "missed 1").await,
+        emit_message(&alice_socket, general, "missed 2").await,
+    ];
     let bob_socket = connect(&server, &bob).await;
     let caught_up = history(&server, &bob, general, &format!("after={}", seen["id"])).await;
     assert_eq!(caught_up, missed, "history after the last seen id is exactly what was missed");
     let last = caught_up.last().expect("missed messages")["id"].clone();
     assert_eq!(history(&server, &bob, general, &format!("after={last}")).await, Vec::<Value>::new());
 
-    let live = send(&alice_socket, general, "after").await;
+    let live = emit_message(&alice_socket, general, "after").await;
     assert_eq!(bob_socket.wait_for("chat_response").await, live, "the new socket is live again");
 }
 
@@ -829,7 +820,7 @@ async fn a_socket_is_fully_set_up_when_its_connect_is_answered() {
         let ack = bob_socket.request("get_online_users", json!({ "room_id": general }), TIMEOUT).await;
         let ack = ack.unwrap_or_else(|e| panic!("connection {n}: get_online_users sent right after connect: {e}"));
         assert_eq!(ack["ok"], true, "connection {n}: {ack}");
-        let message = send(&alice_socket, general, &format!("message {n}")).await;
+        let message = emit_message(&alice_socket, general, &format!("message {n}")).await;
         let got = bob_socket.wait_for_timeout("chat_response", TIMEOUT).await;
         assert_eq!(got.as_ref(), Some(&message), "connection {n}: the message sent right after bob connected");
     }

@@ -2,15 +2,16 @@
 //! history windows, edits, deletes, read markers and unread counts, and the rules every
 //! `{room_id}` endpoint shares (outsiders get 404, no token gets 401, trailing slashes).
 
-use crate::common;
 use std::collections::HashSet;
 
-use crate::common::chat::{Account, account, array, create_room, get_room, history, id_of, ids, post_message};
-use crate::common::spec::{assert_message, assert_private_chat, assert_room, keys, set};
-use crate::common::{TestServer, assert_error, read_json};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::chat::{Account, account, array, create_room, get_room, history, id_of, ids, post_message};
+use crate::common::spec::{assert_message, assert_private_chat, assert_room, keys, set};
+use crate::common::{TestServer, assert_error, read_json};
 
 // ---- small helpers ----
 

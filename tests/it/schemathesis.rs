@@ -9,12 +9,13 @@
 //! minutes on the 2-core VM) and seeded by `SCHEMATHESIS_SEED` (default fixed, so CI is
 //! reproducible; set another to explore). Reports go to `target/schemathesis-report/`.
 
-use crate::common;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
+
+use crate::common;
 
 fn schemathesis() -> PathBuf {
     if let Some(path) = std::env::var_os("SCHEMATHESIS") {

@@ -2,12 +2,13 @@
 //! `/media` or the API), caching that revalidates, the service worker's version stamp, and the
 //! shell's own rules (no inline code, every module preloaded and cached, no HTML from strings).
 
-use crate::common;
 use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use reqwest::header::{self, HeaderMap};
 use serde_json::Value;
+
+use crate::common;
 
 async fn fetch(server: &common::TestServer, path: &str) -> (u16, HeaderMap, Vec<u8>) {
     let response = server.request(Method::GET, path, None).send().await.expect("request");

@@ -1,10 +1,11 @@
-//! Accounts, rooms and messages made over the REST API, each call checked, for tests whose
-//! subject is something else.
+//! Accounts, rooms and messages made over the REST API (and messages over Socket.IO), each call
+//! checked, for tests whose subject is something else.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::Api;
+use super::sio;
 use super::spec::{assert_message, assert_room};
 
 /// A signed-up, logged-in account.
@@ -26,6 +27,19 @@ pub async fn account(server: &Api, name: &str) -> Account {
     let (token, user) = server.signup(name).await;
     let id = user["id"].as_i64().unwrap_or_else(|| panic!("signup {name}: no id in {user}"));
     Account { token, id, name: name.to_string() }
+}
+
+/// `who` connected over Socket.IO with their token, as the web UI connects.
+pub async fn connect(server: &Api, who: &Account) -> sio::Client {
+    sio::connect_token(&server.base, &who.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", who.name))
+}
+
+/// `chat_message` over `client` with an ack that must succeed; the stored Message.
+pub async fn emit_message(client: &sio::Client, room: i64, content: &str) -> Value {
+    let ack = client.emit_with_ack("chat_message", json!({ "room_id": room, "content": content })).await;
+    assert_eq!(ack["ok"], true, "chat_message {content:?} to room {room} failed: {ack}");
+    assert_message(&ack["message"]);
+    ack["message"].clone()
 }
 
 #[track_caller]

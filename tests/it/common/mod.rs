@@ -291,6 +291,15 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, expe
     assert!(!detail.trim().is_empty(), "error detail must be a non-empty string: {body}");
 }
 
+/// Check a Socket.IO error ack: `{"ok": false, "error": {"code", "detail"}}` with `code` and a
+/// non-empty detail; `what` says which emit it answers.
+#[track_caller]
+pub fn assert_error_ack(ack: &Value, code: &str, what: &str) {
+    assert_eq!(ack["ok"], false, "{what}: expected an error ack {code}, got {ack}");
+    assert_eq!(ack["error"]["code"], code, "{what}: error code in {ack}");
+    assert!(ack["error"]["detail"].as_str().is_some_and(|d| !d.trim().is_empty()), "{what}: detail in {ack}");
+}
+
 /// True for the SPEC's time format: RFC 3339 UTC with milliseconds, `2026-11-25T10:00:00.123Z`.
 pub fn is_spec_time(text: &str) -> bool {
     let b = text.as_bytes();
@@ -446,6 +455,26 @@ pub fn js_modules() -> PathBuf {
     std::env::var_os("NATTER_JS_MODULES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/js/node_modules"))
+}
+
+/// Run `script` with node from a file in `dir`, with npm's socket.io-client (see [`js_modules`])
+/// on its path and `env` added; the one JSON line it prints. Fails the test when the client is
+/// not installed, or node fails or takes longer than [`TIMEOUT`].
+pub async fn run_node_script(dir: &Path, script: &str, args: &[&str], env: &[(&str, &Path)]) -> Value {
+    let modules = js_modules();
+    assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
+    let file = dir.join("client.js");
+    std::fs::write(&file, script).expect("write the script");
+    let mut command = tokio::process::Command::new("node");
+    command.arg(&file).args(args).env("NODE_PATH", &modules).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output =
+        tokio::time::timeout(TIMEOUT, command.output()).await.expect("node finishes in time").expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).expect("the script prints one JSON line")
 }
 
 /// A command's stderr as text.

@@ -1,14 +1,17 @@
-//! A minimal Socket.IO v5 client (Engine.IO v4, WebSocket transport only, JSON text packets only)
-//! for the integration tests (realtime, memory, browser). It speaks exactly what
-//! socket.io-client 4.x sends over a WebSocket, so the server cannot tell the difference. (The
-//! benchmarks have a leaner client of their own, `benches/support/client.rs`.)
+//! A minimal Socket.IO v5 client (Engine.IO v4, WebSocket transport only, JSON text packets only):
+//! the one every test that speaks Socket.IO uses, and the crash scenario's senders
+//! (`benches/crash.rs` includes this file too). It speaks exactly what socket.io-client 4.x sends
+//! over a WebSocket, so the server cannot tell the difference. (The load benchmarks have a
+//! leaner client of their own, `benches/support/client.rs`: this one costs more CPU per
+//! delivery than the server does.)
 //!
 //! One reader task per client: it answers Engine.IO pings, queues `42` events per client and
 //! resolves `43` acks. Events stay queued until asked for, by name: [`Client::wait_for`] takes
-//! the first queued event with that name and leaves the others in order.
+//! the first queued event with that name and leaves the others in order. [`Options`] connects
+//! from another loopback address, with a small receive buffer, or without reading at all until
+//! [`Client::resume`]; [`connect_over`] speaks over a connection the caller opened (TLS).
 //!
 //! ```ignore
-//! #[path = "common/sio.rs"] mod sio;          // from a file in tests/
 //! let client = sio::connect_token(&server.base, &token).await.expect("connect");
 //! let ack = client.emit_with_ack("chat_message", json!({"room_id": 1, "content": "hi"})).await;
 //! let message = client.wait_for("chat_response").await;
@@ -18,20 +21,22 @@
 //! long-polling, reconnection.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
-use tokio::net::TcpStream;
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpSocket;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long [`Client::wait_for`], [`Client::emit_with_ack`] and [`connect`] wait by default
 /// before failing: generous, because a loaded CI machine is slow, and only reached on failure.
@@ -40,7 +45,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Client::assert_no_event`] watches by default for something that must not arrive.
 pub const ABSENCE: Duration = Duration::from_millis(300);
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// What a client speaks over: a TCP connection, or a TLS stream on one.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
 type Sink = SplitSink<Ws, Frame>;
 
 #[derive(Debug)]
@@ -132,14 +141,18 @@ pub struct Client {
     sink: Arc<tokio::sync::Mutex<Sink>>,
     shared: Arc<Shared>,
     next_ack: AtomicU64,
-    reader: JoinHandle<()>,
+    /// The read half, until [`Client::resume`] hands it to the reader task.
+    unread: Mutex<Option<SplitStream<Ws>>>,
+    reader: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
         // Dropping the read half and (once no emit holds it) the write half closes the TCP
         // connection; the server sees a transport close.
-        self.reader.abort();
+        if let Some(task) = self.reader.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            task.abort();
+        }
     }
 }
 
@@ -170,47 +183,104 @@ fn url_encode(text: &str) -> String {
     out
 }
 
-/// Connect with the token in the handshake `auth` object, as socket.io-client does.
-pub async fn connect_token(base: &str, token: &str) -> Result<Client, ConnectError> {
-    connect(base, Some(serde_json::json!({ "token": token })), None, None).await
+/// How a client connects. `Options::default()` is socket.io-client on a plain WebSocket with no
+/// credentials; [`Options::token`] adds natter's token as socket.io-client sends it.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// The CONNECT data (socket.io-client's `auth` option).
+    pub auth: Option<Value>,
+    /// A `token` query parameter on the handshake URL.
+    pub query_token: Option<&'a str>,
+    /// An `Authorization: Bearer ...` header on the handshake request.
+    pub bearer_header: Option<&'a str>,
+    /// The local address to connect from: 127.0.0.2, 127.0.0.3, ... are other clients on
+    /// loopback, each an address of its own to the server.
+    pub from: Option<IpAddr>,
+    /// The connection's receive buffer (`SO_RCVBUF`), for a client whose kernel soon stops
+    /// taking what the server sends.
+    pub receive_buffer: Option<u32>,
+    /// Read nothing after the CONNECT answer until [`Client::resume`]: a client that stopped
+    /// reading (Engine.IO pings go unanswered too).
+    pub paused: bool,
 }
 
-/// Open `/socket.io/?EIO=4&transport=websocket` on `base` (`http://host:port`, `ws://...` or
-/// `host:port`) and connect to the default namespace, sending `auth` as the CONNECT data, the
-/// `token` query parameter if `query_token` is given, and `Authorization: Bearer ...` if
-/// `bearer_header` is given.
-pub async fn connect(
-    base: &str,
-    auth: Option<Value>,
-    query_token: Option<&str>,
-    bearer_header: Option<&str>,
-) -> Result<Client, ConnectError> {
-    match tokio::time::timeout(TIMEOUT, connect_inner(base, auth, query_token, bearer_header)).await {
-        Ok(result) => result,
-        Err(_) => Err(ConnectError::Timeout),
+impl<'a> Options<'a> {
+    /// The token in the CONNECT data, `{"token": ...}`, as natter's web UI sends it.
+    pub fn token(token: &str) -> Options<'a> {
+        Options { auth: Some(json!({ "token": token })), ..Options::default() }
+    }
+
+    /// The token as the `token` query parameter of the handshake URL.
+    pub fn query_token(token: &'a str) -> Options<'a> {
+        Options { query_token: Some(token), ..Options::default() }
+    }
+
+    /// The token in an `Authorization: Bearer` header of the handshake request.
+    pub fn bearer_header(token: &'a str) -> Options<'a> {
+        Options { bearer_header: Some(token), ..Options::default() }
     }
 }
 
-async fn connect_inner(
-    base: &str,
-    auth: Option<Value>,
-    query_token: Option<&str>,
-    bearer_header: Option<&str>,
-) -> Result<Client, ConnectError> {
-    let mut url = format!("{}/socket.io/?EIO=4&transport=websocket", ws_base(base));
-    if let Some(token) = query_token {
+/// Connect with the token in the handshake `auth` object, as socket.io-client does.
+pub async fn connect_token(base: &str, token: &str) -> Result<Client, ConnectError> {
+    connect(base, Options::token(token)).await
+}
+
+/// Open `/socket.io/?EIO=4&transport=websocket` on `base` (`http://host:port`, `ws://...` or
+/// `host:port`) over a new TCP connection and connect to the default namespace as `options`
+/// say.
+pub async fn connect(base: &str, options: Options<'_>) -> Result<Client, ConnectError> {
+    let opening = async {
+        let ws_base = ws_base(base);
+        let authority = ws_base.split_once("://").map_or(ws_base.as_str(), |(_, rest)| rest);
+        let addr = tokio::net::lookup_host(authority)
+            .await
+            .map_err(|e| ConnectError::Protocol(format!("cannot resolve {authority}: {e}")))?
+            .next()
+            .ok_or_else(|| ConnectError::Protocol(format!("no address for {authority}")))?;
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+        let io = |e: std::io::Error| ConnectError::Ws(e.into());
+        let socket = socket.map_err(io)?;
+        if let Some(ip) = options.from {
+            socket.bind(SocketAddr::new(ip, 0)).map_err(io)?;
+        }
+        if let Some(bytes) = options.receive_buffer {
+            socket.set_recv_buffer_size(bytes).map_err(io)?;
+        }
+        let tcp = socket.connect(addr).await.map_err(io)?;
+        // Nagle off: small packets (acks, pongs) must not wait for the next one.
+        tcp.set_nodelay(true).map_err(io)?;
+        handshake(Box::new(tcp), &ws_base, options).await
+    };
+    tokio::time::timeout(TIMEOUT, opening).await.unwrap_or(Err(ConnectError::Timeout))
+}
+
+/// Like [`connect`], over a connection the caller opened (TLS, for `wss://`): `base` names the
+/// server in the handshake request (`https://localhost:PORT`); `from` and `receive_buffer` are
+/// the caller's to set on its connection.
+pub async fn connect_over<S>(stream: S, base: &str, options: Options<'_>) -> Result<Client, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ws_base = ws_base(base);
+    let opening = handshake(Box::new(stream), &ws_base, options);
+    tokio::time::timeout(TIMEOUT, opening).await.unwrap_or(Err(ConnectError::Timeout))
+}
+
+/// The WebSocket upgrade, Engine.IO's open packet and Socket.IO's CONNECT on `stream`.
+async fn handshake(stream: Box<dyn Io>, ws_base: &str, options: Options<'_>) -> Result<Client, ConnectError> {
+    let mut url = format!("{ws_base}/socket.io/?EIO=4&transport=websocket");
+    if let Some(token) = options.query_token {
         url.push_str("&token=");
         url.push_str(&url_encode(token));
     }
     let mut request = url.into_client_request().map_err(ConnectError::Ws)?;
-    if let Some(token) = bearer_header {
+    if let Some(token) = options.bearer_header {
         let value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|e| ConnectError::Protocol(format!("bad header value: {e}")))?;
         request.headers_mut().insert("authorization", value);
     }
-    // Nagle off: small packets (acks, pongs) must not wait for the next one.
-    let (ws, _response) =
-        tokio_tungstenite::connect_async_with_config(request, None, true).await.map_err(ConnectError::Ws)?;
+    let (ws, _response) = tokio_tungstenite::client_async(request, stream).await.map_err(ConnectError::Ws)?;
     let (mut sink, mut stream) = ws.split();
 
     // Engine.IO OPEN: `0{"sid":..,"pingInterval":..,"pingTimeout":..,"maxPayload":..}`.
@@ -220,9 +290,12 @@ async fn connect_inner(
     };
     let handshake: Value = serde_json::from_str(json)
         .map_err(|e| ConnectError::Protocol(format!("bad Engine.IO open packet {text:?}: {e}")))?;
+    if !handshake.is_object() {
+        return Err(ConnectError::Protocol(format!("the Engine.IO open packet is not an object: {text:?}")));
+    }
 
     // Socket.IO CONNECT to `/`, with the auth object as its data.
-    let connect = match &auth {
+    let connect = match &options.auth {
         Some(auth) => format!("40{auth}"),
         None => "40".to_string(),
     };
@@ -249,8 +322,19 @@ async fn connect_inner(
     };
 
     let sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let reader = tokio::spawn(read_loop(stream, sink.clone(), shared.clone()));
-    Ok(Client { sid, handshake, sink, shared, next_ack: AtomicU64::new(1), reader })
+    let client = Client {
+        sid,
+        handshake,
+        sink,
+        shared,
+        next_ack: AtomicU64::new(1),
+        unread: Mutex::new(Some(stream)),
+        reader: Mutex::new(None),
+    };
+    if !options.paused {
+        client.resume();
+    }
+    Ok(client)
 }
 
 /// The next text frame during the handshake; a close or error is a failure.
@@ -337,6 +421,16 @@ fn dispatch(shared: &Shared, text: &str) {
 }
 
 impl Client {
+    /// Start reading what the server sends (queued events, acks, pings answered); a client
+    /// connected with [`Options::paused`] reads nothing before this.
+    pub fn resume(&self) {
+        let unread = self.unread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(stream) = unread {
+            let task = tokio::spawn(read_loop(stream, self.sink.clone(), self.shared.clone()));
+            *self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(task);
+        }
+    }
+
     /// Send `42["event",data]`.
     pub async fn emit(&self, event: &str, data: Value) -> Result<(), SioError> {
         self.emit_raw(&format!("42{}", Value::Array(vec![Value::from(event), data]))).await
@@ -419,11 +513,6 @@ impl Client {
             state.events.remove(i).map(|(_, data)| data)
         })
         .await
-    }
-
-    /// The first queued event of any name, waiting up to `timeout`.
-    pub async fn next_event(&self, timeout: Duration) -> Option<(String, Value)> {
-        self.wait_until(timeout, |state| state.events.pop_front()).await
     }
 
     /// Wait until `take` finds something in the queue; `None` after `timeout` or once the

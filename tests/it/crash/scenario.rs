@@ -1,8 +1,9 @@
-//! The crash scenario (issue 14), shared by `benches/crash.rs` (100 cycles of the release binary)
-//! and `tests/crash.rs` (3 cycles of the debug binary): 20 Socket.IO senders (acked
-//! `chat_message` with a `client_id`, each waiting for its ack before the next) and 5 REST
-//! uploaders run against a natter process until it is killed with SIGKILL at a random moment.
-//! After the restart on the same data, [`check`] proves what an acknowledgement promises:
+//! The crash scenario, shared by `tests/it/crash.rs` (3 cycles of the debug binary) and
+//! `benches/crash.rs` (100 cycles of the release binary, which includes this file and the
+//! tests' Socket.IO client, `common/sio.rs`): 20 Socket.IO senders (acked `chat_message` with a
+//! `client_id`, each waiting for its ack before the next) and 5 REST uploaders run against a
+//! natter process until it is killed with SIGKILL at a random moment. After the restart on the
+//! same data, [`check`] proves what an acknowledgement promises:
 //!
 //! - `PRAGMA integrity_check` is `ok`;
 //! - every acknowledged message is stored exactly once, under the id its ack gave, with its
@@ -13,21 +14,21 @@
 //!   the PNG's `tEXt` chunk, which natter removes as image metadata);
 //! - the media folder holds nothing else: no temporary file, no file that no row refers to.
 //!
-//! The module needs the root of the crate that includes it to declare `mod client` (the bench
-//! client, `benches/support/client.rs`).
-#![allow(dead_code)]
+//! The module that includes this one has the Socket.IO client in scope as `sio`.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::client::{CLOSE, Client, TEXT};
+use super::sio::{self, Client, SioError};
 
 pub const SENDERS: usize = 20;
 pub const UPLOADERS: usize = 5;
 const PASSWORD: &str = "crash-password";
+/// How long a sender waits for an ack while the server is up; far beyond any ack's latency.
+const ACK_WAIT: Duration = Duration::from_secs(60);
 
 /// One account of the scenario.
 pub struct Account {
@@ -193,44 +194,21 @@ pub async fn setup(addr: &str) -> World {
     World { room_id: room["id"].as_i64().expect("room id"), senders, uploaders }
 }
 
-/// Send one acked `chat_message` (ack id `ack`) and wait for its ack: `Ok(Ok(id))` stored,
-/// `Ok(Err(ack))` an error ack, `Err` the connection ended first.
-pub async fn send(
-    client: &mut Client,
-    ack: u64,
-    room_id: i64,
-    message: &Outgoing,
-) -> std::io::Result<Result<i64, Value>> {
+/// Send one acked `chat_message` and wait for its ack: `Ok(Ok(id))` stored, `Ok(Err(ack))` an
+/// error ack, `Err` the connection ended first (or no ack came within [`ACK_WAIT`]).
+pub async fn send(client: &Client, room_id: i64, message: &Outgoing) -> Result<Result<i64, Value>, SioError> {
     let payload = json!({"room_id": room_id, "content": message.content, "client_id": message.client_id});
-    client.send_text(&format!("42{ack}{}", json!(["chat_message", payload]))).await?;
-    let prefix = format!("43{ack}[");
-    loop {
-        while let Some((opcode, range)) = client.next_frame() {
-            if opcode == CLOSE {
-                return Err(std::io::ErrorKind::ConnectionAborted.into());
-            }
-            let text = client.text(range);
-            if opcode != TEXT || !text.starts_with(&prefix) {
-                continue;
-            }
-            let body: Value = serde_json::from_str(&text[prefix.len() - 1..]).unwrap_or(Value::Null);
-            let answer = &body[0];
-            return Ok(match answer["message"]["id"].as_i64() {
-                Some(id) if answer["ok"] == true => Ok(id),
-                _ => Err(answer.clone()),
-            });
-        }
-        client.answer_ping().await?;
-        if !client.read_more().await? {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-    }
+    let ack = client.request("chat_message", payload, ACK_WAIT).await?;
+    Ok(match ack["message"]["id"].as_i64() {
+        Some(id) if ack["ok"] == true => Ok(id),
+        _ => Err(ack),
+    })
 }
 
 /// One sender until its connection dies: what it got acknowledged, what was in flight, and any
 /// refusal.
 async fn sender_loop(
-    mut client: Client,
+    client: Client,
     room_id: i64,
     cycle: usize,
     index: usize,
@@ -246,14 +224,20 @@ async fn sender_loop(
             client_id: format!("c{cycle}-s{index}-{seq}"),
             content: format!("cycle {cycle} sender {index} #{seq} é€ {filler}"),
         };
-        match send(&mut client, seq + 1, room_id, &message).await {
+        match send(&client, room_id, &message).await {
             Ok(Ok(id)) => acked.push(Acked { id, message }),
             Ok(Err(refusal)) => {
                 failures.push(format!("sender {index}: error ack {refusal}"));
                 return (acked, None, failures);
             }
+            Err(SioError::Timeout) => {
+                failures.push(format!("sender {index}: no ack within {ACK_WAIT:?} while the server was up"));
+                return (acked, Some(message), failures);
+            }
             Err(_) => return (acked, Some(message), failures),
         }
+        // Every sender is in the room and is sent every message; none of them reads those.
+        client.clear();
     }
     unreachable!("the loop only ends by returning")
 }
@@ -281,6 +265,11 @@ async fn uploader_loop(addr: String, token: String, seed: u64) -> (Vec<Upload>, 
     }
 }
 
+/// `sender` connected over Socket.IO; a refusal fails the run (there is nothing to measure).
+async fn connect(addr: &str, sender: &Account) -> Client {
+    sio::connect_token(addr, &sender.token).await.unwrap_or_else(|e| panic!("{} could not connect: {e}", sender.name))
+}
+
 /// Connect the senders, run the load, call `kill` after `kill_after`, and wait for every
 /// sender and uploader to notice; the acknowledgements go into `ledger`.
 pub async fn run_until_killed(
@@ -298,7 +287,7 @@ pub async fn run_until_killed(
     }
     let mut clients = Vec::new();
     for sender in &world.senders {
-        clients.push(Client::connect(addr, &sender.token).await);
+        clients.push(connect(addr, sender).await);
     }
     let senders: Vec<_> = clients
         .into_iter()
@@ -342,8 +331,8 @@ pub async fn resend_in_flight(addr: &str, world: &World, ledger: &mut Ledger) ->
     let mut resent = 0;
     for (i, sender) in world.senders.iter().enumerate() {
         let Some(message) = ledger.in_flight[i].take() else { continue };
-        let mut client = Client::connect(addr, &sender.token).await;
-        match send(&mut client, 1, world.room_id, &message).await {
+        let client = connect(addr, sender).await;
+        match send(&client, world.room_id, &message).await {
             Ok(Ok(id)) => ledger.messages[i].push(Acked { id, message }),
             Ok(Err(refusal)) => ledger.failures.push(format!("resend by sender {i}: error ack {refusal}")),
             Err(e) => ledger.failures.push(format!("resend by sender {i}: {e}")),
@@ -446,25 +435,7 @@ pub fn check(data_dir: &Path, world: &World, ledger: &Ledger) -> (Checked, Vec<S
     (checked, failures)
 }
 
-/// `DATA/natter.db` and `DATA/media`, as natter lays them out with `--data-dir DATA`.
-pub fn data_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
-    (data_dir.join("natter.db"), data_dir.join("media"))
-}
-
 /// When to kill in this cycle: uniform in `low..=high`.
 pub fn kill_moment(rng: &mut Rng, low: Duration, high: Duration) -> Duration {
     Duration::from_millis(rng.between(low.as_millis() as u64, high.as_millis() as u64))
-}
-
-/// Percentile of a sorted list of durations.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// Since `start`, in milliseconds.
-pub fn ms(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1000.0
 }
