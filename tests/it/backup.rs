@@ -6,34 +6,15 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use reqwest::multipart::{Form, Part};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::common;
-use crate::common::chat::{Account, account, history, id_of, room};
-use crate::common::{TestServer, assert_one_line_error, read_json, run_natter, run_natter_ok, spawn_in, stderr};
+use crate::common::chat::{Account, account, history, id_of, post_attachment, room, upload_ok};
+use crate::common::{TestServer, assert_one_line_error, run_natter, run_natter_ok, spawn_in, stderr};
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
-}
-
-/// Upload `text` as a plain-text file; the Attachment.
-async fn upload(server: &TestServer, who: &Account, text: &str) -> Value {
-    let part = Part::bytes(text.as_bytes().to_vec()).file_name("notes.txt").mime_str("text/plain").unwrap();
-    let request =
-        server.request(Method::POST, "/chat/upload_media/", who.tok()).multipart(Form::new().part("file", part));
-    let (status, body) = read_json(request.send().await.expect("send the upload")).await;
-    assert_eq!(status, StatusCode::CREATED, "upload: {body}");
-    body
-}
-
-/// Post a message carrying `attachment`; the Message.
-async fn post_with(server: &TestServer, who: &Account, room: i64, content: &str, attachment: &Value) -> Value {
-    let body = json!({ "content": content, "attachment_id": id_of(attachment) });
-    let (status, message) = server.post(&format!("/chat/chat_rooms/{room}/messages"), who.tok(), &body).await;
-    assert_eq!(status, StatusCode::CREATED, "post with attachment: {message}");
-    message
 }
 
 /// Every message of `room`, oldest first, paging forward.
@@ -86,11 +67,11 @@ async fn backup_with_media_of_a_running_server_restores_into_a_fresh_folder() {
         let who = if i % 2 == 0 { &alice } else { &bob };
         common::chat::post_message(&server, who, room_id, &format!("message {i} ✓")).await;
     }
-    let note = upload(&server, &alice, "the shopping list\n").await;
-    post_with(&server, &alice, room_id, "see the list", &note).await;
+    let note = upload_ok(&server, &alice.token, b"the shopping list\n".to_vec(), "notes.txt").await;
+    post_attachment(&server, &alice, room_id, "see the list", &note).await;
     let photo_text = "x".repeat(300_000);
-    let big = upload(&server, &bob, &photo_text).await;
-    post_with(&server, &bob, room_id, "", &big).await;
+    let big = upload_ok(&server, &bob.token, photo_text.clone().into_bytes(), "notes.txt").await;
+    post_attachment(&server, &bob, room_id, "", &big).await;
     // What a crash in the middle of an upload leaves: never part of a backup.
     let media = data.join("media");
     std::fs::write(media.join(".upload-0123456789abcdef.tmp"), b"half an upload").unwrap();
@@ -100,20 +81,11 @@ async fn backup_with_media_of_a_running_server_restores_into_a_fresh_folder() {
     // Messages with uploads keep arriving while the backup runs.
     let writer = {
         let api = common::Api::new(server.addr);
-        let token = alice.token.clone();
+        let alice = alice.clone();
         tokio::spawn(async move {
-            let mut sent = 0;
-            loop {
-                let part = Part::bytes(format!("during {sent}").into_bytes()).file_name("d.txt");
-                let request = api
-                    .request(Method::POST, "/chat/upload_media/", Some(&token))
-                    .multipart(Form::new().part("file", part));
-                let (status, attachment) = read_json(request.send().await.unwrap()).await;
-                assert_eq!(status, StatusCode::CREATED, "{attachment}");
-                let body = json!({ "content": format!("during {sent}"), "attachment_id": attachment["id"] });
-                let (status, _) = api.post(&format!("/chat/chat_rooms/{room_id}/messages"), Some(&token), &body).await;
-                assert_eq!(status, StatusCode::CREATED);
-                sent += 1;
+            for sent in 0.. {
+                let attachment = upload_ok(&api, &alice.token, format!("during {sent}").into_bytes(), "d.txt").await;
+                post_attachment(&api, &alice, room_id, &format!("during {sent}"), &attachment).await;
             }
         })
     };
@@ -191,7 +163,7 @@ async fn refusals_change_nothing_and_a_second_backup_copies_only_what_is_new() {
     let data = server.data_dir().to_path_buf();
     let d = path_str(&data).to_string();
     let alice = account(&server, "alice").await;
-    let first = upload(&server, &alice, "first\n").await;
+    let first = upload_ok(&server, &alice.token, b"first\n".to_vec(), "notes.txt").await;
 
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("b.db");
@@ -208,7 +180,7 @@ async fn refusals_change_nothing_and_a_second_backup_copies_only_what_is_new() {
     assert!(!file.exists(), "a refused backup writes nothing");
 
     // With --force the folder is brought up to date: the new file copied, the old one kept.
-    let second = upload(&server, &alice, "second\n").await;
+    let second = upload_ok(&server, &alice.token, b"second\n".to_vec(), "notes.txt").await;
     let out = run_natter_ok(scratch.path(), &["backup", &f, "--with-media", "--force", "--data-dir", &d]).await;
     assert!(out.contains("copied 2 media files") && out.contains("1 were already there"), "{out}");
     assert_eq!(names_in(&folder), BTreeSet::from([media_name(&first), media_name(&second)]));
@@ -250,7 +222,7 @@ async fn refusals_change_nothing_and_a_second_backup_copies_only_what_is_new() {
 async fn progress_shows_only_on_a_terminal() {
     let server = spawn_in(tempfile::tempdir().unwrap(), |_| {}).await;
     let alice = account(&server, "alice").await;
-    upload(&server, &alice, "a file\n").await;
+    upload_ok(&server, &alice.token, b"a file\n".to_vec(), "notes.txt").await;
     let data = server.data_dir().to_path_buf();
     let scratch = tempfile::tempdir().unwrap();
 

@@ -5,7 +5,7 @@
 //!
 //! Needs `chromium` and `chromium-driver` (apt) and npm's `axe-core` in target/js, which cargo
 //! cannot provide, so every test here is ignored by default; `.ci/run` installs them and runs
-//! `cargo test -- --include-ignored`. To run just these: `cargo test --test browser --
+//! `cargo test -- --include-ignored`. To run just these: `cargo test --test it browser --
 //! --include-ignored` (`CHROMIUM` / `CHROMEDRIVER` override the binaries' paths).
 
 mod harness;
@@ -15,10 +15,14 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use harness::{Driver, LOG, Person, button, chat_link, dialog, keys, message, textbox};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::sio;
+use crate::common::chat::{
+    self, Account, account, connect, history, id_of, mark_read, post_attachment, post_message, private_chat, react_ok,
+    reply, room, upload_ok,
+};
 
 /// Run `scenario` with people in their own browsers, and close every browser whatever happens.
 async fn with_browsers<F, Fut>(server: &common::TestServer, names: &[&str], scenario: F)
@@ -97,7 +101,7 @@ async fn message_action(person: &Person, text: &str, action: &str) {
 async fn refused_send(
     server: &common::TestServer,
     person: &Person,
-    deleter: &str,
+    deleter: &Account,
     original: (i64, &str),
     reply_text: &str,
 ) {
@@ -106,7 +110,7 @@ async fn refused_send(
     person.find("//*[@role='status'][contains(., 'Offline') or contains(., 'Reconnecting')]").await;
     person.type_in("Message", &format!("{reply_text}{}", keys::ENTER)).await;
     person.find(&format!("{}[contains(., 'Waiting for the connection')]", message(reply_text))).await;
-    let (status, body) = server.delete(&format!("/chat/messages/{}", original.0), Some(deleter)).await;
+    let (status, body) = server.delete(&format!("/chat/messages/{}", original.0), deleter.tok()).await;
     assert_eq!(status, 204, "delete the original: {body}");
     person.offline(false).await;
     person.find(&format!("{}[contains(., 'Not sent')]", message(reply_text))).await;
@@ -118,10 +122,9 @@ async fn open_chat(person: &Person, name: &str) {
 }
 
 /// Messages in a room whose content is exactly `content`, as the server has them.
-async fn stored(server: &common::TestServer, token: &str, room_id: i64, content: &str) -> usize {
-    let (status, page) = server.get(&format!("/chat/chat_rooms/{room_id}/messages?limit=200"), Some(token)).await;
-    assert_eq!(status, 200, "history: {page}");
-    let found = page.as_array().expect("a list").iter().filter(|m| m["content"] == content).count();
+async fn stored(server: &common::TestServer, reader: &Account, room_id: i64, content: &str) -> usize {
+    let page = history(server, reader, room_id, "limit=200").await;
+    let found = page.iter().filter(|m| m["content"] == content).count();
     if found != 1 {
         eprintln!("room {room_id}: {}", serde_json::to_string_pretty(&page).unwrap_or_default());
     }
@@ -129,11 +132,10 @@ async fn stored(server: &common::TestServer, token: &str, room_id: i64, content:
 }
 
 /// The id of the message `content` in a room, as the server has it.
-async fn stored_id(server: &common::TestServer, token: &str, room_id: i64, content: &str) -> i64 {
-    let (status, page) = server.get(&format!("/chat/chat_rooms/{room_id}/messages?limit=200"), Some(token)).await;
-    assert_eq!(status, 200, "history: {page}");
-    let found = page.as_array().expect("a list").iter().find(|m| m["content"] == content);
-    found.and_then(|m| m["id"].as_i64()).unwrap_or_else(|| panic!("no message {content:?} in room {room_id}"))
+async fn stored_id(server: &common::TestServer, reader: &Account, room_id: i64, content: &str) -> i64 {
+    let page = history(server, reader, room_id, "limit=200").await;
+    let found = page.iter().find(|m| m["content"] == content);
+    found.map(id_of).unwrap_or_else(|| panic!("no message {content:?} in room {room_id}"))
 }
 
 fn room_id_from(url: &str) -> i64 {
@@ -310,8 +312,8 @@ async fn two_people_chat_live_in_two_browsers() {
         bob.find(&message("while you were away (2)")).await;
         bob.find(&delivered("sent while offline")).await;
         alice.find(&message("sent while offline")).await;
-        let (token, _) = server.token("alice").await;
-        assert_eq!(stored(server, &token, room_id, "sent while offline").await, 1, "stored exactly once");
+        let alice_account = chat::log_in(server, "alice").await;
+        assert_eq!(stored(server, &alice_account, room_id, "sent while offline").await, 1, "stored exactly once");
         assert_eq!(alice.count(&message("sent while offline")).await, 1, "shown once to Alice");
         assert_eq!(bob.count(&message("sent while offline")).await, 1, "shown once to Bob");
         assert_eq!(bob.count(&message("while you were away (1)")).await, 1);
@@ -380,20 +382,18 @@ async fn invite_link_expiry_keyboard_and_phone() {
             )
             .await;
         assert_eq!(dave_status, 201);
-        let (dave, _) = server.token("dave").await;
+        let dave = chat::log_in(server, "dave").await;
         for name in ["alpha", "beta", "gamma"] {
-            let (status, _) =
-                server.post("/chat/chat_rooms/", Some(&dave), &json!({"name": name, "members": ["carol"]})).await;
-            assert_eq!(status, 201);
+            chat::create_room(server, &dave, name, &["carol"]).await;
         }
         carol.find(&chat_link("gamma")).await;
         // Most recent activity first; a new message moves its room to the top.
         let rooms = "//nav[@aria-label='Chats']//ul[@aria-labelledby='rooms-heading']/li[1]/a";
         assert!(carol.text(rooms).await.starts_with("gamma,"), "the newest room first");
-        let (status, list) = server.get("/chat/chat_rooms/", Some(&dave)).await;
+        let (status, list) = server.get("/chat/chat_rooms/", dave.tok()).await;
         assert_eq!(status, 200);
         let alpha = list.as_array().unwrap().iter().find(|r| r["name"] == "alpha").unwrap()["id"].as_i64().unwrap();
-        post(server, &dave, alpha, "alpha is busy now", None).await;
+        post_message(server, &dave, alpha, "alpha is busy now").await;
         carol
             .until(
                 "alpha to move to the top",
@@ -436,11 +436,8 @@ async fn invite_link_expiry_keyboard_and_phone() {
         // An expired token: back to sign-in, saying so.
         let secret = common::jwt_secret(server.data_dir());
         let now = common::unix_now();
-        let (_, me) = server.token("carol").await;
-        let expired = common::sign_jwt(
-            &secret,
-            &json!({"sub": me["user"]["id"].to_string(), "iat": now - 7200, "exp": now - 60}),
-        );
+        let me = chat::log_in(server, "carol").await;
+        let expired = common::sign_jwt(&secret, &json!({"sub": me.id.to_string(), "iat": now - 7200, "exp": now - 60}));
         carol
             .js(
                 "const s = JSON.parse(localStorage.getItem('natter.session'));
@@ -460,57 +457,6 @@ async fn invite_link_expiry_keyboard_and_phone() {
     .await;
 }
 
-/// A photo and a text file, uploaded by `token`; the Attachment back.
-async fn upload(server: &common::TestServer, token: &str, name: &str, bytes: Vec<u8>, mime: &str) -> Value {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap();
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let response =
-        server.request(reqwest::Method::POST, "/chat/upload_media/", Some(token)).multipart(form).send().await.unwrap();
-    let (status, body) = common::read_json(response).await;
-    assert_eq!(status, 201, "upload {name}: {body}");
-    body
-}
-
-/// Post a message over REST; its id back.
-async fn post(server: &common::TestServer, token: &str, room: i64, content: &str, attachment: Option<&Value>) -> i64 {
-    let mut body = json!({ "content": content });
-    if let Some(a) = attachment {
-        body["attachment_id"] = a["id"].clone();
-    }
-    let (status, answer) = server.post(&format!("/chat/chat_rooms/{room}/messages"), Some(token), &body).await;
-    assert_eq!(status, 201, "post {content:?}: {answer}");
-    answer["id"].as_i64().unwrap()
-}
-
-async fn create_room(server: &common::TestServer, token: &str, name: &str, members: &[&str]) -> i64 {
-    let (status, room) =
-        server.post("/chat/chat_rooms/", Some(token), &json!({"name": name, "members": members})).await;
-    assert_eq!(status, 201, "{room}");
-    room["id"].as_i64().unwrap()
-}
-
-/// `token`'s reaction `emoji` on message `id`, over the API.
-async fn react(server: &common::TestServer, token: &str, id: i64, emoji: &str) {
-    let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
-    let path = format!("/chat/messages/{id}/reactions/{encoded}");
-    let (status, body) = server.call(reqwest::Method::PUT, &path, Some(token), None).await;
-    assert_eq!(status, 200, "react {emoji}: {body}");
-}
-
-/// A reply to message `to`, over the API; its id back.
-async fn reply(server: &common::TestServer, token: &str, room: i64, to: i64, content: &str) -> i64 {
-    let body = json!({ "content": content, "reply_to": to });
-    let (status, answer) = server.post(&format!("/chat/chat_rooms/{room}/messages"), Some(token), &body).await;
-    assert_eq!(status, 201, "reply {content:?}: {answer}");
-    answer["id"].as_i64().unwrap()
-}
-
-async fn private_chat(server: &common::TestServer, token: &str, with: &str) -> i64 {
-    let (status, chat) = server.post("/chat/private_chats/", Some(token), &json!({"username": with})).await;
-    assert!(status == 201 || status == 200, "{chat}");
-    chat["id"].as_i64().unwrap()
-}
-
 /// Every screen (sign-in, sign-up, chat, members, each dialog; desktop and phone; light and
 /// dark) passes axe-core's WCAG 2.2 AA rules, fits a 390 px phone without sideways scrolling,
 /// logs no console error, and is photographed into target/screenshots/.
@@ -521,61 +467,47 @@ async fn every_screen_is_accessible_and_photographed() {
     let server = common::spawn().await;
 
     // A lived-in server: five people, three rooms, private chats, a photo, a file, code.
-    let (maya, _) = server.signup("maya").await;
-    let (jonas, _) = server.signup("jonas").await;
-    let (priya, _) = server.signup("priya").await;
-    let (tomasz, _) = server.signup("tomasz.lewandowski").await;
-    let (sam, _) = server.signup("sam").await;
-    let trip = create_room(&server, &maya, "weekend-trip", &["jonas", "priya", "tomasz.lewandowski", "sam"]).await;
-    let books = create_room(&server, &priya, "book-club", &["maya", "sam"]).await;
-    let chores = create_room(&server, &jonas, "house-chores", &["maya"]).await;
-    post(&server, &jonas, chores, "Bins go out on Thursday this week.", None).await;
-    post(&server, &priya, books, "Next pick: *The Left Hand of Darkness*", None).await;
-    let with_sam = private_chat(&server, &maya, "sam").await;
-    post(&server, &sam, with_sam, "Thanks for the recipe!", None).await;
-    let forecast = post(&server, &jonas, trip, "Morning all! The forecast for Saturday looks great ☀️", None).await;
-    let cabin = post(
-        &server,
-        &priya,
-        trip,
-        "Finally! I booked the cabin by the lake: https://example.com/cabins/lakeside-7",
-        None,
-    )
-    .await;
+    let maya = account(&server, "maya").await;
+    let jonas = account(&server, "jonas").await;
+    let priya = account(&server, "priya").await;
+    let tomasz = account(&server, "tomasz.lewandowski").await;
+    let sam = account(&server, "sam").await;
+    let trip = room(&server, &maya, "weekend-trip", &[&jonas, &priya, &tomasz, &sam]).await;
+    let books = room(&server, &priya, "book-club", &[&maya, &sam]).await;
+    let chores = room(&server, &jonas, "house-chores", &[&maya]).await;
+    post_message(&server, &jonas, chores, "Bins go out on Thursday this week.").await;
+    post_message(&server, &priya, books, "Next pick: *The Left Hand of Darkness*").await;
+    let with_sam = private_chat(&server, &maya, &sam).await;
+    post_message(&server, &sam, with_sam, "Thanks for the recipe!").await;
+    let forecast = post_message(&server, &jonas, trip, "Morning all! The forecast for Saturday looks great ☀️").await;
+    let cabin_link = "Finally! I booked the cabin by the lake: https://example.com/cabins/lakeside-7";
+    let cabin = post_message(&server, &priya, trip, cabin_link).await;
     for (who, emoji) in [(&maya, "👍"), (&priya, "👍"), (&sam, "👍"), (&tomasz, "☀️")] {
-        react(&server, who, forecast, emoji).await;
+        react_ok(&server, who, id_of(&forecast), emoji, Method::PUT).await;
     }
-    reply(&server, &sam, trip, cabin, "Amazing, thank you @priya! Is there a sauna?").await;
-    post(&server, &priya, trip, "Check-in is at *3 pm*, so we can leave after lunch. @maya can you drive?", None).await;
-    post(&server, &maya, trip, "Perfect. I'll bring the big cooler and the board games.", None).await;
-    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/browser/lake.png")).unwrap();
-    let photo = upload(&server, &tomasz, "lake.png", photo, "image/png").await;
-    let seen = post(&server, &tomasz, trip, "The view from last year's trip 🏔️", Some(&photo)).await;
-    let (status, _) =
-        server.post(&format!("/chat/chat_rooms/{trip}/read"), Some(&maya), &json!({"message_id": seen})).await;
-    assert_eq!(status, 204);
-    post(&server, &sam, trip, "Packing list so far:\n```\n- sleeping bags\n- headlamps\n- coffee (lots)\n```", None)
+    reply(&server, &sam, trip, id_of(&cabin), "Amazing, thank you @priya! Is there a sauna?").await;
+    post_message(&server, &priya, trip, "Check-in is at *3 pm*, so we can leave after lunch. @maya can you drive?")
         .await;
-    let plan =
-        upload(&server, &jonas, "itinerary.txt", b"08:30 leave\n10:00 coffee stop\n".to_vec(), "text/plain").await;
-    post(&server, &jonas, trip, "Route and stops are in here. Leaving at `08:30` sharp!", Some(&plan)).await;
-    post(
-        &server,
-        &priya,
-        trip,
-        "Supercalifragilisticexpialidocious-antidisestablishmentarianism-pneumonoultramicroscopic",
-        None,
-    )
-    .await;
-    let with_priya = private_chat(&server, &maya, "priya").await;
-    post(&server, &maya, with_priya, "Can I borrow your headlamp?", None).await;
-    let with_jonas = private_chat(&server, &jonas, "maya").await;
-    post(&server, &jonas, with_jonas, "Are you bringing the tent?", None).await;
-    post(&server, &priya, books, "Meeting at mine on the 14th?", None).await;
+    post_message(&server, &maya, trip, "Perfect. I'll bring the big cooler and the board games.").await;
+    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/browser/lake.png")).unwrap();
+    let photo = upload_ok(&server, &tomasz.token, photo, "lake.png").await;
+    let seen = post_attachment(&server, &tomasz, trip, "The view from last year's trip 🏔️", &photo).await;
+    mark_read(&server, &maya, trip, id_of(&seen)).await;
+    post_message(&server, &sam, trip, "Packing list so far:\n```\n- sleeping bags\n- headlamps\n- coffee (lots)\n```")
+        .await;
+    let plan = upload_ok(&server, &jonas.token, b"08:30 leave\n10:00 coffee stop\n".to_vec(), "itinerary.txt").await;
+    post_attachment(&server, &jonas, trip, "Route and stops are in here. Leaving at `08:30` sharp!", &plan).await;
+    let long_word = "Supercalifragilisticexpialidocious-antidisestablishmentarianism-pneumonoultramicroscopic";
+    post_message(&server, &priya, trip, long_word).await;
+    let with_priya = private_chat(&server, &maya, &priya).await;
+    post_message(&server, &maya, with_priya, "Can I borrow your headlamp?").await;
+    let with_jonas = private_chat(&server, &jonas, &maya).await;
+    post_message(&server, &jonas, with_jonas, "Are you bringing the tent?").await;
+    post_message(&server, &priya, books, "Meeting at mine on the 14th?").await;
     // Jonas and Priya are online (a socket each), the others are not.
-    let jonas_token = jonas.clone();
-    let jonas_socket = sio::connect_token(&server.base, &jonas).await.expect("jonas connects");
-    let _priya_socket = sio::connect_token(&server.base, &priya).await.expect("priya connects");
+    let jonas_socket = connect(&server, &jonas).await;
+    let _priya_socket = connect(&server, &priya).await;
+    let jonas_account = jonas.clone();
 
     let srv = &server;
     with_browsers(srv, &["maya"], |people| async move {
@@ -642,9 +574,10 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.screenshot("desktop-light-editing").await;
         maya.press(keys::ESCAPE).await;
         maya.gone(&textbox("Edit message")).await;
-        let doomed = post(srv, &jonas_token, trip, "This one will be gone", None).await;
+        let doomed = id_of(&post_message(srv, &jonas_account, trip, "This one will be gone").await);
         maya.find(&message("This one will be gone")).await;
-        refused_send(srv, &maya, &jonas_token, (doomed, "This one will be gone"), "Answering a deleted message").await;
+        refused_send(srv, &maya, &jonas_account, (doomed, "This one will be gone"), "Answering a deleted message")
+            .await;
         let lake = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser/lake.png");
         let file = maya.find("//input[@type='file'][@aria-label='Attach file']").await;
         file.send_keys(lake.to_str().unwrap()).await.unwrap();
@@ -742,21 +675,20 @@ async fn every_screen_is_accessible_and_photographed() {
 async fn replies_reactions_mentions_search_and_receipts() {
     let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let (alice, _) = server.signup("alice").await;
-    let (bob, _) = server.signup("bob").await;
-    server.signup("bernadette").await;
-    server.signup("benedict").await;
-    let trip = create_room(&server, &alice, "road-trip", &["bob", "bernadette"]).await;
-    let old = post(&server, &bob, trip, "The crème brûlée recipe is in the old notes", None).await;
+    let alice = account(&server, "alice").await;
+    let bob = account(&server, "bob").await;
+    let bernadette = account(&server, "bernadette").await;
+    account(&server, "benedict").await;
+    let trip = room(&server, &alice, "road-trip", &[&bob, &bernadette]).await;
+    let old = id_of(&post_message(&server, &bob, trip, "The crème brûlée recipe is in the old notes").await);
     for n in 1..=200 {
-        post(&server, if n % 2 == 0 { &alice } else { &bob }, trip, &format!("planning message {n:03}"), None).await;
+        post_message(&server, if n % 2 == 0 { &alice } else { &bob }, trip, &format!("planning message {n:03}")).await;
     }
-    let question = post(&server, &bob, trip, "Who brings the map?", None).await;
+    let question = id_of(&post_message(&server, &bob, trip, "Who brings the map?").await);
     // Alice has read it all (otherwise opening the room would load back to her first unread
     // message, the whole room, and the search below would find its result already loaded).
-    let (status, _) =
-        server.post(&format!("/chat/chat_rooms/{trip}/read"), Some(&alice), &json!({"message_id": question})).await;
-    assert_eq!(status, 204);
+    mark_read(&server, &alice, trip, question).await;
+    let alice_account = alice.clone();
 
     let srv = &server;
     with_browsers(srv, &["alice", "bob"], |people| async move {
@@ -781,8 +713,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         let quote =
             format!("{}{}", message("I do, it is in the glovebox"), button("In reply to bob: Who brings the map?"));
         bob.find(&quote).await;
-        let (token, _) = server.token("alice").await;
-        let (_, page) = server.get(&format!("/chat/chat_rooms/{trip}/messages?limit=1"), Some(&token)).await;
+        let (_, page) = server.get(&format!("/chat/chat_rooms/{trip}/messages?limit=1"), alice_account.tok()).await;
         assert_eq!(page[0]["reply_to"]["id"], question, "stored as a reply: {page}");
         // Esc cancels a reply.
         message_action(&bob, "planning message 200", "Reply").await;
@@ -881,7 +812,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         alice.gone(&dialog("Search messages")).await;
 
         // The quote of an older message, not loaded: the history around it is.
-        let old_reply = reply(server, &token, trip, old, "found the recipe!").await;
+        let old_reply = id_of(&reply(server, &alice_account, trip, old, "found the recipe!").await);
         alice.find(&message("found the recipe!")).await;
         alice
             .click(&format!(
@@ -1040,17 +971,14 @@ fn base64(bytes: &[u8]) -> String {
 async fn history_members_failures_and_attachments() {
     let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let (erin, _) = server.signup("erin").await;
-    let (frank, _) = server.signup("frank").await;
-    let frank_token = frank.clone();
-    server.signup("grace").await;
-    let archive = create_room(&server, &erin, "archive", &["frank"]).await;
+    let erin = account(&server, "erin").await;
+    let frank = account(&server, "frank").await;
+    let grace = account(&server, "grace").await;
+    let archive = room(&server, &erin, "archive", &[&frank]).await;
     for n in 1..=130 {
-        post(&server, &frank, archive, &format!("archived message {n:03}"), None).await;
+        post_message(&server, &frank, archive, &format!("archived message {n:03}")).await;
     }
-    let (status, _) =
-        server.post(&format!("/chat/chat_rooms/{archive}/read"), Some(&erin), &json!({"message_id": 1_000_000})).await;
-    assert_eq!(status, 204);
+    mark_read(&server, &erin, archive, 1_000_000).await;
     let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/icons/icon-192.png")).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mp3 = scratch.path().join("birdsong.mp3");
@@ -1061,7 +989,7 @@ async fn history_members_failures_and_attachments() {
     std::fs::write(&webm_path, webm).unwrap();
 
     let srv = &server;
-    let (png, mp3, webm_path, frank_token) = (&png, &mp3, &webm_path, &frank_token);
+    let (png, mp3, webm_path, frank_account, grace) = (&png, &mp3, &webm_path, &frank, &grace);
     with_browsers(srv, &["erin", "frank"], |people| async move {
         let Ok([erin, frank]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
         let server = srv;
@@ -1137,9 +1065,9 @@ async fn history_members_failures_and_attachments() {
 
         // A message the server refuses: "Not sent", with Retry and Discard.
         say(&frank, "soon to be deleted").await;
-        let doomed = stored_id(server, frank_token, archive, "soon to be deleted").await;
+        let doomed = stored_id(server, frank_account, archive, "soon to be deleted").await;
         erin.find(&message("soon to be deleted")).await;
-        refused_send(server, &erin, frank_token, (doomed, "soon to be deleted"), "an answer to nothing").await;
+        refused_send(server, &erin, frank_account, (doomed, "soon to be deleted"), "an answer to nothing").await;
         let refused = format!("{LOG}//article[contains(., 'Not sent')]");
         erin.find(&format!("{refused}{}", button("Retry"))).await;
         erin.click(&format!("{refused}{}", button("Retry"))).await;
@@ -1181,8 +1109,7 @@ async fn history_members_failures_and_attachments() {
         erin.click_button("Leave room").await;
         erin.click(&format!("{}{}", dialog("Leave archive?"), button("Leave room"))).await;
         erin.gone(&chat_link("archive")).await;
-        let (grace, _) = server.token("grace").await;
-        let (status, room) = server.get(&format!("/chat/chat_rooms/{archive}"), Some(&grace)).await;
+        let (status, room) = server.get(&format!("/chat/chat_rooms/{archive}"), grace.tok()).await;
         assert_eq!(status, 200, "{room}");
         assert_eq!(room["owner_id"], room["members"][0]["id"], "grace owns the room now");
 
@@ -1489,11 +1416,11 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         omar.find("//p[contains(@class, 'chat-topic')][normalize-space(.)='Everyone on this server']").await;
 
         // An open room made elsewhere: found in "Browse rooms", joined, opened at once.
-        let (ada_token, _) = server.token("ada").await;
+        let ada_account = chat::log_in(server, "ada").await;
         let body = json!({"name": "Football", "visibility": "open", "topic": "Saturdays at ten"});
-        let (status, room) = server.post("/chat/chat_rooms/", Some(&ada_token), &body).await;
+        let (status, room) = server.post("/chat/chat_rooms/", ada_account.tok(), &body).await;
         assert_eq!(status, 201, "{room}");
-        create_room(server, &ada_token, "Ada's secrets", &[]).await;
+        chat::room(server, &ada_account, "Ada's secrets", &[]).await;
         omar.click_button("Browse rooms").await;
         let rooms = dialog("Rooms");
         omar.find(&rooms).await;
@@ -1543,8 +1470,7 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
             ("tomas", "I can. Also: the Wi-Fi password changed, it's on the fridge."),
             ("yuki", "Thanks Tomas 🙌 I'll bring snacks."),
         ] {
-            let (token, _) = server.signup(name).await;
-            post(server, &token, general, text, None).await;
+            post_message(server, &account(server, name).await, general, text).await;
         }
         ada.find(&message("bring snacks")).await;
         ada.screenshot("community-desktop-light").await;
@@ -1574,11 +1500,11 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
         let Ok([ada]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
         let server = srv;
         sign_up(&ada, "ada").await;
-        let (ada_token, _) = server.token("ada").await;
-        let (bob_token, _) = server.signup("bob").await;
-        let club = create_room(server, &ada_token, "club", &["bob"]).await;
-        create_room(server, &ada_token, "other", &[]).await;
-        post(server, &bob_token, club, "the last one ada read", None).await;
+        let ada_account = chat::log_in(server, "ada").await;
+        let bob = account(server, "bob").await;
+        let club = chat::room(server, &ada_account, "club", &[&bob]).await;
+        chat::room(server, &ada_account, "other", &[]).await;
+        post_message(server, &bob, club, "the last one ada read").await;
         open_chat(&ada, "club").await;
         ada.find(&message("the last one ada read")).await;
 
@@ -1598,14 +1524,14 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
         ada.gone("//p[@id='composer-count'][contains(., 'too many')]").await;
         ada.press(keys::ENTER).await;
         ada.until("the 4,000-character message to be sent", "document.getElementById('composer-input').value === ''").await;
-        let (_, page) = server.get(&format!("/chat/chat_rooms/{club}/messages"), Some(&ada_token)).await;
+        let (_, page) = server.get(&format!("/chat/chat_rooms/{club}/messages"), ada_account.tok()).await;
         let long = page.as_array().unwrap().iter().filter(|m| m["content"].as_str().is_some_and(|c| c.len() == 4000)).count();
         assert_eq!(long, 1, "exactly the message of 4,000 characters was sent");
 
         // 60 new messages while ada is elsewhere: the line sits right above the first of them.
         open_chat(&ada, "other").await;
         for n in 1..=60 {
-            post(server, &bob_token, club, &format!("news {n:02}"), None).await;
+            post_message(server, &bob, club, &format!("news {n:02}")).await;
         }
         ada.find(&format!("{}[contains(., '60')]", chat_link("club"))).await;
         open_chat(&ada, "club").await;
@@ -1627,7 +1553,7 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
 
         // Read live, then away and back: no line above messages already read.
         ada.js("const log = document.querySelector('[role=log]'); log.scrollTop = log.scrollHeight;", vec![]).await;
-        post(server, &bob_token, club, "read live", None).await;
+        post_message(server, &bob, club, "read live").await;
         ada.find(&message("read live")).await;
         ada.until("the chat to be read", "!document.querySelector('nav[aria-label=Chats] a[aria-current=page] .badge')").await;
         open_chat(&ada, "other").await;

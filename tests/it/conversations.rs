@@ -6,53 +6,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::chat::{Account, account, array, connect, get_room, history, id_of, ids, post_message, room};
+use crate::common::chat::{
+    Account, account, alice_and_bob, array, connect, get_room, history, id_of, ids, mark_read, post_message, react,
+    react_ok, reaction_path, reply, room, try_post,
+};
 use crate::common::sio::ABSENCE;
 use crate::common::spec::{assert_message, assert_private_chat};
 use crate::common::{TestServer, assert_error, spawn};
 
 // ---- helpers ----
-
-/// `POST .../messages` with `body`; the raw answer.
-async fn post(server: &TestServer, who: &Account, room: i64, body: Value) -> (StatusCode, Value) {
-    server.post(&format!("/chat/chat_rooms/{room}/messages"), who.tok(), &body).await
-}
-
-/// A reply to `original` that must be stored (201).
-async fn reply(server: &TestServer, who: &Account, room: i64, original: i64, content: &str) -> Value {
-    let (status, message) = post(server, who, room, json!({ "content": content, "reply_to": original })).await;
-    assert_eq!(status, StatusCode::CREATED, "reply {content:?} to {original}: {message}");
-    assert_message(&message);
-    message
-}
-
-/// `emoji` percent-encoded as a path segment (every byte that is not unreserved).
-fn encode(emoji: &str) -> String {
-    emoji
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// `PUT` (add) or `DELETE` (remove) a reaction; the raw answer.
-async fn react(server: &TestServer, who: &Account, message: i64, emoji: &str, method: Method) -> (StatusCode, Value) {
-    server.call(method, &format!("/chat/messages/{message}/reactions/{}", encode(emoji)), who.tok(), None).await
-}
-
-/// A reaction change that must answer 200 with the Message.
-async fn react_ok(server: &TestServer, who: &Account, message: i64, emoji: &str, method: Method) -> Value {
-    let (status, body) = react(server, who, message, emoji, method.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{method} {emoji:?} on {message} by {}: {body}", who.name);
-    assert_message(&body);
-    assert_eq!(id_of(&body), message);
-    body
-}
 
 /// `[(emoji, [user ids])]` of a Message.
 fn reactions_of(message: &Value) -> Vec<(String, Vec<i64>)> {
@@ -99,20 +61,12 @@ fn last_read_of(room: &Value, user: &Account) -> Value {
     array(&room["members"]).into_iter().find(|m| m["id"] == user.id).expect("a member")["last_read_id"].clone()
 }
 
-async fn mark_read(server: &TestServer, who: &Account, room: i64, message: i64) {
-    let (status, body) =
-        server.post(&format!("/chat/chat_rooms/{room}/read"), who.tok(), &json!({ "message_id": message })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "mark read: {body}");
-}
-
 // ---- replies ----
 
 #[tokio::test]
 async fn a_reply_carries_its_original_in_every_message_and_in_history() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let long: String = "é".repeat(150) + &"x".repeat(150);
     let original = post_message(&server, &alice, general, &long).await;
     assert!(original["reply_to"].is_null(), "{original}");
@@ -157,9 +111,7 @@ async fn a_reply_carries_its_original_in_every_message_and_in_history() {
 #[tokio::test]
 async fn reply_to_must_name_a_message_of_the_same_room() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let other = room(&server, &alice, "other", &[&bob]).await;
     let elsewhere = post_message(&server, &alice, other, "in another room").await;
     let gone = post_message(&server, &alice, general, "soon deleted").await;
@@ -173,11 +125,11 @@ async fn reply_to_must_name_a_message_of_the_same_room() {
         ("zero", json!(0)),
         ("a negative id", json!(-3)),
     ] {
-        let (status, body) = post(&server, &bob, general, json!({ "content": "re", "reply_to": target })).await;
+        let (status, body) = try_post(&server, &bob, general, &json!({ "content": "re", "reply_to": target })).await;
         assert_error(status, &body, 422, "validation_error");
         assert!(body["fields"]["reply_to"].is_string(), "{what}: fields.reply_to in {body}");
     }
-    let (status, body) = post(&server, &bob, general, json!({ "content": "re", "reply_to": "seven" })).await;
+    let (status, body) = try_post(&server, &bob, general, &json!({ "content": "re", "reply_to": "seven" })).await;
     assert_error(status, &body, 422, "validation_error");
     assert!(body["fields"]["reply_to"].is_string(), "{body}");
 
@@ -193,16 +145,15 @@ async fn reply_to_must_name_a_message_of_the_same_room() {
 
     // A room the caller is not in is still 404, whatever the reply names.
     let carol = account(&server, "carol").await;
-    let (status, body) = post(&server, &carol, general, json!({ "content": "re", "reply_to": id_of(&gone) })).await;
+    let (status, body) =
+        try_post(&server, &carol, general, &json!({ "content": "re", "reply_to": id_of(&gone) })).await;
     assert_error(status, &body, 404, "not_found");
 }
 
 #[tokio::test]
 async fn a_reply_keeps_its_original_once_deleted_and_follows_its_edits() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let original = post_message(&server, &alice, general, "first draft").await;
     let answer = reply(&server, &bob, general, id_of(&original), "hm").await;
 
@@ -228,9 +179,7 @@ async fn a_reply_keeps_its_original_once_deleted_and_follows_its_edits() {
 #[tokio::test]
 async fn reactions_are_idempotent_ordered_and_pushed_as_message_updated() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let message = id_of(&post_message(&server, &alice, general, "party tonight").await);
     let bob_socket = connect(&server, &bob).await;
 
@@ -286,9 +235,7 @@ async fn reactions_are_idempotent_ordered_and_pushed_as_message_updated() {
 #[tokio::test]
 async fn reactions_of_a_page_belong_to_its_messages_only() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let other = room(&server, &bob, "other", &[]).await;
     // Interleaved ids: the other room's messages sit between general's.
     let mut mine = Vec::new();
@@ -324,8 +271,7 @@ async fn reactions_from_outsiders_are_not_found() {
         assert_error(status, &body, 404, "not_found");
         let (status, body) = react(&server, &alice, message, "👍", method.clone()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let path = format!("/chat/messages/{message}/reactions/{}", encode("👍"));
-        let (status, body) = server.call(method, &path, None, None).await;
+        let (status, body) = server.call(method, &reaction_path(message, "👍"), None, None).await;
         assert_error(status, &body, 401, "unauthorized");
     }
     let page = history(&server, &alice, general, "").await;
@@ -361,9 +307,7 @@ async fn emoji_must_be_1_to_32_characters_without_spaces() {
 #[tokio::test]
 async fn a_message_holds_at_most_twenty_distinct_reactions() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let message = id_of(&post_message(&server, &alice, general, "so many feelings").await);
     let emoji: Vec<String> = (0..21).map(|n| char::from_u32(0x1F600 + n).unwrap().to_string()).collect();
     for e in &emoji[..20] {

@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::chat::{Account, account, connect, room};
+use crate::common::chat::{Account, account, connect, room, upload};
 use crate::common::process::ServerProcess;
 use crate::crash::scenario;
 
@@ -95,15 +95,6 @@ async fn post(server: &ServerProcess, who: &Account, room: i64, content: &str) -
     let (status, headers, body) = common::send(request).await;
     let retry = headers.get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
     (status, retry, body)
-}
-
-async fn upload(server: &ServerProcess, who: &Account, len: usize) -> (StatusCode, Value) {
-    let part = reqwest::multipart::Part::bytes(scenario::upload_bytes(7, len)).file_name("photo.png");
-    let request = server
-        .request(Method::POST, "/chat/upload_media/", who.tok())
-        .multipart(reqwest::multipart::Form::new().part("file", part));
-    let (status, _, body) = common::send(request).await;
-    (status, body)
 }
 
 /// The SPEC error body with `code`, and nothing of the cause.
@@ -198,7 +189,7 @@ async fn a_full_disk_gets_507_and_error_acks_then_recovers_by_itself() {
     assert_eq!(refusal["error"]["code"], "storage_full", "{refusal}");
 
     // An upload: 507, and no temporary file stays in the media folder.
-    let (status, body) = upload(&server, &alice, 256 * 1024).await;
+    let (status, body) = upload(&server, &alice.token, scenario::upload_bytes(7, 256 * 1024), "photo.png").await;
     assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
     assert_error(&body, "storage_full");
     assert_eq!(temp_files(&data.join("media")), Vec::<String>::new());
@@ -217,7 +208,7 @@ async fn a_full_disk_gets_507_and_error_acks_then_recovers_by_itself() {
     let message = scenario::Outgoing { client_id: "after".into(), content: "over the socket again".into() };
     let id = scenario::send(&socket, room, &message).await.unwrap().expect("an ok ack once space is back");
     acked.push((id, message.content));
-    let (status, body) = upload(&server, &alice, 256 * 1024).await;
+    let (status, body) = upload(&server, &alice.token, scenario::upload_bytes(7, 256 * 1024), "photo.png").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // Nothing acknowledged was lost, not even across a kill -9.
@@ -255,7 +246,7 @@ async fn a_filesystem_turned_read_only_gets_503_and_error_acks_and_keeps_serving
     let message = scenario::Outgoing { client_id: "ro".into(), content: "over the socket".into() };
     let refusal = scenario::send(&socket, room, &message).await.unwrap().expect_err("an error ack");
     assert_eq!(refusal["error"]["code"], "storage_read_only", "{refusal}");
-    let (status, body) = upload(&server, &alice, 1024).await;
+    let (status, body) = upload(&server, &alice.token, scenario::upload_bytes(7, 1024), "photo.png").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_error(&body, "storage_read_only");
 

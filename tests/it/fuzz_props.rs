@@ -22,6 +22,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::common;
+use crate::common::chat::{UPLOAD, upload_request};
 use crate::common::sio;
 
 /// Cases per property: `PROPTEST_CASES`, else `default`.
@@ -665,15 +666,8 @@ fn live_uploads_round_trip_or_get_the_spec_error() {
     runner
         .run(&(file, any::<String>()), |(file, name)| {
             rt.block_on(async {
-                let form = reqwest::multipart::Form::new()
-                    .part("file", reqwest::multipart::Part::bytes(file.clone()).file_name(name.clone()));
-                let response = w
-                    .server
-                    .request(Method::POST, "/chat/upload_media/", Some(&w.member))
-                    .multipart(form)
-                    .send()
-                    .await
-                    .expect("send");
+                let part = reqwest::multipart::Part::bytes(file.clone()).file_name(name.clone());
+                let response = upload_request(&w.server, Some(&w.member), part).send().await.expect("send");
                 let status = response.status();
                 let bytes = response.bytes().await.expect("body");
                 check_response("upload", status, &bytes)?;
@@ -736,7 +730,7 @@ fn live_raw_multipart_never_gets_a_5xx() {
             rt.block_on(async {
                 let request = w
                     .server
-                    .request(Method::POST, "/chat/upload_media/", Some(&w.member))
+                    .request(Method::POST, UPLOAD, Some(&w.member))
                     .header("content-type", content_type)
                     .body(body.clone());
                 let response = request.send().await.expect("send");

@@ -8,31 +8,16 @@ use std::time::Duration;
 use reqwest::header::{
     CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, RANGE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
-use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common;
-use crate::common::chat::{self, Account};
+use crate::common::chat::{self, Account, UPLOAD, upload, upload_ok};
 use crate::common::process::ServerProcess;
 use crate::common::sio::{self, Options};
 use crate::common::{TIMEOUT, TestServer, assert_error, natter_cmd, read_json, spawn, spawn_with};
-
-const UPLOAD: &str = "/chat/upload_media/";
-
-async fn upload(server: &common::Api, token: &str, bytes: Vec<u8>, filename: &str) -> (StatusCode, Value) {
-    let part = Part::bytes(bytes).file_name(filename.to_string()).mime_str("text/plain").expect("mime");
-    let form = Form::new().part("file", part);
-    read_json(server.request(Method::POST, UPLOAD, Some(token)).multipart(form).send().await.expect("upload")).await
-}
-
-async fn upload_ok(server: &common::Api, token: &str, bytes: Vec<u8>, filename: &str) -> Value {
-    let (status, body) = upload(server, token, bytes, filename).await;
-    assert_eq!(status, StatusCode::CREATED, "upload {filename}: {body}");
-    body
-}
 
 // ---- 1. Private data is not world-readable ----
 

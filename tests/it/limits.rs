@@ -14,9 +14,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::chat::{Account, account, array, connect, get_room, history, id_of, post_message, room};
-use crate::common::sio;
-use crate::common::sio::Client;
+use crate::common::chat::{
+    Account, account, alice_and_bob, array, connect, get_room, history, id_of, post_message, room, upload_request,
+};
+use crate::common::sio::{self, Client};
 use crate::common::{PASSWORD, TestServer, assert_error, assert_error_ack, spawn_in, spawn_with};
 
 fn per_minute(count: u32) -> Rate {
@@ -49,9 +50,7 @@ async fn login_from(
 #[tokio::test]
 async fn rest_posts_and_socket_messages_share_one_message_rate() {
     let server = spawn_with(|a| a.message_rate = per_minute(4)).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let socket = connect(&server, &alice).await;
     let path = format!("/chat/chat_rooms/{general}/messages");
 
@@ -107,9 +106,7 @@ async fn typing_and_get_online_users_are_bounded_per_user() {
         a.online_users_rate = per_minute(3);
     })
     .await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let tab1 = connect(&server, &alice).await;
     let tab2 = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
@@ -313,9 +310,7 @@ fn assert_limited(what: &str, (status, retry_after, body): (StatusCode, Option<u
 #[tokio::test]
 async fn edits_and_deletions_share_one_edit_rate_and_nothing_refused_is_pushed() {
     let server = spawn_with(|a| a.edit_rate = per_minute(3)).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let bob_socket = connect(&server, &bob).await;
     let mut ids = Vec::new();
     for n in 0..4 {
@@ -356,9 +351,7 @@ async fn edits_and_deletions_share_one_edit_rate_and_nothing_refused_is_pushed()
 #[tokio::test]
 async fn reactions_are_bounded_per_user() {
     let server = spawn_with(|a| a.reaction_rate = per_minute(3)).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let message = id_of(&post_message(&server, &bob, general, "react to me").await);
     let reaction = |emoji: &str| format!("/chat/messages/{message}/reactions/{emoji}");
 
@@ -382,9 +375,7 @@ async fn reactions_are_bounded_per_user() {
 #[tokio::test]
 async fn read_markers_share_one_read_rate_over_rest_and_socket() {
     let server = spawn_with(|a| a.read_rate = per_minute(3)).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let mut ids = Vec::new();
     for n in 0..4 {
         ids.push(id_of(&post_message(&server, &alice, general, &format!("message {n}")).await));
@@ -516,9 +507,8 @@ async fn uploads_are_bounded_per_user_before_the_body_is_read() {
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
     let upload = |who: &Account, text: &str| {
-        let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("note.txt"));
-        let request = server.request(Method::POST, "/chat/upload_media/", who.tok()).multipart(form);
+        let part = reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("note.txt");
+        let request = upload_request(&server, who.tok(), part);
         async move {
             let (status, headers, body) = common::send(request).await;
             let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());

@@ -16,10 +16,9 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::common;
+use crate::common::chat::{UPLOAD, upload, upload_as, upload_ok, upload_request};
 use crate::common::process::ServerProcess;
 use crate::common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
-
-const UPLOAD: &str = "/chat/upload_media/";
 
 // ---- Tiny genuine files ----
 
@@ -160,30 +159,6 @@ fn zip() -> Vec<u8> {
 }
 
 // ---- Helpers ----
-
-/// Upload `bytes` as the `file` part named `filename`, sent with the given Content-Type.
-async fn upload_as(
-    server: &TestServer,
-    token: Option<&str>,
-    bytes: Vec<u8>,
-    filename: &str,
-    mime: &str,
-) -> (StatusCode, Value) {
-    let part = Part::bytes(bytes).file_name(filename.to_string()).mime_str(mime).expect("a valid mime type");
-    let form = Form::new().part("file", part);
-    read_json(server.request(Method::POST, UPLOAD, token).multipart(form).send().await.expect("send the upload")).await
-}
-
-async fn upload(server: &TestServer, token: &str, bytes: Vec<u8>, filename: &str) -> (StatusCode, Value) {
-    upload_as(server, Some(token), bytes, filename, "application/octet-stream").await
-}
-
-/// Upload that must succeed: the Attachment back.
-async fn upload_ok(server: &TestServer, token: &str, bytes: Vec<u8>, filename: &str) -> Value {
-    let (status, body) = upload(server, token, bytes, filename).await;
-    assert_eq!(status, StatusCode::CREATED, "upload {filename}: {body}");
-    body
-}
 
 /// A multipart body written by hand, for filenames exactly as a browser would send them.
 async fn upload_raw(server: &TestServer, token: &str, disposition: &str, bytes: &[u8]) -> (StatusCode, Value) {
@@ -1024,19 +999,14 @@ async fn peak_memory_does_not_grow_with_the_upload() {
     let server = ServerProcess::start(dir.path(), &["--max-upload", "200MiB"]).await;
     let (token, _) = server.signup("big").await;
     let vm_hwm = || server.status_kb("VmHWM");
-    let small = Form::new().part("file", Part::bytes(text()).file_name("small.txt"));
-    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(small).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    upload_ok(&server, &token, text(), "small.txt").await;
     let before = vm_hwm();
 
     // 100 MiB of mp4: held by this test process, streamed by reqwest, never held by the server.
     let mut big = mp4();
     big.resize(100 * 1024 * 1024, 0x5A);
     let size = big.len() as u64;
-    let form = Form::new().part("file", Part::bytes(big).file_name("big.mp4"));
-    let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(form).send().await.unwrap();
-    let (status, body) = read_json(response).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = upload_ok(&server, &token, big, "big.mp4").await;
     assert_eq!(body["size"], size);
     let after_upload = vm_hwm();
 
@@ -1081,9 +1051,7 @@ async fn uploads_in_progress_are_capped_per_user() {
     eventually("both uploads are streaming", || streaming() == 2).await;
 
     // A third, complete and small, is refused before its body is read.
-    let request = server
-        .request(Method::POST, UPLOAD, Some(&alice))
-        .multipart(Form::new().part("file", Part::bytes(text()).file_name("third.txt")));
+    let request = upload_request(&server, Some(&alice), Part::bytes(text()).file_name("third.txt"));
     let (status, headers, body) = common::send(request).await;
     assert_error(status, &body, 429, "rate_limited");
     let retry_after: u64 = header(&headers, reqwest::header::RETRY_AFTER).parse().expect("Retry-After in seconds");

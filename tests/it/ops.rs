@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::common;
-use crate::common::chat::{account, connect, emit_message, post_message, room};
+use crate::common::chat::{account, connect, emit_message, post_message, room, upload_ok};
 use crate::common::sio::{self, Options};
 
 /// One sample of a metrics text: its name, its labels and its value.
@@ -107,11 +107,7 @@ async fn metrics_count_a_message_a_socket_and_an_upload() {
     let socket = connect(&server, &bob).await;
     emit_message(&socket, room_id, "over Socket.IO").await;
     let text = b"twelve bytes";
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(text.to_vec()).file_name("note.txt"));
-    let (status, _, attachment) =
-        common::send(server.request(Method::POST, "/chat/upload_media/", alice.tok()).multipart(form)).await;
-    assert_eq!(status, StatusCode::CREATED, "{attachment}");
+    let attachment = upload_ok(&server, &alice.token, text.to_vec(), "note.txt").await;
     let media_name = attachment["url"].as_str().unwrap().trim_start_matches("/media/").to_string();
     let (status, _) = server.get(&format!("/chat/chat_rooms/{room_id}/messages?limit=5"), alice.tok()).await;
     assert_eq!(status, StatusCode::OK);
@@ -274,11 +270,7 @@ where
 /// a Socket.IO query string, a media capability name.
 async fn secret_traffic(api: common::Api) -> (String, String) {
     let alice = account(&api, "alice").await;
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"secret note".to_vec()).file_name("n.txt"));
-    let (status, _, attachment) =
-        common::send(api.request(Method::POST, "/chat/upload_media/", alice.tok()).multipart(form)).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let attachment = upload_ok(&api, &alice.token, b"secret note".to_vec(), "n.txt").await;
     let url = attachment["url"].as_str().unwrap().to_string();
     let file = api.request(Method::GET, &format!("{url}?token={}", alice.token), None).send().await.unwrap();
     assert_eq!(file.status(), StatusCode::OK);

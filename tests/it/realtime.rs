@@ -14,7 +14,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::chat::{Account, account, connect, emit_message, get_room, history, post_message, room};
+use crate::common::chat::{
+    Account, account, alice_and_bob, connect, emit_message, get_room, history, post_message, room,
+};
 use crate::common::sio::{self, ABSENCE, Client, ConnectError, Options, TIMEOUT};
 use crate::common::spec::{assert_message_from, keys, set};
 use crate::common::{
@@ -143,9 +145,7 @@ async fn chat_message_is_acked_stored_and_pushed_to_every_member_socket_only() {
 #[tokio::test]
 async fn chat_message_accepts_the_older_field_names_room_and_message() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
@@ -229,9 +229,7 @@ async fn concurrent_senders_every_receiver_gets_every_message_once_in_id_order()
 #[tokio::test]
 async fn client_id_retry_returns_the_first_message_and_broadcasts_nothing() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
@@ -524,9 +522,7 @@ async fn opening_a_private_chat_while_connected_joins_both_users() {
 #[tokio::test]
 async fn rest_post_edit_and_delete_are_pushed_like_socket_events() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
@@ -557,9 +553,7 @@ async fn rest_post_edit_and_delete_are_pushed_like_socket_events() {
 #[tokio::test]
 async fn mark_read_by_ack_moves_the_unread_count() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
     let mut ids = Vec::new();
@@ -588,9 +582,7 @@ async fn mark_read_by_ack_moves_the_unread_count() {
 #[tokio::test]
 async fn bad_chat_messages_get_error_acks_store_nothing_and_keep_the_connection() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let bobs_room = room(&server, &bob, "bob only", &[]).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
@@ -646,9 +638,7 @@ async fn bad_chat_messages_get_error_acks_store_nothing_and_keep_the_connection(
 #[tokio::test]
 async fn chat_message_is_rate_limited_per_user() {
     let server = spawn_with(|args| args.message_rate = Rate { count: 5, per: Duration::from_secs(60) }).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_tab1 = connect(&server, &alice).await;
     let alice_tab2 = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
@@ -758,9 +748,7 @@ async fn a_listening_socket_is_disconnected_when_its_account_is_disabled_or_its_
 async fn a_socket_is_disconnected_at_its_next_event_once_its_account_is_disabled() {
     // Re-checks off: the event itself must notice.
     let server = spawn_with(|args| args.socket_recheck = Duration::ZERO).await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let bob_socket = connect(&server, &bob).await;
     emit_message(&bob_socket, general, "before").await;
 
@@ -778,9 +766,7 @@ async fn a_socket_is_disconnected_at_its_next_event_once_its_account_is_disabled
 #[tokio::test]
 async fn after_a_reconnect_history_after_the_last_seen_id_catches_up() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     let bob_socket = connect(&server, &bob).await;
 
@@ -810,9 +796,7 @@ async fn after_a_reconnect_history_after_the_last_seen_id_catches_up() {
 #[tokio::test]
 async fn a_socket_is_fully_set_up_when_its_connect_is_answered() {
     let server = spawn().await;
-    let alice = account(&server, "alice").await;
-    let bob = account(&server, "bob").await;
-    let general = room(&server, &alice, "general", &[&bob]).await;
+    let (alice, bob, general) = alice_and_bob(&server).await;
     let alice_socket = connect(&server, &alice).await;
     for n in 0..30 {
         let bob_socket = connect(&server, &bob).await;

@@ -9,7 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::common::chat::{Account, account, array, create_room, get_room, history, id_of, ids, post_message};
+use crate::common::chat::{
+    Account, account, array, create_room, get_room, history, id_of, ids, mark_read, post_message,
+};
 use crate::common::spec::{assert_message, assert_private_chat, assert_room, keys, set};
 use crate::common::{TestServer, assert_error, read_json};
 
@@ -44,13 +46,6 @@ async fn list_private_chats(server: &TestServer, user: &Account) -> Vec<Value> {
 
 async fn open_private(server: &TestServer, caller: &Account, peer: &str) -> (StatusCode, Value) {
     server.post("/chat/private_chats/", caller.tok(), &json!({ "username": peer })).await
-}
-
-async fn mark_read(server: &TestServer, reader: &Account, room: i64, message_id: i64) {
-    let (status, body) =
-        server.post(&format!("/chat/chat_rooms/{room}/read"), reader.tok(), &json!({ "message_id": message_id })).await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "mark read {message_id} in {room}: {body}");
-    assert_eq!(body, Value::Null, "204 has no body");
 }
 
 /// The unread count `user` sees for `room` in their group room list.

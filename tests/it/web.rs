@@ -9,6 +9,7 @@ use reqwest::header::{self, HeaderMap};
 use serde_json::Value;
 
 use crate::common;
+use crate::common::chat::upload_ok;
 
 async fn fetch(server: &common::TestServer, path: &str) -> (u16, HeaderMap, Vec<u8>) {
     let response = server.request(Method::GET, path, None).send().await.expect("request");
@@ -130,15 +131,7 @@ async fn media_and_the_api_keep_their_own_headers() {
     let server = common::spawn().await;
     let (token, _) = server.signup("alice").await;
     let png = std::fs::read(static_dir().join("icons/icon-192.png")).unwrap();
-    let part = reqwest::multipart::Part::bytes(png).file_name("a.png").mime_str("image/png").unwrap();
-    let response = server
-        .request(Method::POST, "/chat/upload_media/", Some(&token))
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
-    let (status, attachment) = common::read_json(response).await;
-    assert_eq!(status, 201, "{attachment}");
+    let attachment = upload_ok(&server, &token, png, "a.png").await;
     let (status, headers, _) = fetch(&server, attachment["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(get(&headers, "content-security-policy"), "sandbox", "media keeps its own policy");
