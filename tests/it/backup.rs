@@ -4,18 +4,16 @@
 //! change nothing; the progress line shows only on a terminal.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common;
 use crate::common::chat::{Account, account, history, id_of, post_attachment, room, upload_ok};
-use crate::common::{TestServer, assert_one_line_error, run_natter, run_natter_ok, spawn_in, stderr};
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 temp path")
-}
+use crate::common::{
+    TestServer, assert_one_line_error, mode, names_in, path_str, run_natter, run_natter_ok, spawn_in, stderr,
+};
 
 /// Every message of `room`, oldest first, paging forward.
 async fn all_messages(server: &TestServer, who: &Account, room: i64) -> Vec<Value> {
@@ -35,19 +33,6 @@ async fn fetch(server: &TestServer, url: &str) -> (StatusCode, Vec<u8>) {
     let response = server.http.get(server.url(url)).send().await.expect("GET media");
     let status = response.status();
     (status, response.bytes().await.expect("media body").to_vec())
-}
-
-fn names_in(folder: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(folder)
-        .unwrap_or_else(|e| panic!("list {}: {e}", folder.display()))
-        .map(|e| e.expect("a folder entry").file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display())).permissions().mode() & 0o777
 }
 
 /// A stored file's URL path (`/media/<name>`) and name.

@@ -10,7 +10,6 @@
 
 mod harness;
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
@@ -24,20 +23,18 @@ use crate::common::chat::{
     reply, room, upload_ok,
 };
 
-/// Run `scenario` with people in their own browsers, and close every browser whatever happens.
-async fn with_browsers<F, Fut>(server: &common::TestServer, names: &[&str], scenario: F)
-where
-    F: FnOnce(Vec<Person>) -> Fut,
-    Fut: Future<Output = Vec<Person>>,
-{
+/// Run `scenario` with people in their own browsers (one test's browsers at a time), and close
+/// every browser whatever happens.
+async fn with_browsers<const N: usize>(base: &str, names: [&str; N], scenario: impl AsyncFnOnce(&[Person; N])) {
+    let _one = harness::one_at_a_time().await;
     let driver = Driver::start().await;
     let mut people = Vec::new();
     for name in names {
-        people.push(Person::open(&driver, &server.base, name).await);
+        people.push(Person::open(&driver, base, name).await);
     }
-    let result = AssertUnwindSafe(scenario(people)).catch_unwind().await;
-    match result {
-        Ok(people) => {
+    let Ok(people) = <[Person; N]>::try_from(people) else { unreachable!("one browser per name") };
+    match AssertUnwindSafe(scenario(&people)).catch_unwind().await {
+        Ok(()) => {
             for person in people {
                 person.close().await;
             }
@@ -45,6 +42,16 @@ where
         // The browsers went down with the scenario; dropping the driver ends them.
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// A reload with the server down still opens natter (from the service worker's cache), which
+/// says it is reconnecting.
+async fn reload_while_the_server_is_down(person: &Person) {
+    person.reload().await;
+    person.find("//nav[@aria-label='Chats']").await;
+    person
+        .find("//*[@role='status'][contains(., 'Reconnecting') or contains(., 'Connecting') or contains(., 'Offline')]")
+        .await;
 }
 
 async fn sign_up(person: &Person, username: &str) {
@@ -158,21 +165,16 @@ fn offline_noise(line: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn two_people_chat_live_in_two_browsers() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
     let picture = tempfile::tempdir().unwrap();
     let image = picture.path().join("sunset.png");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/static/icons/icon-192.png"), &image).unwrap();
 
-    let srv = &server;
     let image = image.as_path();
-    with_browsers(srv, &["alice", "bob"], |people| async move {
-        let Ok([alice, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
-        let server = srv;
-
+    with_browsers(&server.base, ["alice", "bob"], async |[alice, bob]| {
         // Both sign up in their own browsers.
-        sign_up(&alice, "alice").await;
-        sign_up(&bob, "bob").await;
+        sign_up(alice, "alice").await;
+        sign_up(bob, "bob").await;
 
         // Alice creates a room with Bob in it; it appears in Bob's list without a reload.
         alice.click_button("New room").await;
@@ -183,11 +185,11 @@ async fn two_people_chat_live_in_two_browsers() {
         alice.find("//h1[normalize-space(.)='book club']").await;
         alice.gone(&dialog("New room")).await;
         bob.find(&chat_link("book club")).await;
-        open_chat(&bob, "book club").await;
+        open_chat(bob, "book club").await;
         let room_id = room_id_from(alice.client.current_url().await.unwrap().as_str());
 
         // Messages go both ways, live; each shows the sender's name and the time.
-        say(&alice, "Hello Bob! Page 42 tonight?").await;
+        say(alice, "Hello Bob! Page 42 tonight?").await;
         bob.find(&message("Hello Bob! Page 42 tonight?")).await;
         bob.type_in("Message", "Yes, see you there").await;
         bob.click_button("Send").await;
@@ -208,13 +210,13 @@ async fn two_people_chat_live_in_two_browsers() {
 
         // Markup in a message is text, never HTML.
         let payload = "<img src=x onerror=alert(1)> <b>bold</b>";
-        say(&alice, payload).await;
+        say(alice, payload).await;
         bob.find(&message(payload)).await;
         assert_eq!(bob.count(&format!("{LOG}//img[@src='x']")).await, 0, "no <img> was created");
         assert_eq!(bob.count(&format!("{LOG}//b")).await, 0, "no <b> was created");
         // Formatting is built from text: a link (safe schemes only), code and emphasis.
         say_shown(
-            &alice,
+            alice,
             "see https://example.com/a_(b). and `x < y` *nice* javascript:alert(1)",
             "see https://example.com",
         )
@@ -229,7 +231,7 @@ async fn two_people_chat_live_in_two_browsers() {
         let file = alice.find("//input[@type='file'][@aria-label='Attach file']").await;
         file.send_keys(image.to_str().unwrap()).await.unwrap();
         alice.find("//ul[@aria-label='Attachments']//li[contains(., 'ready')]").await;
-        say(&alice, "the cover").await;
+        say(alice, "the cover").await;
         let img = format!("{}//img[@alt='sunset.png']", message("the cover"));
         bob.find(&img).await;
         bob.until(
@@ -251,14 +253,14 @@ async fn two_people_chat_live_in_two_browsers() {
         alice.find("//*[contains(@class, 'typing')][contains(., 'bob')][contains(., 'is typing')]").await;
 
         // Edits and deletions are seen live.
-        message_action(&alice, "Hello Bob! Page 42 tonight?", "Edit message").await;
+        message_action(alice, "Hello Bob! Page 42 tonight?", "Edit message").await;
         let select_all = format!("{}a{}", keys::CONTROL, keys::RELEASE);
         alice.type_in("Edit message", &format!("{select_all}Hello Bob! Page 43 tonight?{}", keys::ENTER)).await;
         bob.find(&format!("{}[contains(., '(edited)')]", message("Page 43 tonight?"))).await;
         bob.gone(&message("Page 42")).await;
-        say(&alice, "oops, wrong room").await;
+        say(alice, "oops, wrong room").await;
         bob.find(&message("oops, wrong room")).await;
-        message_action(&alice, "oops, wrong room", "Delete message").await;
+        message_action(alice, "oops, wrong room", "Delete message").await;
         alice.click(&format!("{}{}", dialog("Delete this message?"), button("Delete"))).await;
         alice.gone(&message("oops, wrong room")).await;
         bob.gone(&message("oops, wrong room")).await;
@@ -279,13 +281,13 @@ async fn two_people_chat_live_in_two_browsers() {
         .await;
         bob.gone(&dialog("New private chat")).await;
         bob.find("//h1[normalize-space(.)='alice']").await;
-        say(&bob, "psst, a surprise for the club").await;
+        say(bob, "psst, a surprise for the club").await;
         alice.find(&format!("{}[contains(., 'online')][contains(., '1 unread message')]", chat_link("bob"))).await;
-        open_chat(&alice, "bob").await;
+        open_chat(alice, "bob").await;
         alice.find(&message("psst, a surprise for the club")).await;
 
         // The draft Bob left in the room is still there when he comes back to it.
-        open_chat(&bob, "book club").await;
+        open_chat(bob, "book club").await;
         bob.until("the draft to come back", "document.getElementById('composer-input').value === 'thinking'").await;
         bob.type_in("Message", &format!("{}a{}{}", keys::CONTROL, keys::RELEASE, keys::BACKSPACE)).await;
 
@@ -298,11 +300,11 @@ async fn two_people_chat_live_in_two_browsers() {
         bob.assert_no_console_errors().await;
 
         // Bob's network drops. Alice keeps talking; Bob sends one message while offline.
-        open_chat(&alice, "book club").await;
+        open_chat(alice, "book club").await;
         bob.offline(true).await;
         bob.find("//*[@role='status'][contains(., 'Offline') or contains(., 'Reconnecting')]").await;
-        say(&alice, "while you were away (1)").await;
-        say(&alice, "while you were away (2)").await;
+        say(alice, "while you were away (1)").await;
+        say(alice, "while you were away (2)").await;
         bob.type_in("Message", &format!("sent while offline{}", keys::ENTER)).await;
         bob.find(&format!("{}[contains(., 'Waiting for the connection')]", message("sent while offline"))).await;
         // The network comes back: everything arrives without a reload, and once.
@@ -312,8 +314,8 @@ async fn two_people_chat_live_in_two_browsers() {
         bob.find(&message("while you were away (2)")).await;
         bob.find(&delivered("sent while offline")).await;
         alice.find(&message("sent while offline")).await;
-        let alice_account = chat::log_in(server, "alice").await;
-        assert_eq!(stored(server, &alice_account, room_id, "sent while offline").await, 1, "stored exactly once");
+        let alice_account = chat::log_in(&server, "alice").await;
+        assert_eq!(stored(&server, &alice_account, room_id, "sent while offline").await, 1, "stored exactly once");
         assert_eq!(alice.count(&message("sent while offline")).await, 1, "shown once to Alice");
         assert_eq!(bob.count(&message("sent while offline")).await, 1, "shown once to Bob");
         assert_eq!(bob.count(&message("while you were away (1)")).await, 1);
@@ -328,7 +330,6 @@ async fn two_people_chat_live_in_two_browsers() {
         alice.find(&button("Log in")).await;
         alice.assert_no_console_errors().await;
         bob.assert_no_console_errors().await;
-        vec![alice, bob]
     })
     .await;
 }
@@ -337,16 +338,11 @@ async fn two_people_chat_live_in_two_browsers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn invite_link_expiry_keyboard_and_phone() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn_with(|args| args.registration = natter::config::Registration::Invite).await;
     let code = server.operator_invite(5, 3600).await;
 
-    let srv = &server;
     let code = code.as_str();
-    with_browsers(srv, &["carol"], |people| async move {
-        let Ok([carol]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
-        let server = srv;
-
+    with_browsers(&server.base, ["carol"], async |[carol]| {
         // No account yet on an invite-only server: the page opens on sign-up, with the invite
         // field; without an invite, sign-up says why it failed, in an alert.
         carol.find("//h1[normalize-space(.)='Create an account']").await;
@@ -382,9 +378,9 @@ async fn invite_link_expiry_keyboard_and_phone() {
             )
             .await;
         assert_eq!(dave_status, 201);
-        let dave = chat::log_in(server, "dave").await;
+        let dave = chat::log_in(&server, "dave").await;
         for name in ["alpha", "beta", "gamma"] {
-            chat::create_room(server, &dave, name, &["carol"]).await;
+            chat::create_room(&server, &dave, name, &["carol"]).await;
         }
         carol.find(&chat_link("gamma")).await;
         // Most recent activity first; a new message moves its room to the top.
@@ -393,7 +389,7 @@ async fn invite_link_expiry_keyboard_and_phone() {
         let (status, list) = server.get("/chat/chat_rooms/", dave.tok()).await;
         assert_eq!(status, 200);
         let alpha = list.as_array().unwrap().iter().find(|r| r["name"] == "alpha").unwrap()["id"].as_i64().unwrap();
-        post_message(server, &dave, alpha, "alpha is busy now").await;
+        post_message(&server, &dave, alpha, "alpha is busy now").await;
         carol
             .until(
                 "alpha to move to the top",
@@ -429,14 +425,14 @@ async fn invite_link_expiry_keyboard_and_phone() {
         carol.click("//a[@aria-label='Back to chats']").await;
         carol.visible("//nav[@aria-label='Chats']").await;
         carol.assert_no_horizontal_scroll("phone chat list").await;
-        open_chat(&carol, "gamma").await;
+        open_chat(carol, "gamma").await;
         carol.visible(&textbox("Message")).await;
         carol.assert_no_console_errors().await;
 
         // An expired token: back to sign-in, saying so.
         let secret = common::jwt_secret(server.data_dir());
         let now = common::unix_now();
-        let me = chat::log_in(server, "carol").await;
+        let me = chat::log_in(&server, "carol").await;
         let expired = common::sign_jwt(&secret, &json!({"sub": me.id.to_string(), "iat": now - 7200, "exp": now - 60}));
         carol
             .js(
@@ -450,9 +446,8 @@ async fn invite_link_expiry_keyboard_and_phone() {
         carol.find("//*[@role='alert'][contains(., 'session has expired')]").await;
         carol.find(&button("Log in")).await;
         let _ = carol.console_errors(|line| line.contains("401")).await;
-        log_in(&carol, "carol").await;
+        log_in(carol, "carol").await;
         carol.assert_no_console_errors().await;
-        vec![carol]
     })
     .await;
 }
@@ -463,7 +458,6 @@ async fn invite_link_expiry_keyboard_and_phone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
 async fn every_screen_is_accessible_and_photographed() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
 
     // A lived-in server: five people, three rooms, private chats, a photo, a file, code.
@@ -507,12 +501,8 @@ async fn every_screen_is_accessible_and_photographed() {
     // Jonas and Priya are online (a socket each), the others are not.
     let jonas_socket = connect(&server, &jonas).await;
     let _priya_socket = connect(&server, &priya).await;
-    let jonas_account = jonas.clone();
 
-    let srv = &server;
-    with_browsers(srv, &["maya"], |people| async move {
-        let Ok([maya]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
-
+    with_browsers(&server.base, ["maya"], async |[maya]| {
         for dark in [false, true] {
             let scheme = if dark { "dark" } else { "light" };
             maya.color_scheme(dark).await;
@@ -535,12 +525,12 @@ async fn every_screen_is_accessible_and_photographed() {
             maya.click_button("Log in instead").await;
         }
         maya.color_scheme(false).await;
-        log_in(&maya, "maya").await;
+        log_in(maya, "maya").await;
         maya.find(&chat_link("weekend-trip")).await;
         maya.assert_accessible("welcome").await;
         maya.screenshot("desktop-light-welcome").await;
 
-        open_chat(&maya, "weekend-trip").await;
+        open_chat(maya, "weekend-trip").await;
         maya.find(&format!("{LOG}//a[@download='itinerary.txt'][contains(., 'itinerary.txt')][contains(., '30 B')]"))
             .await;
         let photo = format!("{LOG}//img[@alt='lake.png']");
@@ -574,10 +564,9 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.screenshot("desktop-light-editing").await;
         maya.press(keys::ESCAPE).await;
         maya.gone(&textbox("Edit message")).await;
-        let doomed = id_of(&post_message(srv, &jonas_account, trip, "This one will be gone").await);
+        let doomed = id_of(&post_message(&server, &jonas, trip, "This one will be gone").await);
         maya.find(&message("This one will be gone")).await;
-        refused_send(srv, &maya, &jonas_account, (doomed, "This one will be gone"), "Answering a deleted message")
-            .await;
+        refused_send(&server, maya, &jonas, (doomed, "This one will be gone"), "Answering a deleted message").await;
         let lake = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser/lake.png");
         let file = maya.find("//input[@type='file'][@aria-label='Attach file']").await;
         file.send_keys(lake.to_str().unwrap()).await.unwrap();
@@ -612,7 +601,7 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.find(&dialog("lake.png")).await;
         maya.assert_accessible("image viewer").await;
         maya.press(keys::ESCAPE).await;
-        message_action(&maya, "I'll bring the big cooler", "Delete message").await;
+        message_action(maya, "I'll bring the big cooler", "Delete message").await;
         maya.find(&dialog("Delete this message?")).await;
         maya.assert_accessible("delete confirmation").await;
         maya.click(&format!("{}{}", dialog("Delete this message?"), button("Cancel"))).await;
@@ -628,7 +617,7 @@ async fn every_screen_is_accessible_and_photographed() {
             maya.assert_no_horizontal_scroll("phone chat list").await;
             maya.assert_accessible(&format!("phone chat list ({scheme})")).await;
             maya.screenshot(&format!("phone-{scheme}-list")).await;
-            open_chat(&maya, "weekend-trip").await;
+            open_chat(maya, "weekend-trip").await;
             maya.find(&photo).await;
             maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
                 .await;
@@ -661,7 +650,6 @@ async fn every_screen_is_accessible_and_photographed() {
         maya.assert_no_horizontal_scroll("phone sign-in").await;
         maya.screenshot("phone-dark-signin").await;
         maya.assert_no_console_errors().await;
-        vec![maya]
     })
     .await;
 }
@@ -673,7 +661,6 @@ async fn every_screen_is_accessible_and_photographed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
 async fn replies_reactions_mentions_search_and_receipts() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
     let alice = account(&server, "alice").await;
     let bob = account(&server, "bob").await;
@@ -688,19 +675,17 @@ async fn replies_reactions_mentions_search_and_receipts() {
     // Alice has read it all (otherwise opening the room would load back to her first unread
     // message, the whole room, and the search below would find its result already loaded).
     mark_read(&server, &alice, trip, question).await;
-    let alice_account = alice.clone();
+    // In the scenario, `alice` is her browser.
+    let alice_account = &alice;
 
-    let srv = &server;
-    with_browsers(srv, &["alice", "bob"], |people| async move {
-        let Ok([alice, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
-        let server = srv;
-        log_in(&alice, "alice").await;
-        log_in(&bob, "bob").await;
-        open_chat(&alice, "road-trip").await;
-        open_chat(&bob, "road-trip").await;
+    with_browsers(&server.base, ["alice", "bob"], async |[alice, bob]| {
+        log_in(alice, "alice").await;
+        log_in(bob, "bob").await;
+        open_chat(alice, "road-trip").await;
+        open_chat(bob, "road-trip").await;
 
         // Reply: "Reply" on Bob's question, the bar above the composer, the quote on the answer.
-        message_action(&alice, "Who brings the map?", "Reply").await;
+        message_action(alice, "Who brings the map?", "Reply").await;
         alice.find("//*[contains(@class, 'reply-bar')][contains(., 'Replying to bob')]").await;
         let described = alice
             .js("return document.getElementById('composer-input').getAttribute('aria-describedby');", vec![])
@@ -708,7 +693,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         assert_eq!(described, json!("reply-bar-text"), "the composer says what it answers");
         alice.assert_accessible("replying").await;
         alice.screenshot("desktop-light-replying").await;
-        say(&alice, "I do, it is in the glovebox").await;
+        say(alice, "I do, it is in the glovebox").await;
         alice.gone("//*[contains(@class, 'reply-bar')]").await;
         let quote =
             format!("{}{}", message("I do, it is in the glovebox"), button("In reply to bob: Who brings the map?"));
@@ -716,13 +701,13 @@ async fn replies_reactions_mentions_search_and_receipts() {
         let (_, page) = server.get(&format!("/chat/chat_rooms/{trip}/messages?limit=1"), alice_account.tok()).await;
         assert_eq!(page[0]["reply_to"]["id"], question, "stored as a reply: {page}");
         // Esc cancels a reply.
-        message_action(&bob, "planning message 200", "Reply").await;
+        message_action(bob, "planning message 200", "Reply").await;
         bob.find("//*[contains(@class, 'reply-bar')]").await;
         bob.type_in("Message", keys::ESCAPE).await;
         bob.gone("//*[contains(@class, 'reply-bar')]").await;
 
         // React: quick emoji from "Add reaction"; a click on a reaction toggles yours.
-        message_action(&bob, "I do, it is in the glovebox", "Add reaction").await;
+        message_action(bob, "I do, it is in the glovebox", "Add reaction").await;
         bob.find("//*[@role='group'][@aria-label='Quick reactions']").await;
         bob.assert_accessible("reaction picker").await;
         bob.screenshot("desktop-light-reaction-picker").await;
@@ -739,7 +724,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         alice.find(&format!("{}[@aria-pressed='false']", party(1))).await;
         bob.find(&party(1)).await;
         // Keyboard only: Esc closes the picker and gives the focus back.
-        message_action(&alice, "Who brings the map?", "Add reaction").await;
+        message_action(alice, "Who brings the map?", "Add reaction").await;
         alice.find("//*[@role='group'][@aria-label='Quick reactions']").await;
         alice.press(keys::ESCAPE).await;
         alice.gone("//*[@role='group'][@aria-label='Quick reactions']").await;
@@ -760,7 +745,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         let typed = alice.js("return document.getElementById('composer-input').value;", vec![]).await;
         assert_eq!(typed, json!("thanks @bernadette "));
         // A whole name typed (any case) needs no suggestion: Enter sends.
-        say(&alice, "and @BOB").await;
+        say(alice, "and @BOB").await;
         let both = message("thanks @bernadette and @BOB");
         bob.find(&format!("{both}//span[contains(@class, 'mention-me')][.='@BOB']")).await;
         bob.find(&format!("{both}[contains(@class, 'mentions-me')]")).await;
@@ -812,7 +797,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
         alice.gone(&dialog("Search messages")).await;
 
         // The quote of an older message, not loaded: the history around it is.
-        let old_reply = id_of(&reply(server, &alice_account, trip, old, "found the recipe!").await);
+        let old_reply = id_of(&reply(&server, alice_account, trip, old, "found the recipe!").await);
         alice.find(&message("found the recipe!")).await;
         alice
             .click(&format!(
@@ -835,7 +820,7 @@ async fn replies_reactions_mentions_search_and_receipts() {
             alice.assert_no_horizontal_scroll(&format!("{device} conversation")).await;
             alice.assert_accessible(&format!("{device} conversation ({scheme})")).await;
             alice.screenshot(&format!("{device}-{scheme}-conversation")).await;
-            message_action(&alice, "found the recipe!", "Add reaction").await;
+            message_action(alice, "found the recipe!", "Add reaction").await;
             alice.find("//*[@role='group'][@aria-label='Quick reactions']").await;
             alice.assert_no_horizontal_scroll(&format!("{device} reaction picker")).await;
             alice.screenshot(&format!("{device}-{scheme}-reaction-picker")).await;
@@ -857,7 +842,6 @@ async fn replies_reactions_mentions_search_and_receipts() {
         }
         alice.assert_no_console_errors().await;
         bob.assert_no_console_errors().await;
-        vec![alice, bob]
     })
     .await;
 }
@@ -867,12 +851,10 @@ async fn replies_reactions_mentions_search_and_receipts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn the_app_shell_opens_while_the_server_is_down() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let driver = Driver::start().await;
-    let dana = Person::open(&driver, &server.base, "dana").await;
-    let scenario = AssertUnwindSafe(async {
-        sign_up(&dana, "dana").await;
+    let base = server.base.clone();
+    with_browsers(&base, ["dana"], async move |[dana]| {
+        sign_up(dana, "dana").await;
         dana.until("the service worker to control the page", "navigator.serviceWorker.controller").await;
         let cached = dana
             .client
@@ -913,28 +895,11 @@ async fn the_app_shell_opens_while_the_server_is_down() {
         dana.find("//nav[@aria-label='Chats']").await;
         assert_eq!(dana.count("//p[.='STALE']").await, 0, "the network's page wins over the cache");
         dana.assert_no_console_errors().await;
+        // The server goes away; a reload still opens natter, which says it is reconnecting.
+        server.stop().await;
+        reload_while_the_server_is_down(dana).await;
     })
-    .catch_unwind()
     .await;
-    if let Err(panic) = scenario {
-        std::panic::resume_unwind(panic);
-    }
-    // The server goes away; a reload still opens natter, which says it is reconnecting.
-    server.stop().await;
-    let scenario = AssertUnwindSafe(async {
-        dana.reload().await;
-        dana.find("//nav[@aria-label='Chats']").await;
-        dana.find(
-            "//*[@role='status'][contains(., 'Reconnecting') or contains(., 'Connecting') or contains(., 'Offline')]",
-        )
-        .await;
-    })
-    .catch_unwind()
-    .await;
-    dana.close().await;
-    if let Err(panic) = scenario {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 /// Put `files` (name, base64 bytes, type) on the composer as a paste (`paste`) or a drop.
@@ -969,7 +934,6 @@ fn base64(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn history_members_failures_and_attachments() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
     let erin = account(&server, "erin").await;
     let frank = account(&server, "frank").await;
@@ -988,16 +952,14 @@ async fn history_members_failures_and_attachments() {
     let webm_path = scratch.path().join("clip.webm");
     std::fs::write(&webm_path, webm).unwrap();
 
-    let srv = &server;
-    let (png, mp3, webm_path, frank_account, grace) = (&png, &mp3, &webm_path, &frank, &grace);
-    with_browsers(srv, &["erin", "frank"], |people| async move {
-        let Ok([erin, frank]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
-        let server = srv;
-        log_in(&erin, "erin").await;
-        log_in(&frank, "frank").await;
+    // In the scenario, `frank` is his browser.
+    let frank_account = &frank;
+    with_browsers(&server.base, ["erin", "frank"], async |[erin, frank]| {
+        log_in(erin, "erin").await;
+        log_in(frank, "frank").await;
 
         // Paging back: the newest 50 first, older pages as the reader scrolls up.
-        open_chat(&erin, "archive").await;
+        open_chat(erin, "archive").await;
         erin.find(&message("archived message 130")).await;
         assert_eq!(erin.count(&message("archived message 001")).await, 0);
         let to_top =
@@ -1051,8 +1013,8 @@ async fn history_members_failures_and_attachments() {
             vec![],
         )
         .await;
-        open_chat(&frank, "archive").await;
-        say(&frank, "anyone there?").await;
+        open_chat(frank, "archive").await;
+        say(frank, "anyone there?").await;
         erin.until("the title to count the unread message", "document.title.startsWith('(1) ')").await;
         erin.until("a notification", "window.__shown.includes('frank in archive: anyone there?')").await;
         erin.js(
@@ -1064,10 +1026,10 @@ async fn history_members_failures_and_attachments() {
         erin.until("the title to drop the count", "document.title === 'archive · natter'").await;
 
         // A message the server refuses: "Not sent", with Retry and Discard.
-        say(&frank, "soon to be deleted").await;
-        let doomed = stored_id(server, frank_account, archive, "soon to be deleted").await;
+        say(frank, "soon to be deleted").await;
+        let doomed = stored_id(&server, frank_account, archive, "soon to be deleted").await;
         erin.find(&message("soon to be deleted")).await;
-        refused_send(server, &erin, frank_account, (doomed, "soon to be deleted"), "an answer to nothing").await;
+        refused_send(&server, erin, frank_account, (doomed, "soon to be deleted"), "an answer to nothing").await;
         let refused = format!("{LOG}//article[contains(., 'Not sent')]");
         erin.find(&format!("{refused}{}", button("Retry"))).await;
         erin.click(&format!("{refused}{}", button("Retry"))).await;
@@ -1076,21 +1038,21 @@ async fn history_members_failures_and_attachments() {
         erin.gone(&refused).await;
 
         // Paste and drop attach files; audio and video get players.
-        erin.js(SYNTHETIC_TRANSFER, vec![json!("paste"), json!("pasted.png"), json!(base64(png)), json!("image/png")])
+        erin.js(SYNTHETIC_TRANSFER, vec![json!("paste"), json!("pasted.png"), json!(base64(&png)), json!("image/png")])
             .await;
         erin.find("//ul[@aria-label='Attachments']//li[contains(., 'pasted.png')][contains(., 'ready')]").await;
-        say(&erin, "pasted").await;
+        say(erin, "pasted").await;
         frank.find(&format!("{}//img[@alt='pasted.png']", message("pasted"))).await;
-        erin.js(SYNTHETIC_TRANSFER, vec![json!("drop"), json!("dropped.png"), json!(base64(png)), json!("image/png")])
+        erin.js(SYNTHETIC_TRANSFER, vec![json!("drop"), json!("dropped.png"), json!(base64(&png)), json!("image/png")])
             .await;
         erin.find("//ul[@aria-label='Attachments']//li[contains(., 'dropped.png')][contains(., 'ready')]").await;
-        say(&erin, "dropped").await;
+        say(erin, "dropped").await;
         frank.find(&format!("{}//img[@alt='dropped.png']", message("dropped"))).await;
         let file = erin.find("//input[@type='file'][@aria-label='Attach file']").await;
         file.send_keys(&format!("{}\n{}", mp3.display(), webm_path.display())).await.unwrap();
         erin.find("//ul[@aria-label='Attachments']//li[contains(., 'birdsong.mp3')][contains(., 'ready')]").await;
         erin.find("//ul[@aria-label='Attachments']//li[contains(., 'clip.webm')][contains(., 'ready')]").await;
-        say(&erin, "listen and watch").await;
+        say(erin, "listen and watch").await;
         frank.find(&format!("{LOG}//article//audio[@controls][@aria-label='birdsong.mp3']")).await;
         frank.find(&format!("{LOG}//article//video[@controls][@aria-label='clip.webm']")).await;
 
@@ -1115,7 +1077,6 @@ async fn history_members_failures_and_attachments() {
 
         erin.assert_no_console_errors().await;
         frank.assert_no_console_errors().await;
-        vec![erin, frank]
     })
     .await;
 }
@@ -1126,10 +1087,8 @@ async fn history_members_failures_and_attachments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn the_api_reference_renders_the_generated_document() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    with_browsers(&server, &["reader"], |people| async move {
-        let Ok([reader]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
+    with_browsers(&server.base, ["reader"], async |[reader]| {
         for path in ["/docs", "/docs/"] {
             reader.goto(path).await;
             reader.find("//h1[contains(normalize-space(.), 'natter')]").await;
@@ -1147,7 +1106,6 @@ async fn the_api_reference_renders_the_generated_document() {
             reader.screenshot(if dark { "docs-dark" } else { "docs-light" }).await;
         }
         reader.assert_no_console_errors().await;
-        vec![reader]
     })
     .await;
 }
@@ -1158,14 +1116,10 @@ async fn the_api_reference_renders_the_generated_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn administrators_manage_users_and_invites() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let srv = &server;
-    with_browsers(srv, &["root", "bob"], |people| async move {
-        let Ok([root, bob]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
-        let server = srv;
-        sign_up(&root, "root").await;
-        sign_up(&bob, "bob").await;
+    with_browsers(&server.base, ["root", "bob"], async |[root, bob]| {
+        sign_up(root, "root").await;
+        sign_up(bob, "bob").await;
         bob.find(&button("Log out")).await;
         assert_eq!(bob.count(&button("Administration")).await, 0, "bob is no administrator");
         let bob_token = bob.js("return JSON.parse(localStorage.getItem('natter.session')).token;", vec![]).await;
@@ -1243,7 +1197,6 @@ async fn administrators_manage_users_and_invites() {
         root.press(keys::ESCAPE).await;
         root.gone(&panel).await;
         root.assert_no_console_errors().await;
-        vec![root, bob]
     })
     .await;
 }
@@ -1267,13 +1220,9 @@ async fn decode_qr(person: &Person, xpath: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
 async fn first_run_opens_on_sign_up_and_invites_come_with_a_qr_code() {
-    let _one = harness::one_at_a_time().await;
     // No first room: the administrator's empty state is what this test looks at.
     let server = common::spawn_without_first_room().await;
-    let srv = &server;
-    with_browsers(srv, &["ada"], |people| async move {
-        let Ok([ada]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
-        let server = srv;
+    with_browsers(&server.base, ["ada"], async |[ada]| {
         // No account yet: the page opens on sign-up and says who becomes the administrator.
         ada.find("//h1[normalize-space(.)='Create an account']").await;
         ada.find("//p[contains(., 'the first account becomes the administrator')]").await;
@@ -1349,7 +1298,7 @@ async fn first_run_opens_on_sign_up_and_invites_come_with_a_qr_code() {
             "{panel}//*[name()='svg'][@role='img'][@aria-label={}]",
             harness::lit(&format!("QR code of {url}"))
         );
-        assert_eq!(decode_qr(&ada, &qr).await, url, "the QR code is the invite link");
+        assert_eq!(decode_qr(ada, &qr).await, url, "the QR code is the invite link");
         ada.click(&format!("{panel}{}", button("Copy link"))).await;
         ada.find("//p[@id='invite-link-hint'][normalize-space(.)='Copied.' or contains(., 'Ctrl+C')]").await;
         for dark in [false, true] {
@@ -1367,7 +1316,6 @@ async fn first_run_opens_on_sign_up_and_invites_come_with_a_qr_code() {
             ada.screenshot(&format!("phone-{scheme}-invite-qr")).await;
         }
         ada.assert_no_console_errors().await;
-        vec![ada]
     })
     .await;
 }
@@ -1386,16 +1334,12 @@ async fn direction(person: &Person, xpath: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
 async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let srv = &server;
-    with_browsers(srv, &["ada", "omar"], |people| async move {
-        let Ok([ada, omar]) = <[Person; 2]>::try_from(people) else { unreachable!("two people") };
-        let server = srv;
-        sign_up(&ada, "ada").await;
+    with_browsers(&server.base, ["ada", "omar"], async |[ada, omar]| {
+        sign_up(ada, "ada").await;
         ada.find("//h1[normalize-space(.)='general']").await;
         ada.find(&format!("{LOG}//p[contains(., 'Nobody else is here yet')]")).await;
-        sign_up(&omar, "omar").await;
+        sign_up(omar, "omar").await;
         omar.find("//h1[normalize-space(.)='general']").await;
         omar.find(&format!("{LOG}//p[contains(., 'You are here with 1 other person')]")).await;
         // The owner hears that someone arrived: a quiet line in the room.
@@ -1416,11 +1360,11 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         omar.find("//p[contains(@class, 'chat-topic')][normalize-space(.)='Everyone on this server']").await;
 
         // An open room made elsewhere: found in "Browse rooms", joined, opened at once.
-        let ada_account = chat::log_in(server, "ada").await;
+        let ada_account = chat::log_in(&server, "ada").await;
         let body = json!({"name": "Football", "visibility": "open", "topic": "Saturdays at ten"});
         let (status, room) = server.post("/chat/chat_rooms/", ada_account.tok(), &body).await;
         assert_eq!(status, 201, "{room}");
-        chat::room(server, &ada_account, "Ada's secrets", &[]).await;
+        chat::room(&server, &ada_account, "Ada's secrets", &[]).await;
         omar.click_button("Browse rooms").await;
         let rooms = dialog("Rooms");
         omar.find(&rooms).await;
@@ -1447,17 +1391,17 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         omar.gone(&rooms).await;
 
         // Right-to-left text: messages, the composer, previews.
-        open_chat(&omar, "general").await;
-        say(&omar, "مرحبا بالجميع").await;
-        say(&omar, "Hello everyone").await;
+        open_chat(omar, "general").await;
+        say(omar, "مرحبا بالجميع").await;
+        say(omar, "Hello everyone").await;
         ada.find(&message("Hello everyone")).await;
-        assert_eq!(direction(&ada, &format!("{}//div[contains(@class, 'msg-text')]", message("مرحبا"))).await, "rtl");
-        assert_eq!(direction(&ada, &format!("{}//div[contains(@class, 'msg-text')]", message("Hello"))).await, "ltr");
+        assert_eq!(direction(ada, &format!("{}//div[contains(@class, 'msg-text')]", message("مرحبا"))).await, "rtl");
+        assert_eq!(direction(ada, &format!("{}//div[contains(@class, 'msg-text')]", message("Hello"))).await, "ltr");
         ada.type_in("Message", "שלום לכולם").await;
-        assert_eq!(direction(&ada, &textbox("Message")).await, "rtl", "the composer follows what is typed");
+        assert_eq!(direction(ada, &textbox("Message")).await, "rtl", "the composer follows what is typed");
         ada.press(keys::ENTER).await;
         ada.find(&delivered("שלום לכולם")).await;
-        assert_eq!(direction(&omar, &format!("{}//div[contains(@class, 'msg-text')]", message("שלום"))).await, "rtl");
+        assert_eq!(direction(omar, &format!("{}//div[contains(@class, 'msg-text')]", message("שלום"))).await, "rtl");
         // A right-to-left preview stays inside its own isolate in the chat list.
         let preview =
             omar.text(&format!("{}//span[contains(@class, 'chat-link-preview')]", chat_link("general"))).await;
@@ -1470,7 +1414,7 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
             ("tomas", "I can. Also: the Wi-Fi password changed, it's on the fridge."),
             ("yuki", "Thanks Tomas 🙌 I'll bring snacks."),
         ] {
-            post_message(server, &account(server, name).await, general, text).await;
+            post_message(&server, &account(&server, name).await, general, text).await;
         }
         ada.find(&message("bring snacks")).await;
         ada.screenshot("community-desktop-light").await;
@@ -1481,7 +1425,6 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
         omar.assert_accessible("phone general (dark)").await;
         omar.screenshot("community-phone-dark").await;
         ada.assert_no_console_errors().await;
-        vec![ada, omar]
     })
     .await;
 }
@@ -1493,19 +1436,15 @@ async fn newcomers_land_in_general_find_open_rooms_and_read_right_to_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn_without_first_room().await;
-    let srv = &server;
-    with_browsers(srv, &["ada"], |people| async move {
-        let Ok([ada]) = <[Person; 1]>::try_from(people) else { unreachable!("one person") };
-        let server = srv;
-        sign_up(&ada, "ada").await;
-        let ada_account = chat::log_in(server, "ada").await;
-        let bob = account(server, "bob").await;
-        let club = chat::room(server, &ada_account, "club", &[&bob]).await;
-        chat::room(server, &ada_account, "other", &[]).await;
-        post_message(server, &bob, club, "the last one ada read").await;
-        open_chat(&ada, "club").await;
+    with_browsers(&server.base, ["ada"], async |[ada]| {
+        sign_up(ada, "ada").await;
+        let ada_account = chat::log_in(&server, "ada").await;
+        let bob = account(&server, "bob").await;
+        let club = chat::room(&server, &ada_account, "club", &[&bob]).await;
+        chat::room(&server, &ada_account, "other", &[]).await;
+        post_message(&server, &bob, club, "the last one ada read").await;
+        open_chat(ada, "club").await;
         ada.find(&message("the last one ada read")).await;
 
         // The composer's limit: counted down from 3,500; over 4,000 it refuses and keeps the text.
@@ -1529,12 +1468,12 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
         assert_eq!(long, 1, "exactly the message of 4,000 characters was sent");
 
         // 60 new messages while ada is elsewhere: the line sits right above the first of them.
-        open_chat(&ada, "other").await;
+        open_chat(ada, "other").await;
         for n in 1..=60 {
-            post_message(server, &bob, club, &format!("news {n:02}")).await;
+            post_message(&server, &bob, club, &format!("news {n:02}")).await;
         }
         ada.find(&format!("{}[contains(., '60')]", chat_link("club"))).await;
-        open_chat(&ada, "club").await;
+        open_chat(ada, "club").await;
         ada.find("//div[@role='separator'][@aria-label='New messages']").await;
         let around = ada
             .js(
@@ -1553,11 +1492,11 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
 
         // Read live, then away and back: no line above messages already read.
         ada.js("const log = document.querySelector('[role=log]'); log.scrollTop = log.scrollHeight;", vec![]).await;
-        post_message(server, &bob, club, "read live").await;
+        post_message(&server, &bob, club, "read live").await;
         ada.find(&message("read live")).await;
         ada.until("the chat to be read", "!document.querySelector('nav[aria-label=Chats] a[aria-current=page] .badge')").await;
-        open_chat(&ada, "other").await;
-        open_chat(&ada, "club").await;
+        open_chat(ada, "other").await;
+        open_chat(ada, "club").await;
         ada.find(&message("read live")).await;
         assert_eq!(ada.count("//div[@role='separator'][@aria-label='New messages']").await, 0, "everything is read");
 
@@ -1582,7 +1521,6 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
         ada.press(keys::ESCAPE).await;
         assert!(ada.js(focused, vec![]).await.as_str().is_some_and(|t| t.contains("news 60")), "Esc: back to the message");
         ada.assert_no_console_errors().await;
-        vec![ada]
     })
     .await;
 }
@@ -1592,41 +1530,21 @@ async fn composer_limit_new_messages_line_and_the_log_as_one_tab_stop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
 async fn the_chat_pane_recovers_after_a_reload_while_the_server_was_down() {
-    let _one = harness::one_at_a_time().await;
     let server = common::spawn().await;
-    let addr = server.addr;
-    let driver = Driver::start().await;
-    let dana = Person::open(&driver, &server.base, "dana").await;
-    let scenario = AssertUnwindSafe(async {
-        sign_up(&dana, "dana").await;
+    let (addr, base) = (server.addr, server.base.clone());
+    with_browsers(&base, ["dana"], async move |[dana]| {
+        sign_up(dana, "dana").await;
         dana.find("//h1[normalize-space(.)='general']").await;
-        say(&dana, "before the outage").await;
+        say(dana, "before the outage").await;
         dana.until("the service worker to control the page", "navigator.serviceWorker.controller").await;
-    })
-    .catch_unwind()
-    .await;
-    if let Err(panic) = scenario {
-        std::panic::resume_unwind(panic);
-    }
-    let dir = server.stop().await;
-    let scenario = AssertUnwindSafe(async {
-        dana.reload().await;
-        dana.find("//nav[@aria-label='Chats']").await;
-        dana.find(
-            "//*[@role='status'][contains(., 'Reconnecting') or contains(., 'Connecting') or contains(., 'Offline')]",
-        )
-        .await;
+        let dir = server.stop().await;
+        reload_while_the_server_is_down(dana).await;
         let server = common::spawn_in_at(dir, addr, |_| {}).await;
         dana.find(&message("before the outage")).await;
         dana.find("//*[@role='status'][normalize-space(.)='Connected']").await;
         assert_eq!(dana.count("//*[@role='alert'][contains(., 'Cannot reach')]").await, 0, "the old error is gone");
-        say(&dana, "after the outage").await;
+        say(dana, "after the outage").await;
         server.stop().await;
     })
-    .catch_unwind()
     .await;
-    dana.close().await;
-    if let Err(panic) = scenario {
-        std::panic::resume_unwind(panic);
-    }
 }

@@ -111,7 +111,7 @@ async fn raw_answer(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String,
 }
 
 /// Requests hyper refuses before natter's router sees them still get the SPEC error body
-/// (issue 14: "a 1 MB header → 431, a 100 KB query → 414, a bad request line → 400, each with
+/// (the hardening round: "a 1 MB header → 431, a 100 KB query → 414, a bad request line → 400, each with
 /// an empty body").
 #[tokio::test]
 async fn requests_hyper_cannot_parse_get_the_spec_error_body() {

@@ -1,4 +1,4 @@
-//! Crash safety (issue 14): three cycles of the crash harness (`benches/crash.rs` runs 100
+//! Crash safety: three cycles of the crash harness (`benches/crash.rs` runs 100
 //! against the release binary) on the debug binary. Each cycle drives 20 acked Socket.IO
 //! senders and 5 REST uploaders, `kill -9`s the server at a random moment, restarts it on the
 //! same data and checks `PRAGMA integrity_check`, every acknowledged message (once, with its

@@ -1,4 +1,4 @@
-//! Delivery is complete or visibly broken (issue 14): a Socket.IO client that stops reading
+//! Delivery is complete or visibly broken: a Socket.IO client that stops reading
 //! while a room is busy either receives every acknowledged message, in order, or is closed, is
 //! counted in /metrics, and catches up over REST with `after=`. Never a silent gap.
 

@@ -1,4 +1,4 @@
-//! Disk faults (issue 14): the database and the media folder on a filesystem that fills up, and
+//! Disk faults: the database and the media folder on a filesystem that fills up, and
 //! on one that the kernel turns read-only. Writes get the SPEC error body (507 `storage_full`,
 //! 503 `storage_read_only`, with `Retry-After`), Socket.IO `chat_message` an error ack with the
 //! same code, uploads the same status with no file left behind; reads keep working, the process

@@ -1,4 +1,4 @@
-//! Property tests over every input decoder (issue 14, fuzzing): REST bodies, query strings and
+//! Property tests over every input decoder (fuzzing): REST bodies, query strings and
 //! path ids, Socket.IO event payloads, uploads (the type and text checks, filenames, multipart
 //! through the live server), `Range` headers, and the values of the flags.
 //!
@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use crate::common;
 use crate::common::chat::{UPLOAD, upload_request};
-use crate::common::sio;
+use crate::common::{crc32, sio};
 
 /// Cases per property: `PROPTEST_CASES`, else `default`.
 fn cases(default: u32) -> Config {
@@ -330,12 +330,12 @@ fn durations_past_100_years_are_refused() {
     }
 }
 
-// ---- the findings of issue 14 (loose ids, Range past 64 bits, bidi controls) ----
+// ---- what fuzzing found (loose ids, Range past 64 bits, bidi controls) ----
 
 proptest! {
     #![proptest_config(cases(256))]
 
-    /// `01`, `+1` and ` 1` must not name id 1 (issue 14: "loose ids").
+    /// `01`, `+1` and ` 1` must not name id 1.
     #[test]
     fn path_ids_are_canonical(prefix in prop::sample::select(vec!["", "0", "00", "+", " ", "-0"]), id in 1i64.., suffix in prop::sample::select(vec!["", " ", "\t"])) {
         fuzzing::path_id_is_canonical(&format!("{prefix}{id}{suffix}"));
@@ -418,17 +418,6 @@ fn jpeg_body() -> impl Strategy<Value = Vec<u8>> {
         1 => prop::collection::vec(prop_oneof![any::<u8>(), Just(0xFF)], 0..30),
     ];
     joined_and_cut(piece, 10)
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 /// What follows a PNG's signature: chunks of kept, removed, critical and unknown types, lengths

@@ -182,13 +182,10 @@ async fn socket_io_over_wss() {
 }
 
 /// The official client over WSS (straight to WebSocket) and over HTTPS long-polling upgraded to
-/// WSS, trusting the test CA through Node's NODE_EXTRA_CA_CERTS.
+/// WSS, trusting the test CA through Node's NODE_EXTRA_CA_CERTS. Run by
+/// `common::run_node_script`, which defines `io`, `once` and `out`.
 const WSS_SCRIPT: &str = r#"
-const { io } = require("socket.io-client");
-const [base, token, roomId] = process.argv.slice(2);
-const once = (socket, event) => new Promise((resolve) => socket.once(event, resolve));
-(async () => {
-  const out = {};
+  const [base, token, roomId] = process.argv.slice(2);
   const ws = io(base, { auth: { token }, transports: ["websocket"], reconnection: false });
   await once(ws, "connect");
   const polling = io(base, { auth: { token }, reconnection: false, forceNew: true });
@@ -201,9 +198,6 @@ const once = (socket, event) => new Promise((resolve) => socket.once(event, reso
   out.ack = await ws.emitWithAck("chat_message", { room_id: Number(roomId), content: "over wss" });
   out.received = await got;
   ws.close(); polling.close();
-  console.log(JSON.stringify(out));
-  process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
 "#;
 
 #[tokio::test]
@@ -329,7 +323,7 @@ async fn start_up_errors_for_bad_tls_files() {
 #[tokio::test]
 async fn every_key_kind_rustls_offers_loads() {
     // ECDSA P-256 and P-384 and Ed25519 in PKCS#8 (what rcgen writes); RSA PKCS#1 and EC SEC1
-    // files are covered by the README's openssl line in the nginx test's preparation when
+    // files are covered by docs/operations.md's openssl line in the nginx test's preparation when
     // openssl is present.
     let ca = TestCa::new("natter test CA");
     for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
@@ -460,19 +454,19 @@ async fn create_room(client: &reqwest::Client, base: &str, token: &str, name: &s
     response.json().await.unwrap()
 }
 
-// ---- The README's snippets, run for real ----
+// ---- docs/operations.md's snippets, run for real ----
 
-/// The text between two markers of README.md.
+/// The text between two markers of docs/operations.md.
 fn readme_between(start: &str, end: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let from = readme.find(start).unwrap_or_else(|| panic!("{start} in README.md")) + start.len();
-    let to = from + readme[from..].find(end).unwrap_or_else(|| panic!("{end} in README.md"));
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md")).unwrap();
+    let from = readme.find(start).unwrap_or_else(|| panic!("{start} in docs/operations.md")) + start.len();
+    let to = from + readme[from..].find(end).unwrap_or_else(|| panic!("{end} in docs/operations.md"));
     readme[from..to].to_string()
 }
 
-/// The command of the README's fenced block that starts with `prefix`.
+/// The command of docs/operations.md's fenced block that starts with `prefix`.
 fn readme_command(prefix: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md")).unwrap();
     readme.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("a line starting {prefix:?}")).to_string()
 }
 
@@ -484,7 +478,7 @@ async fn the_readme_openssl_line_and_other_openssl_keys_load() {
     let status = std::process::Command::new("sh").arg("-c").arg(&line).current_dir(dir.path()).status().unwrap();
     assert!(status.success(), "{line}");
     let loaded = natter::server::tls::Tls::load(&dir.path().join("cert.pem"), &dir.path().join("key.pem"));
-    assert!(loaded.is_ok(), "the README's certificate: {:?}", loaded.err());
+    assert!(loaded.is_ok(), "docs/operations.md's certificate: {:?}", loaded.err());
     // RSA in PKCS#1 (`BEGIN RSA PRIVATE KEY`) and EC in SEC1 (`BEGIN EC PRIVATE KEY`), as older
     // tools write them.
     let keys = [

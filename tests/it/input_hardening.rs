@@ -17,15 +17,9 @@ use crate::common;
 use crate::common::chat::{self, Account, UPLOAD, upload, upload_ok};
 use crate::common::process::ServerProcess;
 use crate::common::sio::{self, Options};
-use crate::common::{TIMEOUT, TestServer, assert_error, natter_cmd, read_json, spawn, spawn_with};
+use crate::common::{TIMEOUT, TestServer, assert_error, mode, natter_cmd, read_json, spawn, spawn_with};
 
 // ---- 1. Private data is not world-readable ----
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display())).permissions().mode() & 0o777
-}
 
 /// Run the command under umask 000, the most permissive an operator can have.
 #[cfg(unix)]

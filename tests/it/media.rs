@@ -18,20 +18,9 @@ use tokio::io::AsyncWriteExt;
 use crate::common;
 use crate::common::chat::{UPLOAD, upload, upload_as, upload_ok, upload_request};
 use crate::common::process::ServerProcess;
-use crate::common::{TestServer, assert_error, read_json, spawn, spawn_in, spawn_with};
+use crate::common::{TestServer, assert_error, crc32, names_in, read_json, spawn, spawn_in, spawn_with};
 
 // ---- Tiny genuine files ----
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
 
 fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -182,14 +171,6 @@ fn media_dir(server: &TestServer) -> PathBuf {
     server.state.config.data.media_path()
 }
 
-/// Every entry of the media folder, hidden ones included.
-fn media_files(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .expect("list the media folder")
-        .map(|entry| entry.expect("a folder entry").file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 /// The stored name of an Attachment, checked to be `/media/<32 hex>.<ext>`.
 #[track_caller]
 fn stored_name(attachment: &Value, extension: &str) -> String {
@@ -309,7 +290,7 @@ async fn every_allowed_type_is_recognised_from_its_bytes() {
         assert_eq!(header(response.headers(), CONTENT_TYPE), content_type, "{label}");
         assert_eq!(response.bytes().await.expect("the body").as_ref(), &bytes[..], "{label}");
     }
-    assert_eq!(media_files(&media_dir(&server)).len(), 10, "one file per upload, no leftovers");
+    assert_eq!(names_in(&media_dir(&server)).len(), 10, "one file per upload, no leftovers");
 }
 
 #[tokio::test]
@@ -342,7 +323,7 @@ async fn refused_types_get_415_and_leave_no_file() {
     for (label, bytes, filename, mime) in cases {
         let (status, body) = upload_as(&server, Some(&token), bytes, filename, mime).await;
         assert_error(status, &body, 415, "unsupported_media_type");
-        assert_eq!(media_files(&dir), BTreeSet::new(), "{label}: nothing stays in the media folder");
+        assert_eq!(names_in(&dir), BTreeSet::new(), "{label}: nothing stays in the media folder");
     }
 }
 
@@ -361,7 +342,7 @@ async fn a_large_refused_file_gets_415_naming_its_type() {
     bytes.extend_from_slice(&[0xFF; 16]);
     let (status, body) = upload(&server, &token, bytes, "late.txt").await;
     assert_error(status, &body, 415, "unsupported_media_type");
-    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::new());
 }
 
 #[tokio::test]
@@ -393,7 +374,7 @@ async fn the_allow_list_flag_narrows_what_is_accepted() {
         assert_error(status, &body, 415, "unsupported_media_type");
         assert!(body["detail"].as_str().unwrap_or_default().contains("png, gif"), "{label}: {body}");
     }
-    assert_eq!(media_files(&media_dir(&server)).len(), 2);
+    assert_eq!(names_in(&media_dir(&server)).len(), 2);
 }
 
 #[tokio::test]
@@ -405,18 +386,18 @@ async fn upload_limit_is_exact_and_leaves_nothing_behind() {
     let (status, body) = upload(&server, &token, vec![b'x'; 1025], "over.txt").await;
     assert_error(status, &body, 413, "payload_too_large");
     assert!(body["detail"].as_str().unwrap_or_default().contains("1024"), "{body}");
-    assert_eq!(media_files(&dir), BTreeSet::new());
+    assert_eq!(names_in(&dir), BTreeSet::new());
 
     let mut big_png = png();
     big_png.resize(64 * 1024, 0);
     let (status, body) = upload(&server, &token, big_png, "big.png").await;
     assert_error(status, &body, 413, "payload_too_large");
-    assert_eq!(media_files(&dir), BTreeSet::new());
+    assert_eq!(names_in(&dir), BTreeSet::new());
 
     let attachment = upload_ok(&server, &token, vec![b'x'; 1024], "exact.txt").await;
     assert_eq!(attachment["size"], 1024);
     let name = stored_name(&attachment, "txt");
-    assert_eq!(media_files(&dir), BTreeSet::from([name]));
+    assert_eq!(names_in(&dir), BTreeSet::from([name]));
 }
 
 #[tokio::test]
@@ -434,7 +415,7 @@ async fn a_file_far_over_the_limit_gets_413_while_it_is_still_being_sent() {
         assert_error(status, &body, 413, "payload_too_large");
         assert!(body["detail"].as_str().unwrap_or_default().contains("1048576 bytes"), "{body}");
     }
-    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::new());
 }
 
 #[tokio::test]
@@ -449,7 +430,7 @@ async fn a_body_over_the_route_limit_gets_the_spec_413() {
     let response = server.request(Method::POST, UPLOAD, Some(&token)).multipart(form).send().await.expect("send");
     let (status, body) = read_json(response).await;
     assert_error(status, &body, 413, "payload_too_large");
-    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::new());
 }
 
 #[tokio::test]
@@ -490,7 +471,7 @@ async fn a_missing_or_empty_file_part_is_422_and_a_non_multipart_body_is_415() {
     let (status, body) = read_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["content_type"], "image/png");
-    assert_eq!(media_files(&media_dir(&server)).len(), 1);
+    assert_eq!(names_in(&media_dir(&server)).len(), 1);
 }
 
 #[tokio::test]
@@ -500,7 +481,7 @@ async fn uploading_needs_a_valid_token() {
     assert_error(status, &body, 401, "unauthorized");
     let (status, body) = upload_as(&server, Some("not-a-jwt"), png(), "a.png", "image/png").await;
     assert_error(status, &body, 401, "unauthorized");
-    assert_eq!(media_files(&media_dir(&server)), BTreeSet::new());
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::new());
 }
 
 #[tokio::test]
@@ -527,7 +508,7 @@ async fn client_filenames_are_metadata_only() {
         assert!(dir.join(&name).is_file(), "{name} is in the media folder");
         names.insert(name);
     }
-    assert_eq!(media_files(&dir), names, "only the random names are in the media folder");
+    assert_eq!(names_in(&dir), names, "only the random names are in the media folder");
     assert!(!escape.exists(), "nothing was written outside the media folder");
     assert!(!server.data_dir().join("passwd.txt").exists() && !server.data_dir().join("x.txt").exists());
 
@@ -553,7 +534,7 @@ async fn the_media_quota_counts_every_upload_of_a_user() {
     let (status, body) = upload(&server, &alice, vec![b'b'; 1000], "b.txt").await;
     assert_error(status, &body, 413, "payload_too_large");
     assert!(body["detail"].as_str().unwrap_or_default().to_lowercase().contains("quota exceeded"), "{body}");
-    assert_eq!(media_files(&dir), BTreeSet::from([stored_name(&first, "txt")]));
+    assert_eq!(names_in(&dir), BTreeSet::from([stored_name(&first, "txt")]));
 
     // Exactly up to the quota is fine; after that even one byte is refused before streaming.
     upload_ok(&server, &alice, vec![b'c'; 500], "c.txt").await;
@@ -563,7 +544,7 @@ async fn the_media_quota_counts_every_upload_of_a_user() {
 
     // Bob has his own quota.
     upload_ok(&server, &bob, vec![b'e'; 1500], "e.txt").await;
-    assert_eq!(media_files(&dir).len(), 3);
+    assert_eq!(names_in(&dir).len(), 3);
 }
 
 #[tokio::test]
@@ -578,7 +559,7 @@ async fn concurrent_uploads_cannot_both_slip_under_the_quota() {
     let mut two = RawUpload::start(&server, &alice, 1500).await;
     one.send(&[b'a'; 1000]).await;
     two.send(&[b'b'; 1000]).await;
-    let streaming = || media_files(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
+    let streaming = || names_in(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
     eventually("both uploads are streaming", || streaming() == 2).await;
     one.send(&[b'a'; 500]).await;
     two.send(&[b'b'; 500]).await;
@@ -589,7 +570,7 @@ async fn concurrent_uploads_cannot_both_slip_under_the_quota() {
     let refused = if one.0 == StatusCode::CREATED { &two.1 } else { &one.1 };
     assert!(refused["detail"].as_str().unwrap_or_default().contains("quota exceeded"), "{refused}");
     let stored = if one.0 == StatusCode::CREATED { &one.1 } else { &two.1 };
-    assert_eq!(media_files(&dir), BTreeSet::from([stored_name(stored, "txt")]), "only the accepted file stays");
+    assert_eq!(names_in(&dir), BTreeSet::from([stored_name(stored, "txt")]), "only the accepted file stays");
 }
 
 #[tokio::test]
@@ -600,10 +581,10 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
     let mut upload = RawUpload::start(&server, &token, 5_000_000).await;
     upload.send(&vec![b'x'; 200 * 1024]).await;
     // The server is streaming the upload into a temporary file...
-    eventually("the partial upload appears", || media_files(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
+    eventually("the partial upload appears", || names_in(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
     // ...until the client goes away.
     drop(upload);
-    eventually("the partial upload is removed", || media_files(&dir).is_empty()).await;
+    eventually("the partial upload is removed", || names_in(&dir).is_empty()).await;
 }
 
 #[tokio::test]
@@ -617,7 +598,7 @@ async fn partial_uploads_left_by_a_crash_are_swept_at_start() {
     std::fs::write(media.join("notes.txt"), b"not ours, not a temp file").expect("write");
 
     let server = spawn_in(dir, |_| {}).await;
-    assert_eq!(media_files(&media_dir(&server)), BTreeSet::from([kept.clone(), "notes.txt".to_string()]));
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::from([kept.clone(), "notes.txt".to_string()]));
     let response = fetch(&server, &format!("/media/{kept}"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
@@ -739,7 +720,7 @@ async fn a_phone_photo_is_stored_without_its_location_and_with_its_pixels_and_or
     assert_eq!(icc(&kept), icc(&segments), "the colour profile is kept");
     // Tables, frame, scan and entropy-coded data byte for byte: the same pixels, not re-encoded.
     assert_eq!(served[served_tables..], photo[tables..]);
-    assert_eq!(media_files(&media_dir(&server)).len(), 1, "no temporary file is left");
+    assert_eq!(names_in(&media_dir(&server)).len(), 1, "no temporary file is left");
 }
 
 #[tokio::test]
@@ -1047,7 +1028,7 @@ async fn uploads_in_progress_are_capped_per_user() {
     let mut two = RawUpload::start(&server, &alice, 2000).await;
     one.send(&[b'a'; 1000]).await;
     two.send(&[b'b'; 1000]).await;
-    let streaming = || media_files(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
+    let streaming = || names_in(&dir).iter().filter(|name| name.starts_with(".upload-")).count();
     eventually("both uploads are streaming", || streaming() == 2).await;
 
     // A third, complete and small, is refused before its body is read.
@@ -1086,7 +1067,7 @@ async fn an_upload_slower_than_the_minimum_rate_is_cut_off() {
     // More than the rate at first, so that the temporary file exists (the multipart reader
     // holds back a boundary's length), then a trickle.
     upload.send(&[b'a'; 200]).await;
-    eventually("the upload is streaming", || media_files(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
+    eventually("the upload is streaming", || names_in(&dir).iter().any(|n| n.starts_with(".upload-"))).await;
     let (mut read, mut write) = upload.stream.split();
     let trickle = async {
         for _ in 0..40 {
@@ -1114,5 +1095,5 @@ async fn an_upload_slower_than_the_minimum_rate_is_cut_off() {
     assert_eq!(body["code"], "request_timeout", "{body}");
     assert!(body["detail"].as_str().unwrap_or_default().contains("slower than"), "{body}");
     assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
-    eventually("the temporary file is removed", || media_files(&dir).is_empty()).await;
+    eventually("the temporary file is removed", || names_in(&dir).is_empty()).await;
 }

@@ -1,4 +1,4 @@
-//! Memory stays bounded on a small board (issue 9): the built binary as its own process, its
+//! Memory stays bounded on a small board: the built binary as its own process, its
 //! resident memory read from `/proc/PID/status` before and after a burst of work.
 //!
 //! These are bounds, not timings: a server that keeps every password hash's 19 MiB block (what

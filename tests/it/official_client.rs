@@ -6,12 +6,9 @@ use serde_json::json;
 
 use crate::common;
 
+/// Run by `common::run_node_script`, which defines `io`, `once` and `out`.
 const SCRIPT: &str = r#"
-const { io } = require("socket.io-client");
-const [base, tokenA, tokenB, roomId] = process.argv.slice(2);
-const once = (socket, event) => new Promise((resolve) => socket.once(event, resolve));
-(async () => {
-  const out = {};
+  const [base, tokenA, tokenB, roomId] = process.argv.slice(2);
   const bad = io(base, { auth: { token: "garbage" }, transports: ["websocket"], reconnection: false });
   const err = await once(bad, "connect_error");
   out.refused = err.message;
@@ -28,9 +25,6 @@ const once = (socket, event) => new Promise((resolve) => socket.once(event, reso
   out.alice_received = await gotA;
   out.bad_ack = await a.emitWithAck("chat_message", "not an object");
   a.close(); b.close();
-  console.log(JSON.stringify(out));
-  process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
 "#;
 
 #[tokio::test]

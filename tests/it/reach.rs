@@ -1,4 +1,4 @@
-//! The start message (issue 15): where natter can be reached, the QR code of the first LAN URL
+//! The start message: where natter can be reached, the QR code of the first LAN URL
 //! on a terminal only, the hints; and `natter invite --qr`. These run the built binary, read
 //! what it prints, and compare the addresses with the machine's own list (read here from
 //! `/proc/net/fib_trie`, not through natter's code).

@@ -1,4 +1,4 @@
-//! schemathesis (PyPI) against the live server's `/openapi.json` (issue 14): it generates
+//! schemathesis (PyPI) against the live server's `/openapi.json`: it generates
 //! requests for every documented operation from the document itself (valid and invalid ones,
 //! then stateful sequences following the document's links) and checks that no response is a
 //! 5xx and every response matches the document: its status, content type and body schema.

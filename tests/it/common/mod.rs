@@ -19,6 +19,7 @@ pub mod process;
 pub mod sio;
 pub mod spec;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -242,10 +243,17 @@ impl Api {
         (token, body)
     }
 
-    /// Create `username` (see [`Api::try_signup`]) and log in: `(access token, User)`.
-    pub async fn signup(&self, username: &str) -> (String, Value) {
+    /// Create `username` (see [`Api::try_signup`]), which must answer 201, without logging in:
+    /// the User.
+    pub async fn signup_only(&self, username: &str) -> Value {
         let (status, user) = self.try_signup(username).await;
         assert_eq!(status, StatusCode::CREATED, "signup {username}: {user}");
+        user
+    }
+
+    /// Create `username` (see [`Api::try_signup`]) and log in: `(access token, User)`.
+    pub async fn signup(&self, username: &str) -> (String, Value) {
+        let user = self.signup_only(username).await;
         let (token, _) = self.token(&format!("{username}@example.com")).await;
         (token, user)
     }
@@ -298,6 +306,14 @@ pub fn assert_error_ack(ack: &Value, code: &str, what: &str) {
     assert_eq!(ack["ok"], false, "{what}: expected an error ack {code}, got {ack}");
     assert_eq!(ack["error"]["code"], code, "{what}: error code in {ack}");
     assert!(ack["error"]["detail"].as_str().is_some_and(|d| !d.trim().is_empty()), "{what}: detail in {ack}");
+}
+
+/// The CRC-32 of PNG chunks, ZIP entries and gzip (ISO 3309), for test files built by hand.
+/// flate2's, not natter's own: a test file must not share a mistake with the code it tests.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 /// True for the SPEC's time format: RFC 3339 UTC with milliseconds, `2026-11-25T10:00:00.123Z`.
@@ -409,6 +425,28 @@ pub async fn past_issue_second(token: &str) {
     wait_past_second(jwt_claims(token)["iat"].as_i64().expect("iat")).await;
 }
 
+// ---- Files ----
+
+/// A temporary path as the `&str` a command line takes.
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+/// The names in `folder`, hidden ones included.
+pub fn names_in(folder: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(folder)
+        .unwrap_or_else(|e| panic!("list {}: {e}", folder.display()))
+        .map(|e| e.expect("a folder entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The permission bits of `path` (`0o600`, ...).
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display())).permissions().mode() & 0o777
+}
+
 // ---- The built binary ----
 
 pub fn natter_bin() -> PathBuf {
@@ -457,14 +495,31 @@ pub fn js_modules() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/js/node_modules"))
 }
 
-/// Run `script` with node from a file in `dir`, with npm's socket.io-client (see [`js_modules`])
-/// on its path and `env` added; the one JSON line it prints. Fails the test when the client is
+/// What every socket.io-client script starts with: the client's `io`, `once(socket, event)` (a
+/// promise of the event's data), and an async function whose `out` object is printed as one
+/// JSON line at its end.
+const NODE_PRELUDE: &str = r#"const { io } = require("socket.io-client");
+const once = (socket, event) => new Promise((resolve) => socket.once(event, resolve));
+(async () => {
+  const out = {};
+"#;
+
+/// ...and ends with (a failure exits 1 with the error on stderr).
+const NODE_EPILOGUE: &str = r#"
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+
+/// Run `body` with node: JavaScript that fills `out` (see [`NODE_PRELUDE`]) and finds `args` in
+/// `process.argv.slice(2)`, from a file in `dir`, with npm's socket.io-client (see
+/// [`js_modules`]) on its path and `env` added; `out` back. Fails the test when the client is
 /// not installed, or node fails or takes longer than [`TIMEOUT`].
-pub async fn run_node_script(dir: &Path, script: &str, args: &[&str], env: &[(&str, &Path)]) -> Value {
+pub async fn run_node_script(dir: &Path, body: &str, args: &[&str], env: &[(&str, &Path)]) -> Value {
     let modules = js_modules();
     assert!(modules.join("socket.io-client").is_dir(), "socket.io-client is not installed under {}", modules.display());
     let file = dir.join("client.js");
-    std::fs::write(&file, script).expect("write the script");
+    std::fs::write(&file, format!("{NODE_PRELUDE}{body}{NODE_EPILOGUE}")).expect("write the script");
     let mut command = tokio::process::Command::new("node");
     command.arg(&file).args(args).env("NODE_PATH", &modules).kill_on_drop(true);
     for (name, value) in env {
