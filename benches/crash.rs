@@ -1,6 +1,6 @@
 //! Crash safety: `kill -9` the release binary at a random moment under load, restart
 //! it on the same data, and check that nothing acknowledged was lost (see
-//! `support/crash.rs` for the load and the checks). Prints each cycle and the totals; exits
+//! `tests/it/crash/scenario.rs` for the load and the checks). Prints each cycle and the totals; exits
 //! non-zero if any check failed.
 //!
 //! ```text
@@ -12,11 +12,13 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "support/client.rs"]
-#[allow(dead_code)]
-mod client;
-#[path = "support/crash.rs"]
+// The scenario and its Socket.IO client are the integration tests' (tests/it/crash.rs runs 3
+// cycles of it on every `cargo test`).
+#[path = "../tests/it/crash/scenario.rs"]
 mod crash;
+#[path = "../tests/it/common/sio.rs"]
+#[allow(dead_code)]
+mod sio;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -94,8 +96,8 @@ async fn main() {
          restart; restart p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; failed cycles: {failed_cycles}",
         started.elapsed().as_secs_f64(),
         ledger.uploads.len(),
-        crash::percentile(&restarts, 0.5).as_secs_f64() * 1000.0,
-        crash::percentile(&restarts, 0.99).as_secs_f64() * 1000.0,
+        support::percentile(&restarts, 0.5).as_secs_f64() * 1000.0,
+        support::percentile(&restarts, 0.99).as_secs_f64() * 1000.0,
         restarts.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
     );
     if failed_cycles > 0 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run natter's cargo-fuzz targets (fuzz/fuzz_targets/) for a bounded time each.
 # Not part of CI: libFuzzer's coverage instrumentation needs a nightly toolchain. The targets'
-# bodies are natter::fuzzing's functions, which the property tests (tests/fuzz_props.rs) run on
+# bodies are natter::fuzzing's functions, which the property tests (tests/it/fuzz_props.rs) run on
 # stable in CI; `cargo check --manifest-path fuzz/Cargo.toml` type-checks the targets on stable.
 #
 #   benches/fuzz.sh                 # every target, FUZZ_SECS (default 60) seconds each

@@ -2,7 +2,7 @@
 //! and checks what must hold whatever the input. A violated property panics (that is how a
 //! fuzzer reports it).
 //!
-//! Shared by the property tests (`tests/fuzz_props.rs`, run in CI on stable) and the cargo-fuzz
+//! Shared by the property tests (`tests/it/fuzz_props.rs`, run in CI on stable) and the cargo-fuzz
 //! targets (`fuzz/fuzz_targets/*.rs`, run by `benches/fuzz.sh` on nightly), so both check the
 //! same properties, and the targets' bodies are compiled and exercised on stable with the
 //! library itself. The properties:

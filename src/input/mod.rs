@@ -56,9 +56,7 @@ pub fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 /// `a=1&b=x%20y` → pairs (`+` is a space, `%XX` a byte, a bad escape stays as written, bytes
 /// that are not UTF-8 become U+FFFD); the last of repeated keys wins where they are collected.
 fn url_decoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(bytes)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// A number written the one way natter writes it: decimal digits, no sign, no leading zero (but

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// The longest duration any flag or request may give: 100 years. Longer ones overflow the clocks
 /// they are added to (`Instant::now() + d` panics; a token's `iat + ttl` wraps), so they are
-/// refused where they are parsed (found by the property tests, `tests/fuzz_props.rs`).
+/// refused where they are parsed (found by the property tests, `tests/it/fuzz_props.rs`).
 pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86400;
 
 /// `30s`, `15m`, `15min`, `24h`, `7d`, `500ms`; a bare number is seconds; at most 100 years.

@@ -4,7 +4,7 @@
 //! free space sits at the top of a heap. A burst of Socket.IO connections (each ~17 KB of
 //! channels, tasks and buffers, spread over the runtime's threads and arenas) leaves the freed
 //! memory in the middle of the heaps when they close, and RSS stays at its peak: measured, 2,000
-//! sockets opened and closed left the server at 49.5 MB from 15.8 MB before (`tests/memory.rs`).
+//! sockets opened and closed left the server at 49.5 MB from 15.8 MB before (`tests/it/memory.rs`).
 //! On a 512 MB board the peak of the worst hour would then be the figure forever.
 //!
 //! `malloc_trim(0)` walks glibc's arenas and gives every free whole page back (`MADV_DONTNEED`).

@@ -37,7 +37,7 @@
 //! skipped as libjpeg skips them, a kept segment cut short by the end of the file keeps what it
 //! has, and at a structure nothing can follow (a JPEG segment length below 2) the walk stops and
 //! the rest is left out: no decoder shows anything past that point either. Every loop consumes
-//! input, so no input makes it panic or spin (`tests/fuzz_props.rs` checks both, and that a
+//! input, so no input makes it panic or spin (`tests/it/fuzz_props.rs` checks both, and that a
 //! second pass over the result changes nothing). A file that does not start with its format's
 //! signature, which type detection has already ruled out, is left exactly as it is.
 //!

@@ -27,7 +27,7 @@
 //! requested (`MADV_HUGEPAGE`, asked for on every area where the kernel has them). Under a
 //! storm the pool keeps the 13.6 ms; a lone login pays the ~1–4 ms of a fresh area, which no
 //! person notices. After 200 signups and 200 logins RSS grows by a few MB instead of ~1 GB
-//! (`tests/memory.rs`).
+//! (`tests/it/memory.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

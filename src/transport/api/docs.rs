@@ -8,7 +8,7 @@
 //! bearer token and the OAuth2 password flow (`/auth/token`, for the viewer's "Authorize"), and
 //! the error responses every operation can give (401 where a token is needed; 400, 413, 415
 //! and 422 where a body is read; 500 and 503 everywhere), each with the SPEC's error body.
-//! `tests/openapi.rs` checks the document against the router both ways and validates real
+//! `tests/it/openapi.rs` checks the document against the router both ways and validates real
 //! responses against its schemas.
 //!
 //! The viewer is swagger-ui-dist, vendored in `docs-viewer/` (see its README for the version

@@ -32,7 +32,7 @@ use errors::panic_response;
 /// axum router and its `#[utoipa::path]` to the document in one call, so a documented route
 /// cannot be missing from either ([`docs`]). The few routes that are not API (the web UI's
 /// page, the API viewer) are added with plain `route` and listed in [`UNDOCUMENTED`];
-/// `tests/openapi.rs` holds the router and the document to that, both ways.
+/// `tests/it/openapi.rs` holds the router and the document to that, both ways.
 /// `upload_body_limit` is the upload route's body limit (`--max-upload` plus framing).
 pub fn router(upload_body_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())

@@ -89,7 +89,7 @@ fn init_logging(filter: &str, format: LogFormat) -> Result<(), String> {
 /// tungstenite logs every WebSocket message and frame it receives or sends at `trace`, and those
 /// include a Socket.IO client's CONNECT packet with its token (`40{"token":"…"}`) and every
 /// `chat_response` with its attachment's `/media` capability name. natter's own lines never name
-/// a token, password, secret or media file (`tests/logs.rs` runs the server at `trace` to hold
+/// a token, password, secret or media file (`tests/it/input_hardening.rs` runs the server at `trace` to hold
 /// every target to that); for these, only `info` and above (none of which carry a payload) pass.
 pub const SECRET_BEARING_TARGETS: &[&str] = &["tungstenite", "tokio_tungstenite"];
 

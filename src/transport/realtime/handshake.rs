@@ -20,7 +20,7 @@
 //!   connect timeout (`realtime::layer`).
 //!
 //! Measured with `--max-connections 300` and WebSockets from one address that never CONNECT
-//! (`tests/connections.rs`): before, all 300 connections were taken, `/healthz` got no answer,
+//! (`tests/it/connections.rs`): before, all 300 connections were taken, `/healthz` got no answer,
 //! and each session lived 45 s (socketioxide's default connect timeout). Now, with
 //! `--max-sockets-per-address 50`, 50 are held and 250 refused with 429; with no per-address
 //! cap, 270 are held and 30 refused with 503; `/healthz` answers either way, and with

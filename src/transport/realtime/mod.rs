@@ -105,7 +105,7 @@ fn handshake_token(s: &SocketRef, auth: Option<&Value>) -> Option<String> {
 /// The connect middleware: authenticate, then set the socket up completely — rooms joined,
 /// event handler registered, presence counted — because socketioxide answers the CONNECT only
 /// after this returns. (Doing it in the connect handler, which runs after the answer, dropped
-/// events a client sent at once and could miss broadcasts: found by tests/realtime.rs.)
+/// events a client sent at once and could miss broadcasts: found by tests/it/realtime.rs.)
 async fn authenticate(
     s: SocketRef,
     TryData(auth): TryData<Value>,
