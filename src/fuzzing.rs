@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use crate::config;
 use crate::error::ApiError;
-use crate::transport::api::errors::HttpStatus;
 use crate::input::{self, AccountChange, Edit, NewAccount, NewInvite, NewRoom, Username};
 use crate::storage::media_folder::{self, AllowedMedia, MediaKind, TextCheck};
+use crate::transport::api::errors::HttpStatus;
 use crate::transport::api::media::{ByteRange, content_disposition, parse_range};
 
 /// The longest a duration flag may be (100 years): longer ones overflow the clocks they are

@@ -673,7 +673,6 @@ mod tests {
         assert_eq!(sniff_binary(b"OggS\x00\x02\x00\x00"), Some(MediaKind::Ogg));
     }
 
-
     #[test]
     fn stored_names() {
         let name = new_stored_name(MediaKind::Jpeg);

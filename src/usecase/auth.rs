@@ -17,10 +17,10 @@ use std::time::Duration;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-pub use crate::storage::random_hex;
 use crate::error::{ApiError, ApiResult};
 use crate::model::Token;
 use crate::storage::db::users::{self, UserRecord};
+pub use crate::storage::random_hex;
 use crate::usecase::password::Passwords;
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -178,8 +178,8 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use super::*;
     use super::super::search_text::fts_query;
+    use super::*;
 
     /// A migrated database in a temporary folder (kept alive by the returned guard).
     fn database() -> (tempfile::TempDir, Connection) {

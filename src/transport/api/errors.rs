@@ -32,7 +32,6 @@ impl HttpStatus for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-
 }
 
 impl IntoResponse for ApiError {
