@@ -299,8 +299,9 @@ pub struct HistoryQuery {
     after: Option<String>,
 }
 
-/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, or the
-/// oldest `limit` after one.
+/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, the
+/// oldest `limit` after one, or with both cursors the oldest `limit` between them (a gap in a
+/// client's copy, paged forward; the SPEC's query names `before` and `after` together).
 #[derive(Debug, Clone, Copy)]
 pub struct History {
     pub limit: i64,
@@ -313,9 +314,6 @@ impl HistoryQuery {
         let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
         let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
         let after = int_param(self.after.as_deref(), "after", 0, i64::MAX)?;
-        if before.is_some() && after.is_some() {
-            return Err(ApiError::invalid("before", "cannot be combined with after"));
-        }
         Ok(History { limit, before, after })
     }
 }

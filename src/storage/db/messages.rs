@@ -137,6 +137,15 @@ pub enum Window {
     Before(i64),
     /// The oldest `limit` newer than this id.
     After(i64),
+    /// The oldest `limit` newer than `after` and older than `before`: a gap, paged forward.
+    Between { after: i64, before: i64 },
+}
+
+impl Window {
+    /// Whether the page is read oldest first (else newest first, then turned around).
+    fn forward(self) -> bool {
+        matches!(self, Window::After(_) | Window::Between { .. })
+    }
 }
 
 /// The largest page [`history`] returns.
@@ -149,15 +158,15 @@ pub const MAX_PAGE: i64 = 200;
 /// time that parameter is bound, which made each page pay a full parse (seen in the history
 /// benchmark's profile). Rows are produced lazily, so stopping early costs nothing.
 pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<Message>, DbError> {
-    let (sql, cursor) = window_sql(window);
+    let (sql, after, before) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
     // Sized once: growing row by row made glibc consolidate its free lists at every step.
     let mut page = Vec::with_capacity(take);
-    for row in stmt.query_map(params![room_id, cursor], message)?.take(take) {
+    for row in stmt.query_map(params![room_id, after, before], message)?.take(take) {
         page.push(row?);
     }
-    if !matches!(window, Window::After(_)) {
+    if !window.forward() {
         page.reverse();
     }
     reactions::attach(conn, room_id, &mut page)?;
@@ -174,13 +183,13 @@ pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> R
 /// history benchmark's profile). [`RowView`] has [`Message`]'s fields; a test checks that both
 /// encodings of a page are the same JSON.
 pub fn history_json(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<u8>, DbError> {
-    let (sql, cursor) = window_sql(window);
+    let (sql, after, before) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
     // Every message without its closing brace; `pieces` says where each one is.
     let mut encoded: Vec<u8> = Vec::with_capacity(take * 384);
     let mut pieces: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(take);
-    let mut rows = stmt.query(params![room_id, cursor])?;
+    let mut rows = stmt.query(params![room_id, after, before])?;
     while pieces.len() < take {
         let Some(row) = rows.next()? else { break };
         let start = encoded.len();
@@ -189,7 +198,7 @@ pub fn history_json(conn: &Connection, room_id: i64, window: Window, limit: i64)
         pieces.push((view.id, start..encoded.len()));
     }
     drop(rows);
-    if !matches!(window, Window::After(_)) {
+    if !window.forward() {
         pieces.reverse();
     }
     let reactions = match (pieces.iter().map(|p| p.0).min(), pieces.iter().map(|p| p.0).max()) {
@@ -396,13 +405,18 @@ fn optional_text(out: &mut Vec<u8>, value: Option<&str>) -> serde_json::Result<(
 }
 
 /// The statement of a window (newest first unless `After`) and its cursor.
-fn window_sql(window: Window) -> (&'static str, i64) {
-    const OLDER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT 200");
-    const NEWER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT 200");
+/// The query of a window and the ids it lies strictly between: every window is one range of
+/// `messages_by_room`, read from its newer end or from its older one.
+fn window_sql(window: Window) -> (&'static str, i64, i64) {
+    const OLDER: &str =
+        concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT 200");
+    const NEWER: &str =
+        concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id ASC LIMIT 200");
     match window {
-        Window::Newest => (OLDER, i64::MAX),
-        Window::Before(id) => (OLDER, id),
-        Window::After(id) => (NEWER, id),
+        Window::Newest => (OLDER, i64::MIN, i64::MAX),
+        Window::Before(id) => (OLDER, i64::MIN, id),
+        Window::After(id) => (NEWER, id, i64::MAX),
+        Window::Between { after, before } => (NEWER, after, before),
     }
 }
 
@@ -497,7 +511,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
         let room = room_with_everything(&db);
-        let windows = [Window::Newest, Window::Before(30), Window::Before(11), Window::After(0), Window::After(13)];
+        let windows = [
+            Window::Newest,
+            Window::Before(30),
+            Window::Before(11),
+            Window::After(0),
+            Window::After(13),
+            Window::Between { after: 3, before: 30 },
+        ];
         for window in windows {
             for limit in [1, 7, 50, 200] {
                 let (direct, structs) = db
@@ -518,6 +539,13 @@ mod tests {
         assert_eq!(page[0].reactions.iter().map(|r| r.emoji.as_str()).collect::<Vec<_>>(), ["🎉", "👍"]);
         assert_eq!(page[0].reactions[0].user_ids, [1, 2]);
         assert_eq!(page[1].reactions.iter().map(|r| r.emoji.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        // Between two ids: the oldest of the gap first, neither end, the deleted 12 skipped.
+        let gap =
+            db.read_blocking(move |conn| history(conn, room, Window::Between { after: 10, before: 15 }, 2)).unwrap();
+        assert_eq!(gap.iter().map(|m| m.id).collect::<Vec<_>>(), [11, 13]);
+        let gap =
+            db.read_blocking(move |conn| history(conn, room, Window::Between { after: 10, before: 15 }, 50)).unwrap();
+        assert_eq!(gap.iter().map(|m| m.id).collect::<Vec<_>>(), [11, 13, 14]);
         let replies = db.read_blocking(move |conn| history(conn, room, Window::Newest, 200)).unwrap();
         assert!(replies.iter().any(|m| m.reply_to.as_ref().is_some_and(|r| r.deleted)));
         assert!(replies.iter().any(|m| m.reply_to.as_ref().is_some_and(|r| !r.deleted)));

@@ -16,12 +16,13 @@ use crate::usecase::auth::Caller;
 use crate::usecase::chat::ReactionChange;
 
 /// A page of history, oldest first: no cursor = the newest `limit`; `before` = the newest
-/// `limit` older than it; `after` = the oldest `limit` newer than it (page forward until `[]`).
+/// `limit` older than it; `after` = the oldest `limit` newer than it (page forward until `[]`);
+/// both = the oldest `limit` between them.
 #[utoipa::path(get, path = "/chat/chat_rooms/{room_id}/messages", tag = "messages", security(("bearer" = []), ("oauth2" = [])),
     params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)."),
         ("before" = Option<i64>, Query, minimum = 1, description = "Page back from this message id."),
-        ("after" = Option<i64>, Query, minimum = 0, description = "Catch up after this message id (not with `before`)."),
+        ("after" = Option<i64>, Query, minimum = 0, description = "Catch up after this message id (with `before`: the oldest `limit` between the two)."),
     ),
     responses((status = 200, description = "Messages, oldest first.", body = Vec<Message>),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -277,7 +277,8 @@ impl Chat {
     /// [`messages::history_json`]): only the finished buffer crosses threads.
     pub async fn history_json(&self, reader: Caller, room_id: i64, history: History) -> ApiResult<Vec<u8>> {
         let window = match (history.before, history.after) {
-            (Some(id), _) => Window::Before(id),
+            (Some(before), Some(after)) => Window::Between { after, before },
+            (Some(id), None) => Window::Before(id),
             (None, Some(id)) => Window::After(id),
             (None, None) => Window::Newest,
         };
