@@ -30,10 +30,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 }
 
 /// Shape a JSON value into `T`; the error names the field (`members[2]`, `content`, ...).
-pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+pub fn from_value<T: DeserializeOwned>(mut value: Value) -> ApiResult<T> {
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
+    integral_numbers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
         let path = e.path().to_string();
@@ -45,6 +46,33 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
             ApiError::invalid(&field, message)
         }
     })
+}
+
+/// Numbers written with a zero fraction (`5.0`, `1e3`) become the integers they are: JSON has
+/// one number type, JSON Schema's `integer` (the OpenAPI document's type for ids and counts)
+/// counts them as integers, and some encoders (Python's for a float) write them so. serde's
+/// integer types would refuse them. Only values an `i64` or `u64` holds exactly are turned.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else { return };
+            // -2^63 exactly, and 2^63 and 2^64: the first values past each type's range.
+            let (i64_low, past_i64) = (i64::MIN as f64, -(i64::MIN as f64));
+            let turned = if (i64_low..past_i64).contains(&f) {
+                Some(serde_json::Number::from(f as i64))
+            } else if (0.0..2.0 * past_i64).contains(&f) {
+                Some(serde_json::Number::from(f as u64))
+            } else {
+                None
+            };
+            if let Some(turned) = turned {
+                *n = turned;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// `a=1&b=x%20y` (a form body or a query string) shaped into `T`, every value a string.
@@ -496,6 +524,26 @@ mod tests {
         assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
         assert_eq!(pairs[1], ("password".into(), "p w!".into()));
         assert_eq!(pairs[3], ("x".into(), "%zz".into()));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        #[derive(Deserialize, Debug)]
+        struct Counts {
+            id: i64,
+            uses: u32,
+            nested: Vec<u64>,
+        }
+        let counts: Counts =
+            from_value(serde_json::json!({"id": 4194305.0, "uses": 1e2, "nested": [1.0, 18446744073709549568.0]}))
+                .unwrap();
+        assert_eq!((counts.id, counts.uses, counts.nested), (4194305, 100, vec![1, 18446744073709549568]));
+        for fractional in [
+            serde_json::json!({"id": 1.5, "uses": 1, "nested": []}),
+            serde_json::json!({"id": 1e19, "uses": 1, "nested": []}),
+        ] {
+            assert!(from_value::<Counts>(fractional).is_err());
+        }
     }
 
     #[test]
