@@ -7,6 +7,8 @@
 //! an unknown resource would be. The axum extractors that apply these to a request are in
 //! `api::extract`; the Socket.IO handlers call [`event_payload`] and the `*_event` functions.
 
+pub mod patterns;
+pub mod schemas;
 pub mod units;
 pub mod validate;
 
@@ -150,17 +152,22 @@ pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
 /// A new account: `POST /auth/signup`, or `natter user add`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewAccount {
+    #[schema(schema_with = schemas::signup_username)]
     pub username: String,
+    #[schema(schema_with = schemas::email)]
     pub email: String,
+    #[schema(schema_with = schemas::password)]
     pub password: String,
+    #[schema(schema_with = schemas::full_name)]
     pub full_name: Option<String>,
     /// The invite code a signup needs under `--registration invite`.
     pub invite: Option<String>,
 }
 
 /// Both login forms as sent: JSON `{"email","password"}` (email may hold the username) and the
-/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored).
-#[derive(Debug, Deserialize, ToSchema)]
+/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored). Its schema is
+/// [`schemas`]'s: which field names the account depends on the other.
+#[derive(Debug, Deserialize)]
 pub struct LoginForm {
     /// The email or the username (JSON clients).
     email: Option<String>,
@@ -201,10 +208,13 @@ impl LoginForm {
 /// may find it (default `private`) and a topic.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoom {
+    #[schema(schema_with = schemas::new_room_name)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::members)]
     pub members: Vec<String>,
     pub visibility: Option<Visibility>,
+    #[schema(schema_with = schemas::topic)]
     pub topic: Option<String>,
 }
 
@@ -212,9 +222,10 @@ pub struct NewRoom {
 /// clears the topic; a missing field leaves it as it is.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RoomChange {
+    #[schema(schema_with = schemas::room_name_change)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schemas::topic)]
     pub topic: Option<Option<String>>,
     pub visibility: Option<Visibility>,
 }
@@ -245,13 +256,15 @@ impl DirectoryQuery {
 /// A body naming one user: adding a member, opening a private chat.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Username {
+    #[schema(schema_with = schemas::existing_username)]
     pub username: String,
 }
 
 /// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
 /// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
-/// given (it is then empty).
-#[derive(Debug, Deserialize, ToSchema)]
+/// given (it is then empty). Its schema is [`schemas`]'s: whether `content` may be blank
+/// depends on `attachment_id`.
+#[derive(Debug, Deserialize)]
 pub struct PostBody {
     #[serde(default)]
     content: String,
@@ -286,6 +299,7 @@ impl PostBody {
 /// `PATCH /chat/messages/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Edit {
+    #[schema(schema_with = schemas::edited_content)]
     pub content: String,
 }
 
@@ -299,6 +313,7 @@ pub struct ReadMarker {
 /// `POST /chat/chat_rooms/{room_id}/read`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadBody {
+    #[schema(schema_with = schemas::positive_id)]
     message_id: i64,
 }
 
@@ -467,30 +482,23 @@ pub struct AccountChange {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewInvite {
     /// How many signups the code allows (default 1).
+    #[schema(schema_with = schemas::invite_uses)]
     pub uses: Option<u32>,
     /// Seconds as a number, or a duration string such as "7d" (default 7 days).
-    #[schema(schema_with = seconds_or_duration)]
+    #[schema(schema_with = schemas::invite_expiry)]
     pub expires_in: Option<Value>,
 }
 
-/// `expires_in`'s schema: a positive number of seconds or a duration string.
-fn seconds_or_duration() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    Schema::OneOf(
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
-            .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("7d")]))
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .build(),
-    )
-}
+/// Signups one invite code allows.
+pub const MIN_INVITE_USES: u32 = 1;
+pub const MAX_INVITE_USES: u32 = 10_000;
 
 impl NewInvite {
     /// 1 to 10,000 signups.
     pub fn uses(&self) -> ApiResult<u32> {
         match self.uses.unwrap_or(1) {
-            uses @ 1..=10_000 => Ok(uses),
-            _ => Err(ApiError::invalid("uses", "must be from 1 to 10000")),
+            uses @ MIN_INVITE_USES..=MAX_INVITE_USES => Ok(uses),
+            _ => Err(ApiError::invalid("uses", format!("must be from {MIN_INVITE_USES} to {MAX_INVITE_USES}"))),
         }
     }
 
