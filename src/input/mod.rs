@@ -7,6 +7,8 @@
 //! an unknown resource would be. The axum extractors that apply these to a request are in
 //! `api::extract`; the Socket.IO handlers call [`event_payload`] and the `*_event` functions.
 
+pub mod patterns;
+pub mod schemas;
 pub mod units;
 pub mod validate;
 
@@ -30,10 +32,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 }
 
 /// Shape a JSON value into `T`; the error names the field (`members[2]`, `content`, ...).
-pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+pub fn from_value<T: DeserializeOwned>(mut value: Value) -> ApiResult<T> {
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
+    integral_numbers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
         let path = e.path().to_string();
@@ -45,6 +48,33 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
             ApiError::invalid(&field, message)
         }
     })
+}
+
+/// Numbers written with a zero fraction (`5.0`, `1e3`) become the integers they are: JSON has
+/// one number type, JSON Schema's `integer` (the OpenAPI document's type for ids and counts)
+/// counts them as integers, and some encoders (Python's for a float) write them so. serde's
+/// integer types would refuse them. Only values an `i64` or `u64` holds exactly are turned.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else { return };
+            // -2^63 exactly, and 2^63 and 2^64: the first values past each type's range.
+            let (i64_low, past_i64) = (i64::MIN as f64, -(i64::MIN as f64));
+            let turned = if (i64_low..past_i64).contains(&f) {
+                Some(serde_json::Number::from(f as i64))
+            } else if (0.0..2.0 * past_i64).contains(&f) {
+                Some(serde_json::Number::from(f as u64))
+            } else {
+                None
+            };
+            if let Some(turned) = turned {
+                *n = turned;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// `a=1&b=x%20y` (a form body or a query string) shaped into `T`, every value a string.
@@ -92,17 +122,22 @@ pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
 /// A new account: `POST /auth/signup`, or `natter user add`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewAccount {
+    #[schema(schema_with = schemas::signup_username)]
     pub username: String,
+    #[schema(schema_with = schemas::email)]
     pub email: String,
+    #[schema(schema_with = schemas::password)]
     pub password: String,
+    #[schema(schema_with = schemas::full_name)]
     pub full_name: Option<String>,
     /// The invite code a signup needs under `--registration invite`.
     pub invite: Option<String>,
 }
 
 /// Both login forms as sent: JSON `{"email","password"}` (email may hold the username) and the
-/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored).
-#[derive(Debug, Deserialize, ToSchema)]
+/// OAuth2 form `username=&password=` (extra OAuth2 fields ignored). Its schema is
+/// [`schemas`]'s: which field names the account depends on the other.
+#[derive(Debug, Deserialize)]
 pub struct LoginForm {
     /// The email or the username (JSON clients).
     email: Option<String>,
@@ -143,10 +178,13 @@ impl LoginForm {
 /// may find it (default `private`) and a topic.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoom {
+    #[schema(schema_with = schemas::new_room_name)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::members)]
     pub members: Vec<String>,
     pub visibility: Option<Visibility>,
+    #[schema(schema_with = schemas::topic)]
     pub topic: Option<String>,
 }
 
@@ -154,9 +192,10 @@ pub struct NewRoom {
 /// clears the topic; a missing field leaves it as it is.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RoomChange {
+    #[schema(schema_with = schemas::room_name_change)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schemas::topic)]
     pub topic: Option<Option<String>>,
     pub visibility: Option<Visibility>,
 }
@@ -187,13 +226,15 @@ impl DirectoryQuery {
 /// A body naming one user: adding a member, opening a private chat.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Username {
+    #[schema(schema_with = schemas::existing_username)]
     pub username: String,
 }
 
 /// `POST /chat/chat_rooms/{room_id}/messages`. Older clients also send `sender` and
 /// `timestamp`; unknown fields are ignored. `content` may be left out when an attachment is
-/// given (it is then empty).
-#[derive(Debug, Deserialize, ToSchema)]
+/// given (it is then empty). Its schema is [`schemas`]'s: whether `content` may be blank
+/// depends on `attachment_id`.
+#[derive(Debug, Deserialize)]
 pub struct PostBody {
     #[serde(default)]
     content: String,
@@ -228,6 +269,7 @@ impl PostBody {
 /// `PATCH /chat/messages/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Edit {
+    #[schema(schema_with = schemas::edited_content)]
     pub content: String,
 }
 
@@ -241,6 +283,7 @@ pub struct ReadMarker {
 /// `POST /chat/chat_rooms/{room_id}/read`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadBody {
+    #[schema(schema_with = schemas::positive_id)]
     message_id: i64,
 }
 
@@ -269,8 +312,9 @@ pub struct HistoryQuery {
     after: Option<String>,
 }
 
-/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, or the
-/// oldest `limit` after one.
+/// A window of history: the newest `limit` (no cursor), the newest `limit` before an id, the
+/// oldest `limit` after one, or with both cursors the oldest `limit` between them (a gap in a
+/// client's copy, paged forward; the SPEC's query names `before` and `after` together).
 #[derive(Debug, Clone, Copy)]
 pub struct History {
     pub limit: i64,
@@ -283,9 +327,6 @@ impl HistoryQuery {
         let limit = int_param(self.limit.as_deref(), "limit", 1, MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
         let before = int_param(self.before.as_deref(), "before", 1, i64::MAX)?;
         let after = int_param(self.after.as_deref(), "after", 0, i64::MAX)?;
-        if before.is_some() && after.is_some() {
-            return Err(ApiError::invalid("before", "cannot be combined with after"));
-        }
         Ok(History { limit, before, after })
     }
 }
@@ -411,30 +452,23 @@ pub struct AccountChange {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewInvite {
     /// How many signups the code allows (default 1).
+    #[schema(schema_with = schemas::invite_uses)]
     pub uses: Option<u32>,
     /// Seconds as a number, or a duration string such as "7d" (default 7 days).
-    #[schema(schema_with = seconds_or_duration)]
+    #[schema(schema_with = schemas::invite_expiry)]
     pub expires_in: Option<Value>,
 }
 
-/// `expires_in`'s schema: a positive number of seconds or a duration string.
-fn seconds_or_duration() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    Schema::OneOf(
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
-            .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("7d")]))
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .build(),
-    )
-}
+/// Signups one invite code allows.
+pub const MIN_INVITE_USES: u32 = 1;
+pub const MAX_INVITE_USES: u32 = 10_000;
 
 impl NewInvite {
     /// 1 to 10,000 signups.
     pub fn uses(&self) -> ApiResult<u32> {
         match self.uses.unwrap_or(1) {
-            uses @ 1..=10_000 => Ok(uses),
-            _ => Err(ApiError::invalid("uses", "must be from 1 to 10000")),
+            uses @ MIN_INVITE_USES..=MAX_INVITE_USES => Ok(uses),
+            _ => Err(ApiError::invalid("uses", format!("must be from {MIN_INVITE_USES} to {MAX_INVITE_USES}"))),
         }
     }
 
@@ -468,6 +502,26 @@ mod tests {
         assert_eq!(pairs[0], ("username".into(), "a@b.c".into()));
         assert_eq!(pairs[1], ("password".into(), "p w!".into()));
         assert_eq!(pairs[3], ("x".into(), "%zz".into()));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        #[derive(Deserialize, Debug)]
+        struct Counts {
+            id: i64,
+            uses: u32,
+            nested: Vec<u64>,
+        }
+        let counts: Counts =
+            from_value(serde_json::json!({"id": 4194305.0, "uses": 1e2, "nested": [1.0, 18446744073709549568.0]}))
+                .unwrap();
+        assert_eq!((counts.id, counts.uses, counts.nested), (4194305, 100, vec![1, 18446744073709549568]));
+        for fractional in [
+            serde_json::json!({"id": 1.5, "uses": 1, "nested": []}),
+            serde_json::json!({"id": 1e19, "uses": 1, "nested": []}),
+        ] {
+            assert!(from_value::<Counts>(fractional).is_err());
+        }
     }
 
     #[test]

@@ -1,6 +1,31 @@
 //! Input rules shared by REST and Socket.IO, each returning the problem as a short phrase.
+//!
+//! Every bound counts characters (Unicode scalar values) as the client sent them, except where
+//! the SPEC says "after trimming" (a message's content, a search): a JSON Schema's `maxLength`
+//! counts the same way, so the OpenAPI document can state each bound exactly
+//! ([`super::patterns`] has the rules a length cannot state).
 
 use std::collections::BTreeMap;
+
+/// A username: 3–32 of `[A-Za-z0-9_.-]`.
+pub const MIN_USERNAME_CHARS: usize = 3;
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// A password: 8–128 characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// An email address as sent (RFC 5321's 254 for the whole path), and its part before the `@`.
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_EMAIL_LOCAL_CHARS: usize = 64;
+/// The optional `full_name` of a signup.
+pub const MAX_FULL_NAME_CHARS: usize = 200;
+/// A message's content, after trimming (SPEC §3).
+pub const MAX_CONTENT_CHARS: usize = 4000;
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// A message search's text, after trimming.
+pub const MAX_SEARCH_CHARS: usize = 200;
+pub const MAX_EMOJI_CHARS: usize = 32;
+pub const MAX_ROOM_NAME_CHARS: usize = 100;
+pub const MAX_TOPIC_CHARS: usize = 250;
 
 use crate::error::ApiError;
 
@@ -44,22 +69,24 @@ fn sentence(field: &str, problem: &str) -> String {
 /// 3–32 of `[A-Za-z0-9_.-]`.
 pub fn username(name: &str) -> Result<(), String> {
     let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if (3..=32).contains(&name.len()) && ok_chars {
+    if (MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS).contains(&name.len()) && ok_chars {
         Ok(())
     } else {
         Err("must be 3 to 32 characters of letters, digits, '_', '.' or '-'".into())
     }
 }
 
-/// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// A plausible address: at most 254 characters as sent, blanks around it ignored, then one
+/// `@`, a local part of 1–64 characters, a dotted domain, no blanks or control characters.
 pub fn email(address: &str) -> Result<(), String> {
+    let length = address.chars().count();
     let address = address.trim();
-    let valid = address.len() <= 254
+    let valid = length <= MAX_EMAIL_CHARS
         && !address.chars().any(|c| c.is_whitespace() || c.is_control())
         && match address.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
-                    && local.len() <= 64
+                    && local.chars().count() <= MAX_EMAIL_LOCAL_CHARS
                     && !domain.contains('@')
                     && domain.contains('.')
                     && !domain.starts_with('.')
@@ -73,7 +100,7 @@ pub fn email(address: &str) -> Result<(), String> {
 
 /// 8–128 characters.
 pub fn password(password: &str) -> Result<(), String> {
-    text_length(password, 8, 128)
+    text_length(password, MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS)
 }
 
 /// `min..=max` characters (Unicode scalar values).
@@ -123,21 +150,24 @@ pub fn clean_text(text: &str) -> String {
     text.chars().filter(|c| !is_hidden_control(*c)).collect::<String>().trim().to_string()
 }
 
-/// A room's (or a person's) display name: cleaned ([`clean_text`]), `1..=max` characters, and
-/// something in it must be visible (a name of zero-width characters only would show as a gap).
+/// A room's (or a person's) display name: `1..=max` characters as sent, something in it
+/// visible (a name of zero-width characters only would show as a gap), stored cleaned
+/// ([`clean_text`]). The length is the one sent, not the cleaned one, so that it is the
+/// `maxLength` of the OpenAPI document, which cannot count what a cleaning would leave.
 pub fn display_name(text: &str, max: usize) -> Result<String, String> {
+    text_length(text, 1, max)?;
     let clean = clean_text(text);
-    text_length(&clean, 1, max)?;
     if clean.chars().all(draws_nothing) {
         return Err("must contain something visible".into());
     }
     Ok(clean)
 }
 
-/// A room's topic: cleaned like names, at most `max` characters; empty means none.
+/// A room's topic: at most `max` characters as sent (see [`display_name`]), stored cleaned like
+/// names; nothing visible means none.
 pub fn topic(text: &str, max: usize) -> Result<Option<String>, String> {
+    text_length(text, 0, max)?;
     let clean = clean_text(text);
-    text_length(&clean, 0, max)?;
     Ok((!clean.chars().all(draws_nothing)).then_some(clean))
 }
 

@@ -85,7 +85,7 @@ impl Accounts {
         fields.check("email", validate::email(&new.email));
         fields.check("password", validate::password(&new.password));
         if let Some(name) = &new.full_name {
-            fields.check("full_name", validate::text_length(name, 0, 200));
+            fields.check("full_name", validate::text_length(name, 0, validate::MAX_FULL_NAME_CHARS));
         }
         fields.finish()?;
 

@@ -626,3 +626,282 @@ fn the_media_types_served_are_the_documented_ones() {
         assert_eq!(documented, served, "GET /media/{{name}} {status}");
     }
 }
+
+/// A validator for `schema` (a `$ref` into the document, or a schema of it) as the JSON Schema
+/// 2020-12 dialect the document declares, with the document's components to resolve against.
+fn input_validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
+    let mut root = schema.clone();
+    root["components"] = doc["components"].clone();
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("bad schema {schema}: {e}"))
+}
+
+/// Every string of up to three characters over an alphabet of the characters the rules treat
+/// differently (letters, digits, the username punctuation, `@`, blanks of several kinds,
+/// controls, bidi and zero-width characters, non-ASCII letters, an emoji), and strings around
+/// each length bound, padded with blanks or not.
+fn tricky_strings() -> Vec<String> {
+    const ALPHABET: &[char] = &[
+        'a', 'Z', '0', '_', '.', '-', '@', ' ', '\t', '\n', '\u{0}', '\u{1f}', '\u{7f}', '\u{85}', '\u{a0}', '\u{ad}',
+        '\u{200b}', '\u{202e}', '\u{2028}', '\u{3000}', '\u{feff}', 'é', '👍', '%',
+    ];
+    let mut out = vec![String::new()];
+    let mut previous = vec![String::new()];
+    for _ in 0..3 {
+        let next: Vec<String> = previous.iter().flat_map(|s| ALPHABET.iter().map(move |c| format!("{s}{c}"))).collect();
+        out.extend(next.iter().cloned());
+        previous = next;
+    }
+    for n in [
+        2, 3, 7, 8, 31, 32, 33, 63, 64, 65, 99, 100, 101, 127, 128, 129, 199, 200, 201, 249, 250, 251, 3999, 4000, 4001,
+    ] {
+        for fill in ["a", "é", "👍", " ", "\u{200b}"] {
+            let body = fill.repeat(n);
+            out.extend([
+                body.clone(),
+                format!(" {body}"),
+                format!("{body}\n"),
+                format!("x{body}"),
+                format!("\u{3000}{body}\u{3000}"),
+            ]);
+        }
+        out.push(format!("a{}a", " ".repeat(n.saturating_sub(2))));
+    }
+    out
+}
+
+fn property(doc: &Value, schema: &str, field: &str) -> Value {
+    let found = doc["components"]["schemas"][schema]["properties"][field].clone();
+    assert!(found.is_object(), "{schema}.{field} is not in the document");
+    found
+}
+
+/// Each bound of the input types is stated by the document exactly as the server checks it:
+/// for every probe, the field's schema accepts it if and only if the server's rule does
+/// (usernames, emails, passwords, room names and topics, message content with and without an
+/// attachment, reactions, search text, logins, invites, history and search pages).
+#[test]
+fn the_input_schemas_state_the_servers_bounds() {
+    use natter::input::validate;
+    let doc = serde_json::to_value(natter::transport::api::docs::document()).expect("the document as JSON");
+    let strings = tricky_strings();
+    let agree = |what: &str, schema: &Value, probes: &mut dyn Iterator<Item = (Value, bool)>| {
+        let validator = input_validator(&doc, schema);
+        let mut count = 0;
+        for (probe, server) in probes {
+            assert_eq!(validator.is_valid(&probe), server, "{what}: schema and server disagree on {probe}");
+            count += 1;
+        }
+        assert!(count > 100, "{what}: only {count} probes");
+    };
+    let each = |rule: fn(&str) -> bool| strings.iter().map(move |s| (json!(s), rule(s)));
+
+    agree("username", &property(&doc, "NewAccount", "username"), &mut each(|s| validate::username(s).is_ok()));
+    agree("members[]", &property(&doc, "NewRoom", "members")["items"], &mut each(|s| validate::username(s).is_ok()));
+    agree("password", &property(&doc, "NewAccount", "password"), &mut each(|s| validate::password(s).is_ok()));
+    let full_name = |s: &str| validate::text_length(s, 0, validate::MAX_FULL_NAME_CHARS).is_ok();
+    agree("full_name", &property(&doc, "NewAccount", "full_name"), &mut each(full_name));
+    let max_name = natter::input::validate::MAX_ROOM_NAME_CHARS;
+    let name = |s: &str| validate::display_name(s, natter::input::validate::MAX_ROOM_NAME_CHARS).is_ok();
+    agree("room name", &property(&doc, "NewRoom", "name"), &mut each(name));
+    agree("new room name", &property(&doc, "RoomChange", "name"), &mut each(name));
+    assert!(!name(&"x".repeat(max_name + 1)));
+    // The one difference, which `natter::input::patterns` explains: a class cannot name the
+    // invisible characters beyond U+FFFF in a way every regex engine reads alike, so a name of
+    // tag characters only fits the pattern and is refused.
+    let tags = "\u{e0061}\u{e0062}";
+    assert!(!name(tags) && input_validator(&doc, &property(&doc, "NewRoom", "name")).is_valid(&json!(tags)));
+    let topic = |s: &str| validate::topic(s, validate::MAX_TOPIC_CHARS).is_ok();
+    agree("topic", &property(&doc, "NewRoom", "topic"), &mut each(topic));
+    agree("topic change", &property(&doc, "RoomChange", "topic"), &mut each(topic));
+
+    // Emails: the alphabet's strings (almost all invalid) and addresses built part by part.
+    let mut emails: Vec<String> = strings.clone();
+    let (longest, too_long, wide) = ("l".repeat(64), "l".repeat(65), "é".repeat(64));
+    let locals = ["a", "a.b+c", "é", "a b", "a\u{0}", "a@b", "", &longest, &too_long, &wide];
+    let long_domain = format!("{}.co", "d".repeat(185));
+    let domains = ["b.co", "b", ".b.co", "b.co.", "b..co", "b@c.co", "ü.de", "b.c\u{7f}o", "b.c o", &long_domain];
+    for local in locals {
+        for domain in domains {
+            for (before, after) in [("", ""), (" ", "\t"), ("\u{3000}", ""), ("", "\u{feff}")] {
+                emails.push(format!("{before}{local}@{domain}{after}"));
+            }
+        }
+    }
+    emails.push(format!("{}@{}.co ", "l".repeat(64), "d".repeat(186)));
+    agree(
+        "email",
+        &property(&doc, "NewAccount", "email"),
+        &mut emails.iter().map(|s| (json!(s), validate::email(s).is_ok())),
+    );
+
+    // Content, on its own (an edit, whose message may have an attachment) and in a new message
+    // with and without one.
+    let content = |s: &str, attachment: bool| natter::usecase::chat::check_content(s, attachment).is_ok();
+    agree(
+        "edited content",
+        &property(&doc, "Edit", "content"),
+        &mut strings.iter().map(|s| (json!(s), content(s, true))),
+    );
+    let post = json!({"$ref": "#/components/schemas/PostBody"});
+    agree("message without attachment", &post, &mut strings.iter().map(|s| (json!({"content": s}), content(s, false))));
+    agree(
+        "message with attachment",
+        &post,
+        &mut strings.iter().map(|s| (json!({"content": s, "attachment_id": 7, "client_id": null}), content(s, true))),
+    );
+    let ids = [json!(null), json!(1), json!(0), json!(-3), json!("1")];
+    let mut bodies = Vec::new();
+    for attachment in &ids {
+        for reply in &ids {
+            for client_id in [json!(null), json!(""), json!("k".repeat(64)), json!("é".repeat(65)), json!(5)] {
+                for content in [None, Some(""), Some(" "), Some("hi")] {
+                    let mut body = json!({"attachment_id": attachment, "reply_to": reply, "client_id": client_id});
+                    if let Some(content) = content {
+                        body["content"] = json!(content);
+                    }
+                    bodies.push(body);
+                }
+            }
+        }
+    }
+    bodies.push(json!({}));
+    bodies.push(json!({"sender": "x", "timestamp": 1, "content": "older clients"}));
+    let server_post = |body: &Value| {
+        natter::input::from_value::<natter::input::PostBody>(body.clone()).is_ok_and(|post| {
+            let post = post.into_post(1);
+            let client_id_ok =
+                post.client_id.as_ref().is_none_or(|c| c.chars().count() <= validate::MAX_CLIENT_ID_CHARS);
+            // Ids that name nothing are refused when looked up; below 1 nothing can exist.
+            let ids_ok = post.attachment_id.is_none_or(|id| id >= 1) && post.reply_to.is_none_or(|id| id >= 1);
+            content(&post.content, post.attachment_id.is_some()) && client_id_ok && ids_ok
+        })
+    };
+    agree("message fields", &post, &mut bodies.iter().map(|b| (b.clone(), server_post(b))));
+
+    // A reaction in the path, and a search's text.
+    let emoji = doc["paths"]["/chat/messages/{id}/reactions/{emoji}"]["put"]["parameters"][1]["schema"].clone();
+    agree("emoji", &emoji, &mut each(|s| natter::usecase::chat::check_emoji(s).is_ok()));
+    let q = doc["paths"]["/chat/search"]["get"]["parameters"][0].clone();
+    assert_eq!((q["name"].as_str(), q["required"].as_bool()), (Some("q"), Some(true)), "{q}");
+    agree(
+        "search text",
+        &q["schema"],
+        &mut each(|s| validate::text_length(s.trim(), 1, validate::MAX_SEARCH_CHARS).is_ok()),
+    );
+
+    // Logins: which field names the account, blank or not, with or without a password.
+    let values = [None, Some(""), Some(" "), Some("\u{3000}"), Some("alice"), Some(" a@b.co ")];
+    let mut logins = Vec::new();
+    for email in values {
+        for username in values {
+            for password in [None, Some(""), Some("x"), Some(" ")] {
+                let mut body = json!({"grant_type": "password"});
+                for (key, value) in [("email", email), ("username", username), ("password", password)] {
+                    if let Some(value) = value {
+                        body[key] = json!(value);
+                    }
+                }
+                logins.push(body);
+            }
+        }
+    }
+    let login_ok = |body: &Value| {
+        natter::input::from_value::<natter::input::LoginForm>(body.clone()).and_then(|f| f.into_login()).is_ok()
+    };
+    agree(
+        "login",
+        &json!({"$ref": "#/components/schemas/LoginForm"}),
+        &mut logins.iter().map(|b| (b.clone(), login_ok(b))),
+    );
+
+    // Invites: how many uses, and for how long (seconds, or a duration with a unit).
+    let max = natter::input::units::MAX_DURATION_SECS;
+    let mut expiries = vec![
+        json!(null),
+        json!(0),
+        json!(1),
+        json!(max),
+        json!(max + 1),
+        json!(-1),
+        json!(1.5),
+        json!(60.0),
+        json!(true),
+    ];
+    for (unit, seconds) in [
+        ("ms", 0),
+        ("", 1),
+        ("s", 1),
+        ("sec", 1),
+        ("m", 60),
+        ("min", 60),
+        ("h", 3600),
+        ("d", 86400),
+        ("w", 604800),
+        ("mins", 60),
+    ] {
+        // Milliseconds (`seconds` 0): from one second's worth up to the longest in ms.
+        let limit = max.checked_div(seconds).unwrap_or(max * 1000);
+        let lowest = if seconds == 0 { 1000 } else { 1 };
+        for n in [0, 1, 7, lowest - 1, lowest, limit - 1, limit, limit + 1, limit * 10] {
+            for spelled in
+                [format!("{n}{unit}"), format!(" {n} {unit} "), format!("00{n}{unit}"), format!("{n}\u{3000}{unit}")]
+            {
+                expiries.push(json!(spelled));
+            }
+        }
+    }
+    expiries
+        .extend(["", "d", "7 d s", "7d7", "７d", "1e3", "+7d", "-7d", "99999999999999999999d", "7D"].map(|s| json!(s)));
+    let invite_ok = |body: &Value| {
+        natter::input::from_value::<natter::input::NewInvite>(body.clone())
+            .is_ok_and(|i| i.uses().is_ok() && i.ttl().is_ok())
+    };
+    let invite = json!({"$ref": "#/components/schemas/NewInvite"});
+    agree(
+        "invite expiry",
+        &invite,
+        &mut expiries.iter().map(|e| json!({"expires_in": e})).map(|b| (b.clone(), invite_ok(&b))),
+    );
+    let uses = [
+        json!(null),
+        json!(0),
+        json!(1),
+        json!(10000),
+        json!(10001),
+        json!(-1),
+        json!(5.0),
+        json!(4294967296u64),
+        json!("3"),
+    ];
+    let mut invites: Vec<Value> = uses.iter().map(|u| json!({"uses": u})).collect();
+    invites
+        .extend(uses.iter().flat_map(|u| expiries.iter().take(12).map(move |e| json!({"uses": u, "expires_in": e}))));
+    agree("invite", &invite, &mut invites.iter().map(|b| (b.clone(), invite_ok(b))));
+
+    // History and search pages: the documented ranges are the ones the decoders accept.
+    let numbers = (-3i64..260).chain([i64::MAX]);
+    for (path, name, decode) in [
+        ("/chat/chat_rooms/{room_id}/messages", "limit", "history"),
+        ("/chat/chat_rooms/{room_id}/messages", "before", "history"),
+        ("/chat/chat_rooms/{room_id}/messages", "after", "history"),
+        ("/chat/search", "limit", "search"),
+        ("/chat/search", "before", "search"),
+        ("/chat/search", "room_id", "search"),
+    ] {
+        let parameters = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters");
+        let parameter = parameters.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"));
+        let accepts = |n: i64| {
+            let query = format!("q=x&{name}={n}");
+            match decode {
+                "history" => natter::input::from_form::<natter::input::HistoryQuery>(query.as_bytes())
+                    .and_then(natter::input::HistoryQuery::into_history)
+                    .is_ok(),
+                _ => natter::input::from_form::<natter::input::MessageSearchQuery>(query.as_bytes())
+                    .and_then(natter::input::MessageSearchQuery::into_search)
+                    .is_ok(),
+            }
+        };
+        agree(&format!("{path} {name}"), &parameter["schema"], &mut numbers.clone().map(|n| (json!(n), accepts(n))));
+    }
+}

@@ -140,6 +140,15 @@ pub enum Window {
     Before(i64),
     /// The oldest `limit` newer than this id.
     After(i64),
+    /// The oldest `limit` newer than `after` and older than `before`: a gap, paged forward.
+    Between { after: i64, before: i64 },
+}
+
+impl Window {
+    /// Whether the page is read oldest first (else newest first, then turned around).
+    fn forward(self) -> bool {
+        matches!(self, Window::After(_) | Window::Between { .. })
+    }
 }
 
 /// The largest page [`history`] returns.
@@ -152,15 +161,15 @@ pub const MAX_PAGE: i64 = 200;
 /// time that parameter is bound, which made each page pay a full parse (seen in the history
 /// benchmark's profile). Rows are produced lazily, so stopping early costs nothing.
 pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Vec<Message>, DbError> {
-    let (sql, cursor) = window_sql(window);
+    let (sql, after, before) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
     // Sized once: growing row by row made glibc consolidate its free lists at every step.
     let mut page = Vec::with_capacity(take);
-    for row in stmt.query_map(params![room_id, cursor], message)?.take(take) {
+    for row in stmt.query_map(params![room_id, after, before], message)?.take(take) {
         page.push(row?);
     }
-    if !matches!(window, Window::After(_)) {
+    if !window.forward() {
         page.reverse();
     }
     reactions::attach(conn, room_id, &mut page)?;
@@ -170,19 +179,19 @@ pub fn history(conn: &Connection, room_id: i64, window: Window, limit: i64) -> R
 /// A page of history (at most [`MAX_PAGE`]), oldest first, as storage read it: the same page as
 /// [`history`], without a [`Message`] per row. The encoder (`model::MessageView`) borrows from it.
 pub fn history_page(conn: &Connection, room_id: i64, window: Window, limit: i64) -> Result<Page, DbError> {
-    let (sql, cursor) = window_sql(window);
+    let (sql, after, before) = window_sql(window);
     let mut stmt = conn.prepare_cached(sql)?;
     let take = usize::try_from(limit.clamp(0, MAX_PAGE)).unwrap_or(0);
     let mut page =
         Page { text: String::with_capacity(take * 256), rows: Vec::with_capacity(take), reactions: Vec::new() };
-    let mut rows = stmt.query(params![room_id, cursor])?;
+    let mut rows = stmt.query(params![room_id, after, before])?;
     while page.rows.len() < take {
         let Some(row) = rows.next()? else { break };
         let view = RowView::read(row)?;
         page.push(&view);
     }
     drop(rows);
-    if !matches!(window, Window::After(_)) {
+    if !window.forward() {
         page.rows.reverse();
     }
     if let (Some(first), Some(last)) = (page.rows.first(), page.rows.last()) {
@@ -407,13 +416,18 @@ impl<'a> RowView<'a> {
 }
 
 /// The statement of a window (newest first unless `After`) and its cursor.
-fn window_sql(window: Window) -> (&'static str, i64) {
-    const OLDER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT 200");
-    const NEWER: &str = concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 ORDER BY m.id ASC LIMIT 200");
+/// The query of a window and the ids it lies strictly between: every window is one range of
+/// `messages_by_room`, read from its newer end or from its older one.
+fn window_sql(window: Window) -> (&'static str, i64, i64) {
+    const OLDER: &str =
+        concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT 200");
+    const NEWER: &str =
+        concat!(select_message!(), " WHERE m.room_id = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id ASC LIMIT 200");
     match window {
-        Window::Newest => (OLDER, i64::MAX),
-        Window::Before(id) => (OLDER, id),
-        Window::After(id) => (NEWER, id),
+        Window::Newest => (OLDER, i64::MIN, i64::MAX),
+        Window::Before(id) => (OLDER, i64::MIN, id),
+        Window::After(id) => (NEWER, id, i64::MAX),
+        Window::Between { after, before } => (NEWER, after, before),
     }
 }
 
@@ -508,7 +522,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), DbOptions::default()).unwrap();
         let room = room_with_everything(&db);
-        let windows = [Window::Newest, Window::Before(30), Window::Before(11), Window::After(0), Window::After(13)];
+        let windows = [
+            Window::Newest,
+            Window::Before(30),
+            Window::Before(11),
+            Window::After(0),
+            Window::After(13),
+            Window::Between { after: 3, before: 30 },
+        ];
         for window in windows {
             for limit in [1, 7, 50, 200] {
                 let (direct, structs) = db
@@ -528,6 +549,13 @@ mod tests {
         assert_eq!(page[0].reactions.iter().map(|r| r.emoji.as_str()).collect::<Vec<_>>(), ["🎉", "👍"]);
         assert_eq!(page[0].reactions[0].user_ids, [1, 2]);
         assert_eq!(page[1].reactions.iter().map(|r| r.emoji.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        // Between two ids: the oldest of the gap first, neither end, the deleted 12 skipped.
+        let gap =
+            db.read_blocking(move |conn| history(conn, room, Window::Between { after: 10, before: 15 }, 2)).unwrap();
+        assert_eq!(gap.iter().map(|m| m.id).collect::<Vec<_>>(), [11, 13]);
+        let gap =
+            db.read_blocking(move |conn| history(conn, room, Window::Between { after: 10, before: 15 }, 50)).unwrap();
+        assert_eq!(gap.iter().map(|m| m.id).collect::<Vec<_>>(), [11, 13, 14]);
         let replies = db.read_blocking(move |conn| history(conn, room, Window::Newest, 200)).unwrap();
         assert!(replies.iter().any(|m| m.reply_to.as_ref().is_some_and(|r| r.deleted)));
         assert!(replies.iter().any(|m| m.reply_to.as_ref().is_some_and(|r| !r.deleted)));

@@ -15,7 +15,7 @@ use crate::usecase::invites::Issuer;
 
 /// A new invite code for `uses` signups (1–10,000, default 1), valid for `expires_in` (seconds
 /// or a duration such as `7d`; default 7 days). Its `url` is `<public URL>/#invite=<code>`.
-#[utoipa::path(post, path = "/admin/invites", tag = "admin", security(("bearer" = []), ("oauth2" = [])), request_body = NewInvite,
+#[utoipa::path(post, path = "/admin/invites", tag = "admin", security(("bearer" = []), ("oauth2" = [])), request_body = Option<NewInvite>,
     responses((status = 201, description = "The invite.", body = Invite), (status = 403, body = ErrorBody)))]
 pub async fn create_invite(
     State(state): State<AppState>,
@@ -61,7 +61,7 @@ pub async fn list_users(State(state): State<AppState>, AuthUser(user): AuthUser)
 /// Disable or enable an account, or make it an administrator or not. Disabling refuses its
 /// tokens at once and closes its sockets; disabling or demoting yourself is 422.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = i64, Path, description = "The account's id.")), request_body = AccountChange,
+    params(("id" = i64, Path, minimum = 1, description = "The account's id.")), request_body = Option<AccountChange>,
     responses((status = 200, description = "The account, as GET /admin/users lists it.", body = UserAccount),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn change_user(

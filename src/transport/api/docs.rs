@@ -134,6 +134,7 @@ impl Modify for Conventions {
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
                 add_common_errors(operation);
+                optional_body_is_absent_not_null(operation);
             }
         }
     }
@@ -164,6 +165,30 @@ fn add_common_errors(operation: &mut Operation) {
         let shared = ERRORS.iter().any(|(s, _, _)| s == status);
         if shared && matches!(response, RefOr::T(r) if r.description.is_empty()) {
             *response = error_ref(status);
+        }
+    }
+}
+
+/// utoipa writes an optional body (`request_body = Option<T>`) as `oneOf: [T, null]`, which
+/// says that the JSON `null` is a valid body. It is not (a body is a JSON object; an empty one
+/// counts as `{}`): an optional body is one that may be left out, which `required: false`
+/// already says, so the body's schema is `T` alone.
+fn optional_body_is_absent_not_null(operation: &mut Operation) {
+    use utoipa::openapi::Required;
+    use utoipa::openapi::schema::{Schema, Type};
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else { return };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else { continue };
+        let is_null =
+            |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into());
+        if let [schema, null] = one_of.items.as_slice()
+            && is_null(null)
+        {
+            content.schema = Some(schema.clone());
         }
     }
 }

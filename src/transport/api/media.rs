@@ -101,18 +101,49 @@ pub async fn upload(
         pace.received(chunk.len() as u64, Instant::now());
         upload.push(&chunk).await?;
     }
+    drop(field);
+    // The parts after `file` are skipped like those before it, but read to the end, before the
+    // file is kept: a body whose part headers cannot be read is refused (422) wherever that
+    // part is, as the OpenAPI document says, not only when it comes first.
+    loop {
+        let next = timeout_at(pace.deadline().into(), multipart.next_field()).await.map_err(|_| pace.expired())?;
+        pace.received(0, Instant::now());
+        if next.map_err(|e| multipart_error(e, media))?.is_none() {
+            break;
+        }
+    }
     let attachment = media.finish(upload).await?;
     Ok((StatusCode::CREATED, Json(attachment)))
 }
 
-/// The upload's multipart body, as the OpenAPI document shows it.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct UploadForm {
-    /// The file (its name is kept as metadata only).
-    #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
+/// The upload's multipart body, as the OpenAPI document shows it: the part `file`, not empty;
+/// other parts are skipped, but each part's name is a header parameter, so it cannot hold a
+/// control character other than tab, CR and LF (which encoders write as `%0D` and `%0A`, as
+/// browsers do): the part headers of such a body cannot be read (422).
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .description(Some("The file, not empty (its name is kept as metadata only)."));
+        let part_name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("One part named `file`; other parts are skipped."))
+            .property("file", file)
+            .required("file")
+            .property_names(Some(part_name))
+            .into()
+    }
 }
+
+impl utoipa::ToSchema for UploadForm {}
 
 /// A multipart body that could not be read. Past the route's body limit (which hyper may hit in
 /// the middle of a large network read, before the handler counted `--max-upload + 1` bytes) it

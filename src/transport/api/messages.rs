@@ -10,18 +10,20 @@ use axum::response::{IntoResponse, Response};
 use super::extract::{JsonBody, QueryParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::input::schemas::{Emoji, SearchText};
 use crate::input::{Edit, HistoryQuery, MessageSearchQuery, PostBody, ReadBody, ReadMarker, path_id};
 use crate::model::Message;
 use crate::usecase::auth::Caller;
 use crate::usecase::chat::ReactionChange;
 
 /// A page of history, oldest first: no cursor = the newest `limit`; `before` = the newest
-/// `limit` older than it; `after` = the oldest `limit` newer than it (page forward until `[]`).
+/// `limit` older than it; `after` = the oldest `limit` newer than it (page forward until `[]`);
+/// both = the oldest `limit` between them.
 #[utoipa::path(get, path = "/chat/chat_rooms/{room_id}/messages", tag = "messages", security(("bearer" = []), ("oauth2" = [])),
-    params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to."),
+    params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)."),
         ("before" = Option<i64>, Query, minimum = 1, description = "Page back from this message id."),
-        ("after" = Option<i64>, Query, minimum = 0, description = "Catch up after this message id (not with `before`)."),
+        ("after" = Option<i64>, Query, minimum = 0, description = "Catch up after this message id (with `before`: the oldest `limit` between the two)."),
     ),
     responses((status = 200, description = "Messages, oldest first.", body = Vec<Message>),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -39,7 +41,7 @@ pub async fn history(
 /// Post a message (content 1–4000 characters after trimming; may be empty with an attachment).
 /// The same `client_id` from the same sender in the same room returns the first message (200)
 /// and stores nothing. Pushed over Socket.IO as `chat_response`.
-#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/messages", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/messages", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to.")),
     request_body = PostBody,
     responses((status = 201, description = "The stored message.", body = Message),
         (status = 200, description = "A retry with a known `client_id`: the first message.", body = Message),
@@ -57,7 +59,7 @@ pub async fn post(
 }
 
 /// The sender changes a message's content (its attachment stays). Pushed as `message_updated`.
-#[utoipa::path(patch, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to.")), request_body = Edit,
+#[utoipa::path(patch, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, minimum = 1, description = "A message in a room the caller belongs to.")), request_body = Edit,
     responses((status = 200, description = "The edited message.", body = Message),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn edit(
@@ -70,7 +72,7 @@ pub async fn edit(
 }
 
 /// The sender or the room's owner deletes a message for good. Pushed as `message_deleted`.
-#[utoipa::path(delete, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to.")),
+#[utoipa::path(delete, path = "/chat/messages/{id}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, minimum = 1, description = "A message in a room the caller belongs to.")),
     responses((status = 204, description = "Deleted."), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.chat.delete_message(caller, path_id(&id, "Message")?).await?;
@@ -79,7 +81,7 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Pat
 
 /// Move the caller's read marker forward (never back, capped at the newest message); the room's
 /// other members get the `read` event.
-#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/read", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/read", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to.")),
     request_body = ReadBody,
     responses((status = 204, description = "The marker moved (or was already there)."), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn mark_read(
@@ -103,7 +105,7 @@ fn reaction_path(path: Result<Path<(String, String)>, PathRejection>) -> ApiResu
 
 /// Add the caller's reaction (already there: unchanged). At most 20 distinct reactions per
 /// message. Pushed as `message_updated`.
-#[utoipa::path(put, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to."), ("emoji" = String, Path, description = "The reaction, URL-encoded: 1–32 characters, no whitespace or control characters.")),
+#[utoipa::path(put, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, minimum = 1, description = "A message in a room the caller belongs to."), ("emoji" = inline(Emoji), Path, description = "The reaction, URL-encoded: 1–32 characters, none of them blank or a control character.")),
     responses((status = 200, description = "The message with the reaction.", body = Message),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn add_reaction(
@@ -116,7 +118,7 @@ pub async fn add_reaction(
 }
 
 /// Remove the caller's reaction (not there: unchanged). Pushed as `message_updated`.
-#[utoipa::path(delete, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, description = "A message in a room the caller belongs to."), ("emoji" = String, Path, description = "The reaction, URL-encoded: 1–32 characters, no whitespace or control characters.")),
+#[utoipa::path(delete, path = "/chat/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = []), ("oauth2" = [])), params(("id" = i64, Path, minimum = 1, description = "A message in a room the caller belongs to."), ("emoji" = inline(Emoji), Path, description = "The reaction, URL-encoded: 1–32 characters, none of them blank or a control character.")),
     responses((status = 200, description = "The message without the reaction.", body = Message),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn remove_reaction(
@@ -132,7 +134,7 @@ pub async fn remove_reaction(
 /// ignored), a `"quoted phrase"` as a phrase. Newest first.
 #[utoipa::path(get, path = "/chat/search", tag = "messages", security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("q" = String, Query, description = "1–200 characters; any text is a valid query."),
+        ("q" = inline(SearchText), Query, description = "The words: 1–200 characters after trimming; any text is a valid query."),
         ("room_id" = Option<i64>, Query, minimum = 1, description = "Only this room (not a member: 404)."),
         ("before" = Option<i64>, Query, minimum = 1, description = "Page back from this message id."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Page size (default 20)."),

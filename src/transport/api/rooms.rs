@@ -32,7 +32,7 @@ pub async fn create_room(
 }
 
 /// A room the caller belongs to (private chats too); 404 for anyone else.
-#[utoipa::path(get, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+#[utoipa::path(get, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to.")),
     responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody)))]
 pub async fn get_room(
     State(state): State<AppState>,
@@ -44,8 +44,8 @@ pub async fn get_room(
 
 /// The owner (or an administrator) changes a group room's name, topic or visibility; members
 /// get `room_updated`. Not the owner: 403; a private room the caller is not in: 404.
-#[utoipa::path(patch, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A group room.")),
-    request_body = RoomChange,
+#[utoipa::path(patch, path = "/chat/chat_rooms/{room_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "A group room.")),
+    request_body = Option<RoomChange>,
     responses((status = 200, description = "The room as it is now.", body = Room), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn update_room(
@@ -72,7 +72,7 @@ pub async fn directory(
 
 /// The caller joins an open room (already a member: unchanged). Its history so far counts as
 /// read. A private room the caller is not in: 404.
-#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/join", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "An open room.")),
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/join", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "An open room.")),
     responses((status = 200, description = "The room.", body = Room), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn join_room(
     State(state): State<AppState>,
@@ -83,7 +83,7 @@ pub async fn join_room(
 }
 
 /// The owner adds a member by username (already a member: unchanged). Private chats: 403.
-#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/members", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to.")),
+#[utoipa::path(post, path = "/chat/chat_rooms/{room_id}/members", tag = "chats", security(("bearer" = []), ("oauth2" = [])), params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to.")),
     request_body = Username,
     responses((status = 200, description = "The room.", body = Room), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -99,7 +99,7 @@ pub async fn add_member(
 /// The owner removes anyone; anyone removes themself (leaving). The owner leaving hands
 /// ownership on; the last member leaving deletes the room. Private chats: 403.
 #[utoipa::path(delete, path = "/chat/chat_rooms/{room_id}/members/{user_id}", tag = "chats", security(("bearer" = []), ("oauth2" = [])),
-    params(("room_id" = i64, Path, description = "A room or private chat the caller belongs to."), ("user_id" = i64, Path, description = "The member to remove.")),
+    params(("room_id" = i64, Path, minimum = 1, description = "A room or private chat the caller belongs to."), ("user_id" = i64, Path, minimum = 1, description = "The member to remove.")),
     responses((status = 204, description = "Removed."), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn remove_member(

@@ -44,19 +44,17 @@ use crate::usecase::presence::Presence;
 use crate::usecase::{ensure_member, room_not_found};
 pub use events::{ChatEvent, EventStream, Events};
 
-pub const MAX_CONTENT_CHARS: usize = 4000;
-pub const MAX_CLIENT_ID_CHARS: usize = 64;
+// The bounds live with decoding, where the OpenAPI schemas of the input types state them too.
+pub use crate::input::validate::{
+    MAX_CLIENT_ID_CHARS, MAX_CONTENT_CHARS, MAX_EMOJI_CHARS, MAX_ROOM_NAME_CHARS, MAX_SEARCH_CHARS, MAX_TOPIC_CHARS,
+};
 
 /// Users a search returns at most.
 const SEARCH_LIMIT: usize = 20;
 
-pub const MAX_SEARCH_CHARS: usize = 200;
-pub const MAX_EMOJI_CHARS: usize = 32;
-pub const MAX_ROOM_NAME_CHARS: usize = 100;
 // The pages the decoders allow (SPEC §3) are pages the storage engine serves whole.
 const _: () = assert!(crate::input::MAX_HISTORY_PAGE <= messages::MAX_PAGE);
 const _: () = assert!(crate::input::MAX_SEARCH_PAGE as usize <= crate::storage::db::search::MAX_PAGE);
-pub const MAX_TOPIC_CHARS: usize = 250;
 /// Distinct emoji one message can hold.
 pub const MAX_REACTIONS: i64 = 20;
 
@@ -279,7 +277,8 @@ impl Chat {
     /// [`messages::Page`], by `model::MessageView`): only the finished buffer crosses threads.
     pub async fn history_json(&self, reader: Caller, room_id: i64, history: History) -> ApiResult<Vec<u8>> {
         let window = match (history.before, history.after) {
-            (Some(id), _) => Window::Before(id),
+            (Some(before), Some(after)) => Window::Between { after, before },
+            (Some(id), None) => Window::Before(id),
             (None, Some(id)) => Window::After(id),
             (None, None) => Window::Newest,
         };
