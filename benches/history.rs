@@ -10,6 +10,10 @@
 //!
 //!     cargo bench --bench history     # BENCH_SECS=10 BENCH_CLIENTS=32 BENCH_SERVER_ARGS="--db-readers 4"
 //!
+//! A/B in one sitting: `BENCH_NATTER_BINS=old/natter,new/natter BENCH_ROUNDS=3` loads the same
+//! data with each binary in turn (A B A B A B), so a comparison does not pay for a fill per
+//! binary and the machine's drift falls on both.
+//!
 //! The HTTP client is `support/http.rs`'s, a few lines over a TcpStream.
 
 use std::sync::Arc;
@@ -168,26 +172,51 @@ fn main() {
         (BIG_ROOM + SMALL_ROOM) as f64 / fill.as_secs_f64()
     );
 
-    // 3. Load.
-    let server = Server::start(dir.path());
+    // 3. Load, with each binary in turn.
+    let binaries: Vec<String> = std::env::var("BENCH_NATTER_BINS")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_else(|_| vec![support::natter_binary()]);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    for round in 1..=rounds {
+        for binary in &binaries {
+            if binaries.len() > 1 || rounds > 1 {
+                println!("round {round}, {binary}:");
+            }
+            load_both_rooms(&runtime, binary, dir.path(), &token, big, small, clients, secs);
+        }
+    }
+    println!("targets: ≥ 10,000 pages/s and p99 ≤ 10 ms in both rooms");
+}
+
+/// Serve the filled data with `binary` and load each room for `secs`; its figures and RSS.
+#[allow(clippy::too_many_arguments)]
+fn load_both_rooms(
+    runtime: &tokio::runtime::Runtime,
+    binary: &str,
+    data: &std::path::Path,
+    token: &str,
+    big: i64,
+    small: i64,
+    clients: usize,
+    secs: u64,
+) {
+    let server = Server::start_binary(binary, data, &[]);
     runtime.block_on(async {
         for (room, label) in [(big, "1,000,000 messages"), (small, "1,000 messages")] {
             // A fresh connection per room: an idle keep-alive one is closed after --header-timeout.
             let mut http = Http::connect(&server.addr).await;
             let (_, newest) =
-                http.json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1"), Some(&token), None).await;
-            let (_, oldest) = http
-                .json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1&after=0"), Some(&token), None)
-                .await;
+                http.json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1"), Some(token), None).await;
+            let (_, oldest) =
+                http.json("GET", &format!("/chat/chat_rooms/{room}/messages?limit=1&after=0"), Some(token), None).await;
             let newest_id = newest[0]["id"].as_i64().expect("newest id");
             let oldest_id = oldest[0]["id"].as_i64().expect("oldest id");
             // Warm up: connections, prepared statements, page cache.
-            let _ = run_load(&server, &token, room, newest_id, oldest_id, clients, 1).await;
-            let outcome = run_load(&server, &token, room, newest_id, oldest_id, clients, secs).await;
+            let _ = run_load(&server, token, room, newest_id, oldest_id, clients, 1).await;
+            let outcome = run_load(&server, token, room, newest_id, oldest_id, clients, secs).await;
             report(label, &outcome);
         }
     });
     println!("server RSS after the runs: {} MiB", server.rss_kib() / 1024);
-    println!("targets: ≥ 10,000 pages/s and p99 ≤ 10 ms in both rooms");
     server.stop();
 }

@@ -24,14 +24,18 @@ impl Server {
     /// figures); `BENCH_SERVER_CPUS` confines the server to those cores with `taskset -c`
     /// (e.g. `0`, a stand-in for a small board).
     pub fn start_with(data: &Path, flags: &[&str]) -> Server {
-        let binary = natter_binary();
+        Server::start_binary(&natter_binary(), data, flags)
+    }
+
+    /// [`Server::start_with`] for the natter binary at `binary`.
+    pub fn start_binary(binary: &str, data: &Path, flags: &[&str]) -> Server {
         let mut natter = match std::env::var("BENCH_SERVER_CPUS") {
             Ok(cpus) => {
                 let mut taskset = Command::new("taskset");
-                taskset.args(["-c", &cpus]).arg(&binary);
+                taskset.args(["-c", &cpus]).arg(binary);
                 taskset
             }
-            Err(_) => Command::new(&binary),
+            Err(_) => Command::new(binary),
         };
         natter.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn,natter=info"]);
         // No bound on signups and logins from the generator's one address, unless a scenario

@@ -175,19 +175,21 @@ pub async fn work_out(public_url: Option<&str>, bound: SocketAddr, scheme: &str)
     (places, reach)
 }
 
+/// Interfaces as a typical machine has them, for this module's tests and the start message's.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use super::{Interface, Place};
 
-    fn iface(name: &str, ip: &str) -> Interface {
+    pub fn iface(name: &str, ip: &str) -> Interface {
         Interface { name: name.into(), ip: ip.parse().unwrap() }
     }
 
-    fn urls(places: &[Place]) -> Vec<&str> {
+    pub fn urls(places: &[Place]) -> Vec<&str> {
         places.iter().map(|p| p.url.as_str()).collect()
     }
 
-    fn all() -> Vec<Interface> {
+    /// Loopback, a container bridge, a public and a LAN address, IPv6 of every scope, link-local.
+    pub fn all() -> Vec<Interface> {
         vec![
             iface("lo", "127.0.0.1"),
             iface("lo", "::1"),
@@ -200,6 +202,12 @@ mod tests {
             iface("eth1", "169.254.3.4"),
         ]
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{all, urls};
+    use super::*;
 
     #[test]
     fn every_address_lists_the_lan_first_and_localhost_last() {

@@ -234,29 +234,8 @@ pub async fn announce(state: &AppState, bound: SocketAddr, places: &[Place]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::addresses::{Interface, places};
-
-    fn iface(name: &str, ip: &str) -> Interface {
-        Interface { name: name.into(), ip: ip.parse().unwrap() }
-    }
-
-    fn urls(places: &[Place]) -> Vec<&str> {
-        places.iter().map(|p| p.url.as_str()).collect()
-    }
-
-    fn all() -> Vec<Interface> {
-        vec![
-            iface("lo", "127.0.0.1"),
-            iface("lo", "::1"),
-            iface("docker0", "172.17.0.1"),
-            iface("eth0", "203.0.113.7"),
-            iface("wlan0", "192.168.1.23"),
-            iface("wlan0", "fe80::1"),
-            iface("wlan0", "fd00::23"),
-            iface("wlan0", "2001:db8::23"),
-            iface("eth1", "169.254.3.4"),
-        ]
-    }
+    use crate::server::addresses::fixtures::{all, urls};
+    use crate::server::addresses::places;
 
     #[test]
     fn loopback_is_only_this_machine_and_says_how_to_open_up() {
