@@ -18,8 +18,10 @@
 //! writer thread, lines written as the channel runs dry, nothing dropped). In the history
 //! benchmark, four rounds side by side with this module on the same data (2026-12-06), the
 //! server spent 376 µs of CPU per page against 309 (+22%) in the big room and 301 against 278
-//! (+8%) in the small one: a channel send and a wake-up of the writer per line, where this
-//! buffer wakes it at most once per [`FLUSH_EVERY`].
+//! (+8%) in the small one, higher in every one of the eight pairs: a channel send and a wake-up
+//! of the writer per line, where this buffer wakes it at most once per [`FLUSH_EVERY`]. That
+//! machine was shared and a second sitting was not run, so this says "not shown equal" rather
+//! than a firm ratio; until a quiet sitting shows them equal, this module stays.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
