@@ -35,6 +35,7 @@ pub mod backup;
 pub mod invites;
 pub mod known_addresses;
 pub mod mentions;
+pub mod push;
 pub mod messages;
 pub mod migrate;
 pub mod reactions;
