@@ -255,7 +255,11 @@ pub struct PushKeys {
 impl PushSubscriptionBody {
     pub fn into_subscription(self) -> ApiResult<crate::usecase::push::NewSubscription> {
         check_endpoint(&self.endpoint)?;
-        Ok(crate::usecase::push::NewSubscription { endpoint: self.endpoint, p256dh: self.keys.p256dh, auth: self.keys.auth })
+        Ok(crate::usecase::push::NewSubscription {
+            endpoint: self.endpoint,
+            p256dh: self.keys.p256dh,
+            auth: self.keys.auth,
+        })
     }
 }
 

@@ -465,7 +465,14 @@ mod tests {
         let off = Metrics::off();
         off.message_stored();
         off.commit(3, Duration::from_millis(1));
-        let live = Live { online_users: 0, events_queued: 0, commits: 0, sqlite_memory: 0, uptime: Duration::ZERO, push_subscriptions: 0 };
+        let live = Live {
+            online_users: 0,
+            events_queued: 0,
+            commits: 0,
+            sqlite_memory: 0,
+            uptime: Duration::ZERO,
+            push_subscriptions: 0,
+        };
         assert!(off.render(live).is_none());
     }
 
@@ -475,15 +482,14 @@ mod tests {
         on.message_stored();
         on.commit(4, Duration::from_millis(2));
         on.http_request("GET", "/healthz", 200, Duration::from_millis(1));
-        let live =
-            Live {
-                online_users: 2,
-                events_queued: 1,
-                commits: 7,
-                sqlite_memory: 4096,
-                uptime: Duration::from_secs(3),
-                push_subscriptions: 0,
-            };
+        let live = Live {
+            online_users: 2,
+            events_queued: 1,
+            commits: 7,
+            sqlite_memory: 4096,
+            uptime: Duration::from_secs(3),
+            push_subscriptions: 0,
+        };
         let text = on.render(live).expect("on");
         for line in [
             "natter_messages_total 1",

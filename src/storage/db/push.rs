@@ -27,9 +27,7 @@ pub fn upsert(
     at: &str,
     keep: usize,
 ) -> Result<bool, DbError> {
-    let existed = conn
-        .prepare_cached("SELECT 1 FROM push_subscriptions WHERE endpoint = ?1")?
-        .exists([endpoint])?;
+    let existed = conn.prepare_cached("SELECT 1 FROM push_subscriptions WHERE endpoint = ?1")?.exists([endpoint])?;
     conn.prepare_cached(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
@@ -66,7 +64,13 @@ pub fn of_users(conn: &Connection, user_ids: &[i64]) -> Result<Vec<SubscriptionR
     let mut found = Vec::new();
     for &user_id in user_ids {
         let rows = stmt.query_map([user_id], |r| {
-            Ok(SubscriptionRecord { id: r.get(0)?, user_id: r.get(1)?, endpoint: r.get(2)?, p256dh: r.get(3)?, auth: r.get(4)? })
+            Ok(SubscriptionRecord {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                endpoint: r.get(2)?,
+                p256dh: r.get(3)?,
+                auth: r.get(4)?,
+            })
         })?;
         for row in rows {
             found.push(row?);

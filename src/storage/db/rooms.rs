@@ -225,7 +225,9 @@ pub fn get(conn: &Connection, room_id: i64) -> Result<Option<RoomRecord>, DbErro
 /// `user_id`'s membership of `room_id`, if any: the check behind every room endpoint.
 pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<Membership>, DbError> {
     Ok(conn
-        .prepare_cached("SELECT m.role, m.last_read_id, m.notify FROM room_members m WHERE m.room_id = ?1 AND m.user_id = ?2")?
+        .prepare_cached(
+            "SELECT m.role, m.last_read_id, m.notify FROM room_members m WHERE m.room_id = ?1 AND m.user_id = ?2",
+        )?
         .query_row([room_id, user_id], |r| membership_at(r, 0))
         .optional()?)
 }
@@ -264,9 +266,10 @@ pub fn set_notify(conn: &Connection, room_id: i64, user_id: i64, level: NotifyLe
 /// (a level of `none` is left out here already).
 pub fn notify_levels(conn: &Connection, room_id: i64, sender: i64) -> Result<Vec<(i64, NotifyLevel)>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT user_id, notify FROM room_members WHERE room_id = ?1 AND user_id != ?2 AND notify != 'none'",
+        "SELECT user_id, notify FROM room_members WHERE room_id = ?1 AND user_id != ?2 AND notify != 'none' ORDER BY rowid",
     )?;
-    let rows = stmt.query_map(params![room_id, sender], |r| Ok((r.get(0)?, NotifyLevel::parse(&r.get::<_, String>(1)?))))?;
+    let rows =
+        stmt.query_map(params![room_id, sender], |r| Ok((r.get(0)?, NotifyLevel::parse(&r.get::<_, String>(1)?))))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -1,5 +1,6 @@
 //! SPEC §3 Notifications: the caller's level per room, and Web Push subscriptions. Every
-//! `/push/*` route is 404 with `--push off`, before anything else is looked at.
+//! `/push/*` route is 404 with `--push off`, before anything else is looked at (the token and
+//! the body are taken as results for that reason), then 401 without a token, then the body.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -70,10 +71,11 @@ pub async fn key(State(state): State<AppState>, caller: Result<Caller, ApiError>
 pub async fn subscribe(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    JsonBody(input): JsonBody<PushSubscriptionBody>,
+    input: Result<JsonBody<PushSubscriptionBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Subscribed>)> {
     let push = push(&state)?;
     let caller = caller?;
+    let JsonBody(input) = input?;
     let subscription = input.into_subscription()?;
     let endpoint = subscription.endpoint.clone();
     let created = push.subscribe(caller, subscription).await?;
@@ -87,10 +89,11 @@ pub async fn subscribe(
 pub async fn unsubscribe(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    JsonBody(input): JsonBody<PushEndpoint>,
+    input: Result<JsonBody<PushEndpoint>, ApiError>,
 ) -> ApiResult<StatusCode> {
     let push = push(&state)?;
     let caller = caller?;
+    let JsonBody(input) = input?;
     push.unsubscribe(caller, input.into_endpoint()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

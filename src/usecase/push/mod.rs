@@ -166,7 +166,11 @@ impl Push {
 
     /// Store the caller's subscription (true: a new endpoint; false: its keys were replaced).
     pub async fn subscribe(&self, caller: Caller, subscription: NewSubscription) -> ApiResult<bool> {
-        self.0.rules.services.check(&subscription.endpoint).map_err(|problem| ApiError::invalid("endpoint", problem))?;
+        self.0
+            .rules
+            .services
+            .check(&subscription.endpoint)
+            .map_err(|problem| ApiError::invalid("endpoint", problem))?;
         BrowserKeys::parse(&subscription.p256dh, &subscription.auth)
             .map_err(|(field, problem)| ApiError::invalid(field, problem))?;
         let keep = self.0.rules.per_user;
@@ -276,7 +280,10 @@ impl Push {
                     url: "/".into(),
                 });
                 let subs = self.0.db.read(move |conn| subscriptions::of_users(conn, &[user_id])).await?;
-                Ok(subs.into_iter().map(|subscription| Delivery { subscription, payload: payload.clone(), urgent: false }).collect())
+                Ok(subs
+                    .into_iter()
+                    .map(|subscription| Delivery { subscription, payload: payload.clone(), urgent: false })
+                    .collect())
             }
             Job::Message(message) => {
                 let room_id = message.room_id;
@@ -284,7 +291,9 @@ impl Push {
                 let (room, levels) = self
                     .0
                     .db
-                    .read(move |conn| Ok::<_, db::DbError>((rooms::get(conn, room_id)?, rooms::notify_levels(conn, room_id, sender)?)))
+                    .read(move |conn| {
+                        Ok::<_, db::DbError>((rooms::get(conn, room_id)?, rooms::notify_levels(conn, room_id, sender)?))
+                    })
                     .await?;
                 let Some(room) = room else { return Ok(Vec::new()) };
                 let mut told = Vec::new();

@@ -23,8 +23,16 @@ impl ServiceHost {
     pub fn parse(text: &str) -> Result<ServiceHost, String> {
         let text = text.trim().to_ascii_lowercase();
         let (host, port) = match text.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && (!host.contains(':') || host.ends_with(']')) => {
-                (host.to_string(), Some(port.parse::<u16>().map_err(|_| format!("`{text}`: the port is not a port number"))?))
+            Some((host, port))
+                if !host.is_empty()
+                    && !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && (!host.contains(':') || host.ends_with(']')) =>
+            {
+                (
+                    host.to_string(),
+                    Some(port.parse::<u16>().map_err(|_| format!("`{text}`: the port is not a port number"))?),
+                )
             }
             _ => (text.clone(), None),
         };

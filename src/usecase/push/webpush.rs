@@ -51,11 +51,14 @@ impl VapidKey {
     /// The key pair in `path` (PKCS#8 PEM), made there with mode 0600 if the file is missing.
     pub fn load_or_create(path: &Path) -> Result<VapidKey, String> {
         let secret = match std::fs::read_to_string(path) {
-            Ok(pem) => SecretKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not a P-256 key: {e}", path.display()))?,
+            Ok(pem) => {
+                SecretKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not a P-256 key: {e}", path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secret = random_secret();
                 let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| e.to_string())?;
-                let mut file = file_modes::create_new_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                let mut file =
+                    file_modes::create_new_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
                 std::io::Write::write_all(&mut file, pem.as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -140,9 +143,7 @@ pub fn encrypt(keys: &BrowserKeys, payload: &[u8]) -> Result<Vec<u8>, &'static s
     info.extend_from_slice(their_public.as_bytes());
     info.extend_from_slice(our_public.as_bytes());
     let mut ikm = [0u8; 32];
-    Hkdf::<Sha256>::new(Some(&keys.auth), shared.raw_secret_bytes())
-        .expand(&info, &mut ikm)
-        .map_err(|_| "hkdf")?;
+    Hkdf::<Sha256>::new(Some(&keys.auth), shared.raw_secret_bytes()).expand(&info, &mut ikm).map_err(|_| "hkdf")?;
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|_| "random")?;
     let prk = Hkdf::<Sha256>::new(Some(&salt), &ikm);
