@@ -427,23 +427,32 @@ pub fn message_payload(message: &Message, title: String) -> Arc<[u8]> {
         message_id: Some(message.id),
         url: format!("/#/chat/{}", message.room_id),
     };
-    loop {
+    let encoded = encode(&payload);
+    if encoded.len() <= MAX_PAYLOAD_BYTES {
+        return encoded;
+    }
+    // Too long: the longest prefix of the body (cut at a character, then "…") that fits, found
+    // by halving (JSON escapes make a character 1 to 6 bytes, so no single cut is exact).
+    payload.title = payload.title.chars().take(200).collect();
+    let full = std::mem::take(&mut payload.body);
+    let boundaries: Vec<usize> = full.char_indices().map(|(i, _)| i).collect();
+    let (mut fits, mut too_long) = (0, boundaries.len());
+    let mut best = None;
+    while fits < too_long {
+        let middle = (fits + too_long).div_ceil(2);
+        payload.body = format!("{}…", &full[..boundaries[middle - 1]]);
         let encoded = encode(&payload);
         if encoded.len() <= MAX_PAYLOAD_BYTES {
-            return encoded;
-        }
-        // JSON escapes make a character up to six bytes: cut by the excess and try again.
-        let excess = encoded.len() - MAX_PAYLOAD_BYTES;
-        let mut keep = payload.body.len().saturating_sub(excess.max(1) + 3);
-        while !payload.body.is_char_boundary(keep) {
-            keep -= 1;
-        }
-        payload.body.truncate(keep);
-        payload.body.push('…');
-        if payload.body.len() <= 3 {
-            payload.title = payload.title.chars().take(100).collect();
+            fits = middle;
+            best = Some(encoded);
+        } else {
+            too_long = middle - 1;
         }
     }
+    best.unwrap_or_else(|| {
+        payload.body = "…".into();
+        encode(&payload)
+    })
 }
 
 fn encode(payload: &Payload) -> Arc<[u8]> {
@@ -471,7 +480,7 @@ mod tests {
             mentions: Vec::new(),
         };
         let payload = message_payload(&message, "general".into());
-        assert!(payload.len() <= MAX_PAYLOAD_BYTES, "{}", payload.len());
+        assert!(payload.len() <= MAX_PAYLOAD_BYTES && payload.len() > MAX_PAYLOAD_BYTES - 10, "{}", payload.len());
         let value: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert!(value["body"].as_str().unwrap().starts_with("alice: \u{1}é"));
         assert_eq!(value["url"], "/#/chat/3");
