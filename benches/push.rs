@@ -63,7 +63,11 @@ impl PushService {
         while self.pushes.load(Ordering::Relaxed) < total {
             let notified = self.arrived.notified();
             let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
-            assert!(Instant::now() < deadline, "only {} of {total} pushes arrived", self.pushes.load(Ordering::Relaxed));
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {total} pushes arrived",
+                self.pushes.load(Ordering::Relaxed)
+            );
         }
     }
 }

@@ -46,7 +46,7 @@ impl Operations {
             sqlite_memory: db::sqlite_memory_bytes(),
             uptime: self.started.elapsed(),
             // Scrapes are rare; a count over a small indexed table costs microseconds.
-            push_subscriptions: self.db.read_blocking(|conn| db::push::count(conn)).unwrap_or(0),
+            push_subscriptions: self.db.read_blocking(db::push::count).unwrap_or(0),
         })
     }
 }

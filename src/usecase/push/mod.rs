@@ -89,7 +89,8 @@ pub struct Payload {
 }
 
 enum Job {
-    Message(Message),
+    /// Boxed: a queue of thousands of small `Test` jobs should not each take a Message's size.
+    Message(Box<Message>),
     Test { user_id: i64 },
 }
 
@@ -214,12 +215,7 @@ impl Push {
 
     /// A message was stored (called by the fan-out, in commit order): queue it and return at once.
     pub fn message_stored(&self, message: &Message) {
-        self.enqueue(Job::Message(message.clone()));
-    }
-
-    /// Subscriptions stored now (`natter_push_subscriptions`).
-    pub fn subscription_count(&self) -> i64 {
-        self.0.db.read_blocking(|conn| subscriptions::count(conn)).unwrap_or(0)
+        self.enqueue(Job::Message(Box::new(message.clone())));
     }
 
     fn enqueue(&self, job: Job) {
