@@ -126,8 +126,9 @@ async fn cpu() {
     const MESSAGES: usize = 20;
     let service = push_service().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let world = world_with_subscriptions(dir.path(), SUBSCRIBERS + 1, &service.base);
-    let server = start(dir.path());
+    // The storage engine's blocking calls and the child's start must not run on a runtime thread.
+    let world = tokio::task::block_in_place(|| world_with_subscriptions(dir.path(), SUBSCRIBERS + 1, &service.base));
+    let server = tokio::task::block_in_place(|| start(dir.path()));
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
     // Warm-up: connections to the push service, the VAPID header, caches.
     send(&http, &server, &world.tokens[0], world.rooms[0], 0).await;
@@ -160,8 +161,9 @@ async fn memory() {
     const SUBSCRIBERS: usize = 10_000;
     let service = push_service().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let world = world_with_subscriptions(dir.path(), SUBSCRIBERS + 1, &service.base);
-    let server = start(dir.path());
+    // The storage engine's blocking calls and the child's start must not run on a runtime thread.
+    let world = tokio::task::block_in_place(|| world_with_subscriptions(dir.path(), SUBSCRIBERS + 1, &service.base));
+    let server = tokio::task::block_in_place(|| start(dir.path()));
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
     let idle = server.rss_kib();
     send(&http, &server, &world.tokens[0], world.rooms[0], 0).await;

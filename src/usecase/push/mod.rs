@@ -91,7 +91,9 @@ pub struct Payload {
 enum Job {
     /// Boxed: a queue of thousands of small `Test` jobs should not each take a Message's size.
     Message(Box<Message>),
-    Test { user_id: i64 },
+    Test {
+        user_id: i64,
+    },
 }
 
 /// One push to send: where, what, how urgent.
