@@ -392,7 +392,14 @@ export async function enablePush() {
       subscription = null;
     }
   }
-  subscription ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+  // A browser that cannot reach its push service (no internet, headless) may never answer.
+  const late = new Promise((_, reject) => {
+    setTimeout(() => reject(new Error('The browser\'s push service did not answer: is this device offline?')), 10000);
+  });
+  subscription ??= await Promise.race([
+    reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }),
+    late,
+  ]);
   await api.subscribePush(subscription.toJSON());
 }
 

@@ -1600,3 +1600,43 @@ async fn notification_levels_and_why_push_needs_https() {
     })
     .await;
 }
+
+/// On a secure context (127.0.0.1 is one) the Notifications dialog offers this device's push
+/// switch. Turning it on asks the browser's push service for a subscription: where the browser
+/// reaches one, the server stores it and "Send a test notification" appears; headless Chromium
+/// with no Google push registration refuses, and the dialog shows the browser's reason as an
+/// alert instead of pretending. Either way nothing else breaks; the test prints which it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn the_push_switch_is_offered_on_a_secure_context() {
+    let server = common::spawn().await;
+    with_browsers(&server.base, ["ada"], async |[ada]| {
+        sign_up(ada, "ada").await;
+        ada.find("//h1[normalize-space(.)='general']").await;
+        assert_eq!(ada.js("return window.isSecureContext;", vec![]).await, json!(true));
+        ada.until("the service worker is ready", "navigator.serviceWorker.controller").await;
+        ada.click_button("Notifications").await;
+        let menu = dialog("Notifications");
+        let switch = format!("{menu}//input[@role='switch'][not(@disabled)]");
+        ada.find(&switch).await;
+        assert_eq!(ada.count(&format!("{menu}//p[contains(., 'need HTTPS')]")).await, 0);
+        // Headless Chromium would show a permission prompt nobody answers: grant it up front.
+        ada.cdp("Browser.grantPermissions", json!({"origin": server.base, "permissions": ["notifications"]})).await;
+        ada.click(&switch).await;
+        let outcome = format!("{menu}{} | {menu}//p[@role='alert']", button("Send a test notification"));
+        ada.find(&outcome).await;
+        if ada.count(&format!("{menu}{}", button("Send a test notification"))).await > 0 {
+            let account = chat::log_in(&server, "ada").await;
+            let stored = server
+                .db
+                .read(move |conn| natter::storage::db::push::of_users(conn, &[account.id]))
+                .await
+                .expect("read the subscriptions");
+            assert_eq!(stored.len(), 1, "the browser's subscription is stored");
+            println!("this Chromium subscribed at {}", stored[0].endpoint);
+        } else {
+            println!("this Chromium could not subscribe: {}", ada.text(&format!("{menu}//p[@role='alert']")).await);
+        }
+    })
+    .await;
+}
