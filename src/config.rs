@@ -412,13 +412,68 @@ pub struct ServeArgs {
     /// whose account was disabled or changed its password since, is disconnected. 0 = never.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub socket_recheck: Duration,
+    /// Web Push to members who have no natter open (off: no key, no deliveries, every /push/*
+    /// endpoint 404).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub push: Switch,
+    /// The contact push services may write to about this server's pushes (VAPID `sub`), a
+    /// mailto: or https: URL [default: --public-url when it is https, else
+    /// mailto:natter@localhost.invalid].
+    #[arg(long, value_name = "URL", value_parser = parse_push_subject)]
+    pub push_subject: Option<String>,
+    /// A push service's host natter delivers to: HOST (any port), HOST:PORT, or *.DOMAIN for its
+    /// subdomains; repeat for several. Given ones replace the default list [default:
+    /// fcm.googleapis.com, updates.push.services.mozilla.com, *.push.apple.com,
+    /// *.notify.windows.com]. Plain http is accepted only for loopback hosts.
+    #[arg(long, value_name = "HOST", value_parser = crate::usecase::push::ServiceHost::parse)]
+    pub push_service: Vec<crate::usecase::push::ServiceHost>,
+    /// Stored messages whose pushes may wait for a delivery slot; when full, the oldest are
+    /// dropped (counted in natter_push_dropped_total).
+    #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub push_queue: u32,
+    /// Push deliveries in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub push_concurrency: u32,
+    /// How long one push delivery may take (connection included) before it counts as failed.
+    #[arg(long, default_value = "10s", value_parser = parse_nonzero_duration)]
+    pub push_timeout: Duration,
+    /// Push subscriptions (browsers) kept per account; a new one beyond it replaces the oldest.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub push_subscriptions_per_user: u32,
     /// How often memory freed by closed connections is given back to the operating system
     /// (glibc keeps it otherwise). 0 = never.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub memory_trim: Duration,
 }
 
+/// An on/off flag value (`--push`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 impl ServeArgs {
+    /// Web Push as its use case takes it; `None` with `--push off`.
+    pub fn push_rules(&self) -> Option<crate::usecase::push::PushRules> {
+        if self.push == Switch::Off {
+            return None;
+        }
+        let subject = self.push_subject.clone().unwrap_or_else(|| match &self.public_url {
+            Some(url) if url.starts_with("https://") => url.clone(),
+            _ => "mailto:natter@localhost.invalid".to_string(),
+        });
+        Some(crate::usecase::push::PushRules {
+            key_path: self.data.data_dir.join("vapid-key.pem"),
+            subject,
+            services: crate::usecase::push::PushServices::new(self.push_service.clone()),
+            queue: self.push_queue as usize,
+            concurrency: self.push_concurrency as usize,
+            timeout: self.push_timeout,
+            per_user: self.push_subscriptions_per_user as usize,
+        })
+    }
+
     /// Whether metrics are recorded and served (`--metrics`, or `--metrics-bind`).
     pub fn metrics_enabled(&self) -> bool {
         self.metrics || self.metrics_bind.is_some()
@@ -450,6 +505,16 @@ impl ConnectionShare {
             ConnectionShare::Percent(p) => (total.saturating_mul(usize::from(p))).div_ceil(100).min(total),
         }
     }
+}
+
+/// `--push-subject`: a `mailto:` address or an `https:` URL (RFC 8292 §2.1).
+pub fn parse_push_subject(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let ok = (text.starts_with("mailto:") && text.len() > 7 && text.contains('@')) || text.starts_with("https://");
+    if !ok || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{text}` must be a mailto: address or an https: URL, e.g. mailto:admin@example.org"));
+    }
+    Ok(text.to_string())
 }
 
 /// `http://host[:port][/path]` or `https://...`, without a trailing slash, query or fragment:

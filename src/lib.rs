@@ -66,6 +66,8 @@ pub struct AppInner {
     pub media: Media,
     pub ops: Operations,
     pub presence: Arc<Presence>,
+    /// Web Push; `None` with `--push off`.
+    pub push: Option<usecase::push::Push>,
     pub memory: Arc<MemoryTrim>,
     /// Where the HTTP layer records requests (`--metrics`; the use cases hold their own handle).
     pub metrics: Metrics,
@@ -164,6 +166,10 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     };
     let (events, event_stream) = Events::channel();
     let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
+    let push = match config.push_rules() {
+        Some(rules) => Some(usecase::push::Push::new(db.clone(), presence.clone(), rules, metrics.clone())?),
+        None => None,
+    };
     let state = AppState(Arc::new(AppInner {
         chat: Chat::new(
             db.clone(),
@@ -209,6 +215,7 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         ops: Operations::new(db.clone(), presence.clone(), events, metrics.clone()),
         metrics,
         presence,
+        push,
         memory: Arc::default(),
         connections: listen.connections.clone(),
         reach: std::sync::OnceLock::new(),
@@ -267,6 +274,7 @@ pub async fn serve(
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
+    let push = state.push.clone().map(|push| tokio::spawn(push.run()));
     let grace = state.config.shutdown_grace;
     let reload = listen.tls.clone().map(|tls| tokio::spawn(reload_on_sighup(tls)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -312,6 +320,9 @@ pub async fn serve(
     fan_out.abort();
     recheck.abort();
     trim.abort();
+    if let Some(push) = push {
+        push.abort();
+    }
     if let Some(reload) = reload {
         reload.abort();
     }

@@ -321,6 +321,43 @@ impl Visibility {
     }
 }
 
+/// What of a room reaches a member who is not looking at it (Web Push; in the web UI also the
+/// in-page notification and the tab-title count): every message, only those that mention them
+/// (and every message of a private chat), or nothing. Each member's own; no unread count follows it.
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyLevel {
+    #[default]
+    All,
+    Mentions,
+    None,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::None => "none",
+        }
+    }
+    pub fn parse(text: &str) -> NotifyLevel {
+        match text {
+            "mentions" => NotifyLevel::Mentions,
+            "none" => NotifyLevel::None,
+            _ => NotifyLevel::All,
+        }
+    }
+    /// Whether a message reaches a member at this level: `mentioned` them, in a `private` chat.
+    pub fn admits(self, mentioned: bool, private: bool) -> bool {
+        match self {
+            NotifyLevel::All => true,
+            NotifyLevel::Mentions => mentioned || private,
+            NotifyLevel::None => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Member {
     #[serde(flatten)]
@@ -347,6 +384,8 @@ pub struct Room {
     pub unread_count: i64,
     /// Unread messages that mention the viewer.
     pub unread_mentions: i64,
+    /// The viewer's own notification level for this room.
+    pub notify: NotifyLevel,
     /// Only for private chats: the other member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserPublic>,

@@ -40,6 +40,7 @@ const SHELL = [
   'js/views/members.js',
   'js/views/mentions.js',
   'js/views/messages.js',
+  'js/views/notifications.js',
   'js/views/reactions.js',
   'js/views/replies.js',
   'js/views/rooms.js',
@@ -104,3 +105,49 @@ async function asset(request) {
   const cache = await caches.open(CACHE);
   return (await cache.match(request)) ?? fetch(request);
 }
+
+// ---- Web Push ----
+// The server sends {title, body, room_id, message_id, url} (SPEC §3, Notifications) to members
+// with no natter open. A room open in a visible window needs no notification: that window shows
+// the message itself.
+
+const roomOpenIn = (client, roomId) => {
+  if (roomId == null || client.visibilityState !== 'visible') return false;
+  const hash = new URL(client.url).hash;
+  return hash === `#/chat/${roomId}`;
+};
+
+/** The push's `url` (a path on this server) under this worker's scope, so that natter behind a
+ * proxy's sub-path opens there. */
+const target = (url) => new URL(typeof url === 'string' && url.startsWith('/') ? `.${url}` : './', scope).href;
+
+self.addEventListener('push', (event) => {
+  event.waitUntil((async () => {
+    let data = {};
+    try { data = event.data ? event.data.json() : {}; } catch { data = {}; }
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    if (windows.some((client) => roomOpenIn(client, data.room_id))) return;
+    await self.registration.showNotification(data.title || 'natter', {
+      body: data.body || '',
+      icon: new URL('icons/icon-192.png', scope).href,
+      badge: new URL('icons/icon-192.png', scope).href,
+      tag: data.room_id != null ? `natter-room-${data.room_id}` : 'natter-test',
+      data: { url: target(data.url) },
+    });
+  })());
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = event.notification.data?.url || scope.href;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const mine = windows.find((client) => new URL(client.url).pathname === new URL(url).pathname);
+    if (mine) {
+      await mine.focus();
+      if ('navigate' in mine) await mine.navigate(url).catch(() => {});
+      return;
+    }
+    await self.clients.openWindow(url);
+  })());
+});

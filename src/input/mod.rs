@@ -223,6 +223,68 @@ impl DirectoryQuery {
     }
 }
 
+// ---- notifications and Web Push ----
+
+/// `PUT /chat/chat_rooms/{room_id}/notifications`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NotifyChange {
+    pub level: crate::model::NotifyLevel,
+}
+
+/// The longest push endpoint accepted (the browsers' are a few hundred characters).
+pub const MAX_PUSH_ENDPOINT_CHARS: usize = 2048;
+
+/// `POST /push/subscriptions`: the browser's `PushSubscription.toJSON()` (its
+/// `expirationTime` and anything else are ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PushSubscriptionBody {
+    #[schema(schema_with = schemas::push_endpoint)]
+    pub endpoint: String,
+    pub keys: PushKeys,
+}
+
+/// The keys of a push subscription, base64url as the browser gives them.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PushKeys {
+    #[schema(schema_with = schemas::push_p256dh)]
+    pub p256dh: String,
+    #[schema(schema_with = schemas::push_auth)]
+    pub auth: String,
+}
+
+impl PushSubscriptionBody {
+    pub fn into_subscription(self) -> ApiResult<crate::usecase::push::NewSubscription> {
+        check_endpoint(&self.endpoint)?;
+        Ok(crate::usecase::push::NewSubscription {
+            endpoint: self.endpoint,
+            p256dh: self.keys.p256dh,
+            auth: self.keys.auth,
+        })
+    }
+}
+
+/// `DELETE /push/subscriptions`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PushEndpoint {
+    #[schema(schema_with = schemas::push_endpoint)]
+    pub endpoint: String,
+}
+
+impl PushEndpoint {
+    pub fn into_endpoint(self) -> ApiResult<String> {
+        check_endpoint(&self.endpoint)?;
+        Ok(self.endpoint)
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> ApiResult<()> {
+    let chars = endpoint.chars().count();
+    if chars == 0 || chars > MAX_PUSH_ENDPOINT_CHARS {
+        return Err(ApiError::invalid("endpoint", format!("must be 1–{MAX_PUSH_ENDPOINT_CHARS} characters")));
+    }
+    Ok(())
+}
+
 /// A body naming one user: adding a member, opening a private chat.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Username {

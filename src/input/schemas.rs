@@ -239,6 +239,32 @@ impl PartialSchema for super::PostBody {
 
 impl ToSchema for super::PostBody {}
 
+pub fn push_endpoint() -> Schema {
+    typed(
+        Type::String,
+        &format!(
+            "The push service's URL for this browser: https (plain http only on a loopback host), on a \
+             host of the server's --push-service list; at most {} characters.",
+            super::MAX_PUSH_ENDPOINT_CHARS
+        ),
+    )
+    .min_length(Some(1))
+    .max_length(Some(super::MAX_PUSH_ENDPOINT_CHARS))
+    .into()
+}
+
+pub fn push_p256dh() -> Schema {
+    typed(Type::String, "The browser's P-256 public key: an uncompressed point (65 bytes) in base64url.")
+        .pattern(Some("^[A-Za-z0-9_-]{87}=?$".to_string()))
+        .into()
+}
+
+pub fn push_auth() -> Schema {
+    typed(Type::String, "The browser's authentication secret: 16 bytes in base64url.")
+        .pattern(Some("^[A-Za-z0-9_-]{22}(==)?$".to_string()))
+        .into()
+}
+
 pub fn positive_id() -> Schema {
     id(typed(Type::Integer, "A message id.")).into()
 }

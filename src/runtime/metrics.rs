@@ -47,6 +47,12 @@ struct RequestLabels {
     status: u16,
 }
 
+/// Labels of `natter_push_failed_total`: why a push message was not delivered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushFailLabels {
+    reason: &'static str,
+}
+
 /// Labels of `natter_http_request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -69,6 +75,10 @@ struct Families {
     events_queued: Gauge,
     sqlite_memory: Gauge,
     uptime: Gauge<f64, AtomicU64>,
+    push_sent: Counter,
+    push_failed: Family<PushFailLabels, Counter>,
+    push_dropped: Counter,
+    push_subscriptions: Gauge,
 }
 
 /// Figures that are read, not counted, when `/metrics` is scraped.
@@ -83,6 +93,8 @@ pub struct Live {
     /// Bytes SQLite holds on the heap (page caches above all).
     pub sqlite_memory: u64,
     pub uptime: Duration,
+    /// Web Push subscriptions stored.
+    pub push_subscriptions: i64,
 }
 
 /// 0.5 ms to ~4 s: an HTTP request, or a commit with its fsync (0.3 ms on the dev VM's disk,
@@ -163,6 +175,26 @@ impl Metrics {
         );
         let uptime = Gauge::<f64, AtomicU64>::default();
         registry.register("natter_uptime_seconds", "Seconds since the server started.", uptime.clone());
+        let push_sent = Counter::default();
+        registry.register("natter_push_sent", "Web Push messages a push service accepted.", push_sent.clone());
+        let push_failed = Family::<PushFailLabels, Counter>::default();
+        registry.register(
+            "natter_push_failed",
+            "Web Push messages not delivered, by reason (gone, rejected, throttled, server_error, timeout, network, encrypt).",
+            push_failed.clone(),
+        );
+        let push_dropped = Counter::default();
+        registry.register(
+            "natter_push_dropped",
+            "Web Push messages dropped unsent because the push queue was full (the oldest go first).",
+            push_dropped.clone(),
+        );
+        let push_subscriptions = Gauge::default();
+        registry.register(
+            "natter_push_subscriptions",
+            "Web Push subscriptions stored (read when scraped).",
+            push_subscriptions.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         registry.register_collector(Box::new(HeapCollector));
         Metrics(Some(Arc::new(Families {
@@ -180,6 +212,10 @@ impl Metrics {
             events_queued,
             sqlite_memory,
             uptime,
+            push_sent,
+            push_failed,
+            push_dropped,
+            push_subscriptions,
         })))
     }
 
@@ -236,6 +272,27 @@ impl Metrics {
         }
     }
 
+    /// A push service accepted a Web Push message.
+    pub fn push_sent(&self) {
+        if let Some(m) = &self.0 {
+            m.push_sent.inc();
+        }
+    }
+
+    /// A Web Push message was not delivered, for `reason` (a fixed word).
+    pub fn push_failed(&self, reason: &'static str) {
+        if let Some(m) = &self.0 {
+            m.push_failed.get_or_create(&PushFailLabels { reason }).inc();
+        }
+    }
+
+    /// `count` Web Push messages were dropped from the full queue.
+    pub fn push_dropped(&self, count: u64) {
+        if let Some(m) = &self.0 {
+            m.push_dropped.inc_by(count);
+        }
+    }
+
     /// The Prometheus (OpenMetrics) text of every family, with `live` figures; `None` when off.
     pub fn render(&self, live: Live) -> Option<String> {
         let m = self.0.as_ref()?;
@@ -243,6 +300,7 @@ impl Metrics {
         m.events_queued.set(i64::try_from(live.events_queued).unwrap_or(i64::MAX));
         m.sqlite_memory.set(i64::try_from(live.sqlite_memory).unwrap_or(i64::MAX));
         m.uptime.set(live.uptime.as_secs_f64());
+        m.push_subscriptions.set(live.push_subscriptions);
         // The writer counts commits since the engine opened, metrics or not: take its figure.
         let counted = m.db_commits.get();
         if live.commits > counted {
@@ -407,7 +465,14 @@ mod tests {
         let off = Metrics::off();
         off.message_stored();
         off.commit(3, Duration::from_millis(1));
-        let live = Live { online_users: 0, events_queued: 0, commits: 0, sqlite_memory: 0, uptime: Duration::ZERO };
+        let live = Live {
+            online_users: 0,
+            events_queued: 0,
+            commits: 0,
+            sqlite_memory: 0,
+            uptime: Duration::ZERO,
+            push_subscriptions: 0,
+        };
         assert!(off.render(live).is_none());
     }
 
@@ -417,8 +482,14 @@ mod tests {
         on.message_stored();
         on.commit(4, Duration::from_millis(2));
         on.http_request("GET", "/healthz", 200, Duration::from_millis(1));
-        let live =
-            Live { online_users: 2, events_queued: 1, commits: 7, sqlite_memory: 4096, uptime: Duration::from_secs(3) };
+        let live = Live {
+            online_users: 2,
+            events_queued: 1,
+            commits: 7,
+            sqlite_memory: 4096,
+            uptime: Duration::from_secs(3),
+            push_subscriptions: 0,
+        };
         let text = on.render(live).expect("on");
         for line in [
             "natter_messages_total 1",

@@ -21,6 +21,7 @@ pub mod media;
 pub mod operations;
 pub mod password;
 pub mod presence;
+pub mod push;
 pub mod sessions;
 
 use rusqlite::Connection;

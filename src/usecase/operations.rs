@@ -45,6 +45,8 @@ impl Operations {
             commits: self.db.commit_count(),
             sqlite_memory: db::sqlite_memory_bytes(),
             uptime: self.started.elapsed(),
+            // Scrapes are rare; a count over a small indexed table costs microseconds.
+            push_subscriptions: self.db.read_blocking(db::push::count).unwrap_or(0),
         })
     }
 }

@@ -69,7 +69,9 @@ export function expire(error) {
   end(disabled ? 'This account has been disabled by an administrator of this server.' : 'Your session has expired. Please log in again.');
 }
 
-export function logout() {
+export async function logout() {
+  // This device stops getting pushes for the account (before the token is forgotten).
+  await Promise.race([disablePush().catch(() => {}), new Promise((resolve) => { setTimeout(resolve, 2000); })]);
   store.forgetDrafts();
   storage.remove(`natter.outbox.${state.session?.user.id}`);
   end(null);
@@ -331,11 +333,94 @@ export async function enableNotifications() {
   }
 }
 
-/** A notification for a message while the tab is in the background. A message that mentions
- * you says so and gets its own notification (others of a room replace each other). */
+/** Whether the caller's level for `chat` lets `message` notify (SPEC §3: `mentions` takes
+ * messages that mention them, and every message of a private chat). */
+export function admits(chat, message) {
+  const level = chat?.notify ?? 'all';
+  if (level === 'none') return false;
+  return level === 'all' || Boolean(chat?.is_private) || store.mentionsMe(message);
+}
+
+/** Set the caller's level for a chat; the answer (the Room) says what it is now. */
+export async function setNotify(roomId, level) {
+  const room = await api.setNotify(roomId, level);
+  store.patchChat(roomId, { notify: room.notify });
+}
+
+/** Learn the caller's level for a chat (a private chat's listing does not carry it). */
+export async function loadNotify(roomId) {
+  try {
+    const room = await api.getRoom(roomId);
+    if (state.chats.has(roomId)) store.patchChat(roomId, { notify: room.notify ?? 'all' });
+  } catch { /* the dialog shows what is known */ }
+}
+
+// ---- Web Push: this device ----
+
+/** Browsers offer push only to secure contexts (https, localhost) with a service worker. */
+export const pushOffered = () => Boolean(window.isSecureContext && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window);
+
+async function registration() {
+  return navigator.serviceWorker.ready;
+}
+
+/** Whether this device has a push subscription now. */
+export async function pushEnabled() {
+  if (!pushOffered()) return false;
+  return Boolean(await (await registration()).pushManager.getSubscription());
+}
+
+const keyBytes = (text) => {
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const raw = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+};
+
+/** Ask for permission, subscribe with the server's key, and give the server the subscription. */
+export async function enablePush() {
+  const permission = await Notification.requestPermission();
+  store.set({ notifications: permission });
+  if (permission !== 'granted') throw new Error('Notifications are blocked for this site: allow them in the browser\'s site settings.');
+  const { public_key: key } = await api.pushKey();
+  const reg = await registration();
+  let subscription = await reg.pushManager.getSubscription();
+  if (subscription) {
+    // Made with another server key (the server's key file was replaced): start over.
+    const current = subscription.options?.applicationServerKey;
+    if (current && btoa(String.fromCharCode(...new Uint8Array(current))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') !== key) {
+      await subscription.unsubscribe();
+      subscription = null;
+    }
+  }
+  // A browser that cannot reach its push service (no internet, headless) may never answer.
+  const late = new Promise((_, reject) => {
+    setTimeout(() => reject(new Error('The browser\'s push service did not answer: is this device offline?')), 10000);
+  });
+  subscription ??= await Promise.race([
+    reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }),
+    late,
+  ]);
+  await api.subscribePush(subscription.toJSON());
+}
+
+/** Forget this device's subscription, here and on the server. */
+export async function disablePush() {
+  if (!pushOffered() || !state.session) return;
+  const subscription = await (await registration()).pushManager.getSubscription();
+  if (!subscription) return;
+  await api.unsubscribePush(subscription.endpoint).catch(() => {});
+  await subscription.unsubscribe();
+}
+
+export const testPush = () => api.testPush();
+
+/** A notification for a message while the tab is in the background, if the chat's level admits
+ * it. A message that mentions you says so and gets its own notification (others of a room
+ * replace each other). */
 function notify(message) {
   if (state.notifications !== 'granted' || (!document.hidden && document.hasFocus())) return;
   const chat = state.chats.get(message.room_id);
+  if (!admits(chat, message)) return;
   const who = message.sender?.username ?? 'Someone';
   const mention = store.mentionsMe(message);
   const where = !chat || chat.is_private ? '' : ` in ${chat.name}`;

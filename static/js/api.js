@@ -79,6 +79,11 @@ export const createRoom = (name, members, extra = {}) => request('POST', 'chat/c
 export const updateRoom = (id, change) => request('PATCH', `chat/chat_rooms/${id}`, change);
 /** Every open room on the server (`q`: part of its name), most recent activity first. */
 export const directory = (text) => request('GET', `chat/directory${q({ q: text || undefined })}`);
+export const setNotify = (roomId, level) => request('PUT', `chat/chat_rooms/${roomId}/notifications`, { level });
+export const pushKey = () => request('GET', 'push/key');
+export const subscribePush = (subscription) => request('POST', 'push/subscriptions', subscription);
+export const unsubscribePush = (endpoint) => request('DELETE', 'push/subscriptions', { endpoint });
+export const testPush = () => request('POST', 'push/test');
 export const joinRoom = (id) => request('POST', `chat/chat_rooms/${id}/join`);
 export const openPrivateChat = (username) => request('POST', 'chat/private_chats/', { username });
 export const addMember = (roomId, username) => request('POST', `chat/chat_rooms/${roomId}/members`, { username });

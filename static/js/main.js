@@ -11,6 +11,7 @@ import './views/admin.js';
 import './views/reactions.js';
 import './views/rooms.js';
 import './views/search.js';
+import './views/notifications.js';
 
 const { state } = store;
 

@@ -247,7 +247,14 @@ export function memberName(chat, userId) {
 
 export const mentionsMe = (message) => Boolean(message?.mentions?.includes(me()?.id));
 
-export const totalUnread = () => [...state.chats.values()].reduce((n, c) => n + (c.unread_count || 0), 0);
+/** The tab title's count: unread messages of the chats whose level admits them (a room at
+ * "Mentions only" counts its unread mentions; one at "Nothing" counts none). */
+export const totalUnread = () => [...state.chats.values()].reduce((n, c) => {
+  const level = c.notify ?? 'all';
+  if (level === 'none') return n;
+  if (level === 'mentions' && !c.is_private) return n + (c.unread_mentions || 0);
+  return n + (c.unread_count || 0);
+}, 0);
 
 /** Whether `user` is online as far as we know: nobody is, while we ourselves are not connected
  * (what we knew may be stale). */

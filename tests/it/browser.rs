@@ -1548,3 +1548,95 @@ async fn the_chat_pane_recovers_after_a_reload_while_the_server_was_down() {
     })
     .await;
 }
+
+/// The room header's "Notifications": its level menu changes the caller's `notify` for the room
+/// (the current level marked), and on a plain http:// LAN address (not a secure context, unlike
+/// 127.0.0.1) the dialog says why this device cannot get notifications while natter is closed
+/// and offers no push switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium, chromedriver and npm's axe-core (installed by .ci/run)"]
+async fn notification_levels_and_why_push_needs_https() {
+    let lan = if_addrs::get_if_addrs()
+        .expect("list the network interfaces")
+        .into_iter()
+        .find(|interface| !interface.is_loopback() && interface.ip().is_ipv4())
+        .map(|interface| interface.ip());
+    let Some(lan) = lan else {
+        eprintln!("SKIPPED: this machine has no non-loopback IPv4 address to open natter over plain http");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a data folder");
+    let server = common::spawn_in_at(dir, "0.0.0.0:0".parse().expect("an address"), |_| {}).await;
+    let base = format!("http://{lan}:{}", server.addr.port());
+    with_browsers(&base, ["ada"], async |[ada]| {
+        sign_up(ada, "ada").await;
+        ada.find("//h1[normalize-space(.)='general']").await;
+        assert_eq!(ada.js("return window.isSecureContext;", vec![]).await, json!(false), "{base} is plain http");
+        ada.click_button("Notifications").await;
+        let menu = dialog("Notifications");
+        ada.find(&format!("{menu}//p[contains(., 'Notifications when natter is closed need HTTPS')]")).await;
+        assert_eq!(ada.count(&format!("{menu}//input[@role='switch']")).await, 0, "no push switch on http");
+        let level = |label: &str| format!("{menu}//label[contains(., {})]/input[@type='radio']", harness::lit(label));
+        ada.until("All messages is marked", "document.querySelector('input[name=notify-level][value=all]').checked")
+            .await;
+        ada.assert_accessible("notifications (http)").await;
+        ada.screenshot("desktop-light-notifications-http").await;
+        ada.click(&level("Mentions only")).await;
+        ada.until(
+            "Mentions only is marked",
+            "document.querySelector('input[name=notify-level][value=mentions]').checked",
+        )
+        .await;
+        let account = chat::log_in(&server, "ada").await;
+        let general = room_id_from(ada.client.current_url().await.unwrap().as_str());
+        assert_eq!(chat::get_room(&server, &account, general).await["notify"], "mentions");
+        ada.click(&level("Nothing")).await;
+        ada.until("Nothing is marked", "document.querySelector('input[name=notify-level][value=none]').checked").await;
+        assert_eq!(chat::get_room(&server, &account, general).await["notify"], "none");
+        ada.press(keys::ESCAPE).await;
+        ada.gone(&menu).await;
+        ada.find(&format!("{}[@title='Notifications: Nothing']", button("Notifications"))).await;
+        ada.assert_no_console_errors().await;
+    })
+    .await;
+}
+
+/// On a secure context (127.0.0.1 is one) the Notifications dialog offers this device's push
+/// switch. Turning it on asks the browser's push service for a subscription: where the browser
+/// reaches one, the server stores it and "Send a test notification" appears; headless Chromium
+/// with no Google push registration refuses, and the dialog shows the browser's reason as an
+/// alert instead of pretending. Either way nothing else breaks; the test prints which it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn the_push_switch_is_offered_on_a_secure_context() {
+    let server = common::spawn().await;
+    with_browsers(&server.base, ["ada"], async |[ada]| {
+        sign_up(ada, "ada").await;
+        ada.find("//h1[normalize-space(.)='general']").await;
+        assert_eq!(ada.js("return window.isSecureContext;", vec![]).await, json!(true));
+        ada.until("the service worker is ready", "navigator.serviceWorker.controller").await;
+        ada.click_button("Notifications").await;
+        let menu = dialog("Notifications");
+        let switch = format!("{menu}//input[@role='switch'][not(@disabled)]");
+        ada.find(&switch).await;
+        assert_eq!(ada.count(&format!("{menu}//p[contains(., 'need HTTPS')]")).await, 0);
+        // Headless Chromium would show a permission prompt nobody answers: grant it up front.
+        ada.cdp("Browser.grantPermissions", json!({"origin": server.base, "permissions": ["notifications"]})).await;
+        ada.click(&switch).await;
+        let outcome = format!("{menu}{} | {menu}//p[@role='alert']", button("Send a test notification"));
+        ada.find(&outcome).await;
+        if ada.count(&format!("{menu}{}", button("Send a test notification"))).await > 0 {
+            let account = chat::log_in(&server, "ada").await;
+            let stored = server
+                .db
+                .read(move |conn| natter::storage::db::push::of_users(conn, &[account.id]))
+                .await
+                .expect("read the subscriptions");
+            assert_eq!(stored.len(), 1, "the browser's subscription is stored");
+            println!("this Chromium subscribed at {}", stored[0].endpoint);
+        } else {
+            println!("this Chromium could not subscribe: {}", ada.text(&format!("{menu}//p[@role='alert']")).await);
+        }
+    })
+    .await;
+}

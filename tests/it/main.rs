@@ -40,6 +40,7 @@ mod official_client;
 mod open_rooms;
 mod openapi;
 mod ops;
+mod push;
 mod reach;
 mod realtime;
 mod rooms;

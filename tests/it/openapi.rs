@@ -530,6 +530,43 @@ async fn real_responses_of_every_endpoint_match_the_documented_schemas() {
     let (status, _) = c.call(s, "delete", "/chat/messages/{id}", &message_url, tok(&root), Body::None).await;
     assert_eq!(status, 204);
 
+    // Notifications: a level, and a subscription on a default push service (deleted before the
+    // test push, so nothing leaves the machine).
+    let notifications = format!("{room_url}/notifications");
+    let level = Body::Json(json!({"level": "mentions"}));
+    let (status, _) =
+        c.call(s, "put", "/chat/chat_rooms/{room_id}/notifications", &notifications, tok(&bob), level).await;
+    assert_eq!(status, 200);
+    let loud = Body::Json(json!({"level": "loud"}));
+    let (status, _) =
+        c.call(s, "put", "/chat/chat_rooms/{room_id}/notifications", &notifications, tok(&bob), loud).await;
+    assert_eq!(status, 422);
+    let (status, _) = c.call(s, "get", "/push/key", "/push/key", tok(&bob), Body::None).await;
+    assert_eq!(status, 200);
+    let browser = {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+        common::b64url_encode(secret.public_key().to_encoded_point(false).as_bytes())
+    };
+    let endpoint = "https://fcm.googleapis.com/fcm/send/openapi-test";
+    let subscription =
+        json!({"endpoint": endpoint, "keys": {"p256dh": browser, "auth": common::b64url_encode(&[1u8; 16])}});
+    let (status, _) = c
+        .call(s, "post", "/push/subscriptions", "/push/subscriptions", tok(&bob), Body::Json(subscription.clone()))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) =
+        c.call(s, "post", "/push/subscriptions", "/push/subscriptions", tok(&bob), Body::Json(subscription)).await;
+    assert_eq!(status, 200);
+    let bad = json!({"endpoint": "https://evil.example/x", "keys": {"p256dh": browser, "auth": "AAAA"}});
+    let (status, _) = c.call(s, "post", "/push/subscriptions", "/push/subscriptions", tok(&bob), Body::Json(bad)).await;
+    assert_eq!(status, 422);
+    let gone = Body::Json(json!({"endpoint": endpoint}));
+    let (status, _) = c.call(s, "delete", "/push/subscriptions", "/push/subscriptions", tok(&bob), gone).await;
+    assert_eq!(status, 204);
+    let (status, _) = c.call(s, "post", "/push/test", "/push/test", tok(&bob), Body::None).await;
+    assert_eq!(status, 202);
+
     // Administration.
     let (status, invite) = c
         .call(

@@ -37,6 +37,7 @@ pub mod known_addresses;
 pub mod mentions;
 pub mod messages;
 pub mod migrate;
+pub mod push;
 pub mod reactions;
 pub mod rooms;
 pub mod search;

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
 use super::users::{self, UserRecord, user_columns};
-use crate::model::{Role, Visibility};
+use crate::model::{NotifyLevel, Role, Visibility};
 
 #[derive(Debug, Clone)]
 pub struct RoomRecord {
@@ -22,6 +22,7 @@ pub struct RoomRecord {
 pub struct Membership {
     pub role: Role,
     pub last_read_id: i64,
+    pub notify: NotifyLevel,
 }
 
 /// The columns [`room`] reads, of `rooms r` (a macro: queries stay `&'static str`).
@@ -44,9 +45,13 @@ fn room(row: &Row) -> rusqlite::Result<RoomRecord> {
     })
 }
 
-/// `m.role, m.last_read_id` at columns `at` and `at + 1`.
+/// `m.role, m.last_read_id, m.notify` at columns `at` to `at + 2`.
 fn membership_at(row: &Row, at: usize) -> rusqlite::Result<Membership> {
-    Ok(Membership { role: Role::parse(&row.get::<_, String>(at)?), last_read_id: row.get(at + 1)? })
+    Ok(Membership {
+        role: Role::parse(&row.get::<_, String>(at)?),
+        last_read_id: row.get(at + 1)?,
+        notify: NotifyLevel::parse(&row.get::<_, String>(at + 2)?),
+    })
 }
 
 /// What a new group room is called and who may find it.
@@ -220,7 +225,9 @@ pub fn get(conn: &Connection, room_id: i64) -> Result<Option<RoomRecord>, DbErro
 /// `user_id`'s membership of `room_id`, if any: the check behind every room endpoint.
 pub fn membership(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<Membership>, DbError> {
     Ok(conn
-        .prepare_cached("SELECT m.role, m.last_read_id FROM room_members m WHERE m.room_id = ?1 AND m.user_id = ?2")?
+        .prepare_cached(
+            "SELECT m.role, m.last_read_id, m.notify FROM room_members m WHERE m.room_id = ?1 AND m.user_id = ?2",
+        )?
         .query_row([room_id, user_id], |r| membership_at(r, 0))
         .optional()?)
 }
@@ -237,13 +244,32 @@ pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<MemberRecord>, DbE
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         user_columns!(),
-        ", m.role, m.last_read_id
+        ", m.role, m.last_read_id, m.notify
          FROM room_members m JOIN users u ON u.id = m.user_id
          WHERE m.room_id = ?1 ORDER BY m.rowid"
     ))?;
     let rows = stmt.query_map([room_id], |r| {
         Ok(MemberRecord { user: users::record(r)?, standing: membership_at(r, USER_COLUMNS)? })
     })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Set `user_id`'s notification level for `room_id`; false when they are not a member.
+pub fn set_notify(conn: &Connection, room_id: i64, user_id: i64, level: NotifyLevel) -> Result<bool, DbError> {
+    let changed = conn
+        .prepare_cached("UPDATE room_members SET notify = ?3 WHERE room_id = ?1 AND user_id = ?2")?
+        .execute(params![room_id, user_id, level.as_str()])?;
+    Ok(changed > 0)
+}
+
+/// The members of `room_id` other than `sender` whom a push may reach: each id with their level
+/// (a level of `none` is left out here already).
+pub fn notify_levels(conn: &Connection, room_id: i64, sender: i64) -> Result<Vec<(i64, NotifyLevel)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, notify FROM room_members WHERE room_id = ?1 AND user_id != ?2 AND notify != 'none' ORDER BY rowid",
+    )?;
+    let rows =
+        stmt.query_map(params![room_id, sender], |r| Ok((r.get(0)?, NotifyLevel::parse(&r.get::<_, String>(1)?))))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -271,7 +297,7 @@ pub fn rooms_of(conn: &Connection, user_id: i64, private: bool) -> Result<Vec<(R
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         room_columns!(),
-        ", m.role, m.last_read_id
+        ", m.role, m.last_read_id, m.notify
          FROM room_members m JOIN rooms r ON r.id = m.room_id
          WHERE m.user_id = ?1 AND r.is_private = ?2
          ORDER BY r.activity_seq DESC, r.id DESC"

@@ -45,6 +45,7 @@ use crate::error::{ApiError, ErrorBody};
         (name = "chats", description = "Group rooms, members and private chats."),
         (name = "messages", description = "History, posting, edits, deletes, read markers, reactions and search."),
         (name = "media", description = "Uploads and the files they are served as."),
+        (name = "notifications", description = "Notification levels per room and Web Push subscriptions."),
         (name = "admin", description = "Invites and accounts, for administrators."),
         (name = "operations", description = "Health, metrics and this document."),
     )

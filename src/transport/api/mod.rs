@@ -9,6 +9,7 @@ pub mod media;
 pub mod messages;
 pub mod observe;
 pub mod operations;
+pub mod push;
 pub mod rooms;
 pub mod timeout;
 
@@ -48,6 +49,10 @@ pub fn router(upload_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::directory))
         .routes(routes!(rooms::add_member))
         .routes(routes!(rooms::remove_member))
+        .routes(routes!(push::set_notify))
+        .routes(routes!(push::key))
+        .routes(routes!(push::subscribe, push::unsubscribe))
+        .routes(routes!(push::test))
         .routes(routes!(messages::history, messages::post))
         .routes(routes!(messages::mark_read))
         .routes(routes!(messages::edit, messages::delete))

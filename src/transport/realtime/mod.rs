@@ -336,7 +336,11 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 }
             }
             ChatEvent::MessageCreated(message) => {
-                delivery::emit_each(state, ns.to(room_room(message.room_id)).sockets(), "chat_response", message)
+                delivery::emit_each(state, ns.to(room_room(message.room_id)).sockets(), "chat_response", message);
+                // Queued only: the push worker reads who to tell and posts to push services.
+                if let Some(push) = &state.push {
+                    push.message_stored(message);
+                }
             }
             ChatEvent::MessageUpdated(message) => {
                 delivery::emit_each(state, ns.to(room_room(message.room_id)).sockets(), "message_updated", message)

@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::validate;
 use crate::input::{Edit, History, MessageSearch, NewRoom, Post, ReadMarker, RoomChange};
 use crate::model::{
-    Message, MessageDeleted, PrivateChat, ReadReceipt, Role, Room, RoomListing, UserPublic, Visibility,
+    Message, MessageDeleted, NotifyLevel, PrivateChat, ReadReceipt, Role, Room, RoomListing, UserPublic, Visibility,
 };
 use crate::runtime::metrics::Metrics;
 use crate::storage::db::messages::{self, NewMessage, Window};
@@ -447,6 +447,22 @@ impl Chat {
                 Ok(views::room(conn, &presence, record, user.id, membership)?)
             })
             .await
+    }
+
+    /// The caller's own notification level for a room they belong to (SPEC §3, Notifications):
+    /// what reaches them when they are not looking. Nobody else is told; the room comes back as
+    /// the caller sees it, `notify` set.
+    pub async fn set_notify(&self, user: Caller, room_id: i64, level: NotifyLevel) -> ApiResult<Room> {
+        self.db
+            .write(move |conn| {
+                ensure_member(conn, user, room_id)?;
+                if !rooms::set_notify(conn, room_id, user.id, level)? {
+                    return Err(room_not_found());
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await?;
+        self.get_room(user, room_id).await
     }
 
     /// The room as `viewer` sees it right after a change they made; read after the commit, on a

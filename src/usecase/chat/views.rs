@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use crate::model::{Member, Message, PrivateChat, Room};
+use crate::model::{Member, Message, NotifyLevel, PrivateChat, Room};
 use crate::storage::db::rooms::{self, Membership, RoomRecord};
 use crate::storage::db::{DbError, mentions, messages};
 use crate::usecase::presence::Presence;
@@ -17,12 +17,16 @@ use crate::usecase::presence::Presence;
 struct Shared {
     record: RoomRecord,
     members: Vec<Member>,
+    /// Each member's own notification level, in the order of `members`.
+    levels: Vec<NotifyLevel>,
     last_message: Option<Message>,
 }
 
 impl Shared {
     fn read(conn: &Connection, presence: &Presence, record: RoomRecord) -> Result<Shared, DbError> {
-        let members = rooms::members(conn, record.id)?
+        let records = rooms::members(conn, record.id)?;
+        let levels = records.iter().map(|member| member.standing.notify).collect();
+        let members = records
             .into_iter()
             .map(|member| Member {
                 user: presence.public(member.user.to_public()),
@@ -31,7 +35,7 @@ impl Shared {
             })
             .collect();
         let last_message = messages::last(conn, record.id)?;
-        Ok(Shared { record, members, last_message })
+        Ok(Shared { record, members, levels, last_message })
     }
 
     /// The room as `viewer` sees it; `None` for someone who is not a member (an administrator
@@ -60,6 +64,7 @@ impl Shared {
                 Some(m) => mentions::unread(conn, viewer, record.id, m.last_read_id)?,
                 None => 0,
             },
+            notify: membership.map(|m| m.notify).unwrap_or_default(),
             members: self.members.clone(),
             peer,
         })
@@ -112,8 +117,8 @@ pub fn room_for_members(conn: &Connection, presence: &Presence, room_id: i64) ->
     let Some(record) = rooms::get(conn, room_id)? else { return Ok(Vec::new()) };
     let shared = Shared::read(conn, presence, record)?;
     let mut seen = Vec::with_capacity(shared.members.len());
-    for member in &shared.members {
-        let membership = Membership { role: member.role, last_read_id: member.last_read_id.unwrap_or(0) };
+    for (member, &notify) in shared.members.iter().zip(&shared.levels) {
+        let membership = Membership { role: member.role, last_read_id: member.last_read_id.unwrap_or(0), notify };
         seen.push((member.user.id, shared.seen_from(conn, member.user.id, Some(membership))?));
     }
     Ok(seen)

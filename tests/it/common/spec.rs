@@ -148,9 +148,11 @@ pub fn assert_room(room: &Value) {
         "unread_mentions",
         "visibility",
         "topic",
+        "notify",
     ] {
         assert!(k.contains(key), "Room lacks {key}: {room}");
     }
+    assert!(["all", "mentions", "none"].iter().any(|level| room["notify"] == json!(level)), "Room notify: {room}");
     assert!(room["visibility"] == json!("open") || room["visibility"] == json!("private"), "Room visibility: {room}");
     assert!(room["topic"].is_null() || room["topic"].is_string(), "Room topic: {room}");
     assert!(room["id"].as_i64().is_some_and(|id| id > 0), "Room id: {room}");
