@@ -41,6 +41,7 @@ const SHELL = [
   'js/views/mentions.js',
   'js/views/messages.js',
   'js/views/reactions.js',
+  'js/views/recorder.js',
   'js/views/replies.js',
   'js/views/rooms.js',
   'js/views/search.js',

@@ -75,9 +75,9 @@ export function MembersPanel({ chat }) {
       ${members.map((m) => {
         const online = store.isOnline(m);
         return html`<li key=${m.id} class="member">
-          <${Avatar} name=${m.username} size="sm" online=${online} />
+          <${Avatar} user=${m} size="sm" online=${online} />
           <span class="member-text">
-            <span class="member-name" dir="auto">${m.username}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+            <span class="member-name" dir="auto">${store.nameOf(m)}${store.nameOf(m) !== m.username ? html` <span class="username">@${m.username}</span>` : null}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
             <span class="member-note">${m.role === 'owner' ? 'Owner' : ''}${store.state.conn !== 'online' ? '' : `${m.role === 'owner' ? ' · ' : ''}${online ? 'online' : 'offline'}`}</span>
           </span>
           ${owner && m.id !== me.id ? html`<button type="button" class="icon-btn small" aria-label=${`Remove ${m.username}`}
