@@ -269,7 +269,7 @@ function rows(chat, r, pendingEntries) {
       && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS;
     const mine = m.sender.id === user.id;
     const key = m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`;
-    out.push(html`<${Message} key=${key} message=${m} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
+    out.push(html`<${Message} key=${key} message=${m} profile=${store.state.profiles.get(m.sender.id)} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
       editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined}
       focused=${m.id != null && m.id === r.highlightId} />`);
     // "Seen by" belongs to the newest delivered message, above anything still being sent.
