@@ -150,6 +150,9 @@ function profileOf(user) {
 /** The name `user` is shown by: their display name, else their username. */
 export const nameOf = (user) => profileOf(user).display_name || user?.username || '';
 
+/** Whether `user` is shown by a name other than their username (it is written beside it then). */
+export const hasOwnName = (user) => nameOf(user).toLowerCase() !== (user?.username ?? '').toLowerCase();
+
 /** The URL of `user`'s avatar, or null (initials are drawn instead). */
 export const avatarOf = (user) => profileOf(user).avatar_url || null;
 

@@ -549,7 +549,7 @@ async fn every_screen_is_accessible_and_photographed() {
         let photo = format!("{LOG}//img[@alt='lake.png']");
         maya.find(&photo).await;
         maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)").await;
-        maya.find(&format!("{}[contains(., ', online,')]", chat_link("jonas"))).await;
+        maya.find(&format!("{}[contains(., ', online,')]", chat_link("Jonas"))).await;
         for dark in [false, true] {
             let scheme = if dark { "dark" } else { "light" };
             maya.color_scheme(dark).await;

@@ -174,7 +174,7 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending, f
     </div>
     <div class="msg-main">
       <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
-        <span class="msg-sender" dir="auto">${store.nameOf(m.sender)}</span>${store.nameOf(m.sender) !== m.sender.username
+        <span class="msg-sender" dir="auto">${store.nameOf(m.sender)}</span>${store.hasOwnName(m.sender)
           ? html`<span class="msg-username">@${m.sender.username}</span>` : null}
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
         ${mentionsMe ? html`<span class="visually-hidden">, mentions you</span>` : null}
