@@ -69,11 +69,16 @@ fn main() {
     });
     let file = std::fs::File::create(&photo).expect("create the photo");
     let mut writer = std::io::BufWriter::new(file);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 90).encode_image(&picture).expect("encode the photo");
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 90)
+        .encode_image(&picture)
+        .expect("encode the photo");
     drop(writer);
     drop(picture);
     let size = std::fs::metadata(&photo).expect("the photo").len();
-    println!("photo: {width} × {height} JPEG, {:.1} MB; {RUNS} runs, each a process pinned to CPU 0", size as f64 / 1e6);
+    println!(
+        "photo: {width} × {height} JPEG, {:.1} MB; {RUNS} runs, each a process pinned to CPU 0",
+        size as f64 / 1e6
+    );
     let mut times = Vec::new();
     let mut peaks = Vec::new();
     let mut thumb_size = 0;
@@ -89,7 +94,12 @@ fn main() {
         times.push(fields[0]);
         peaks.push(fields[1] / 1024.0);
         thumb_size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        println!("run {run}: {:.0} ms, peak RSS {:.1} MB (before decoding: {:.1} MB)", fields[0], fields[1] / 1024.0, fields[2] / 1024.0);
+        println!(
+            "run {run}: {:.0} ms, peak RSS {:.1} MB (before decoding: {:.1} MB)",
+            fields[0],
+            fields[1] / 1024.0,
+            fields[2] / 1024.0
+        );
     }
     times.sort_by(f64::total_cmp);
     peaks.sort_by(f64::total_cmp);

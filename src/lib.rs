@@ -283,7 +283,10 @@ pub async fn serve(
     let upto = state.pictures.last_upload().await;
     let backfill = tokio::spawn(state.pictures.clone().backfill(upto));
     let sweep = tokio::spawn(
-        state.media.clone().sweep_unattached(state.config.unattached_upload_age, state.config.unattached_sweep_interval),
+        state
+            .media
+            .clone()
+            .sweep_unattached(state.config.unattached_upload_age, state.config.unattached_sweep_interval),
     );
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));

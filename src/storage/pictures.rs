@@ -173,7 +173,13 @@ fn save(picture: &DynamicImage, kind: MediaKind, out: &Path) -> Result<u64, Pict
 
 /// A thumbnail of the picture at `path` written to `out` as `kind`: the longer side at most
 /// [`THUMBNAIL_SIDE`], never upscaled. Returns the original's [`Header`] as decoded.
-pub fn thumbnail(path: &Path, kind: MediaKind, max_pixels: u64, out: &Path, out_kind: MediaKind) -> Result<(), PictureError> {
+pub fn thumbnail(
+    path: &Path,
+    kind: MediaKind,
+    max_pixels: u64,
+    out: &Path,
+    out_kind: MediaKind,
+) -> Result<(), PictureError> {
     let picture = decode(path, kind, max_pixels)?;
     let (width, height) = fit(picture.width(), picture.height(), THUMBNAIL_SIDE);
     let small = if (width, height) == (picture.width(), picture.height()) {
@@ -191,7 +197,13 @@ pub fn thumbnail(path: &Path, kind: MediaKind, max_pixels: u64, out: &Path, out_
 
 /// An avatar of the picture at `path`: its centre square, [`AVATAR_SIDE`] px a side (a smaller
 /// picture is scaled up to it, so every avatar is the same size), written to `out` as `out_kind`.
-pub fn avatar(path: &Path, kind: MediaKind, max_pixels: u64, out: &Path, out_kind: MediaKind) -> Result<(), PictureError> {
+pub fn avatar(
+    path: &Path,
+    kind: MediaKind,
+    max_pixels: u64,
+    out: &Path,
+    out_kind: MediaKind,
+) -> Result<(), PictureError> {
     let picture = decode(path, kind, max_pixels)?;
     let side = picture.width().min(picture.height());
     let x = (picture.width() - side) / 2;

@@ -357,7 +357,8 @@ impl Media {
     pub async fn finish(&self, upload: Upload) -> ApiResult<Attachment> {
         let kind = upload.kind()?;
         let db = self.db.clone();
-        let record = tokio::spawn(store(db, self.pictures.clone(), upload, kind)).await.map_err(ApiError::internal)??;
+        let record =
+            tokio::spawn(store(db, self.pictures.clone(), upload, kind)).await.map_err(ApiError::internal)??;
         // The stored name is the file's capability: it is never logged.
         tracing::info!(
             user = record.uploader_id,

@@ -160,9 +160,12 @@ impl Pictures {
         let (mut after, mut done, mut made) = (0, 0, 0);
         let mut last_report = Instant::now();
         loop {
-            let batch = match self.db.read(move |conn| attachments::pending_pictures(conn, after, BACKFILL_BATCH)).await {
+            let batch = match self.db.read(move |conn| attachments::pending_pictures(conn, after, BACKFILL_BATCH)).await
+            {
                 Ok(batch) => batch,
-                Err(e) => return tracing::warn!(error = %Chain(&e), "the thumbnail backfill stopped; the next start resumes it"),
+                Err(e) => {
+                    return tracing::warn!(error = %Chain(&e), "the thumbnail backfill stopped; the next start resumes it");
+                }
             };
             let batch: Vec<_> = batch.into_iter().filter(|p| p.id <= upto).collect();
             if batch.is_empty() {

@@ -60,8 +60,14 @@ impl Presence {
     pub async fn came_online(&self, user: i64, username: &str, last_seen: Option<String>) -> ApiResult<StatusNotice> {
         let (tell, profile) = self.contacts_and_profile(user).await?;
         let (display_name, avatar_url) = profile.unwrap_or_default();
-        let status =
-            UserStatus { user_id: user, username: username.to_string(), display_name, avatar_url, online: true, last_seen };
+        let status = UserStatus {
+            user_id: user,
+            username: username.to_string(),
+            display_name,
+            avatar_url,
+            online: true,
+            last_seen,
+        };
         Ok(StatusNotice { tell, status })
     }
 

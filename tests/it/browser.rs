@@ -1567,7 +1567,8 @@ async fn the_chat_pane_recovers_after_a_reload_while_the_server_was_down() {
 pub fn drawn_face(size: u32, skin: [u8; 3], hair: [u8; 3], background: [u8; 3]) -> Vec<u8> {
     use image::{Rgb, RgbImage};
     let s = size as f32;
-    let inside = |x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32| ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0;
+    let inside =
+        |x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32| ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0;
     let face = RgbImage::from_fn(size, size, |x, y| {
         let (x, y) = (x as f32 / s, y as f32 / s);
         let eye = inside(x, y, 0.40, 0.47, 0.035, 0.045) || inside(x, y, 0.60, 0.47, 0.035, 0.045);

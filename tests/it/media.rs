@@ -307,17 +307,21 @@ async fn every_allowed_type_is_recognised_from_its_bytes() {
         let (status, attachment) = upload_as(&server, Some(&token), bytes.clone(), &filename, "text/html").await;
         assert_eq!(status, StatusCode::CREATED, "{label}: {attachment}");
         let keys: BTreeSet<&str> = attachment.as_object().expect("an object").keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from([
-            "id",
-            "url",
-            "file_url",
-            "content_type",
-            "size",
-            "filename",
-            "width",
-            "height",
-            "thumbnail_url",
-        ]), "{attachment}");
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "id",
+                "url",
+                "file_url",
+                "content_type",
+                "size",
+                "filename",
+                "width",
+                "height",
+                "thumbnail_url",
+            ]),
+            "{attachment}"
+        );
         assert!(attachment["id"].as_i64().is_some_and(|id| id > 0), "{attachment}");
         assert!(ids.insert(attachment["id"].as_i64()), "ids are distinct: {attachment}");
         assert_eq!(attachment["content_type"], content_type, "{label}");

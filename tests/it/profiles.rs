@@ -61,18 +61,25 @@ async fn the_fields_appear_wherever_the_user_does() {
     let bob = account(&server, "bob").await;
     let general = room(&server, &alice, "team", &[&bob]).await;
     let picture = upload_ok(&server, &alice.token, bands(300, 300), "me.jpg").await;
-    let (status, me) =
-        server.patch(ME, alice.tok(), &json!({"display_name": "Alice A.", "avatar_attachment_id": picture["id"]})).await;
+    let (status, me) = server
+        .patch(ME, alice.tok(), &json!({"display_name": "Alice A.", "avatar_attachment_id": picture["id"]}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     let avatar = me["avatar_url"].as_str().expect("avatar_url").to_string();
     let message = post_message(&server, &alice, general, "hello").await;
-    assert_eq!((message["sender"]["display_name"].as_str(), message["sender"]["avatar_url"].as_str()), (Some("Alice A."), Some(avatar.as_str())));
+    assert_eq!(
+        (message["sender"]["display_name"].as_str(), message["sender"]["avatar_url"].as_str()),
+        (Some("Alice A."), Some(avatar.as_str()))
+    );
     let history = crate::common::chat::history(&server, &bob, general, "").await;
     assert_eq!(history.last().unwrap()["sender"]["display_name"], "Alice A.");
     assert_eq!(history.last().unwrap()["sender"]["avatar_url"], avatar.as_str());
     let room = crate::common::chat::get_room(&server, &bob, general).await;
     let member = room["members"].as_array().unwrap().iter().find(|m| m["id"] == alice.id).unwrap().clone();
-    assert_eq!((member["display_name"].as_str(), member["avatar_url"].as_str()), (Some("Alice A."), Some(avatar.as_str())));
+    assert_eq!(
+        (member["display_name"].as_str(), member["avatar_url"].as_str()),
+        (Some("Alice A."), Some(avatar.as_str()))
+    );
     let (_, found) = server.get("/auth/users?q=ali", bob.tok()).await;
     assert_eq!(found[0]["display_name"], "Alice A.", "{found}");
     let (_, me_again) = server.get(ME, alice.tok()).await;

@@ -19,7 +19,9 @@ use crate::common::{Api, TestServer, names_in, spawn, spawn_in, spawn_with};
 /// A picture of `width` × `height` in `format`: a gradient, so a scaled copy still shows where
 /// each part of it came from.
 pub fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-    let rgb = RgbImage::from_fn(width, height, |x, y| Rgb([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, 96]));
+    let rgb = RgbImage::from_fn(width, height, |x, y| {
+        Rgb([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, 96])
+    });
     encode(DynamicImage::ImageRgb8(rgb), format)
 }
 
@@ -79,11 +81,18 @@ fn stored_name(url: &Value) -> String {
 async fn every_picture_format_gets_its_size_and_a_thumbnail_of_at_most_640_px() {
     let server = spawn().await;
     let (token, _) = server.signup("alice").await;
-    for (format, name) in
-        [(ImageFormat::Png, "a.png"), (ImageFormat::Jpeg, "a.jpg"), (ImageFormat::Gif, "a.gif"), (ImageFormat::WebP, "a.webp")]
-    {
+    for (format, name) in [
+        (ImageFormat::Png, "a.png"),
+        (ImageFormat::Jpeg, "a.jpg"),
+        (ImageFormat::Gif, "a.gif"),
+        (ImageFormat::WebP, "a.webp"),
+    ] {
         let attachment = upload_ok(&server, &token, picture(1000, 500, format), name).await;
-        assert_eq!((attachment["width"].as_i64(), attachment["height"].as_i64()), (Some(1000), Some(500)), "{attachment}");
+        assert_eq!(
+            (attachment["width"].as_i64(), attachment["height"].as_i64()),
+            (Some(1000), Some(500)),
+            "{attachment}"
+        );
         let url = attachment["thumbnail_url"].as_str().expect("thumbnail_url in the upload's answer").to_string();
         assert_ne!(url, attachment["url"].as_str().unwrap());
         let (headers, small) = thumbnail(&server, &url).await;
@@ -270,8 +279,10 @@ async fn pictures_stored_before_thumbnails_get_them_in_the_background_after_a_re
     let old_thumbnail = stored_name(&attachment["thumbnail_url"]);
     std::fs::remove_file(dir.path().join("media").join(&old_thumbnail)).unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
-    conn.execute_batch("UPDATE attachments SET width = NULL, height = NULL, thumbnail_name = NULL, picture_pending = 1")
-        .unwrap();
+    conn.execute_batch(
+        "UPDATE attachments SET width = NULL, height = NULL, thumbnail_name = NULL, picture_pending = 1",
+    )
+    .unwrap();
     drop(conn);
     let server = spawn_in(dir, |_| {}).await;
     let alice = crate::common::chat::log_in(&server, "alice").await;
@@ -290,14 +301,14 @@ async fn pictures_stored_before_thumbnails_get_them_in_the_background_after_a_re
     assert_eq!((small.width(), small.height()), (640, 320));
 }
 
-
 /// Pictures with transparency keep it: their copies are WebP.
 #[tokio::test]
 async fn a_transparent_picture_gets_a_webp_thumbnail() {
     let server = spawn().await;
     let (token, _) = server.signup("alice").await;
     let rgba = RgbaImage::from_fn(700, 700, |x, _| Rgba([200, 0, 0, if x < 350 { 0 } else { 255 }]));
-    let attachment = upload_ok(&server, &token, encode(DynamicImage::ImageRgba8(rgba), ImageFormat::Png), "t.png").await;
+    let attachment =
+        upload_ok(&server, &token, encode(DynamicImage::ImageRgba8(rgba), ImageFormat::Png), "t.png").await;
     let (headers, small) = thumbnail(&server, attachment["thumbnail_url"].as_str().unwrap()).await;
     assert_eq!(headers[CONTENT_TYPE], "image/webp");
     assert_eq!(small.to_rgba8().get_pixel(10, 10)[3], 0, "still transparent");

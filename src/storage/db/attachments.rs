@@ -144,10 +144,8 @@ pub fn named(conn: &Connection, name: &str) -> Result<Option<Named>, DbError> {
     if let Some(record) = thumbnail {
         return Ok(Some(Named::Thumbnail(record)));
     }
-    let avatar = conn
-        .prepare_cached("SELECT 1 FROM users WHERE avatar_name = ?1")?
-        .query_row([name], |_| Ok(()))
-        .optional()?;
+    let avatar =
+        conn.prepare_cached("SELECT 1 FROM users WHERE avatar_name = ?1")?.query_row([name], |_| Ok(())).optional()?;
     Ok(avatar.map(|()| Named::Avatar))
 }
 
@@ -213,7 +211,9 @@ pub fn pending_pictures(conn: &Connection, after: i64, limit: usize) -> Result<V
             "SELECT id, stored_name, thumbnail_name FROM attachments
              WHERE picture_pending = 1 AND id > ?1 ORDER BY id",
         )?
-        .query_map([after], |r| Ok(PendingPicture { id: r.get(0)?, stored_name: r.get(1)?, thumbnail_name: r.get(2)? }))?
+        .query_map([after], |r| {
+            Ok(PendingPicture { id: r.get(0)?, stored_name: r.get(1)?, thumbnail_name: r.get(2)? })
+        })?
         .take(limit)
         .collect::<Result<_, _>>()?;
     Ok(rows)

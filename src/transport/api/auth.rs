@@ -8,8 +8,8 @@ use super::extract::{AuthAttempt, AuthUser, JsonBody, JsonOrForm, QueryParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::input::{LoginForm, NewAccount, ProfileChange, SearchQuery};
-use crate::usecase::auth::Caller;
 use crate::model::{Token, User, UserPublic};
+use crate::usecase::auth::Caller;
 
 /// Create an account. The first account created is an administrator. `--registration closed`
 /// refuses every signup (403); `--registration invite` needs a valid `invite` code (else 403).
