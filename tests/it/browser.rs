@@ -1655,6 +1655,20 @@ async fn a_new_name_and_picture_show_live_and_photos_show_their_thumbnail_first(
         ann_view.click(&format!("{}{}", dialog("Profile"), button("Remove picture"))).await;
         ann_view.click(&format!("{}{}", dialog("Profile"), button("Save"))).await;
         ben_view.gone(&avatar).await;
+
+        // A voice message: the elapsed time while recording, "Cancel" sends nothing, "Stop" sends
+        // it, and it plays inline for Ben.
+        ann_view.click_button("Record voice message").await;
+        ann_view.find("//*[@role='timer'][starts-with(@aria-label, 'Recording, 0:0')]").await;
+        ann_view.click_button("Cancel").await;
+        ann_view.find(&button("Record voice message")).await;
+        ann_view.click_button("Record voice message").await;
+        ann_view.find("//*[@role='timer'][@aria-label='Recording, 0:01']").await;
+        ann_view.click_button("Stop").await;
+        let voice = format!("{LOG}//article//audio[@controls][starts-with(@aria-label, 'Voice message')]");
+        ben_view.find(&voice).await;
+        ben_view.find(&format!("{LOG}//article//audio[@controls][starts-with(@aria-label, 'Voice message, 0:0')]")).await;
+        assert_eq!(ben_view.count(&voice).await, 1, "the cancelled recording was not sent");
     })
     .await;
     let (_, me) = server.get("/auth/users/me", ann.tok()).await;
