@@ -243,6 +243,19 @@ pub struct ServeArgs {
     /// untouched and orientation kept.
     #[arg(long)]
     pub keep_image_metadata: bool,
+    /// Pictures with more pixels than this get no thumbnail and no size (they are still
+    /// stored): the bound on what decoding one picture may hold in memory (~8 bytes a pixel).
+    #[arg(long, default_value_t = 40_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_image_pixels: u64,
+    /// Pictures decoded at once (thumbnails, avatars), each on a blocking thread of its own.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub thumbnail_concurrency: u32,
+    /// Uploads never attached to a message are removed once this old.
+    #[arg(long, default_value = "24h", value_parser = parse_nonzero_duration)]
+    pub unattached_upload_age: Duration,
+    /// How often uploads never attached to a message are looked for. 0 = never.
+    #[arg(long, default_value = "10min", value_parser = parse_duration)]
+    pub unattached_sweep_interval: Duration,
     /// Who may sign up: open, invite (needs an invite code) or closed.
     #[arg(long, value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,

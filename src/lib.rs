@@ -64,6 +64,8 @@ pub struct AppInner {
     pub chat: Chat,
     pub invites: Invites,
     pub media: Media,
+    pub profiles: usecase::profiles::Profiles,
+    pub pictures: usecase::pictures::Pictures,
     pub ops: Operations,
     pub presence: Arc<Presence>,
     /// Web Push; `None` with `--push off`.
@@ -170,6 +172,14 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         Some(rules) => Some(usecase::push::Push::new(db.clone(), presence.clone(), rules, metrics.clone())?),
         None => None,
     };
+    let pictures = usecase::pictures::Pictures::new(
+        db.clone(),
+        usecase::pictures::PictureRules {
+            dir: media.clone(),
+            max_pixels: config.max_image_pixels,
+            concurrency: config.thumbnail_concurrency as usize,
+        },
+    );
     let state = AppState(Arc::new(AppInner {
         chat: Chat::new(
             db.clone(),
@@ -185,7 +195,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 new_room: config.new_room_rate,
             },
             metrics.clone(),
+            pictures.clone(),
         ),
+        profiles: usecase::profiles::Profiles::new(db.clone(), events.clone(), pictures.clone()),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
         sessions: Sessions::new(
             db.clone(),
@@ -211,7 +223,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 min_rate: config.upload_min_rate,
             },
             metrics.clone(),
+            pictures.clone(),
         ),
+        pictures,
         ops: Operations::new(db.clone(), presence.clone(), events, metrics.clone()),
         metrics,
         presence,
@@ -272,6 +286,15 @@ pub async fn serve(
         settle_reach(&state, listener.local_addr()?, scheme).await;
     }
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
+    // Pictures recorded without a thumbnail until now; uploads from here on make their own.
+    let upto = state.pictures.last_upload().await;
+    let backfill = tokio::spawn(state.pictures.clone().backfill(upto));
+    let sweep = tokio::spawn(
+        state
+            .media
+            .clone()
+            .sweep_unattached(state.config.unattached_upload_age, state.config.unattached_sweep_interval),
+    );
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let push = state.push.clone().map(|push| tokio::spawn(push.run()));
@@ -318,6 +341,8 @@ pub async fn serve(
         metrics_server.abort();
     }
     fan_out.abort();
+    backfill.abort();
+    sweep.abort();
     recheck.abort();
     trim.abort();
     if let Some(push) = push {

@@ -13,6 +13,15 @@ pub struct User {
     #[schema(format = DateTime)]
     pub created_at: String,
     pub is_admin: bool,
+    /// The name shown for them (null: none, the username is shown).
+    pub display_name: Option<String>,
+    /// Their picture, 256 × 256, under `/media/` (null: none).
+    pub avatar_url: Option<String>,
+}
+
+/// The URL of an avatar kept under the stored name `name`.
+pub fn avatar_url(name: Option<&str>) -> Option<String> {
+    name.map(|name| format!("/media/{name}"))
 }
 
 /// `user_status`: a user came online (first socket) or went offline (last socket).
@@ -20,6 +29,8 @@ pub struct User {
 pub struct UserStatus {
     pub user_id: i64,
     pub username: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
     pub online: bool,
     #[schema(format = DateTime)]
     pub last_seen: Option<String>,
@@ -83,6 +94,14 @@ pub struct UserPublic {
     pub online: bool,
     #[schema(format = DateTime)]
     pub last_seen: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// `user_updated`: a user's display name or avatar changed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserUpdated {
+    pub user: UserPublic,
 }
 
 /// The sender of a message: `UserPublic` without `online`, which would go stale in history.
@@ -92,6 +111,8 @@ pub struct Sender {
     pub username: String,
     #[schema(format = DateTime)]
     pub last_seen: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -102,12 +123,37 @@ pub struct Attachment {
     pub content_type: String,
     pub size: i64,
     pub filename: String,
+    /// A picture's width as shown (orientation applied); null for other files and for pictures
+    /// that do not decode or are larger than the server's bound.
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    /// Its thumbnail (at most 640 px on its longer side, JPEG or WebP), served a moment after
+    /// the upload's answer; null when `width` is.
+    pub thumbnail_url: Option<String>,
 }
 
 impl Attachment {
-    pub fn new(id: i64, stored_name: &str, content_type: String, size: i64, filename: String) -> Self {
+    /// `picture`: width, height and the thumbnail's stored name.
+    pub fn new(
+        id: i64,
+        stored_name: &str,
+        content_type: String,
+        size: i64,
+        filename: String,
+        picture: Option<(i64, i64, &str)>,
+    ) -> Self {
         let url = format!("/media/{stored_name}");
-        Attachment { id, file_url: url.clone(), url, content_type, size, filename }
+        Attachment {
+            id,
+            file_url: url.clone(),
+            url,
+            content_type,
+            size,
+            filename,
+            width: picture.map(|p| p.0),
+            height: picture.map(|p| p.1),
+            thumbnail_url: picture.map(|p| format!("/media/{}", p.2)),
+        }
     }
 }
 
@@ -142,6 +188,8 @@ impl Message {
                 id: self.sender.id,
                 username: &self.sender.username,
                 last_seen: self.sender.last_seen.as_deref(),
+                display_name: self.sender.display_name.as_deref(),
+                avatar_url: self.sender.avatar_url.as_deref(),
             },
             content: &self.content,
             attachment: self.attachment.as_ref(),
@@ -192,6 +240,8 @@ pub struct SenderView<'a> {
     pub id: i64,
     pub username: &'a str,
     pub last_seen: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
 }
 
 /// [`ReplyRef`], borrowed.

@@ -42,6 +42,7 @@ const SHELL = [
   'js/views/messages.js',
   'js/views/notifications.js',
   'js/views/reactions.js',
+  'js/views/recorder.js',
   'js/views/replies.js',
   'js/views/rooms.js',
   'js/views/search.js',

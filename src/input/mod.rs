@@ -508,6 +508,18 @@ pub struct AccountChange {
     pub is_admin: Option<bool>,
 }
 
+/// `PATCH /auth/users/me`: the caller's display name and avatar, each optional; `null` clears
+/// one, a missing field leaves it as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProfileChange {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::display_name)]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::avatar_attachment_id)]
+    pub avatar_attachment_id: Option<Option<i64>>,
+}
+
 // ---- invites ----
 
 /// `POST /admin/invites` (all optional), or `natter invite`'s flags.

@@ -16,9 +16,9 @@ use utoipa::{PartialSchema, ToSchema};
 use super::patterns;
 use super::units::MAX_DURATION_SECS;
 use super::validate::{
-    MAX_CLIENT_ID_CHARS, MAX_CONTENT_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_CHARS, MAX_FULL_NAME_CHARS,
-    MAX_PASSWORD_CHARS, MAX_ROOM_NAME_CHARS, MAX_SEARCH_CHARS, MAX_TOPIC_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS,
-    MIN_USERNAME_CHARS,
+    MAX_CLIENT_ID_CHARS, MAX_CONTENT_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_CHARS,
+    MAX_FULL_NAME_CHARS, MAX_PASSWORD_CHARS, MAX_ROOM_NAME_CHARS, MAX_SEARCH_CHARS, MAX_TOPIC_CHARS,
+    MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS,
 };
 use super::{MAX_INVITE_USES, MIN_INVITE_USES};
 
@@ -263,6 +263,30 @@ pub fn push_auth() -> Schema {
     typed(Type::String, "The browser's authentication secret: 16 bytes in base64url.")
         .pattern(Some("^[A-Za-z0-9_-]{22}(==)?$".to_string()))
         .into()
+}
+
+/// A person's display name: 0–64 characters after trimming.
+pub fn display_name() -> Schema {
+    typed_or_null(
+        Type::String,
+        &format!(
+            "The name shown for the caller: at most {MAX_DISPLAY_NAME_CHARS} characters after trimming, stored \
+             without blanks around it or hidden control characters. `\"\"`, blanks or `null` clear it (the \
+             username is shown). It need not be unique and never replaces the username for mentions or logins."
+        ),
+    )
+    .pattern(Some(patterns::trimmed_length(0, MAX_DISPLAY_NAME_CHARS)))
+    .into()
+}
+
+/// An upload of the caller's that becomes their avatar.
+pub fn avatar_attachment_id() -> Schema {
+    id(typed_or_null(
+        Type::Integer,
+        "An image the caller uploaded (`POST /chat/upload_media`): its centre square, 256 × 256, becomes \
+         the avatar. `null` removes the avatar. Another file, or one that does not decode, is a 422.",
+    ))
+    .into()
 }
 
 pub fn positive_id() -> Schema {

@@ -20,6 +20,8 @@ pub const MAX_EMAIL_LOCAL_CHARS: usize = 64;
 pub const MAX_FULL_NAME_CHARS: usize = 200;
 /// A message's content, after trimming (SPEC §3).
 pub const MAX_CONTENT_CHARS: usize = 4000;
+/// A person's display name, after trimming.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 /// A message search's text, after trimming.
 pub const MAX_SEARCH_CHARS: usize = 200;
@@ -161,6 +163,16 @@ pub fn display_name(text: &str, max: usize) -> Result<String, String> {
         return Err("must contain something visible".into());
     }
     Ok(clean)
+}
+
+/// A person's display name: at most `max` characters after trimming (the bound the OpenAPI
+/// pattern states), stored cleaned like names; nothing visible means none.
+pub fn person_name(text: &str, max: usize) -> Result<Option<String>, String> {
+    if text.trim().chars().count() > max {
+        return Err(format!("must be at most {max} characters after trimming"));
+    }
+    let clean = clean_text(text);
+    Ok((!clean.chars().all(draws_nothing)).then_some(clean))
 }
 
 /// A room's topic: at most `max` characters as sent (see [`display_name`]), stored cleaned like

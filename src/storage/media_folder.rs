@@ -347,6 +347,26 @@ fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
+/// A fresh temporary file name in `media_dir`, removed at start if a crash leaves it behind.
+pub fn temp_path(media_dir: &Path) -> PathBuf {
+    media_dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", super::random_hex(16)))
+}
+
+/// Remove the stored files called `names` (after their rows are gone): a file already missing
+/// is no error. Blocking.
+pub fn remove_stored(media_dir: &Path, names: &[String]) {
+    for name in names {
+        if parse_stored_name(name).is_none() {
+            continue;
+        }
+        match std::fs::remove_file(media_dir.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(file = %loggable(&media_dir.join(name)), error = %e, "cannot remove a media file"),
+        }
+    }
+}
+
 /// Remove temporary upload files left behind by a crash, and make every stored file private
 /// (0600: media from before natter set modes was 0644). Called once at start, before the server
 /// accepts requests, so no upload in progress can be hit.

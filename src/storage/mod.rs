@@ -9,6 +9,7 @@ pub mod db;
 pub mod file_modes;
 pub mod image_metadata;
 pub mod media_folder;
+pub mod pictures;
 
 /// `n` random bytes as lower-case hex: the names of stored files, invite codes, secrets.
 pub fn random_hex(n: usize) -> String {

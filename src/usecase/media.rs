@@ -37,10 +37,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::Attachment;
 use crate::runtime::metrics::Metrics;
 use crate::storage::db::Db;
-use crate::storage::db::attachments::{self, AttachmentRecord};
+use crate::storage::db::attachments::{self, AttachmentRecord, Named};
 use crate::storage::media_folder::{self, AllowedMedia, HEAD_LEN, MediaKind, NotText, TempUpload, TextCheck};
 use crate::usecase::limits::RateLimiter;
 use crate::usecase::limits::{ByteRate, Rate};
+use crate::usecase::pictures::Pictures;
 
 /// What is accepted and where it goes (`--media-dir`, `--max-upload`, `--media-quota`,
 /// `--allowed-media`, `--keep-image-metadata`), and how uploads may arrive
@@ -74,6 +75,8 @@ pub struct Media {
     uploading: Uploading,
     /// Bytes stored (`--metrics`).
     metrics: Metrics,
+    /// Sizes and thumbnails of the pictures stored.
+    pictures: Pictures,
 }
 
 /// What one upload may still take, known before its bytes are read.
@@ -280,7 +283,7 @@ pub struct StoredFile {
 }
 
 impl Media {
-    pub fn new(db: Db, rules: MediaRules, metrics: Metrics) -> Media {
+    pub fn new(db: Db, rules: MediaRules, metrics: Metrics, pictures: Pictures) -> Media {
         let uploads = Arc::new(RateLimiter::new(rules.upload_rate));
         Media {
             db,
@@ -289,6 +292,7 @@ impl Media {
             in_flight: InFlight::default(),
             uploading: Uploading::default(),
             metrics,
+            pictures,
         }
     }
 
@@ -353,7 +357,8 @@ impl Media {
     pub async fn finish(&self, upload: Upload) -> ApiResult<Attachment> {
         let kind = upload.kind()?;
         let db = self.db.clone();
-        let record = tokio::spawn(store(db, upload, kind)).await.map_err(ApiError::internal)??;
+        let record =
+            tokio::spawn(store(db, self.pictures.clone(), upload, kind)).await.map_err(ApiError::internal)??;
         // The stored name is the file's capability: it is never logged.
         tracing::info!(
             user = record.uploader_id,
@@ -368,10 +373,33 @@ impl Media {
 
     /// The stored file called `name`; 404 for a name that is not one of ours, has no record, or
     /// whose file has gone from the folder.
+    ///
+    /// A thumbnail is served once it is made, an avatar while a user has it; both under their
+    /// own stored names, with the original's filename (the thumbnail's extension) and the media
+    /// headers.
     pub async fn open(&self, name: String) -> ApiResult<StoredFile> {
         let not_found = || ApiError::not_found("File");
         let kind = media_folder::parse_stored_name(&name).ok_or_else(not_found)?;
-        let record = self.db.read(move |conn| attachments::by_stored_name(conn, &name)).await?.ok_or_else(not_found)?;
+        let lookup = name.clone();
+        let found = self.db.read(move |conn| attachments::named(conn, &lookup)).await?.ok_or_else(not_found)?;
+        let record = match found {
+            Named::Upload(record) => record,
+            Named::Thumbnail(record) => AttachmentRecord {
+                stored_name: name,
+                content_type: kind.content_type().to_string(),
+                filename: copy_filename(&record.filename, kind),
+                ..record
+            },
+            Named::Avatar => AttachmentRecord {
+                id: 0,
+                uploader_id: 0,
+                stored_name: name,
+                content_type: kind.content_type().to_string(),
+                size: 0,
+                filename: format!("avatar.{}", kind.extension()),
+                picture: None,
+            },
+        };
         let path = self.rules.dir.join(&record.stored_name);
         // Logged by attachment id: the stored name is the file's capability.
         let file = match tokio::fs::File::open(&path).await {
@@ -446,7 +474,7 @@ impl Upload {
 
 /// Place the received file under its final name and record it, the quota checked again in the
 /// same transaction; if anything fails, the file is removed (by the temporary file's drop).
-async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentRecord> {
+async fn store(db: Db, pictures: Pictures, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentRecord> {
     // The reservation is held until the row is committed (counted twice for that moment, never
     // not at all), then dropped with the rest.
     let Upload { mut temp, uploader, size, filename, rules, reservation, .. } = upload;
@@ -470,16 +498,63 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
     };
     let stored_name = media_folder::new_stored_name(kind);
     temp.place(&stored_name).await.map_err(ApiError::from_io)?;
+    // The header only: the answer names the thumbnail, which is made right after.
+    let picture = pictures.plan(&stored_name, kind).await;
     let record = db
         .write(move |conn| {
             fits(bytes_used(conn, uploader)?, size, rules.quota)?;
             let size = i64::try_from(size).map_err(ApiError::internal)?;
-            Ok::<_, ApiError>(attachments::insert(conn, uploader, &stored_name, kind.content_type(), size, &filename)?)
+            Ok::<_, ApiError>(attachments::insert(
+                conn,
+                uploader,
+                &stored_name,
+                kind.content_type(),
+                size,
+                &filename,
+                picture,
+            )?)
         })
         .await?;
     temp.keep();
     drop(reservation);
+    if let Some(picture) = &record.picture {
+        pictures.make_thumbnail_soon(record.id, record.stored_name.clone(), picture.thumbnail_name.clone());
+    }
     Ok(record)
+}
+
+/// The filename a copy of `original` is served with: its stem and the copy's extension.
+fn copy_filename(original: &str, kind: MediaKind) -> String {
+    let stem = original.rsplit_once('.').map_or(original, |(stem, _)| stem);
+    format!("{stem}.{}", kind.extension())
+}
+
+impl Media {
+    /// Every `interval`, remove the uploads older than `age` that no message uses (SPEC §3
+    /// Media: "an upload never attached to a message is removed after 24 hours"), their
+    /// thumbnails with them. The rows go in one write, the files after its commit.
+    pub async fn sweep_unattached(self, age: Duration, interval: Duration) {
+        if interval.is_zero() {
+            return;
+        }
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Ok(age) = time::Duration::try_from(age) else { return };
+            let before = crate::storage::db::format_time(time::OffsetDateTime::now_utc() - age);
+            // Bounded per write, so one sweep after a long pause does not hold the writer.
+            let names = self.db.write(move |conn| attachments::delete_unattached(conn, &before, 500)).await;
+            match names {
+                Ok(names) if !names.is_empty() => {
+                    tracing::info!(files = names.len(), "removed uploads never attached to a message");
+                    self.pictures.remove_files(names).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %crate::error::Chain(&e), "could not sweep unattached uploads"),
+            }
+        }
+    }
 }
 
 /// At start, before serving: remove the files of the media folder that no attachment refers to
@@ -488,7 +563,7 @@ async fn store(db: Db, upload: Upload, kind: MediaKind) -> ApiResult<AttachmentR
 pub fn sweep_unrecorded_files(db: &Db, dir: &std::path::Path) -> usize {
     db.read_blocking(|conn| {
         Ok::<_, crate::storage::db::DbError>(media_folder::sweep_unreferenced(dir, |name| {
-            attachments::by_stored_name(conn, name).map(|r| r.is_some())
+            attachments::is_referenced(conn, name)
         }))
     })
     .unwrap_or_else(|e| {

@@ -20,7 +20,9 @@ pub mod limits;
 pub mod media;
 pub mod operations;
 pub mod password;
+pub mod pictures;
 pub mod presence;
+pub mod profiles;
 pub mod push;
 pub mod sessions;
 

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{ApiResult, Chain};
-use crate::model::{Typing, UserPublic, UserStatus};
+use crate::model::{Typing, UserPublic, UserStatus, UserUpdated};
 use crate::runtime::metrics::Metrics;
 use crate::storage::db::{self, Db, rooms, users};
 use crate::usecase::auth::Caller;
@@ -58,8 +58,17 @@ impl Presence {
     /// `user` came online (their first socket is connected): the `user_status` and who to tell.
     /// `last_seen` is when they were last online before now.
     pub async fn came_online(&self, user: i64, username: &str, last_seen: Option<String>) -> ApiResult<StatusNotice> {
-        let status = UserStatus { user_id: user, username: username.to_string(), online: true, last_seen };
-        Ok(StatusNotice { tell: self.contacts(user).await?, status })
+        let (tell, profile) = self.contacts_and_profile(user).await?;
+        let (display_name, avatar_url) = profile.unwrap_or_default();
+        let status = UserStatus {
+            user_id: user,
+            username: username.to_string(),
+            display_name,
+            avatar_url,
+            online: true,
+            last_seen,
+        };
+        Ok(StatusNotice { tell, status })
     }
 
     /// One socket fewer for `user`. When it was their last, they went offline: `last_seen` is
@@ -74,8 +83,17 @@ impl Presence {
             // They are offline whether or not the time was stored; tell the others anyway.
             tracing::warn!(error = %Chain(&e), user, "could not store last_seen");
         }
-        let status = UserStatus { user_id: user, username: username.to_string(), online: false, last_seen: Some(now) };
-        Ok(Some(StatusNotice { tell: self.contacts(user).await?, status }))
+        let (tell, profile) = self.contacts_and_profile(user).await?;
+        let (display_name, avatar_url) = profile.unwrap_or_default();
+        let status = UserStatus {
+            user_id: user,
+            username: username.to_string(),
+            display_name,
+            avatar_url,
+            online: false,
+            last_seen: Some(now),
+        };
+        Ok(Some(StatusNotice { tell, status }))
     }
 
     /// Forget one socket of `user`; true when it was their last.
@@ -96,9 +114,33 @@ impl Presence {
         last
     }
 
-    /// Who is told about `user`: everyone who shares a room with them, them excluded.
-    async fn contacts(&self, user: i64) -> ApiResult<Vec<i64>> {
-        Ok(self.db.read(move |conn| rooms::contacts_of(conn, user)).await?)
+    /// Who is told about `user` (everyone who shares a room with them, them excluded), and
+    /// their display name and avatar as they are now.
+    async fn contacts_and_profile(&self, user: i64) -> ApiResult<(Vec<i64>, Option<(Option<String>, Option<String>)>)> {
+        Ok(self
+            .db
+            .read(move |conn| {
+                let tell = rooms::contacts_of(conn, user)?;
+                let profile = users::by_id(conn, user)?.map(|u| {
+                    let public = u.to_public();
+                    (public.display_name, public.avatar_url)
+                });
+                Ok::<_, crate::storage::db::DbError>((tell, profile))
+            })
+            .await?)
+    }
+
+    /// `user_updated`: the user as others see them now, and who is told (everyone who shares a
+    /// room with them). `None` when the user is gone.
+    pub async fn profile_notice(&self, user: i64) -> ApiResult<Option<(UserUpdated, Vec<i64>)>> {
+        let found = self
+            .db
+            .read(move |conn| {
+                let Some(record) = users::by_id(conn, user)? else { return Ok(None) };
+                Ok::<_, crate::storage::db::DbError>(Some((record.to_public(), rooms::contacts_of(conn, user)?)))
+            })
+            .await?;
+        Ok(found.map(|(public, tell)| (UserUpdated { user: self.public(public) }, tell)))
     }
 
     /// The members of a room the caller belongs to who are online now (`get_online_users`).

@@ -703,3 +703,16 @@ export function typing(roomId, active) {
     store.noteTypingSent(null);
   }
 }
+
+// ---- profile ----
+
+/** Change my display name and/or picture; everyone who shares a room with me sees it live
+ * (user_updated), and so does this tab at once. */
+export async function updateProfile(change) {
+  const user = await api.updateProfile(change);
+  store.applyUserUpdate(user);
+  return user;
+}
+
+/** Upload `file` (a picture for my profile, a voice message): the Attachment. */
+export const uploadFile = (file) => api.upload(file, () => {}).promise;

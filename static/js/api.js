@@ -68,6 +68,8 @@ export const health = () => request('GET', 'healthz');
 export const login = (email, password) => request('POST', 'auth/login', { email, password });
 export const signup = (fields) => request('POST', 'auth/signup', fields);
 export const me = () => request('GET', 'auth/users/me');
+/** Change the caller's `display_name` and/or `avatar_attachment_id` (null clears either). */
+export const updateProfile = (change) => request('PATCH', 'auth/users/me', change);
 export const searchUsers = (prefix) => request('GET', `auth/users/${q({ q: prefix })}`);
 
 // Chats

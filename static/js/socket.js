@@ -68,6 +68,7 @@ export function start(token) {
   s.on('message_deleted', ({ id, room_id }) => store.deleteMessage(id, room_id));
   s.on('read', ({ room_id, user_id, message_id }) => store.setMemberRead(room_id, user_id, message_id));
   s.on('user_status', ({ user_id, online, last_seen }) => store.setPresence(user_id, online, last_seen));
+  s.on('user_updated', ({ user }) => store.applyUserUpdate(user));
   s.on('typing', ({ room_id, user_id, username, typing }) => {
     if (user_id !== store.me()?.id) store.setTyping(room_id, user_id, username, typing !== false);
   });

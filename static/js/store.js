@@ -16,6 +16,7 @@ export const state = {
   outbox: [], //            sends not acknowledged yet, oldest first (persisted)
   typing: new Map(), //     room id → Map(user id → {username, until})
   presence: new Map(), //   user id → {online, last_seen}
+  profiles: new Map(), //   user id → {display_name, avatar_url}, the newest known (user_updated)
   dialog: null, //          {type, ...props} of the open dialog
   panel: false, //          the members panel is open
   editing: null, //         id of the message being edited
@@ -118,7 +119,7 @@ export function toChat(obj, prev) {
   return {
     id: obj.id,
     is_private: isPrivate,
-    name: isPrivate ? (peer?.username ?? 'Private chat') : (obj.name ?? prev?.name ?? ''),
+    name: isPrivate ? (peer ? nameOf(peer) : 'Private chat') : (obj.name ?? prev?.name ?? ''),
     peer,
     visibility: obj.visibility ?? prev?.visibility ?? 'private',
     topic: obj.topic !== undefined ? obj.topic : prev?.topic ?? null,
@@ -137,6 +138,40 @@ export const activity = (chat) => Date.parse(chat.last_message?.created_at || ch
 export function chatOrder() {
   const all = [...state.chats.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
   return [...all.filter((c) => !c.is_private), ...all.filter((c) => c.is_private)];
+}
+
+// ---- people: display names and avatars ----
+
+/** The newest known profile fields of `user` (a UserPublic, a sender, a member). */
+function profileOf(user) {
+  return (user && state.profiles.get(user.id)) || user || {};
+}
+
+/** The name `user` is shown by: their display name, else their username. */
+export const nameOf = (user) => profileOf(user).display_name || user?.username || '';
+
+/** Whether `user` is shown by a name other than their username (it is written beside it then). */
+export const hasOwnName = (user) => nameOf(user).toLowerCase() !== (user?.username ?? '').toLowerCase();
+
+/** The URL of `user`'s avatar, or null (initials are drawn instead). */
+export const avatarOf = (user) => profileOf(user).avatar_url || null;
+
+/** `user_updated`: their new name and picture everywhere they appear. */
+export function applyUserUpdate(user) {
+  if (!user || user.id == null) return;
+  const fields = { display_name: user.display_name ?? null, avatar_url: user.avatar_url ?? null };
+  state.profiles.set(user.id, fields);
+  for (const [id, chat] of state.chats) {
+    const peer = chat.peer?.id === user.id ? { ...chat.peer, ...fields } : chat.peer;
+    const members = chat.members?.map((m) => (m.id === user.id ? { ...m, ...fields } : m)) ?? chat.members;
+    if (peer !== chat.peer || members !== chat.members) {
+      state.chats.set(id, { ...chat, peer, members, name: chat.is_private && peer ? nameOf(peer) : chat.name });
+    }
+  }
+  if (state.session?.user?.id === user.id) {
+    state.session = { ...state.session, user: { ...state.session.user, ...fields } };
+  }
+  changed();
 }
 
 function notePresence(user) {
@@ -241,8 +276,9 @@ export function setMemberRead(roomId, userId, messageId) {
 
 /** The username of a member of a chat, or of the peer of a private chat. */
 export function memberName(chat, userId) {
-  if (userId === me()?.id) return me().username;
-  return chat?.members?.find((m) => m.id === userId)?.username ?? (chat?.peer?.id === userId ? chat.peer.username : null);
+  if (userId === me()?.id) return nameOf(me());
+  const member = chat?.members?.find((m) => m.id === userId) ?? (chat?.peer?.id === userId ? chat.peer : null);
+  return member ? nameOf(member) : null;
 }
 
 export const mentionsMe = (message) => Boolean(message?.mentions?.includes(me()?.id));

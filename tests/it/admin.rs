@@ -55,7 +55,20 @@ async fn users_are_listed_in_id_order_as_admins_see_them() {
     let users = users.as_array().unwrap().clone();
     assert_eq!(users.len(), 2);
     for user in &users {
-        assert_eq!(keys(user), set(&["id", "username", "email", "created_at", "is_admin", "disabled", "last_seen"]));
+        assert_eq!(
+            keys(user),
+            set(&[
+                "id",
+                "username",
+                "email",
+                "created_at",
+                "is_admin",
+                "display_name",
+                "avatar_url",
+                "disabled",
+                "last_seen"
+            ])
+        );
     }
     assert_eq!((users[0]["id"].as_i64(), users[1]["id"].as_i64()), (Some(admin.id), Some(guest.id)));
     assert_eq!((users[0]["is_admin"].as_bool(), users[1]["is_admin"].as_bool()), (Some(true), Some(false)));

@@ -19,7 +19,11 @@ use crate::common::{
 /// The SPEC's User object, exactly (no password hash or other extra field leaks).
 #[track_caller]
 fn assert_user(user: &Value, username: &str, email: &str) {
-    assert_eq!(keys(user), set(&["id", "username", "email", "created_at", "is_admin"]), "User shape: {user}");
+    assert_eq!(
+        keys(user),
+        set(&["id", "username", "email", "created_at", "is_admin", "display_name", "avatar_url"]),
+        "User shape: {user}"
+    );
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "id: {user}");
     assert_eq!(user["username"], username, "{user}");
     assert_eq!(user["email"], email, "{user}");

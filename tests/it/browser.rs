@@ -466,6 +466,19 @@ async fn every_screen_is_accessible_and_photographed() {
     let priya = account(&server, "priya").await;
     let tomasz = account(&server, "tomasz.lewandowski").await;
     let sam = account(&server, "sam").await;
+    // Faces drawn here (see drawn_face) and display names, for all but one person: the
+    // screenshots show pictures, names with their usernames, and initials side by side.
+    for (who, name, skin, hair, background) in [
+        (&maya, "Maya Okafor", [141, 85, 36], [30, 20, 15], [250, 214, 165]),
+        (&jonas, "Jonas", [241, 194, 160], [200, 150, 60], [190, 220, 200]),
+        (&priya, "Priya Raman", [198, 134, 66], [20, 15, 10], [220, 200, 240]),
+        (&tomasz, "Tomasz Lewandowski", [255, 219, 172], [120, 80, 40], [200, 225, 245]),
+    ] {
+        let face = upload_ok(&server, &who.token, drawn_face(400, skin, hair, background), "me.png").await;
+        let change = json!({"display_name": name, "avatar_attachment_id": face["id"]});
+        let (status, body) = server.patch("/auth/users/me", who.tok(), &change).await;
+        assert_eq!(status, 200, "{body}");
+    }
     let trip = room(&server, &maya, "weekend-trip", &[&jonas, &priya, &tomasz, &sam]).await;
     let books = room(&server, &priya, "book-club", &[&maya, &sam]).await;
     let chores = room(&server, &jonas, "house-chores", &[&maya]).await;
@@ -536,7 +549,7 @@ async fn every_screen_is_accessible_and_photographed() {
         let photo = format!("{LOG}//img[@alt='lake.png']");
         maya.find(&photo).await;
         maya.until("the photo to load", "[...document.images].every((i) => i.complete && i.naturalWidth > 0)").await;
-        maya.find(&format!("{}[contains(., ', online,')]", chat_link("jonas"))).await;
+        maya.find(&format!("{}[contains(., ', online,')]", chat_link("Jonas"))).await;
         for dark in [false, true] {
             let scheme = if dark { "dark" } else { "light" };
             maya.color_scheme(dark).await;
@@ -1639,4 +1652,117 @@ async fn the_push_switch_is_offered_on_a_secure_context() {
         }
     })
     .await;
+}
+
+/// A face drawn for the screenshots and the profile tests (nothing downloaded): a head of skin
+/// colour `skin` with hair, eyes and a smile, on a `background` tile, `size` px square.
+pub fn drawn_face(size: u32, skin: [u8; 3], hair: [u8; 3], background: [u8; 3]) -> Vec<u8> {
+    use image::{Rgb, RgbImage};
+    let s = size as f32;
+    let inside =
+        |x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32| ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0;
+    let face = RgbImage::from_fn(size, size, |x, y| {
+        let (x, y) = (x as f32 / s, y as f32 / s);
+        let eye = inside(x, y, 0.40, 0.47, 0.035, 0.045) || inside(x, y, 0.60, 0.47, 0.035, 0.045);
+        let smile = inside(x, y, 0.5, 0.60, 0.13, 0.09) && !inside(x, y, 0.5, 0.57, 0.13, 0.08);
+        let head = inside(x, y, 0.5, 0.52, 0.26, 0.31);
+        let hair_cap = inside(x, y, 0.5, 0.40, 0.29, 0.25) && y < 0.42;
+        let shoulders = inside(x, y, 0.5, 1.05, 0.42, 0.25);
+        let pixel = if eye || smile {
+            [40, 30, 30]
+        } else if hair_cap {
+            hair
+        } else if head {
+            skin
+        } else if shoulders {
+            [hair[0] / 2 + 60, hair[1] / 2 + 80, hair[2] / 2 + 120]
+        } else {
+            background
+        };
+        Rgb(pixel)
+    });
+    crate::thumbnails::encode(image::DynamicImage::ImageRgb8(face), image::ImageFormat::Png)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
+async fn a_new_name_and_picture_show_live_and_photos_show_their_thumbnail_first() {
+    let server = common::spawn().await;
+    let ann = account(&server, "ann").await;
+    let ben = account(&server, "ben").await;
+    let lake = room(&server, &ann, "lakeside", &[&ben]).await;
+    post_message(&server, &ann, lake, "hello from ann").await;
+    let photo = crate::thumbnails::picture(1600, 1200, image::ImageFormat::Jpeg);
+    let photo = upload_ok(&server, &ben.token, photo, "dock.jpg").await;
+    post_attachment(&server, &ben, lake, "the dock at dawn", &photo).await;
+    let thumb = photo["thumbnail_url"].as_str().unwrap().to_string();
+    crate::thumbnails::thumbnail(&server, &thumb).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let face = scratch.path().join("ann.png");
+    std::fs::write(&face, drawn_face(600, [240, 200, 170], [90, 50, 30], [200, 225, 245])).unwrap();
+
+    with_browsers(&server.base, ["ann", "ben"], async |[ann_view, ben_view]| {
+        log_in(ann_view, "ann").await;
+        log_in(ben_view, "ben").await;
+        open_chat(ben_view, "lakeside").await;
+        open_chat(ann_view, "lakeside").await;
+
+        // The photo is drawn from its thumbnail, at the thumbnail's size from the start.
+        let img = format!("{}//img[@alt='dock.jpg']", message("the dock at dawn"));
+        let shown = ben_view.find(&img).await;
+        assert!(shown.attr("src").await.unwrap().unwrap_or_default().ends_with(&thumb), "the thumbnail first");
+        assert_eq!(shown.attr("width").await.unwrap().as_deref(), Some("640"));
+        assert_eq!(shown.attr("height").await.unwrap().as_deref(), Some("480"));
+        // A click opens the original.
+        ben_view.click(&format!("{}{}", message("the dock at dawn"), button("View image dock.jpg larger"))).await;
+        let original = format!("{}//img[@alt='dock.jpg']", dialog("dock.jpg"));
+        let large = ben_view.find(&original).await;
+        assert!(large.attr("src").await.unwrap().unwrap_or_default().ends_with(photo["url"].as_str().unwrap()));
+        ben_view.press(keys::ESCAPE).await;
+
+        // Ann changes her name and picture in "Profile"; Ben sees both at once.
+        ann_view.click_button("Profile").await;
+        ann_view.find(&dialog("Profile")).await;
+        ann_view.type_in("Display name", "Ann Lee").await;
+        let picker = ann_view.find("//input[@type='file'][@aria-label='Change picture']").await;
+        picker.send_keys(face.to_str().unwrap()).await.unwrap();
+        ann_view.find(&format!("{}{}", dialog("Profile"), button("Remove picture"))).await;
+        ann_view.until("the picture to upload", "![...document.querySelectorAll('dialog[open] button')].find((b) => b.textContent.trim() === 'Save')?.disabled").await;
+        ann_view.click(&format!("{}{}", dialog("Profile"), button("Save"))).await;
+        ann_view.gone(&dialog("Profile")).await;
+        ann_view.find("//footer//*[contains(@class, 'me-name')][.='Ann Lee']").await;
+        let sender = format!("{}//*[contains(@class, 'msg-sender')][.='Ann Lee']", message("hello from ann"));
+        ben_view.find(&sender).await;
+        ben_view.find(&format!("{}//*[contains(@class, 'msg-username')][.='@ann']", message("hello from ann"))).await;
+        let avatar = format!("{}//img[contains(@class, 'avatar-picture')][contains(@src, '/media/')]", message("hello from ann"));
+        ben_view.find(&avatar).await;
+        ben_view.until(
+            "the avatar to load",
+            &format!("document.evaluate({}, document, null, 9, null).singleNodeValue?.naturalWidth === 256", serde_json::to_string(&avatar).unwrap()),
+        )
+        .await;
+
+        // "Remove picture" goes back to initials, for Ben too.
+        ann_view.click_button("Profile").await;
+        ann_view.click(&format!("{}{}", dialog("Profile"), button("Remove picture"))).await;
+        ann_view.click(&format!("{}{}", dialog("Profile"), button("Save"))).await;
+        ben_view.gone(&avatar).await;
+
+        // A voice message: the elapsed time while recording, "Cancel" sends nothing, "Stop" sends
+        // it, and it plays inline for Ben.
+        ann_view.click_button("Record voice message").await;
+        ann_view.find("//*[@role='timer'][starts-with(@aria-label, 'Recording, 0:0')]").await;
+        ann_view.click_button("Cancel").await;
+        ann_view.find(&button("Record voice message")).await;
+        ann_view.click_button("Record voice message").await;
+        ann_view.find("//*[@role='timer'][@aria-label='Recording, 0:01']").await;
+        ann_view.click_button("Stop").await;
+        let voice = format!("{LOG}//article//audio[@controls][starts-with(@aria-label, 'Voice message')]");
+        ben_view.find(&voice).await;
+        ben_view.find(&format!("{LOG}//article//audio[@controls][starts-with(@aria-label, 'Voice message, 0:0')]")).await;
+        assert_eq!(ben_view.count(&voice).await, 1, "the cancelled recording was not sent");
+    })
+    .await;
+    let (_, me) = server.get("/auth/users/me", ann.tok()).await;
+    assert_eq!((me["display_name"].as_str(), me["avatar_url"].as_str()), (Some("Ann Lee"), None));
 }

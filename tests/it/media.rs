@@ -171,6 +171,37 @@ fn media_dir(server: &TestServer) -> PathBuf {
     server.state.config.data.media_path()
 }
 
+/// The files of the media folder that are not thumbnails, once every thumbnail is made (they
+/// are made just after an upload, through a temporary file of their own).
+async fn uploads_in(server: &TestServer) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: i64 = server
+            .db
+            .read(|c| {
+                let n = c.query_row("SELECT count(*) FROM attachments WHERE picture_pending = 1", [], |r| r.get(0))?;
+                Ok::<_, natter::storage::db::DbError>(n)
+            })
+            .await
+            .expect("count the pictures without a thumbnail yet");
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} thumbnails still not made after 20 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let thumbnails: BTreeSet<String> = server
+        .db
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT thumbnail_name FROM attachments WHERE thumbnail_name IS NOT NULL")?;
+            let names = stmt.query_map([], |r| r.get(0))?.collect::<Result<BTreeSet<String>, _>>()?;
+            Ok::<_, natter::storage::db::DbError>(names)
+        })
+        .await
+        .expect("read the thumbnails' names");
+    names_in(&media_dir(server)).difference(&thumbnails).cloned().collect()
+}
+
 /// The stored name of an Attachment, checked to be `/media/<32 hex>.<ext>`.
 #[track_caller]
 fn stored_name(attachment: &Value, extension: &str) -> String {
@@ -276,7 +307,21 @@ async fn every_allowed_type_is_recognised_from_its_bytes() {
         let (status, attachment) = upload_as(&server, Some(&token), bytes.clone(), &filename, "text/html").await;
         assert_eq!(status, StatusCode::CREATED, "{label}: {attachment}");
         let keys: BTreeSet<&str> = attachment.as_object().expect("an object").keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from(["id", "url", "file_url", "content_type", "size", "filename"]), "{attachment}");
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "id",
+                "url",
+                "file_url",
+                "content_type",
+                "size",
+                "filename",
+                "width",
+                "height",
+                "thumbnail_url",
+            ]),
+            "{attachment}"
+        );
         assert!(attachment["id"].as_i64().is_some_and(|id| id > 0), "{attachment}");
         assert!(ids.insert(attachment["id"].as_i64()), "ids are distinct: {attachment}");
         assert_eq!(attachment["content_type"], content_type, "{label}");
@@ -290,7 +335,7 @@ async fn every_allowed_type_is_recognised_from_its_bytes() {
         assert_eq!(header(response.headers(), CONTENT_TYPE), content_type, "{label}");
         assert_eq!(response.bytes().await.expect("the body").as_ref(), &bytes[..], "{label}");
     }
-    assert_eq!(names_in(&media_dir(&server)).len(), 10, "one file per upload, no leftovers");
+    assert_eq!(uploads_in(&server).await.len(), 10, "one file per upload, no leftovers");
 }
 
 #[tokio::test]
@@ -374,7 +419,7 @@ async fn the_allow_list_flag_narrows_what_is_accepted() {
         assert_error(status, &body, 415, "unsupported_media_type");
         assert!(body["detail"].as_str().unwrap_or_default().contains("png, gif"), "{label}: {body}");
     }
-    assert_eq!(names_in(&media_dir(&server)).len(), 2);
+    assert_eq!(uploads_in(&server).await.len(), 2);
 }
 
 #[tokio::test]
@@ -471,7 +516,7 @@ async fn a_missing_or_empty_file_part_is_422_and_a_non_multipart_body_is_415() {
     let (status, body) = read_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["content_type"], "image/png");
-    assert_eq!(names_in(&media_dir(&server)).len(), 1);
+    assert_eq!(uploads_in(&server).await.len(), 1);
 }
 
 #[tokio::test]
@@ -720,7 +765,7 @@ async fn a_phone_photo_is_stored_without_its_location_and_with_its_pixels_and_or
     assert_eq!(icc(&kept), icc(&segments), "the colour profile is kept");
     // Tables, frame, scan and entropy-coded data byte for byte: the same pixels, not re-encoded.
     assert_eq!(served[served_tables..], photo[tables..]);
-    assert_eq!(names_in(&media_dir(&server)).len(), 1, "no temporary file is left");
+    assert_eq!(uploads_in(&server).await.len(), 1, "no temporary file is left");
 }
 
 #[tokio::test]

@@ -376,6 +376,12 @@ async fn real_responses_of_every_endpoint_match_the_documented_schemas() {
     assert_eq!(status, 200);
     let (status, _) = c.call(s, "get", "/auth/users/me", "/auth/users/me", None, Body::None).await;
     assert_eq!(status, 401);
+    let profile = Body::Json(json!({"display_name": "  Root of all  "}));
+    let (status, _) = c.call(s, "patch", "/auth/users/me", "/auth/users/me", tok(&root), profile).await;
+    assert_eq!(status, 200);
+    let avatar = Body::Json(json!({"avatar_attachment_id": 999_999}));
+    let (status, _) = c.call(s, "patch", "/auth/users/me", "/auth/users/me", tok(&root), avatar).await;
+    assert_eq!(status, 422);
     let (status, users) = c.call(s, "get", "/auth/users", "/auth/users/?q=b", tok(&root), Body::None).await;
     assert_eq!((status.as_u16(), users.as_array().map(Vec::len)), (200, Some(1)));
 

@@ -277,7 +277,11 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
     // Bob's first socket: alice hears he is online.
     let bob_tab1 = connect(&server, &bob).await;
     let status = alice_socket.wait_for("user_status").await;
-    assert_eq!(keys(&status), set(&["user_id", "username", "online", "last_seen"]), "user_status shape: {status}");
+    assert_eq!(
+        keys(&status),
+        set(&["user_id", "username", "display_name", "avatar_url", "online", "last_seen"]),
+        "user_status shape: {status}"
+    );
     assert_eq!(status["user_id"], bob.id, "{status}");
     assert_eq!(status["username"], "bob", "{status}");
     assert_eq!(status["online"], true, "{status}");
@@ -302,7 +306,11 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
         ack["users"].as_array().expect("users").iter().map(|u| u["id"].as_i64().expect("id")).collect();
     assert_eq!(online, BTreeSet::from([alice.id, bob.id]), "online members (carol is offline): {ack}");
     for user in ack["users"].as_array().expect("users") {
-        assert_eq!(keys(user), set(&["id", "username", "online", "last_seen"]), "UserPublic: {user}");
+        assert_eq!(
+            keys(user),
+            set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+            "UserPublic: {user}"
+        );
         assert_eq!(user["online"], true, "{user}");
     }
     alice_socket.emit("get_online_users", json!({ "room_id": general })).await.expect("emit");
@@ -347,7 +355,11 @@ async fn found_by_search(server: &TestServer, viewer: &Account, username: &str) 
     assert_eq!(status, StatusCode::OK, "search as {}: {body}", viewer.name);
     let found = body.as_array().and_then(|list| list.iter().find(|u| u["username"] == username)).cloned();
     let user = found.unwrap_or_else(|| panic!("{username} not found by {}: {body}", viewer.name));
-    assert_eq!(keys(&user), set(&["id", "username", "online", "last_seen"]), "UserPublic: {user}");
+    assert_eq!(
+        keys(&user),
+        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+        "UserPublic: {user}"
+    );
     user
 }
 

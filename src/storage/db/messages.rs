@@ -23,7 +23,8 @@ macro_rules! message_columns {
     () => {
         "m.id, m.room_id, m.sender_id, u.username, u.last_seen, m.content, m.client_id,
          m.created_at, m.edited_at, a.id, a.stored_name, a.content_type, a.size, a.filename,
-         m.reply_to, m.reply_to_sender, rs.username, r.id, substr(r.content, 1, 200), m.mentions"
+         m.reply_to, m.reply_to_sender, rs.username, r.id, substr(r.content, 1, 200), m.mentions,
+         u.display_name, u.avatar_name, a.width, a.height, a.thumbnail_name"
     };
 }
 pub(super) use message_columns;
@@ -223,6 +224,8 @@ struct PageRow {
     sender_id: i64,
     username: Span,
     last_seen: Option<Span>,
+    display_name: Option<Span>,
+    avatar_url: Option<Span>,
     content: Span,
     attachment: Option<Attachment>,
     client_id: Option<Span>,
@@ -247,6 +250,14 @@ impl Page {
         Span { start, end: u32::try_from(self.text.len()).unwrap_or(u32::MAX) }
     }
 
+    /// `/media/<name>`, kept as one span.
+    fn keep_media_url(&mut self, name: &str) -> Span {
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str("/media/");
+        self.text.push_str(name);
+        Span { start, end: u32::try_from(self.text.len()).unwrap_or(u32::MAX) }
+    }
+
     fn push(&mut self, view: &RowView) {
         let row = PageRow {
             id: view.id,
@@ -254,6 +265,8 @@ impl Page {
             sender_id: view.sender.id,
             username: self.keep(view.sender.username),
             last_seen: view.sender.last_seen.map(|t| self.keep(t)),
+            display_name: view.sender.display_name.map(|t| self.keep(t)),
+            avatar_url: view.sender.avatar_name.map(|t| self.keep_media_url(t)),
             content: self.keep(view.content),
             attachment: view.attachment.clone(),
             client_id: view.client_id.map(|t| self.keep(t)),
@@ -302,6 +315,8 @@ impl Page {
                     id: row.sender_id,
                     username: self.text(row.username),
                     last_seen: row.last_seen.map(|s| self.text(s)),
+                    display_name: row.display_name.map(|s| self.text(s)),
+                    avatar_url: row.avatar_url.map(|s| self.text(s)),
                 },
                 content: self.text(row.content),
                 attachment: row.attachment.as_ref(),
@@ -326,7 +341,7 @@ impl Page {
 struct RowView<'a> {
     id: i64,
     room_id: i64,
-    sender: SenderView<'a>,
+    sender: RowSender<'a>,
     content: &'a str,
     attachment: Option<Attachment>,
     client_id: Option<&'a str>,
@@ -335,6 +350,15 @@ struct RowView<'a> {
     reply_to: Option<ReplyView<'a>>,
     /// The `mentions` column: a JSON array of ids, NULL for none.
     mentions: Option<&'a RawValue>,
+}
+
+/// A message's sender as its row has it: the avatar by stored name.
+struct RowSender<'a> {
+    id: i64,
+    username: &'a str,
+    last_seen: Option<&'a str>,
+    display_name: Option<&'a str>,
+    avatar_name: Option<&'a str>,
 }
 
 impl<'a> RowView<'a> {
@@ -346,7 +370,18 @@ impl<'a> RowView<'a> {
         };
         let attachment = match row.get::<_, Option<i64>>(9)? {
             Some(id) => {
-                Some(Attachment::new(id, text(10)?.unwrap_or_default(), row.get(11)?, row.get(12)?, row.get(13)?))
+                let picture = match (row.get::<_, Option<i64>>(22)?, row.get::<_, Option<i64>>(23)?, text(24)?) {
+                    (Some(width), Some(height), Some(thumbnail)) => Some((width, height, thumbnail)),
+                    _ => None,
+                };
+                Some(Attachment::new(
+                    id,
+                    text(10)?.unwrap_or_default(),
+                    row.get(11)?,
+                    row.get(12)?,
+                    row.get(13)?,
+                    picture,
+                ))
             }
             None => None,
         };
@@ -372,7 +407,13 @@ impl<'a> RowView<'a> {
         Ok(RowView {
             id: row.get(0)?,
             room_id: row.get(1)?,
-            sender: SenderView { id: row.get(2)?, username: text(3)?.unwrap_or_default(), last_seen: text(4)? },
+            sender: RowSender {
+                id: row.get(2)?,
+                username: text(3)?.unwrap_or_default(),
+                last_seen: text(4)?,
+                display_name: text(20)?,
+                avatar_name: text(21)?,
+            },
             content: text(5)?.unwrap_or_default(),
             client_id: text(6)?,
             created_at: text(7)?.unwrap_or_default(),
@@ -397,6 +438,8 @@ impl<'a> RowView<'a> {
                 id: self.sender.id,
                 username: self.sender.username.to_owned(),
                 last_seen: self.sender.last_seen.map(str::to_owned),
+                display_name: self.sender.display_name.map(str::to_owned),
+                avatar_url: crate::model::avatar_url(self.sender.avatar_name),
             },
             content: self.content.to_owned(),
             client_id: self.client_id.map(str::to_owned),

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
-use crate::model::{User, UserAccount, UserPublic};
+use crate::model::{User, UserAccount, UserPublic, avatar_url};
 
 /// A user row with what authentication needs.
 #[derive(Debug, Clone)]
@@ -17,6 +17,9 @@ pub struct UserRecord {
     pub password_changed_at: i64,
     pub created_at: String,
     pub last_seen: Option<String>,
+    pub display_name: Option<String>,
+    /// The stored name of their avatar in the media folder.
+    pub avatar_name: Option<String>,
 }
 
 impl UserRecord {
@@ -27,6 +30,8 @@ impl UserRecord {
             email: self.email.clone(),
             created_at: self.created_at.clone(),
             is_admin: self.is_admin,
+            display_name: self.display_name.clone(),
+            avatar_url: avatar_url(self.avatar_name.as_deref()),
         }
     }
 
@@ -37,7 +42,14 @@ impl UserRecord {
 
     /// As others see this user; `online` is filled in from the presence registry.
     pub fn to_public(&self) -> UserPublic {
-        UserPublic { id: self.id, username: self.username.clone(), online: false, last_seen: self.last_seen.clone() }
+        UserPublic {
+            id: self.id,
+            username: self.username.clone(),
+            online: false,
+            last_seen: self.last_seen.clone(),
+            display_name: self.display_name.clone(),
+            avatar_url: avatar_url(self.avatar_name.as_deref()),
+        }
     }
 }
 
@@ -46,7 +58,7 @@ impl UserRecord {
 macro_rules! user_columns {
     () => {
         "u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at, u.created_at, \
-         u.last_seen"
+         u.last_seen, u.display_name, u.avatar_name"
     };
 }
 pub(super) use user_columns;
@@ -63,6 +75,8 @@ pub(super) fn record(row: &Row) -> rusqlite::Result<UserRecord> {
         password_changed_at: row.get(6)?,
         created_at: row.get(7)?,
         last_seen: row.get(8)?,
+        display_name: row.get(9)?,
+        avatar_name: row.get(10)?,
     })
 }
 
@@ -173,4 +187,21 @@ pub fn set_admin(conn: &Connection, id: i64, admin: bool) -> Result<bool, DbErro
 pub fn set_last_seen(conn: &Connection, id: i64, at: &str) -> Result<(), DbError> {
     conn.prepare_cached("UPDATE users SET last_seen = ?2 WHERE id = ?1")?.execute(params![id, at])?;
     Ok(())
+}
+
+/// The user's display name and avatar; returns the avatar it replaces (its file is the caller's
+/// to remove once this is committed), or `None` when the user does not exist.
+pub fn set_profile(
+    conn: &Connection,
+    id: i64,
+    display_name: Option<&str>,
+    avatar_name: Option<&str>,
+) -> Result<Option<Option<String>>, DbError> {
+    let Some(old) = by_id(conn, id)? else { return Ok(None) };
+    conn.prepare_cached("UPDATE users SET display_name = ?2, avatar_name = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        display_name,
+        avatar_name
+    ])?;
+    Ok(Some(old.avatar_name.filter(|old| Some(old.as_str()) != avatar_name)))
 }

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use super::extract::{AuthAttempt, AuthUser, JsonBody, JsonOrForm, QueryParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::input::{LoginForm, NewAccount, SearchQuery};
+use crate::input::{LoginForm, NewAccount, ProfileChange, SearchQuery};
 use crate::model::{Token, User, UserPublic};
+use crate::usecase::auth::Caller;
 
 /// Create an account. The first account created is an administrator. `--registration closed`
 /// refuses every signup (403); `--registration invite` needs a valid `invite` code (else 403).
@@ -97,6 +98,27 @@ async fn log_in(state: &AppState, AuthAttempt(address): AuthAttempt, form: Login
 )]
 pub async fn me(AuthUser(user): AuthUser) -> Json<User> {
     Json(user)
+}
+
+/// The caller changes their display name and/or avatar (each optional, `null` clears it);
+/// everyone who shares a room with them gets `user_updated`.
+#[utoipa::path(
+    patch,
+    path = "/auth/users/me",
+    tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = Option<ProfileChange>,
+    responses(
+        (status = 200, description = "The caller's account as it is now.", body = User),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(change): JsonBody<ProfileChange>,
+) -> ApiResult<Json<User>> {
+    state.profiles.update(caller, change).await.map(Json)
 }
 
 /// Users whose name starts with `q` (any case), the caller and disabled accounts left out, at

@@ -40,7 +40,7 @@ pub fn router(upload_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::token))
-        .routes(routes!(auth::me))
+        .routes(routes!(auth::me, auth::update_me))
         .routes(routes!(auth::search))
         .routes(routes!(rooms::list_private_chats, rooms::open_private_chat))
         .routes(routes!(rooms::list_rooms, rooms::create_room))

@@ -155,7 +155,7 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
             println!("created user {} (id {}{})", user.username, user.id, if user.is_admin { ", admin" } else { "" });
         }
         UserAction::List { .. } => {
-            println!("{:>6}  {:<32}  {:<40}  flags", "id", "username", "email");
+            println!("{:>6}  {:<32}  {:<40}  {:<14}  display name", "id", "username", "email", "flags");
             for account in accounts.list().await.map_err(say)? {
                 let u = &account.user;
                 let flags = [(u.is_admin, "admin"), (account.disabled, "disabled")]
@@ -164,7 +164,14 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
                     .map(|(_, f)| *f)
                     .collect::<Vec<_>>()
                     .join(",");
-                println!("{:>6}  {:<32}  {:<40}  {}", u.id, u.username, u.email, flags);
+                // The display name last: it may hold spaces, and the avatar is shown as "(picture)".
+                let shown = match (&u.display_name, &u.avatar_url) {
+                    (Some(name), Some(_)) => format!("{name} (picture)"),
+                    (Some(name), None) => name.clone(),
+                    (None, Some(_)) => "(picture)".to_string(),
+                    (None, None) => String::new(),
+                };
+                println!("{:>6}  {:<32}  {:<40}  {:<14}  {}", u.id, u.username, u.email, flags, shown);
             }
         }
         UserAction::Passwd { name, password, .. } => {

@@ -381,7 +381,21 @@ pub async fn fan_out(io: SocketIo, state: AppState, mut events: EventStream) {
                 let sockets = ns.to(room_room(receipt.room_id)).except(user_room(receipt.user_id)).sockets();
                 delivery::emit_each(state, sockets, "read", receipt);
             }
+            ChatEvent::UserUpdated { user_id } => user_updated(state, &ns, *user_id).await,
         }
+    }
+}
+
+/// `user_updated`: the user as others see them, to everyone who shares a room with them and to
+/// their own other sockets (their other tabs show their own name and picture too).
+async fn user_updated(state: &AppState, ns: &BroadcastOperators, user_id: i64) {
+    match state.presence.profile_notice(user_id).await {
+        Ok(Some((updated, tell))) => {
+            let targets: Vec<String> = tell.into_iter().chain([user_id]).map(user_room).collect();
+            delivery::emit_each(state, ns.clone().to(targets).sockets(), "user_updated", &updated);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %Chain(&e), user_id, "could not render user_updated"),
     }
 }
 

@@ -47,6 +47,10 @@ pub enum ChatEvent {
     },
     /// A member's read marker moved; the room's other members are told.
     Read(ReadReceipt),
+    /// A user's display name or avatar changed: everyone who shares a room with them is told.
+    UserUpdated {
+        user_id: i64,
+    },
 }
 
 /// The sending side, held by the use cases.

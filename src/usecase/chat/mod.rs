@@ -35,11 +35,12 @@ use crate::model::{
 use crate::runtime::metrics::Metrics;
 use crate::storage::db::messages::{self, NewMessage, Window};
 use crate::storage::db::rooms::{self, Membership};
-use crate::storage::db::{Db, DbError, mentions as mentioned, reactions, users};
+use crate::storage::db::{Db, DbError, attachments, mentions as mentioned, reactions, users};
 use crate::usecase::auth::Caller;
 use crate::usecase::limits::Rate;
 use crate::usecase::limits::RateLimiter;
 use crate::usecase::media::ensure_own_attachment;
+use crate::usecase::pictures::Pictures;
 use crate::usecase::presence::Presence;
 use crate::usecase::{ensure_member, room_not_found};
 pub use events::{ChatEvent, EventStream, Events};
@@ -110,6 +111,8 @@ pub struct Chat {
     throttles: Throttles,
     /// Messages stored (`--metrics`).
     metrics: Metrics,
+    /// Removes the files of a deleted message's attachment.
+    pictures: Pictures,
 }
 
 fn message_not_found() -> ApiError {
@@ -192,7 +195,14 @@ impl Chat {
         self.db.write_then(change, publish).await
     }
 
-    pub fn new(db: Db, events: Events, presence: Arc<Presence>, rates: ChatRates, metrics: Metrics) -> Chat {
+    pub fn new(
+        db: Db,
+        events: Events,
+        presence: Arc<Presence>,
+        rates: ChatRates,
+        metrics: Metrics,
+        pictures: Pictures,
+    ) -> Chat {
         let throttles = Throttles {
             message: RateLimiter::new(rates.message),
             search: RateLimiter::new(rates.search),
@@ -202,7 +212,7 @@ impl Chat {
             room: RateLimiter::new(rates.room),
             new_room: RateLimiter::new(rates.new_room),
         };
-        Chat { db, events, presence, throttles, metrics }
+        Chat { db, events, presence, throttles, metrics, pictures }
     }
 
     /// Count one message of `sender` against `--message-rate`: a REST post or a Socket.IO
@@ -314,22 +324,33 @@ impl Chat {
         .await
     }
 
-    /// The sender or the room's owner deletes a message for good.
+    /// The sender or the room's owner deletes a message for good, and with it its attachment
+    /// when no other message uses it: the row in the same transaction, the file and its
+    /// thumbnail right after the commit (a deleted photo is gone, not hidden: its URLs answer
+    /// 404 from the commit on, since serving looks the name up first).
     pub async fn delete_message(&self, deleter: Caller, message_id: i64) -> ApiResult<()> {
         self.throttles.edit.admit_user(deleter.id)?;
-        self.commit(
-            move |conn| {
-                let (message, membership) = message_for(conn, deleter, message_id)?;
-                if message.sender.id != deleter.id && membership.role != Role::Owner {
-                    return Err(ApiError::Forbidden("Only the sender or the room owner can delete a message.".into()));
-                }
-                messages::delete(conn, message_id)?;
-                Ok(MessageDeleted { id: message_id, room_id: message.room_id })
-            },
-            |deleted| Some(ChatEvent::MessageDeleted(*deleted)),
-        )
-        .await
-        .map(|_| ())
+        let (_, files) = self
+            .commit(
+                move |conn| {
+                    let (message, membership) = message_for(conn, deleter, message_id)?;
+                    if message.sender.id != deleter.id && membership.role != Role::Owner {
+                        return Err(ApiError::Forbidden(
+                            "Only the sender or the room owner can delete a message.".into(),
+                        ));
+                    }
+                    messages::delete(conn, message_id)?;
+                    let files = match &message.attachment {
+                        Some(attachment) => attachments::delete_if_unused(conn, attachment.id)?,
+                        None => Vec::new(),
+                    };
+                    Ok((MessageDeleted { id: message_id, room_id: message.room_id }, files))
+                },
+                |(deleted, _)| Some(ChatEvent::MessageDeleted(*deleted)),
+            )
+            .await?;
+        self.pictures.remove_files(files).await;
+        Ok(())
     }
 
     /// Move the reader's marker forward (never back, never past the newest message); when it

@@ -11,6 +11,7 @@ import { Modal } from './dialog.js';
 import { ShareLink } from './share.js';
 import { registerDialog } from './dialogs.js';
 import { Icon } from './icons.js';
+import { Avatar } from './avatar.js';
 import { sidebarTools } from './sidebar.js';
 import { describeError, useSubmit } from './forms.js';
 
@@ -51,8 +52,9 @@ function Users() {
     ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
     ${users === null ? html`<p class="hint">${busy ? 'Loading…' : ''}</p>` : html`<ul class="admin-list">
       ${users.map((u) => html`<li key=${u.id} class=${u.disabled ? 'admin-row is-disabled' : 'admin-row'}>
+        <${Avatar} user=${u} size="sm" />
         <span class="admin-row-text" id=${`admin-user-${u.id}`}>
-          <span class="admin-row-name" dir="auto">${u.username}${u.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+          <span class="admin-row-name" dir="auto">${u.display_name ? html`${u.display_name} <span class="username">@${u.username}</span>` : u.username}${u.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
           <span class="admin-row-note">${[u.email, u.is_admin ? 'administrator' : null, u.disabled ? 'disabled' : null]
             .filter(Boolean).join(' · ')}</span>
         </span>

@@ -35,7 +35,7 @@ function ChatHeader({ chat }) {
   const { panel } = store.state;
   return html`<header class="chat-head">
     <a class="icon-btn back" href="#/" aria-label="Back to chats"><${Icon} name="back" /></a>
-    <${Avatar} name=${chat.name} room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
+    <${Avatar} name=${chat.name} user=${chat.is_private ? chat.peer : undefined} room=${!chat.is_private} online=${chat.is_private ? store.isOnline(chat.peer) : undefined} />
     <div class="chat-head-text">
       <h1 id="chat-title" class="chat-title" dir="auto">${chat.name}</h1>
       ${chat.topic ? html`<p class="chat-topic" dir="auto" title=${chat.topic}>${chat.topic}</p>` : null}
@@ -122,7 +122,7 @@ export function Welcome({ missing }) {
   const browse = html`<button type="button" class=${admin && empty ? 'btn' : 'btn primary'} onClick=${() => store.openDialog('browse-rooms')}>
     <${Icon} name="compass" />Browse rooms</button>`;
   return html`<main class="welcome" aria-labelledby="welcome-title">
-    <${Avatar} name=${user.username} size="lg" />
+    <${Avatar} user=${user} size="lg" />
     <h1 id="welcome-title">${missing ? 'This chat is not available' : html`Hello, <bdi>${user.username}</bdi>`}</h1>
     <p>${welcomeText(missing, empty, admin)}</p>
     <div class="welcome-actions">

@@ -9,6 +9,7 @@ import { fileSize } from '../format.js';
 import { Icon } from './icons.js';
 import { useMentions } from './mentions.js';
 import { ReplyBar } from './replies.js';
+import { VoiceRecorder } from './recorder.js';
 
 const autosizeNeeded = !(globalThis.CSS?.supports?.('field-sizing', 'content'));
 
@@ -129,6 +130,7 @@ export function Composer({ chat }) {
           onChange=${(e) => { attach([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
         <${Icon} name="clip" />
       </label>
+      <${VoiceRecorder} chat=${chat} />
       <textarea id="composer-input" ref=${input} class="composer-input" aria-label="Message" rows="1" dir="auto"
         placeholder=${placeholder} enterkeyhint="send" value=${text} ...${mentions.inputProps}
         aria-describedby=${[replyTo ? 'reply-bar-text' : null, length > COUNT_FROM ? 'composer-count' : null].filter(Boolean).join(' ') || undefined}

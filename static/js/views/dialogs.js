@@ -1,6 +1,7 @@
 // The app's dialogs, opened with store.openDialog(type, props). Other features add theirs with
 // registerDialog (the administration panel, for instance).
 import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
+import { url } from '../api.js';
 import * as actions from '../actions.js';
 import * as store from '../store.js';
 import { Avatar } from './avatar.js';
@@ -181,6 +182,74 @@ function ImageDialog({ onClose, src, filename }) {
   <//>`;
 }
 
+/** "Profile": my display name and picture ("Change picture", "Remove picture"). */
+function ProfileDialog({ onClose }) {
+  const user = store.me();
+  const [name, setName] = useState(user.display_name ?? '');
+  // undefined: unchanged; null: removed; a number: the upload that becomes the picture.
+  const [avatarId, setAvatarId] = useState(undefined);
+  const [preview, setPreview] = useState(user.avatar_url ? url(user.avatar_url.replace(/^\//, '')) : null);
+  const [uploading, setUploading] = useState(false);
+  const { busy, error, run } = useSubmit();
+  useEffect(() => () => { if (preview?.startsWith('blob:')) URL.revokeObjectURL(preview); }, [preview]);
+  const choose = (event) => {
+    const file = event.currentTarget.files?.[0];
+    event.currentTarget.value = '';
+    if (!file) return;
+    setUploading(true);
+    run(async () => {
+      try {
+        const attachment = await actions.uploadFile(file);
+        setAvatarId(attachment.id);
+        setPreview(URL.createObjectURL(file));
+      } finally {
+        setUploading(false);
+      }
+    });
+  };
+  const remove = () => { setAvatarId(null); setPreview(null); };
+  const submit = (event) => {
+    event.preventDefault();
+    run(async () => {
+      const change = { display_name: name.trim() || null };
+      if (avatarId !== undefined) change.avatar_attachment_id = avatarId;
+      await actions.updateProfile(change);
+      onClose();
+    });
+  };
+  return html`<${Modal} title="Profile" onClose=${onClose}>
+    <form class="modal-body stack" onSubmit=${submit} novalidate>
+      <div class="profile-picture">
+        ${preview
+          ? html`<span class="avatar avatar-lg has-picture" aria-hidden="true"><img class="avatar-picture" src=${preview} alt="" /></span>`
+          : html`<${Avatar} name=${name.trim() || user.username} size="lg" />`}
+        <label class="btn">
+          <input type="file" accept="image/png,image/jpeg,image/gif,image/webp" class="visually-hidden"
+            aria-label="Change picture" onChange=${choose} />
+          ${uploading ? 'Uploading…' : 'Change picture'}
+        </label>
+        ${preview ? html`<button type="button" class="btn" onClick=${remove}>Remove picture</button>` : null}
+      </div>
+      <${FieldError} error=${error} field="avatar_attachment_id" id="profile-picture-error" />
+      <div class="field">
+        <label for="profile-name">Display name</label>
+        <input id="profile-name" type="text" autocomplete="name" maxlength="64" dir="auto" value=${name}
+          placeholder=${user.username}
+          aria-invalid=${error?.fields?.display_name ? 'true' : undefined} aria-describedby="profile-name-hint profile-name-error"
+          onInput=${(e) => setName(e.currentTarget.value)} />
+        <p class="hint" id="profile-name-hint">Shown instead of your username (@${user.username}), which stays the same for mentions and signing in.</p>
+        <${FieldError} error=${error} field="display_name" id="profile-name-error" />
+      </div>
+      ${error && !error.fields ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick=${onClose}>Cancel</button>
+        <button type="submit" class="btn primary" disabled=${busy || uploading}>Save</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+registerDialog('profile', ProfileDialog);
 registerDialog('new-room', NewRoomDialog);
 registerDialog('new-private-chat', NewPrivateChatDialog);
 registerDialog('switcher', SwitcherDialog);

@@ -75,10 +75,10 @@ export function MembersPanel({ chat }) {
       ${members.map((m) => {
         const online = store.isOnline(m);
         return html`<li key=${m.id} class="member">
-          <${Avatar} name=${m.username} size="sm" online=${online} />
+          <${Avatar} user=${m} size="sm" online=${online} />
           <span class="member-text">
-            <span class="member-name" dir="auto">${m.username}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
-            <span class="member-note">${m.role === 'owner' ? 'Owner' : ''}${store.state.conn !== 'online' ? '' : `${m.role === 'owner' ? ' · ' : ''}${online ? 'online' : 'offline'}`}</span>
+            <span class="member-name" dir="auto">${store.nameOf(m)}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+            <span class="member-note">${store.hasOwnName(m) ? `@${m.username}${m.role === 'owner' || store.state.conn === 'online' ? ' · ' : ''}` : ''}${m.role === 'owner' ? 'Owner' : ''}${store.state.conn !== 'online' ? '' : `${m.role === 'owner' ? ' · ' : ''}${online ? 'online' : 'offline'}`}</span>
           </span>
           ${owner && m.id !== me.id ? html`<button type="button" class="icon-btn small" aria-label=${`Remove ${m.username}`}
             title="Remove from room" onClick=${() => remove(m)}><${Icon} name="close" /></button>` : null}

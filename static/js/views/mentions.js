@@ -82,7 +82,7 @@ export function useMentions(chat, input, insert) {
       ${found.map((user, i) => html`<li key=${user.id} id=${optionId(user)} role="option"
         aria-selected=${i === current ? 'true' : 'false'} class=${cls('mention-option', i === current && 'active')}
         onMouseDown=${(e) => e.preventDefault()} onClick=${() => pick(user)} onMouseMove=${() => setActive(i)}>
-        <${Avatar} name=${user.username} size="xs" online=${store.isOnline(user)} /><span>${user.username}</span>
+        <${Avatar} user=${user} size="xs" online=${store.isOnline(user)} /><span dir="auto">${store.nameOf(user)}</span>${store.hasOwnName(user) ? html` <span class="username">@${user.username}</span>` : null}
       </li>`)}
     </ul>` : null}
     <p class="visually-hidden" aria-live="polite">${open

@@ -33,15 +33,54 @@ export const focusComposer = () => document.getElementById('composer-input')?.fo
 export const messageParts = { above: [], below: [], actions: [] };
 const parts = (list, message, mine) => list.map((Part) => html`<${Part} message=${message} mine=${mine} />`);
 
+/** A thumbnail's size: the picture's, its longer side at most 640 px (as the server makes it). */
+export function thumbnailSize(width, height) {
+  const longer = Math.max(width, height);
+  if (longer <= 640) return [width, height];
+  return [Math.max(1, Math.round(width * 640 / longer)), Math.max(1, Math.round(height * 640 / longer))];
+}
+
+/** Voice messages are recorded as WebM or Ogg audio; a WebM "video" of that name is one. */
+const isVoice = (a) => /^voice-message/.test(a.filename || '') && /^(audio|video)\/(webm|ogg)/.test(a.content_type || '');
+
+function VoiceMessage({ src, attachment: a }) {
+  const [duration, setDuration] = useState(null);
+  // MediaRecorder's WebM has no duration in its header: seeking far past the end makes the
+  // browser find it.
+  const loaded = (e) => {
+    const audio = e.currentTarget;
+    if (Number.isFinite(audio.duration)) return setDuration(audio.duration);
+    audio.currentTime = 1e7;
+    audio.addEventListener('durationchange', () => {
+      if (Number.isFinite(audio.duration)) { setDuration(audio.duration); audio.currentTime = 0; }
+    }, { once: true });
+  };
+  const label = duration == null ? 'Voice message' : `Voice message, ${clock(duration)}`;
+  return html`<div class="attachment-voice">
+    <audio class="attachment-audio" controls preload="metadata" src=${src} aria-label=${label} onLoadedMetadata=${loaded}></audio>
+    ${duration == null ? null : html`<span class="voice-duration" aria-hidden="true">${clock(duration)}</span>`}
+  </div>`;
+}
+
+/** Seconds as m:ss. */
+export const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
+
 function Attachment({ attachment: a }) {
   const type = a.content_type || '';
   const src = url(String(a.url || a.file_url).replace(/^\//, ''));
   if (type.startsWith('image/')) {
+    // Drawn at the thumbnail's size from the start (no jump as it loads); the original opens on
+    // click. A thumbnail not made yet (just uploaded) falls back to the original.
+    const size = a.width && a.height ? thumbnailSize(a.width, a.height) : null;
+    const thumb = a.thumbnail_url ? url(String(a.thumbnail_url).replace(/^\//, '')) : src;
+    const fallback = (e) => { if (e.currentTarget.src !== src) e.currentTarget.src = src; };
     return html`<button type="button" class="attachment-image" aria-label=${`View image ${a.filename} larger`}
       onClick=${() => store.openDialog('image', { src, filename: a.filename })}>
-      <img src=${src} alt=${a.filename} loading="lazy" decoding="async" />
+      <img src=${thumb} alt=${a.filename} loading="lazy" decoding="async" width=${size?.[0]} height=${size?.[1]}
+        data-original=${src} onError=${fallback} />
     </button>`;
   }
+  if (isVoice(a)) return html`<${VoiceMessage} src=${src} attachment=${a} />`;
   if (type.startsWith('video/')) {
     return html`<video class="attachment-media" controls preload="metadata" src=${src} aria-label=${a.filename}></video>`;
   }
@@ -131,11 +170,12 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending, f
     <div class="msg-gutter">
       ${grouped
         ? html`<time class="msg-hover-time" datetime=${m.created_at} aria-hidden="true">${time(m.created_at)}</time>`
-        : html`<${Avatar} name=${m.sender.username} />`}
+        : html`<${Avatar} user=${m.sender} />`}
     </div>
     <div class="msg-main">
       <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
-        <span class="msg-sender" dir="auto">${m.sender.username}</span>
+        <span class="msg-sender" dir="auto">${store.nameOf(m.sender)}</span>${store.hasOwnName(m.sender)
+          ? html`<span class="msg-username">@${m.sender.username}</span>` : null}
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
         ${mentionsMe ? html`<span class="visually-hidden">, mentions you</span>` : null}
       </div>
@@ -229,7 +269,7 @@ function rows(chat, r, pendingEntries) {
       && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS;
     const mine = m.sender.id === user.id;
     const key = m.client_id ? `c${m.sender.id}:${m.client_id}` : `m${m.id}`;
-    out.push(html`<${Message} key=${key} message=${m} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
+    out.push(html`<${Message} key=${key} message=${m} profile=${store.state.profiles.get(m.sender.id)} grouped=${grouped} mine=${mine} canDelete=${mine || owner}
       editing=${m.id != null && store.state.editing === m.id} pending=${m.id == null ? pendingById.get(m.client_id) : undefined}
       focused=${m.id != null && m.id === r.highlightId} />`);
     // "Seen by" belongs to the newest delivered message, above anything still being sent.

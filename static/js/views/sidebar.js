@@ -26,7 +26,7 @@ function ChatLink({ chat, current }) {
   let line = '';
   if (typing.length) line = typing.length === 1 ? `${isolate(typing[0])} is typing…` : 'Several people are typing…';
   else if (last) {
-    const who = last.sender?.id === me?.id ? 'You' : chat.is_private ? '' : last.sender?.username;
+    const who = last.sender?.id === me?.id ? 'You' : chat.is_private ? '' : store.nameOf(last.sender);
     line = who ? `${isolate(who)}: ${isolate(preview(last))}` : isolate(preview(last));
   } else line = 'No messages yet';
   // The link is named by its content, which starts with the chat's name; the hidden words
@@ -34,7 +34,7 @@ function ChatLink({ chat, current }) {
   const hidden = (text) => html`<span class="visually-hidden">${text}</span>`;
   return html`<li>
     <a href=${actions.chatHref(chat.id)} class=${cls('chat-link', unread && 'unread')} aria-current=${current ? 'page' : undefined}>
-      <${Avatar} name=${chat.name} size="sm" room=${!chat.is_private} online=${online} />
+      <${Avatar} name=${chat.name} user=${chat.is_private ? chat.peer : undefined} size="sm" room=${!chat.is_private} online=${online} />
       <span class="chat-link-text">
         <span class="chat-link-name" dir="auto">${chat.name}</span>${hidden(chat.is_private && store.state.conn === 'online' ? (online ? ', online, ' : ', offline, ') : ', ')}
         <span class=${cls('chat-link-preview', typing.length && 'is-typing')}>${line}</span>
@@ -100,12 +100,13 @@ export function Sidebar() {
         onAdd=${() => store.openDialog('new-private-chat')} empty="Nobody yet. Start a chat with +." />
     </nav>
     <footer class="side-foot">
-      <${Avatar} name=${user.username} size="sm" />
+      <${Avatar} user=${user} size="sm" />
       <span class="me">
-        <span class="me-name" dir="auto">${user.username}</span>
+        <span class="me-name" dir="auto">${store.nameOf(user)}</span>
         <span class="me-mail">${user.email}</span>
       </span>
       ${sidebarTools.map((Tool) => html`<${Tool} />`)}
+      <button type="button" class="icon-btn" aria-label="Profile" title="Profile" onClick=${() => store.openDialog('profile')}><${Icon} name="user" /></button>
       <button type="button" class="icon-btn" aria-label="Log out" title="Log out" onClick=${logout}><${Icon} name="logout" /></button>
     </footer>
   </div>`;

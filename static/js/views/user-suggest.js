@@ -82,8 +82,8 @@ export function UserSuggest({ id, value, onChange, onPick, multi, describedBy, i
       onInput=${(e) => { onChange(e.currentTarget.value); setOpen(true); }} onKeyDown=${onInputKey} onFocus=${() => setOpen(true)} />
     ${visible ? html`<ul class="suggestions" ref=${list} aria-label="Suggestions" onKeyDown=${onListKey}>
       ${shown.map((u) => html`<li key=${u.id}><button type="button" class="suggestion" onClick=${() => pick(u.username)}>
-        <${Avatar} name=${u.username} size="xs" online=${Boolean(u.online)} />
-        <bdi>${u.username}</bdi>${u.online ? html`<span class="suggestion-note">online</span>` : null}
+        <${Avatar} user=${u} size="xs" online=${Boolean(u.online)} />
+        <bdi>${u.display_name || u.username}</bdi>${u.display_name && u.display_name !== u.username ? html` <span class="username">@${u.username}</span>` : null}${u.online ? html`<span class="suggestion-note">online</span>` : null}
       </button></li>`)}
     </ul>` : null}
     <p class="visually-hidden" aria-live="polite">${visible ? `${shown.length} suggestion${shown.length === 1 ? '' : 's'}; press the down arrow to choose.` : ''}</p>

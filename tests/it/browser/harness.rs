@@ -163,6 +163,9 @@ impl Person {
             "--password-store=basic".into(),
             "--lang=en-US".into(),
             "--force-device-scale-factor=1".into(),
+            // A microphone that plays a tone and needs no permission prompt: "Record voice message".
+            "--use-fake-device-for-media-stream".into(),
+            "--use-fake-ui-for-media-stream".into(),
             "--window-size=1280,800".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];

@@ -30,7 +30,11 @@ pub fn assert_time_or_null(value: &Value, what: &str) {
 /// UserPublic, exactly: `id`, `username`, `online` (bool), `last_seen` (time or null).
 #[track_caller]
 pub fn assert_user_public(user: &Value) {
-    assert_eq!(keys(user), set(&["id", "username", "online", "last_seen"]), "UserPublic shape: {user}");
+    assert_eq!(
+        keys(user),
+        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+        "UserPublic shape: {user}"
+    );
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "UserPublic id: {user}");
     assert!(user["username"].is_string(), "UserPublic username: {user}");
     assert!(user["online"].is_boolean(), "UserPublic online must be a bool: {user}");
@@ -78,7 +82,11 @@ pub fn assert_message(message: &Value) {
     );
     assert!(message["id"].as_i64().is_some_and(|id| id > 0), "Message id: {message}");
     assert!(message["room_id"].as_i64().is_some_and(|id| id > 0), "Message room_id: {message}");
-    assert_eq!(keys(&message["sender"]), set(&["id", "username", "last_seen"]), "Message sender: {message}");
+    assert_eq!(
+        keys(&message["sender"]),
+        set(&["id", "username", "last_seen", "display_name", "avatar_url"]),
+        "Message sender: {message}"
+    );
     assert!(message["sender"]["id"].as_i64().is_some(), "sender id: {message}");
     assert!(message["sender"]["username"].is_string(), "sender username: {message}");
     assert_time_or_null(&message["sender"]["last_seen"], "sender last_seen");
