@@ -45,6 +45,7 @@ use crate::storage::{file_modes, media_folder};
 use crate::transport::{api, realtime};
 use crate::usecase::accounts::Accounts;
 use crate::usecase::auth::Auth;
+use crate::usecase::bots::{Bots, Hooks, WebhookCall, WebhookQueue, Webhooks};
 use crate::usecase::chat::{Chat, ChatRates, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
@@ -61,7 +62,9 @@ pub struct AppInner {
     pub config: ServeArgs,
     pub accounts: Accounts,
     pub sessions: Sessions,
-    pub chat: Chat,
+    pub chat: Arc<Chat>,
+    pub bots: Bots,
+    pub hooks: Hooks,
     pub invites: Invites,
     pub media: Media,
     pub ops: Operations,
@@ -97,6 +100,8 @@ pub struct App {
     service: axum::Router,
     io: socketioxide::SocketIo,
     events: EventStream,
+    /// The outgoing webhooks of bots and the queue they take calls from, run by [`serve`].
+    webhooks: (Webhooks, tokio::sync::mpsc::Receiver<WebhookCall>),
     /// `--metrics-bind`'s listener, bound by [`build`] so that a taken address stops the start.
     metrics_listener: Option<std::net::TcpListener>,
     /// How connections are accepted: TLS (loaded by [`build`], so bad files stop the start) and
@@ -164,8 +169,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
     };
     let (events, event_stream) = Events::channel();
     let presence = Arc::new(Presence::new(db.clone(), metrics.clone()));
-    let state = AppState(Arc::new(AppInner {
-        chat: Chat::new(
+    let (webhook_queue, webhook_calls) = WebhookQueue::channel(config.webhook_rules(), metrics.clone());
+    let chat = Arc::new(
+        Chat::new(
             db.clone(),
             events.clone(),
             presence.clone(),
@@ -179,7 +185,14 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
                 new_room: config.new_room_rate,
             },
             metrics.clone(),
-        ),
+        )
+        .with_webhooks(webhook_queue),
+    );
+    let webhooks = Webhooks::new(config.webhook_rules(), chat.clone(), metrics.clone())?;
+    let state = AppState(Arc::new(AppInner {
+        bots: Bots::new(db.clone()),
+        hooks: Hooks::new(db.clone(), chat.clone()),
+        chat,
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
         sessions: Sessions::new(
             db.clone(),
@@ -245,7 +258,17 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         }
         None => None,
     };
-    Ok(App { state, db, service, io, events: event_stream, metrics_listener, listen, _data_lock: data_lock })
+    Ok(App {
+        state,
+        db,
+        service,
+        io,
+        events: event_stream,
+        webhooks: (webhooks, webhook_calls),
+        metrics_listener,
+        listen,
+        _data_lock: data_lock,
+    })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -255,7 +278,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, db, service, io, events, metrics_listener, listen, _data_lock } = app;
+    let App { state, db, service, io, events, webhooks, metrics_listener, listen, _data_lock } = app;
     // Before the first request: a first signup must find the first room there.
     if let Err(e) = usecase::first_room::prepare(&db, state.config.default_room.clone()).await {
         tracing::error!(error = %error::Chain(&e), "could not make the first room");
@@ -265,6 +288,8 @@ pub async fn serve(
         settle_reach(&state, listener.local_addr()?, scheme).await;
     }
     let fan_out = tokio::spawn(realtime::fan_out(io.clone(), state.clone(), events));
+    let (webhooks, webhook_calls) = webhooks;
+    let webhooks = tokio::spawn(webhooks.run(webhook_calls));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let grace = state.config.shutdown_grace;
@@ -310,6 +335,7 @@ pub async fn serve(
         metrics_server.abort();
     }
     fan_out.abort();
+    webhooks.abort();
     recheck.abort();
     trim.abort();
     if let Some(reload) = reload {

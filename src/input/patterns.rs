@@ -263,3 +263,11 @@ mod tests {
         }
     }
 }
+
+/// A webhook URL ([`super::validate::webhook_url`]): `http://` or `https://`, a host part, and no
+/// blank or control character anywhere.
+pub fn webhook_url() -> String {
+    let bad = class(&[WHITESPACE, CONTROL]);
+    let host_bad = class(&[WHITESPACE, CONTROL, &[('/', '/'), ('?', '?'), ('#', '#')]]);
+    format!("^https?://[^{host_bad}][^{bad}]*$")
+}

@@ -302,7 +302,7 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
         ack["users"].as_array().expect("users").iter().map(|u| u["id"].as_i64().expect("id")).collect();
     assert_eq!(online, BTreeSet::from([alice.id, bob.id]), "online members (carol is offline): {ack}");
     for user in ack["users"].as_array().expect("users") {
-        assert_eq!(keys(user), set(&["id", "username", "online", "last_seen"]), "UserPublic: {user}");
+        assert_eq!(keys(user), set(&["id", "username", "online", "last_seen", "is_bot"]), "UserPublic: {user}");
         assert_eq!(user["online"], true, "{user}");
     }
     alice_socket.emit("get_online_users", json!({ "room_id": general })).await.expect("emit");
@@ -347,7 +347,7 @@ async fn found_by_search(server: &TestServer, viewer: &Account, username: &str) 
     assert_eq!(status, StatusCode::OK, "search as {}: {body}", viewer.name);
     let found = body.as_array().and_then(|list| list.iter().find(|u| u["username"] == username)).cloned();
     let user = found.unwrap_or_else(|| panic!("{username} not found by {}: {body}", viewer.name));
-    assert_eq!(keys(&user), set(&["id", "username", "online", "last_seen"]), "UserPublic: {user}");
+    assert_eq!(keys(&user), set(&["id", "username", "online", "last_seen", "is_bot"]), "UserPublic: {user}");
     user
 }
 

@@ -23,7 +23,7 @@ macro_rules! message_columns {
     () => {
         "m.id, m.room_id, m.sender_id, u.username, u.last_seen, m.content, m.client_id,
          m.created_at, m.edited_at, a.id, a.stored_name, a.content_type, a.size, a.filename,
-         m.reply_to, m.reply_to_sender, rs.username, r.id, substr(r.content, 1, 200), m.mentions"
+         m.reply_to, m.reply_to_sender, rs.username, r.id, substr(r.content, 1, 200), m.mentions, u.is_bot"
     };
 }
 pub(super) use message_columns;
@@ -223,6 +223,7 @@ struct PageRow {
     sender_id: i64,
     username: Span,
     last_seen: Option<Span>,
+    is_bot: bool,
     content: Span,
     attachment: Option<Attachment>,
     client_id: Option<Span>,
@@ -254,6 +255,7 @@ impl Page {
             sender_id: view.sender.id,
             username: self.keep(view.sender.username),
             last_seen: view.sender.last_seen.map(|t| self.keep(t)),
+            is_bot: view.sender.is_bot,
             content: self.keep(view.content),
             attachment: view.attachment.clone(),
             client_id: view.client_id.map(|t| self.keep(t)),
@@ -302,6 +304,7 @@ impl Page {
                     id: row.sender_id,
                     username: self.text(row.username),
                     last_seen: row.last_seen.map(|s| self.text(s)),
+                    is_bot: row.is_bot,
                 },
                 content: self.text(row.content),
                 attachment: row.attachment.as_ref(),
@@ -372,7 +375,12 @@ impl<'a> RowView<'a> {
         Ok(RowView {
             id: row.get(0)?,
             room_id: row.get(1)?,
-            sender: SenderView { id: row.get(2)?, username: text(3)?.unwrap_or_default(), last_seen: text(4)? },
+            sender: SenderView {
+                id: row.get(2)?,
+                username: text(3)?.unwrap_or_default(),
+                last_seen: text(4)?,
+                is_bot: row.get(20)?,
+            },
             content: text(5)?.unwrap_or_default(),
             client_id: text(6)?,
             created_at: text(7)?.unwrap_or_default(),
@@ -397,6 +405,7 @@ impl<'a> RowView<'a> {
                 id: self.sender.id,
                 username: self.sender.username.to_owned(),
                 last_seen: self.sender.last_seen.map(str::to_owned),
+                is_bot: self.sender.is_bot,
             },
             content: self.content.to_owned(),
             client_id: self.client_id.map(str::to_owned),

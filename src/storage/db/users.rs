@@ -17,6 +17,8 @@ pub struct UserRecord {
     pub password_changed_at: i64,
     pub created_at: String,
     pub last_seen: Option<String>,
+    /// A bot's account (see `bots`): it cannot log in, and clients badge it.
+    pub is_bot: bool,
 }
 
 impl UserRecord {
@@ -37,7 +39,13 @@ impl UserRecord {
 
     /// As others see this user; `online` is filled in from the presence registry.
     pub fn to_public(&self) -> UserPublic {
-        UserPublic { id: self.id, username: self.username.clone(), online: false, last_seen: self.last_seen.clone() }
+        UserPublic {
+            id: self.id,
+            username: self.username.clone(),
+            online: false,
+            last_seen: self.last_seen.clone(),
+            is_bot: self.is_bot,
+        }
     }
 }
 
@@ -46,7 +54,7 @@ impl UserRecord {
 macro_rules! user_columns {
     () => {
         "u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at, u.created_at, \
-         u.last_seen"
+         u.last_seen, u.is_bot"
     };
 }
 pub(super) use user_columns;
@@ -63,6 +71,7 @@ pub(super) fn record(row: &Row) -> rusqlite::Result<UserRecord> {
         password_changed_at: row.get(6)?,
         created_at: row.get(7)?,
         last_seen: row.get(8)?,
+        is_bot: row.get(9)?,
     })
 }
 
@@ -88,6 +97,19 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<UserRecord, DbError> {
             params![new.username, new.email, new.full_name, new.password_hash, new.admin, super::unix_now(), now],
             |r| r.get::<_, i64>(0),
         )?;
+    by_id(conn, id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// Insert a bot's account: no password (no hash verifies against `!`, and logins skip bots
+/// before hashing), an address no person can sign up with (no `@`), never an administrator.
+pub fn insert_bot(conn: &Connection, username: &str) -> Result<UserRecord, DbError> {
+    let email = format!("bot:{}", username.to_ascii_lowercase());
+    let id = conn
+        .prepare_cached(
+            "INSERT INTO users (username, email, password_hash, is_admin, is_bot, password_changed_at, created_at)
+             VALUES (?1, ?2, '!', 0, 1, ?3, ?4) RETURNING id",
+        )?
+        .query_row(params![username, email, super::unix_now(), super::now()], |r| r.get::<_, i64>(0))?;
     by_id(conn, id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 

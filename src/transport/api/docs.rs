@@ -45,7 +45,8 @@ use crate::error::{ApiError, ErrorBody};
         (name = "chats", description = "Group rooms, members and private chats."),
         (name = "messages", description = "History, posting, edits, deletes, read markers, reactions and search."),
         (name = "media", description = "Uploads and the files they are served as."),
-        (name = "admin", description = "Invites and accounts, for administrators."),
+        (name = "admin", description = "Invites, accounts and bots, for administrators."),
+        (name = "bots", description = "Incoming webhooks: scripts post as a bot with its token, no login."),
         (name = "operations", description = "Health, metrics and this document."),
     )
 )]

@@ -30,7 +30,8 @@ pub fn assert_time_or_null(value: &Value, what: &str) {
 /// UserPublic, exactly: `id`, `username`, `online` (bool), `last_seen` (time or null).
 #[track_caller]
 pub fn assert_user_public(user: &Value) {
-    assert_eq!(keys(user), set(&["id", "username", "online", "last_seen"]), "UserPublic shape: {user}");
+    assert_eq!(keys(user), set(&["id", "username", "online", "last_seen", "is_bot"]), "UserPublic shape: {user}");
+    assert!(user["is_bot"].is_boolean(), "UserPublic is_bot must be a bool: {user}");
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "UserPublic id: {user}");
     assert!(user["username"].is_string(), "UserPublic username: {user}");
     assert!(user["online"].is_boolean(), "UserPublic online must be a bool: {user}");
@@ -78,7 +79,12 @@ pub fn assert_message(message: &Value) {
     );
     assert!(message["id"].as_i64().is_some_and(|id| id > 0), "Message id: {message}");
     assert!(message["room_id"].as_i64().is_some_and(|id| id > 0), "Message room_id: {message}");
-    assert_eq!(keys(&message["sender"]), set(&["id", "username", "last_seen"]), "Message sender: {message}");
+    assert_eq!(
+        keys(&message["sender"]),
+        set(&["id", "username", "last_seen", "is_bot"]),
+        "Message sender: {message}"
+    );
+    assert!(message["sender"]["is_bot"].is_boolean(), "sender is_bot: {message}");
     assert!(message["sender"]["id"].as_i64().is_some(), "sender id: {message}");
     assert!(message["sender"]["username"].is_string(), "sender username: {message}");
     assert_time_or_null(&message["sender"]["last_seen"], "sender last_seen");
