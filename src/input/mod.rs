@@ -491,6 +491,11 @@ impl HookBody {
         if !form {
             return parse_json(bytes);
         }
+        // `curl -d '{"text": ...}'` without a Content-Type header sends JSON labelled as a form:
+        // taken as the JSON it is, as the services these tools were written for take it.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return parse_json(bytes);
+        }
         let payload = url_decoded_pairs(bytes).into_iter().rev().find(|(k, _)| k == "payload").map(|(_, v)| v);
         match payload {
             Some(json) => parse_json(json.as_bytes()),

@@ -212,6 +212,19 @@ async fn hook_bodies_post_to_the_named_channel_as_slack_and_mattermost_send_them
     let pushed = bobs_socket.wait_for("chat_response").await;
     assert_eq!(pushed["content"], "from a form <https://example.org|the docs>", "stored as sent");
 
+    // `curl -d '{...}'` without a Content-Type header: JSON labelled as a form.
+    let response = server
+        .http
+        .post(server.url(&format!("/hooks/{token}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"text": "curl without a header", "channel": "ops"}"#)
+        .send()
+        .await
+        .expect("send");
+    let (status, text) = (response.status(), response.text().await.expect("text"));
+    assert_ok_text(status, &text);
+    assert_eq!(bobs_socket.wait_for("chat_response").await["content"], "curl without a header");
+
     // With a default room, no channel is needed.
     let (status, changed) =
         server.patch(&format!("/admin/bots/{}", bot["id"]), admin.tok(), &json!({"room_id": ops})).await;
@@ -222,11 +235,11 @@ async fn hook_bodies_post_to_the_named_channel_as_slack_and_mattermost_send_them
 
     // Ordinary messages: in the history, unread for bob, searchable.
     let messages = history(&server, &bob, ops, "").await;
-    assert_eq!(messages.len(), bodies.len() + 2);
+    assert_eq!(messages.len(), bodies.len() + 3);
     assert!(messages.iter().all(|m| m["sender"]["is_bot"] == true));
     let (_, rooms) = server.get("/chat/chat_rooms", bob.tok()).await;
     let ops_room = array(&rooms).into_iter().find(|r| r["id"] == ops).expect("ops");
-    assert_eq!(ops_room["unread_count"], bodies.len() as i64 + 2, "{ops_room}");
+    assert_eq!(ops_room["unread_count"], bodies.len() as i64 + 3, "{ops_room}");
     let (status, found) = server.get("/chat/search?q=default", bob.tok()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(array(&found).len(), 1, "{found}");
