@@ -405,7 +405,9 @@ impl Webhooks {
         let reply = match answer {
             Ok(response) if response.status().is_success() => read_reply(response).await,
             Ok(response) => Err((WebhookOutcome::Failed, format!("answered {}", response.status()))),
-            Err(e) if e.is_timeout() => Err((WebhookOutcome::Timeout, format!("no answer within {:?}", self.rules.timeout))),
+            Err(e) if e.is_timeout() => {
+                Err((WebhookOutcome::Timeout, format!("no answer within {:?}", self.rules.timeout)))
+            }
             Err(e) => Err((WebhookOutcome::Failed, crate::error::Chain(&e).to_string())),
         };
         let took = started.elapsed();
@@ -461,7 +463,9 @@ async fn read_reply(mut response: reqwest::Response) -> Result<Option<String>, (
                 bytes.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) if e.is_timeout() => return Err((WebhookOutcome::Timeout, "the answer did not finish in time".into())),
+            Err(e) if e.is_timeout() => {
+                return Err((WebhookOutcome::Timeout, "the answer did not finish in time".into()));
+            }
             Err(e) => return Err((WebhookOutcome::Failed, crate::error::Chain(&e).to_string())),
         }
     }

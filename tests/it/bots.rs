@@ -18,9 +18,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::common::chat::{Account, account, array, connect, emit_message, history, private_chat, room};
 use crate::common::spec::assert_message;
-use crate::common::{
-    Api, TIMEOUT, TestServer, assert_error, js_modules, run_natter, run_natter_ok, spawn, spawn_with,
-};
+use crate::common::{Api, TIMEOUT, TestServer, assert_error, js_modules, run_natter, run_natter_ok, spawn, spawn_with};
 
 /// An administrator (the first account) and a bot of theirs.
 async fn admin_and_bot(server: &Api, bot_name: &str, body: Value) -> (Account, Value) {
@@ -341,8 +339,8 @@ async fn the_room_hook_takes_plain_text_and_files() {
 
 #[tokio::test]
 async fn message_rate_bounds_each_bot() {
-    let server = spawn_with(|a| a.message_rate = natter::usecase::limits::Rate { count: 2, per: Duration::from_secs(60) })
-        .await;
+    let server =
+        spawn_with(|a| a.message_rate = natter::usecase::limits::Rate { count: 2, per: Duration::from_secs(60) }).await;
     let (admin, bot) = admin_and_bot(&server, "chatty", json!({})).await;
     let (_, other) = {
         let (status, other) = server.post("/admin/bots", admin.tok(), &json!({"name": "quiet"})).await;
@@ -531,7 +529,8 @@ async fn messages_from_bots_call_no_webhook() {
     let server = spawn_with(|a| a.default_room = String::new()).await;
     let (url, mut calls) = webhook_receiver(Answer::Status(204)).await;
     let (admin, listener) = admin_and_bot(&server, "listener", json!({"webhook_url": url})).await;
-    let (status, talker) = server.post("/admin/bots", admin.tok(), &json!({"name": "talker", "webhook_url": url})).await;
+    let (status, talker) =
+        server.post("/admin/bots", admin.tok(), &json!({"name": "talker", "webhook_url": url})).await;
     assert_eq!(status, StatusCode::CREATED);
     let den = room(&server, &admin, "den", &[]).await;
     add_to_room(&server, &admin, den, &listener).await;
@@ -582,8 +581,9 @@ async fn natter_bot_manages_bots_on_a_running_servers_data() {
     let dir = server.data_dir().to_path_buf();
     let base = server.base.clone();
     let base = base.as_str();
-    let out = run_natter_ok(&dir, &["bot", "add", "doorbell", "--room", "general", "--public-url", base, "--data-dir", data])
-        .await;
+    let out =
+        run_natter_ok(&dir, &["bot", "add", "doorbell", "--room", "general", "--public-url", base, "--data-dir", data])
+            .await;
     let hook_url = out.trim().to_string();
     assert!(hook_url.starts_with(&format!("{base}/hooks/")), "prints the hook URL: {out}");
     let (_, rooms) = server.get("/chat/chat_rooms", admin.tok()).await;

@@ -127,7 +127,9 @@ pub fn room_named(conn: &Connection, room: &str) -> Result<Option<i64>, DbError>
         return Ok(Some(id));
     }
     Ok(conn
-        .prepare_cached("SELECT id FROM rooms WHERE name = ?1 COLLATE NOCASE ORDER BY activity_seq DESC, id DESC LIMIT 1")?
+        .prepare_cached(
+            "SELECT id FROM rooms WHERE name = ?1 COLLATE NOCASE ORDER BY activity_seq DESC, id DESC LIMIT 1",
+        )?
         .query_row([room], |r| r.get(0))
         .optional()?)
 }

@@ -120,10 +120,9 @@ pub async fn post_to_room(
     };
     let message = state.hooks.post(bot, room_id, text, attachment_id).await.map_err(|e| match e {
         // The text/plain body is `text`, whatever the chat use case calls it.
-        ApiError::Validation { fields, .. } if fields.contains_key("content") => ApiError::invalid(
-            "text",
-            fields.get("content").cloned().unwrap_or_default(),
-        ),
+        ApiError::Validation { fields, .. } if fields.contains_key("content") => {
+            ApiError::invalid("text", fields.get("content").cloned().unwrap_or_default())
+        }
         other => other,
     })?;
     Ok((StatusCode::CREATED, Json(message)))
@@ -157,8 +156,7 @@ async fn receive_upload(state: &AppState, bot: i64, request: Request) -> Result<
                 let Some(allowance) = allowance.take() else { continue };
                 let mut upload = media.start(allowance, field.file_name().unwrap_or("")).await?;
                 loop {
-                    let next =
-                        timeout_at(pace.deadline().into(), field.chunk()).await.map_err(|_| pace.expired())?;
+                    let next = timeout_at(pace.deadline().into(), field.chunk()).await.map_err(|_| pace.expired())?;
                     let Some(chunk) = next.map_err(|e| multipart_error(e, media))? else { break };
                     pace.received(chunk.len() as u64, Instant::now());
                     upload.push(&chunk).await?;

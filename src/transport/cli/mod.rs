@@ -14,9 +14,9 @@ use std::time::Duration;
 use crate::config::{BotAction, Cli, Command, DataArgs, LogFormat, ServeArgs, UserAction};
 use crate::error::{ApiError, Chain};
 use crate::input::{NewAccount, NewBot, NewInvite};
-use crate::usecase::bots::Bots;
 use crate::usecase::accounts::Accounts;
 use crate::usecase::backups::{self, Operator};
+use crate::usecase::bots::Bots;
 use crate::usecase::invites::Issuer;
 
 pub fn run(cli: Cli) -> Result<(), String> {
@@ -195,7 +195,9 @@ fn bot(action: BotAction) -> Result<(), String> {
         let public_url = |given: Option<String>| async {
             match given {
                 Some(url) => url,
-                None => invites.recorded_address().await.ok().flatten().unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()),
+                None => {
+                    invites.recorded_address().await.ok().flatten().unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string())
+                }
             }
         };
         bot_action(&bots, action, public_url).await
@@ -218,7 +220,10 @@ where
             let new = NewBot { name, webhook_url: webhook, room_id };
             let bot = bots.create(Issuer::Operator, new, &public_url(url).await).await.map_err(say)?;
             println!("{}", bot.hook_url);
-            eprintln!("created bot {} (id {}); add it to rooms like anyone, then post to the URL above", bot.username, bot.id);
+            eprintln!(
+                "created bot {} (id {}); add it to rooms like anyone, then post to the URL above",
+                bot.username, bot.id
+            );
         }
         BotAction::List { public_url: url, .. } => {
             let url = public_url(url).await;

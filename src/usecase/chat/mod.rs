@@ -36,8 +36,8 @@ use crate::runtime::metrics::Metrics;
 use crate::storage::db::messages::{self, NewMessage, Window};
 use crate::storage::db::rooms::{self, Membership};
 use crate::storage::db::{Db, DbError, bots, mentions as mentioned, reactions, users};
-use crate::usecase::bots::{WebhookCall, WebhookQueue};
 use crate::usecase::auth::Caller;
+use crate::usecase::bots::{WebhookCall, WebhookQueue};
 use crate::usecase::limits::Rate;
 use crate::usecase::limits::RateLimiter;
 use crate::usecase::media::ensure_own_attachment;
@@ -255,46 +255,43 @@ impl Chat {
         let find_webhooks = self.webhooks.is_some();
         let (message, created, calls) = self
             .commit(
-            move |conn| {
-                let (account, _) = ensure_member(conn, sender, post.room_id)?;
-                if let Some(id) = post.attachment_id {
-                    ensure_own_attachment(conn, id, sender.id)?;
-                }
-                if let Some(client_id) = &client_id
-                    && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
-                {
-                    return Ok((earlier, false, Vec::new()));
-                }
-                let reply_to = match post.reply_to {
-                    Some(id) => match messages::room_and_sender(conn, id)? {
-                        Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
-                        _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
-                    },
-                    None => None,
-                };
-                let named = mentions::resolve(conn, post.room_id, &post.content)?;
-                let new = NewMessage {
-                    room_id: post.room_id,
-                    sender_id: sender.id,
-                    content: &post.content,
-                    attachment_id: post.attachment_id,
-                    client_id: client_id.as_deref(),
-                    reply_to,
-                    mentions: &named,
-                };
-                let message = messages::insert(conn, &new)?;
-                record_mentions(conn, &message)?;
-                // Messages from bots call no webhook: no loops, no chains between bots.
-                let calls = if find_webhooks && !account.is_bot {
-                    webhook_calls(conn, &message)?
-                } else {
-                    Vec::new()
-                };
-                Ok((message, true, calls))
-            },
-            |(message, created, _)| created.then(|| ChatEvent::MessageCreated(message.clone())),
-        )
-        .await?;
+                move |conn| {
+                    let (account, _) = ensure_member(conn, sender, post.room_id)?;
+                    if let Some(id) = post.attachment_id {
+                        ensure_own_attachment(conn, id, sender.id)?;
+                    }
+                    if let Some(client_id) = &client_id
+                        && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
+                    {
+                        return Ok((earlier, false, Vec::new()));
+                    }
+                    let reply_to = match post.reply_to {
+                        Some(id) => match messages::room_and_sender(conn, id)? {
+                            Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
+                            _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
+                        },
+                        None => None,
+                    };
+                    let named = mentions::resolve(conn, post.room_id, &post.content)?;
+                    let new = NewMessage {
+                        room_id: post.room_id,
+                        sender_id: sender.id,
+                        content: &post.content,
+                        attachment_id: post.attachment_id,
+                        client_id: client_id.as_deref(),
+                        reply_to,
+                        mentions: &named,
+                    };
+                    let message = messages::insert(conn, &new)?;
+                    record_mentions(conn, &message)?;
+                    // Messages from bots call no webhook: no loops, no chains between bots.
+                    let calls =
+                        if find_webhooks && !account.is_bot { webhook_calls(conn, &message)? } else { Vec::new() };
+                    Ok((message, true, calls))
+                },
+                |(message, created, _)| created.then(|| ChatEvent::MessageCreated(message.clone())),
+            )
+            .await?;
         if created {
             self.metrics.message_stored();
         }

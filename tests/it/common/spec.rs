@@ -79,11 +79,7 @@ pub fn assert_message(message: &Value) {
     );
     assert!(message["id"].as_i64().is_some_and(|id| id > 0), "Message id: {message}");
     assert!(message["room_id"].as_i64().is_some_and(|id| id > 0), "Message room_id: {message}");
-    assert_eq!(
-        keys(&message["sender"]),
-        set(&["id", "username", "last_seen", "is_bot"]),
-        "Message sender: {message}"
-    );
+    assert_eq!(keys(&message["sender"]), set(&["id", "username", "last_seen", "is_bot"]), "Message sender: {message}");
     assert!(message["sender"]["is_bot"].is_boolean(), "sender is_bot: {message}");
     assert!(message["sender"]["id"].as_i64().is_some(), "sender id: {message}");
     assert!(message["sender"]["username"].is_string(), "sender username: {message}");
