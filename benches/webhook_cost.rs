@@ -113,7 +113,9 @@ fn report(name: &str, count: usize, cpu: f64, elapsed: Duration) {
 async fn main() {
     let count: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let data = tempfile::tempdir().expect("a data folder");
-    let world = world::make_world(data.path(), 2, &[vec![0, 1]]);
+    let folder = data.path().to_path_buf();
+    // Made through the storage engine's blocking calls, off the runtime's threads.
+    let world = tokio::task::spawn_blocking(move || world::make_world(&folder, 2, &[vec![0, 1]])).await.expect("world");
     let room = world.rooms[0];
     let server = Server::start_with(data.path(), &["--message-rate", "0", "--default-room", ""]);
     let admin = &world.tokens[0];
