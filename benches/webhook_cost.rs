@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+// Shared with benches/socketio.rs, which uses all of it.
 #[path = "support/client.rs"]
+#[allow(dead_code)]
 mod client;
 #[path = "support/http.rs"]
 mod http;

@@ -220,7 +220,7 @@ impl Bots {
                 if let Some(url) = &change.webhook_url {
                     bots::set_webhook_url(conn, id, url.as_deref())?;
                 }
-                Ok::<_, ApiError>(bots::by_id(conn, id)?.ok_or_else(bot_not_found)?)
+                bots::by_id(conn, id)?.ok_or_else(bot_not_found)
             })
             .await?;
         Ok(to_bot(record, public_url))
@@ -236,7 +236,7 @@ impl Bots {
                 if !bots::set_token(conn, id, &token)? {
                     return Err(bot_not_found());
                 }
-                Ok(bots::by_id(conn, id)?.ok_or_else(bot_not_found)?)
+                bots::by_id(conn, id)?.ok_or_else(bot_not_found)
             })
             .await?;
         Ok(to_bot(record, public_url))
