@@ -34,6 +34,12 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Manage bots (accounts that scripts post through) on the same data as the server;
+    /// changes take effect on a running server at once.
+    Bot {
+        #[command(subcommand)]
+        action: BotAction,
+    },
     /// Create an invite code (for `--registration invite`).
     Invite {
         /// How many signups the code allows.
@@ -86,6 +92,58 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotAction {
+    /// Create a bot and print its hook URL.
+    Add {
+        name: String,
+        /// The URL called when a message mentions the bot or is sent to a private chat with it.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// The room (id or name) `POST /hooks/<token>` posts to without a `channel`. It does not
+        /// make the bot a member: add it to rooms like anyone.
+        #[arg(long)]
+        room: Option<String>,
+        /// Where people reach the server, for the printed hook URL [default: as `natter invite`].
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the bots with their hook URLs.
+    List {
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Delete a bot: its token stops working, its messages stay.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Give a bot a new token (the old one stops working at once) and print its hook URL.
+    Token {
+        name: String,
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+impl BotAction {
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            BotAction::Add { data, .. }
+            | BotAction::List { data, .. }
+            | BotAction::Remove { data, .. }
+            | BotAction::Token { data, .. } => data,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -457,6 +515,17 @@ pub struct ServeArgs {
     /// (glibc keeps it otherwise). 0 = never.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub memory_trim: Duration,
+    /// How long an outgoing webhook of a bot may take, connecting to the end of its answer; a
+    /// reply that comes later is not posted.
+    #[arg(long, default_value = "7s", value_parser = parse_nonzero_duration)]
+    pub webhook_timeout: Duration,
+    /// Outgoing webhook calls waiting for a free slot; beyond it a call is dropped (logged and
+    /// counted), so a slow webhook never delays a message.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub webhook_queue: u32,
+    /// Outgoing webhook calls in progress at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub webhook_concurrency: u32,
 }
 
 /// An on/off flag value (`--push`).
@@ -485,6 +554,15 @@ impl ServeArgs {
             timeout: self.push_timeout,
             per_user: self.push_subscriptions_per_user as usize,
         })
+    }
+
+    /// The outgoing webhooks' bounds, as the bots use case takes them.
+    pub fn webhook_rules(&self) -> crate::usecase::bots::WebhookRules {
+        crate::usecase::bots::WebhookRules {
+            timeout: self.webhook_timeout,
+            queue: self.webhook_queue as usize,
+            concurrency: self.webhook_concurrency as usize,
+        }
     }
 
     /// Whether metrics are recorded and served (`--metrics`, or `--metrics-bind`).

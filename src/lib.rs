@@ -45,6 +45,7 @@ use crate::storage::{file_modes, media_folder};
 use crate::transport::{api, realtime};
 use crate::usecase::accounts::Accounts;
 use crate::usecase::auth::Auth;
+use crate::usecase::bots::{Bots, Hooks, WebhookCall, WebhookQueue, Webhooks};
 use crate::usecase::chat::{Chat, ChatRates, EventStream, Events};
 use crate::usecase::invites::Invites;
 use crate::usecase::media::{Media, MediaRules};
@@ -61,7 +62,9 @@ pub struct AppInner {
     pub config: ServeArgs,
     pub accounts: Accounts,
     pub sessions: Sessions,
-    pub chat: Chat,
+    pub chat: Arc<Chat>,
+    pub bots: Bots,
+    pub hooks: Hooks,
     pub invites: Invites,
     pub media: Media,
     pub profiles: usecase::profiles::Profiles,
@@ -101,6 +104,8 @@ pub struct App {
     service: axum::Router,
     io: socketioxide::SocketIo,
     events: EventStream,
+    /// The outgoing webhooks of bots and the queue they take calls from, run by [`serve`].
+    webhooks: (Webhooks, tokio::sync::mpsc::Receiver<WebhookCall>),
     /// `--metrics-bind`'s listener, bound by [`build`] so that a taken address stops the start.
     metrics_listener: Option<std::net::TcpListener>,
     /// How connections are accepted: TLS (loaded by [`build`], so bad files stop the start) and
@@ -180,8 +185,9 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
             concurrency: config.thumbnail_concurrency as usize,
         },
     );
-    let state = AppState(Arc::new(AppInner {
-        chat: Chat::new(
+    let (webhook_queue, webhook_calls) = WebhookQueue::channel(config.webhook_rules(), metrics.clone());
+    let chat = Arc::new(
+        Chat::new(
             db.clone(),
             events.clone(),
             presence.clone(),
@@ -196,7 +202,14 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
             },
             metrics.clone(),
             pictures.clone(),
-        ),
+        )
+        .with_webhooks(webhook_queue),
+    );
+    let webhooks = Webhooks::new(config.webhook_rules(), chat.clone(), metrics.clone())?;
+    let state = AppState(Arc::new(AppInner {
+        bots: Bots::new(db.clone()),
+        hooks: Hooks::new(db.clone(), chat.clone()),
+        chat,
         profiles: usecase::profiles::Profiles::new(db.clone(), events.clone(), pictures.clone()),
         accounts: Accounts::new(db.clone(), auth.passwords.clone(), config.registration, Some(events.clone())),
         sessions: Sessions::new(
@@ -266,7 +279,17 @@ pub fn build(config: ServeArgs) -> Result<App, String> {
         }
         None => None,
     };
-    Ok(App { state, db, service, io, events: event_stream, metrics_listener, listen, _data_lock: data_lock })
+    Ok(App {
+        state,
+        db,
+        service,
+        io,
+        events: event_stream,
+        webhooks: (webhooks, webhook_calls),
+        metrics_listener,
+        listen,
+        _data_lock: data_lock,
+    })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, give open requests
@@ -276,7 +299,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, db, service, io, events, metrics_listener, listen, _data_lock } = app;
+    let App { state, db, service, io, events, webhooks, metrics_listener, listen, _data_lock } = app;
     // Before the first request: a first signup must find the first room there.
     if let Err(e) = usecase::first_room::prepare(&db, state.config.default_room.clone()).await {
         tracing::error!(error = %error::Chain(&e), "could not make the first room");
@@ -295,6 +318,8 @@ pub async fn serve(
             .clone()
             .sweep_unattached(state.config.unattached_upload_age, state.config.unattached_sweep_interval),
     );
+    let (webhooks, webhook_calls) = webhooks;
+    let webhooks = tokio::spawn(webhooks.run(webhook_calls));
     let recheck = tokio::spawn(realtime::recheck_sockets(io.clone(), state.clone()));
     let trim = tokio::spawn(state.memory.clone().run(state.config.memory_trim));
     let push = state.push.clone().map(|push| tokio::spawn(push.run()));
@@ -343,6 +368,7 @@ pub async fn serve(
     fan_out.abort();
     backfill.abort();
     sweep.abort();
+    webhooks.abort();
     recheck.abort();
     trim.abort();
     if let Some(push) = push {

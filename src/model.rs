@@ -86,6 +86,36 @@ impl Invite {
     }
 }
 
+/// A bot as administrators see it (SPEC §3 "Bots and webhooks"). `id` is its account's.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Bot {
+    pub id: i64,
+    pub username: String,
+    /// The secret of its hook URL and the key of its webhook signatures.
+    pub token: String,
+    /// `<public URL>/hooks/<token>`: where scripts post as this bot.
+    pub hook_url: String,
+    pub webhook_url: Option<String>,
+    pub room_id: Option<i64>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl Bot {
+    /// The bot with its hook URL under `public_url` (the server's address, no trailing slash).
+    pub fn new(
+        id: i64,
+        username: String,
+        token: String,
+        webhook_url: Option<String>,
+        room_id: Option<i64>,
+        created_at: String,
+        public_url: &str,
+    ) -> Self {
+        Bot { hook_url: format!("{public_url}/hooks/{token}"), id, username, token, webhook_url, room_id, created_at }
+    }
+}
+
 /// Another user as anyone sees them.
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct UserPublic {
@@ -96,6 +126,8 @@ pub struct UserPublic {
     pub last_seen: Option<String>,
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
+    /// A bot's account (it posts through webhooks, never logs in).
+    pub is_bot: bool,
 }
 
 /// `user_updated`: a user's display name or avatar changed.
@@ -113,6 +145,7 @@ pub struct Sender {
     pub last_seen: Option<String>,
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
+    pub is_bot: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -190,6 +223,7 @@ impl Message {
                 last_seen: self.sender.last_seen.as_deref(),
                 display_name: self.sender.display_name.as_deref(),
                 avatar_url: self.sender.avatar_url.as_deref(),
+                is_bot: self.sender.is_bot,
             },
             content: &self.content,
             attachment: self.attachment.as_ref(),
@@ -242,6 +276,7 @@ pub struct SenderView<'a> {
     pub last_seen: Option<&'a str>,
     pub display_name: Option<&'a str>,
     pub avatar_url: Option<&'a str>,
+    pub is_bot: bool,
 }
 
 /// [`ReplyRef`], borrowed.

@@ -520,6 +520,85 @@ pub struct ProfileChange {
     pub avatar_attachment_id: Option<Option<i64>>,
 }
 
+// ---- bots ----
+
+/// `POST /admin/bots`, or `natter bot add`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewBot {
+    /// The bot's username: the same rules and namespace as people's.
+    #[schema(schema_with = schemas::signup_username)]
+    pub name: String,
+    #[schema(schema_with = schemas::webhook_url)]
+    pub webhook_url: Option<String>,
+    #[schema(schema_with = schemas::bot_room)]
+    pub room_id: Option<i64>,
+}
+
+/// `PATCH /admin/bots/{id}`: a missing field stays as it is, `null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct BotChange {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::webhook_url)]
+    pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::bot_room)]
+    pub room_id: Option<Option<i64>>,
+}
+
+/// An incoming webhook's body as Slack and Mattermost take it: `text` and an optional
+/// `channel`. Everything else they accept (`username`, `icon_url`, `attachments`, `blocks`, ...)
+/// is ignored rather than refused, so that tools written for them post here unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HookBody {
+    #[serde(default)]
+    #[schema(schema_with = schemas::hook_text)]
+    pub text: Option<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::hook_channel)]
+    pub channel: Option<Value>,
+}
+
+impl HookBody {
+    /// The body of `POST /hooks/{token}`: JSON, or a form whose `payload` holds that JSON (what
+    /// Slack's older clients and Mattermost's `curl` examples send).
+    pub fn decode(form: bool, bytes: &[u8]) -> ApiResult<HookBody> {
+        if !form {
+            return parse_json(bytes);
+        }
+        // `curl -d '{"text": ...}'` without a Content-Type header sends JSON labelled as a form:
+        // taken as the JSON it is, as the services these tools were written for take it.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return parse_json(bytes);
+        }
+        let payload = url_decoded_pairs(bytes).into_iter().rev().find(|(k, _)| k == "payload").map(|(_, v)| v);
+        match payload {
+            Some(json) => parse_json(json.as_bytes()),
+            None => Err(ApiError::invalid("payload", "is required: the message as JSON in a form field named payload")),
+        }
+    }
+
+    /// The room the body names, as text (`#` and blanks around it dropped); `None` when absent.
+    pub fn channel(&self) -> ApiResult<Option<String>> {
+        match &self.channel {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::String(s)) => {
+                let name = s.trim();
+                let name = name.strip_prefix('#').unwrap_or(name).trim();
+                Ok((!name.is_empty()).then(|| name.to_string()))
+            }
+            Some(_) => Err(ApiError::invalid("channel", "must be a room name or id")),
+        }
+    }
+}
+
+/// A form with a `payload` field: the other body `POST /hooks/{token}` takes.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HookForm {
+    /// The JSON of the body above, as text.
+    pub payload: String,
+}
+
 // ---- invites ----
 
 /// `POST /admin/invites` (all optional), or `natter invite`'s flags.

@@ -199,6 +199,14 @@ fn same_length(low: &[u8], high: &[u8], prefix: &mut String, out: &mut Vec<Strin
     prefix.truncate(length);
 }
 
+/// A webhook URL ([`super::validate::webhook_url`]): `http://` or `https://`, a host part, and no
+/// blank or control character anywhere.
+pub fn webhook_url() -> String {
+    let bad = class(&[WHITESPACE, CONTROL]);
+    let host_bad = class(&[WHITESPACE, CONTROL, &[('/', '/'), ('?', '?'), ('#', '#')]]);
+    format!("^https?://[^{host_bad}][^{bad}]*$")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

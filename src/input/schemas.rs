@@ -18,7 +18,7 @@ use super::units::MAX_DURATION_SECS;
 use super::validate::{
     MAX_CLIENT_ID_CHARS, MAX_CONTENT_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_CHARS,
     MAX_FULL_NAME_CHARS, MAX_PASSWORD_CHARS, MAX_ROOM_NAME_CHARS, MAX_SEARCH_CHARS, MAX_TOPIC_CHARS,
-    MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS,
+    MAX_USERNAME_CHARS, MAX_WEBHOOK_URL_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS,
 };
 use super::{MAX_INVITE_USES, MIN_INVITE_USES};
 
@@ -353,4 +353,49 @@ pub fn invite_expiry() -> Schema {
         .item(duration)
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .into()
+}
+
+// ---- bots ----
+
+pub fn webhook_url() -> Schema {
+    typed_or_null(
+        Type::String,
+        &format!(
+            "The URL natter POSTs to when a message mentions the bot or is sent to a private chat with it: \
+             `http://` or `https://` (loopback and LAN hosts included), at most {MAX_WEBHOOK_URL_CHARS} \
+             characters, no blanks. `null`: none."
+        ),
+    )
+    .max_length(Some(MAX_WEBHOOK_URL_CHARS))
+    .pattern(Some(patterns::webhook_url()))
+    .into()
+}
+
+pub fn bot_room() -> Schema {
+    id(typed_or_null(
+        Type::Integer,
+        "The room `POST /hooks/{token}` posts to when the body names no `channel` (it does not make the bot a \
+         member). An existing room, else 422. `null`: none.",
+    ))
+    .into()
+}
+
+/// A hook message's text: what `content` is for any message.
+pub fn hook_text() -> Schema {
+    content(1, &format!("The message: 1–{MAX_CONTENT_CHARS} characters after trimming, stored as sent.")).into()
+}
+
+pub fn hook_channel() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Integer, Type::Null]))
+        .description(Some(
+            "A room the bot is a member of: its id (a number or a string of digits) or its name (a leading `#` \
+             ignored; several of that name: the one with the newest message). Absent: the bot's `room_id`.",
+        ))
+        .into()
+}
+
+/// The optional text beside a hook's file: at most 4000 characters after trimming.
+pub fn hook_edit_text() -> Schema {
+    content(0, &format!("At most {MAX_CONTENT_CHARS} characters after trimming, stored as sent.")).into()
 }

@@ -78,6 +78,28 @@ pub fn username(name: &str) -> Result<(), String> {
     }
 }
 
+/// Longest outgoing webhook URL a bot may have.
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2000;
+
+/// An outgoing webhook's URL, as an administrator types it: `http://` or `https://` (loopback
+/// and LAN hosts included, SPEC §3: a bot on the same Pi is the usual case), something after it
+/// up to the first `/`, `?` or `#`, and no blank or control character. Whether the host answers
+/// is found out when it is called.
+pub fn webhook_url(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else { return Err("must start with http:// or https://".into()) };
+    if url.chars().count() > MAX_WEBHOOK_URL_CHARS {
+        return Err(format!("must be at most {MAX_WEBHOOK_URL_CHARS} characters"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain blanks or control characters".into());
+    }
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+        return Err("must name a host".into());
+    }
+    Ok(())
+}
+
 /// A plausible address: at most 254 characters as sent, blanks around it ignored, then one
 /// `@`, a local part of 1–64 characters, a dotted domain, no blanks or control characters.
 pub fn email(address: &str) -> Result<(), String> {

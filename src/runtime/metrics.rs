@@ -53,6 +53,39 @@ struct PushFailLabels {
     reason: &'static str,
 }
 
+/// How an outgoing webhook call ended (`natter_webhook_calls_total{outcome}`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// A 2xx answer without a reply.
+    Ok,
+    /// A 2xx answer whose text the bot posted.
+    Replied,
+    /// No answer within `--webhook-timeout`.
+    Timeout,
+    /// Any other failure: connection refused, a non-2xx status, a reply that could not be posted.
+    Failed,
+    /// Never made: the queue was full.
+    Dropped,
+}
+
+impl WebhookOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Ok => "ok",
+            WebhookOutcome::Replied => "replied",
+            WebhookOutcome::Timeout => "timeout",
+            WebhookOutcome::Failed => "failed",
+            WebhookOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// Labels of `natter_webhook_calls_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    outcome: &'static str,
+}
+
 /// Labels of `natter_http_request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -72,6 +105,8 @@ struct Families {
     db_commit_duration: Histogram,
     db_commit_batch: Histogram,
     upload_bytes: Counter,
+    webhook_calls: Family<WebhookLabels, Counter>,
+    webhook_duration: Histogram,
     events_queued: Gauge,
     sqlite_memory: Gauge,
     uptime: Gauge<f64, AtomicU64>,
@@ -161,6 +196,18 @@ impl Metrics {
         );
         let upload_bytes = Counter::default();
         registry.register("natter_upload_bytes", "Bytes of uploaded files stored.", upload_bytes.clone());
+        let webhook_calls = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "natter_webhook_calls",
+            "Outgoing webhook calls of bots, by outcome: ok, replied, timeout, failed, dropped (queue full). Never retried.",
+            webhook_calls.clone(),
+        );
+        let webhook_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "natter_webhook_duration_seconds",
+            "Time from sending an outgoing webhook call to the end of its answer (or its failure).",
+            webhook_duration.clone(),
+        );
         let events_queued = Gauge::default();
         registry.register(
             "natter_events_queued",
@@ -209,6 +256,8 @@ impl Metrics {
             db_commit_duration,
             db_commit_batch,
             upload_bytes,
+            webhook_calls,
+            webhook_duration,
             events_queued,
             sqlite_memory,
             uptime,
@@ -250,6 +299,15 @@ impl Metrics {
     pub fn upload_stored(&self, bytes: u64) {
         if let Some(m) = &self.0 {
             m.upload_bytes.inc_by(bytes);
+        }
+    }
+
+    /// An outgoing webhook call ended with `outcome` after `took` (`None`: never made).
+    pub fn webhook_call(&self, outcome: WebhookOutcome, took: Option<Duration>) {
+        let Some(m) = &self.0 else { return };
+        m.webhook_calls.get_or_create(&WebhookLabels { outcome: outcome.as_str() }).inc();
+        if let Some(took) = took {
+            m.webhook_duration.observe(took.as_secs_f64());
         }
     }
 

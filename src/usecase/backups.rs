@@ -34,6 +34,10 @@ impl Operator {
         Ok(Accounts::new(self.db.clone(), Arc::new(Passwords::new(1, usize::MAX)?), Registration::Closed, None))
     }
 
+    pub fn bots(&self) -> crate::usecase::bots::Bots {
+        crate::usecase::bots::Bots::new(self.db.clone())
+    }
+
     pub fn invites(&self) -> Invites {
         Invites::new(self.db.clone())
     }

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod backups;
+pub mod bots;
 pub mod chat;
 pub mod first_room;
 pub mod invites;

@@ -107,6 +107,9 @@ impl Sessions {
         if !known {
             self.failed_logins_per_account.check(&account_key).map_err(limited)?;
         }
+        // A bot has no password: it is checked like an unknown name (the same work, the same
+        // 401), so it never gets a token, and with none it can open no socket either.
+        let user = user.filter(|u| !u.is_bot);
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password_ok = self.auth.passwords.verify(login.password, hash).await?;
         match user {

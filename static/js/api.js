@@ -140,4 +140,8 @@ export const setUserDisabled = (id, disabled) => request('PATCH', `admin/users/$
 export const adminInvites = () => request('GET', 'admin/invites');
 /** A new invite for `uses` signups, valid for `expiresIn` (`7d`, or seconds); its `url` is the link. */
 export const createInvite = (uses, expiresIn) => request('POST', 'admin/invites', { uses, expires_in: expiresIn });
+export const adminBots = () => request('GET', 'admin/bots');
+export const createBot = (name, webhookUrl) => request('POST', 'admin/bots', { name, webhook_url: webhookUrl || null });
+export const rotateBotToken = (id) => request('POST', `admin/bots/${id}/token`);
+export const deleteBot = (id) => request('DELETE', `admin/bots/${id}`);
 export const revokeInvite = (code) => request('DELETE', `admin/invites/${encodeURIComponent(code)}`);

@@ -1,12 +1,13 @@
 // Message text into vnodes, never markup: every piece of user text ends up as a string child
 // (a text node). Supported: ```code blocks```, `inline code`, links (http, https and mailto
-// only, checked with new URL()), **strong**, *emphasis* and _emphasis_, and the @mentions the
+// only, checked with new URL(); Slack's `<url|text>` and `<url>` from bots' hooks too), **strong**, *emphasis* and _emphasis_, and the @mentions the
 // server found (highlighted). Plus time, day and size formatting.
 
 import { h } from './lib.js';
 
 const FENCE = /```([^\n`]*)\n?([\s\S]*?)```/g;
 const CODE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g;
+const SLACK_LINK = /<((?:https?:\/\/|mailto:)[^\s<>|]+)(?:\|([^<>\n]*))?>/gi;
 const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'`]+/gi;
 const EMPHASIS =
   /(?<![\p{L}\p{N}*])\*\*(?=\S)([^*]+?)(?<=\S)\*\*(?![\p{L}\p{N}*])|(?<![\p{L}\p{N}*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\p{L}\p{N}*])|(?<![\p{L}\p{N}_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\p{L}\p{N}_])/gu;
@@ -54,8 +55,19 @@ function link(m, plain) {
   return tail ? [a, ...emphasis(tail, plain)] : [a];
 }
 
+/** Slack's link markup, as tools written for Slack and Mattermost send it to a bot's hook:
+ * `<url|text>` shows `text`, `<url>` the address; the same protocols as any link, else the
+ * markup stays as it was typed. */
+function slackLink(m, plain) {
+  let url = null;
+  try { url = new URL(m[1]); } catch { url = null; }
+  if (!url || !ALLOWED_PROTOCOLS.has(url.protocol)) return [...emphasis(m[0], plain)];
+  return [h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' }, m[2]?.trim() || m[1])];
+}
+
 const count = (text, c) => text.split(c).length - 1;
-const links = (text, plain) => splitBy(text, LINK, (m) => link(m, plain), (t) => emphasis(t, plain));
+const bareLinks = (text, plain) => splitBy(text, LINK, (m) => link(m, plain), (t) => emphasis(t, plain));
+const links = (text, plain) => splitBy(text, SLACK_LINK, (m) => slackLink(m, plain), (t) => bareLinks(t, plain));
 const inline = (text, plain) => splitBy(text, CODE, (m) => [h('code', null, m[2])], (t) => links(t, plain));
 
 const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -22,6 +22,7 @@ mod common;
 mod admin;
 mod auth;
 mod backup;
+mod bots;
 mod browser;
 mod cli;
 mod connections;

@@ -197,6 +197,8 @@ enum Body {
     Json(Value),
     Form(&'static [(&'static str, &'static str)]),
     Text(&'static str, &'static str),
+    /// A `text/plain` body.
+    Plain(&'static str),
 }
 
 impl Checker {
@@ -228,6 +230,7 @@ impl Checker {
             Body::None => request,
             Body::Json(value) => request.json(&value),
             Body::Form(pairs) => request.form(pairs),
+            Body::Plain(text) => request.header(reqwest::header::CONTENT_TYPE, "text/plain").body(text),
             Body::Text(name, text) => request.multipart(
                 reqwest::multipart::Form::new()
                     .part("file", reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(name)),
@@ -604,6 +607,53 @@ async fn real_responses_of_every_endpoint_match_the_documented_schemas() {
         .call(s, "patch", "/admin/users/{id}", "/admin/users/1", tok(&root), Body::Json(json!({"disabled": true})))
         .await;
     assert_eq!(status, 422);
+
+    // Bots and their hooks.
+    let (status, bot) = c
+        .call(
+            s,
+            "post",
+            "/admin/bots",
+            "/admin/bots",
+            tok(&root),
+            Body::Json(json!({"name": "hookbot", "room_id": null})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) =
+        c.call(s, "post", "/admin/bots", "/admin/bots", tok(&carol), Body::Json(json!({"name": "x"}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = c.call(s, "get", "/admin/bots", "/admin/bots", tok(&root), Body::None).await;
+    assert_eq!(status, 200);
+    let bot_url = format!("/admin/bots/{}", bot["id"]);
+    let bots_room = common::chat::room(s, &root, "bots", &[]).await;
+    let (status, _) =
+        c.call(s, "patch", "/admin/bots/{id}", &bot_url, tok(&root), Body::Json(json!({"room_id": bots_room}))).await;
+    assert_eq!(status, 200);
+    let bot_account = Account { token: String::new(), id: bot["id"].as_i64().unwrap(), name: "hookbot".into() };
+    let (status, _) = s
+        .post(&format!("/chat/chat_rooms/{bots_room}/members"), tok(&root), &json!({"username": bot_account.name}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, bot) =
+        c.call(s, "post", "/admin/bots/{id}/token", &format!("{bot_url}/token"), tok(&root), Body::None).await;
+    assert_eq!(status, 200);
+    let hook = format!("/hooks/{}", bot["token"].as_str().unwrap());
+    let (status, _) = c.call(s, "post", "/hooks/{token}", &hook, None, Body::Json(json!({"text": "hello"}))).await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        c.call(s, "post", "/hooks/{token}", "/hooks/unknown", None, Body::Json(json!({"text": "hello"}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = c.call(s, "post", "/hooks/{token}", &hook, None, Body::Json(json!({"text": " "}))).await;
+    assert_eq!(status, 422);
+    let room_hook = format!("{hook}/rooms/{bots_room}");
+    let (status, _) = c.call(s, "post", "/hooks/{token}/rooms/{room_id}", &room_hook, None, Body::Plain("plain")).await;
+    assert_eq!(status, 201);
+    let (status, _) =
+        c.call(s, "post", "/hooks/{token}/rooms/{room_id}", &room_hook, None, Body::Text("note.txt", "a file")).await;
+    assert_eq!(status, 201);
+    let (status, _) = c.call(s, "delete", "/admin/bots/{id}", &bot_url, tok(&root), Body::None).await;
+    assert_eq!(status, 204);
 
     // Operations.
     for path in ["/healthz", "/metrics", "/openapi.json"] {

@@ -308,7 +308,7 @@ async fn presence_online_with_the_first_socket_offline_with_the_last() {
     for user in ack["users"].as_array().expect("users") {
         assert_eq!(
             keys(user),
-            set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+            set(&["id", "username", "online", "last_seen", "display_name", "avatar_url", "is_bot"]),
             "UserPublic: {user}"
         );
         assert_eq!(user["online"], true, "{user}");
@@ -357,7 +357,7 @@ async fn found_by_search(server: &TestServer, viewer: &Account, username: &str) 
     let user = found.unwrap_or_else(|| panic!("{username} not found by {}: {body}", viewer.name));
     assert_eq!(
         keys(&user),
-        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url", "is_bot"]),
         "UserPublic: {user}"
     );
     user

@@ -24,7 +24,7 @@ macro_rules! message_columns {
         "m.id, m.room_id, m.sender_id, u.username, u.last_seen, m.content, m.client_id,
          m.created_at, m.edited_at, a.id, a.stored_name, a.content_type, a.size, a.filename,
          m.reply_to, m.reply_to_sender, rs.username, r.id, substr(r.content, 1, 200), m.mentions,
-         u.display_name, u.avatar_name, a.width, a.height, a.thumbnail_name"
+         u.display_name, u.avatar_name, a.width, a.height, a.thumbnail_name, u.is_bot"
     };
 }
 pub(super) use message_columns;
@@ -226,6 +226,7 @@ struct PageRow {
     last_seen: Option<Span>,
     display_name: Option<Span>,
     avatar_url: Option<Span>,
+    is_bot: bool,
     content: Span,
     attachment: Option<Attachment>,
     client_id: Option<Span>,
@@ -267,6 +268,7 @@ impl Page {
             last_seen: view.sender.last_seen.map(|t| self.keep(t)),
             display_name: view.sender.display_name.map(|t| self.keep(t)),
             avatar_url: view.sender.avatar_name.map(|t| self.keep_media_url(t)),
+            is_bot: view.sender.is_bot,
             content: self.keep(view.content),
             attachment: view.attachment.clone(),
             client_id: view.client_id.map(|t| self.keep(t)),
@@ -317,6 +319,7 @@ impl Page {
                     last_seen: row.last_seen.map(|s| self.text(s)),
                     display_name: row.display_name.map(|s| self.text(s)),
                     avatar_url: row.avatar_url.map(|s| self.text(s)),
+                    is_bot: row.is_bot,
                 },
                 content: self.text(row.content),
                 attachment: row.attachment.as_ref(),
@@ -359,6 +362,7 @@ struct RowSender<'a> {
     last_seen: Option<&'a str>,
     display_name: Option<&'a str>,
     avatar_name: Option<&'a str>,
+    is_bot: bool,
 }
 
 impl<'a> RowView<'a> {
@@ -413,6 +417,7 @@ impl<'a> RowView<'a> {
                 last_seen: text(4)?,
                 display_name: text(20)?,
                 avatar_name: text(21)?,
+                is_bot: row.get(25)?,
             },
             content: text(5)?.unwrap_or_default(),
             client_id: text(6)?,
@@ -440,6 +445,7 @@ impl<'a> RowView<'a> {
                 last_seen: self.sender.last_seen.map(str::to_owned),
                 display_name: self.sender.display_name.map(str::to_owned),
                 avatar_url: crate::model::avatar_url(self.sender.avatar_name),
+                is_bot: self.sender.is_bot,
             },
             content: self.content.to_owned(),
             client_id: self.client_id.map(str::to_owned),

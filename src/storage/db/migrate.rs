@@ -22,6 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { sql: include_str!("migrations/0004_search.sql"), then: Some(build_search_index) },
     Migration { sql: include_str!("migrations/0005_known_addresses.sql"), then: None },
     Migration { sql: include_str!("migrations/0006_push.sql"), then: None },
+    Migration { sql: include_str!("migrations/0007_bots.sql"), then: None },
     Migration { sql: include_str!("migrations/0008_profiles.sql"), then: None },
 ];
 

@@ -32,6 +32,7 @@
 
 pub mod attachments;
 pub mod backup;
+pub mod bots;
 pub mod invites;
 pub mod known_addresses;
 pub mod mentions;

@@ -240,7 +240,7 @@ pub struct MemberRecord {
 
 /// Members in join order (the longest-standing first), each with their standing.
 pub fn members(conn: &Connection, room_id: i64) -> Result<Vec<MemberRecord>, DbError> {
-    const USER_COLUMNS: usize = 11;
+    const USER_COLUMNS: usize = 12;
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         user_columns!(),

@@ -20,6 +20,8 @@ pub struct UserRecord {
     pub display_name: Option<String>,
     /// The stored name of their avatar in the media folder.
     pub avatar_name: Option<String>,
+    /// A bot's account (see `bots`): it cannot log in, and clients badge it.
+    pub is_bot: bool,
 }
 
 impl UserRecord {
@@ -49,6 +51,7 @@ impl UserRecord {
             last_seen: self.last_seen.clone(),
             display_name: self.display_name.clone(),
             avatar_url: avatar_url(self.avatar_name.as_deref()),
+            is_bot: self.is_bot,
         }
     }
 }
@@ -58,7 +61,7 @@ impl UserRecord {
 macro_rules! user_columns {
     () => {
         "u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.password_changed_at, u.created_at, \
-         u.last_seen, u.display_name, u.avatar_name"
+         u.last_seen, u.display_name, u.avatar_name, u.is_bot"
     };
 }
 pub(super) use user_columns;
@@ -77,6 +80,7 @@ pub(super) fn record(row: &Row) -> rusqlite::Result<UserRecord> {
         last_seen: row.get(8)?,
         display_name: row.get(9)?,
         avatar_name: row.get(10)?,
+        is_bot: row.get(11)?,
     })
 }
 
@@ -102,6 +106,19 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<UserRecord, DbError> {
             params![new.username, new.email, new.full_name, new.password_hash, new.admin, super::unix_now(), now],
             |r| r.get::<_, i64>(0),
         )?;
+    by_id(conn, id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// Insert a bot's account: no password (no hash verifies against `!`, and logins skip bots
+/// before hashing), an address no person can sign up with (no `@`), never an administrator.
+pub fn insert_bot(conn: &Connection, username: &str) -> Result<UserRecord, DbError> {
+    let email = format!("bot:{}", username.to_ascii_lowercase());
+    let id = conn
+        .prepare_cached(
+            "INSERT INTO users (username, email, password_hash, is_admin, is_bot, password_changed_at, created_at)
+             VALUES (?1, ?2, '!', 0, 1, ?3, ?4) RETURNING id",
+        )?
+        .query_row(params![username, email, super::unix_now(), super::now()], |r| r.get::<_, i64>(0))?;
     by_id(conn, id)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 

@@ -46,7 +46,8 @@ use crate::error::{ApiError, ErrorBody};
         (name = "messages", description = "History, posting, edits, deletes, read markers, reactions and search."),
         (name = "media", description = "Uploads and the files they are served as."),
         (name = "notifications", description = "Notification levels per room and Web Push subscriptions."),
-        (name = "admin", description = "Invites and accounts, for administrators."),
+        (name = "admin", description = "Invites, accounts and bots, for administrators."),
+        (name = "bots", description = "Incoming webhooks: scripts post as a bot with its token, no login."),
         (name = "operations", description = "Health, metrics and this document."),
     )
 )]

@@ -23,16 +23,16 @@ pub struct JsonBody<T>(pub T);
 /// A JSON body, or an `application/x-www-form-urlencoded` one (the OAuth2 password flow).
 pub struct JsonOrForm<T>(pub T);
 
-fn content_type(req: &Request) -> Option<String> {
+pub(super) fn content_type(req: &Request) -> Option<String> {
     req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.to_ascii_lowercase())
 }
 
-fn is_json(content_type: &str) -> bool {
+pub(super) fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+pub(super) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge("The request body is too large.".into())

@@ -148,7 +148,7 @@ impl utoipa::ToSchema for UploadForm {}
 /// A multipart body that could not be read. Past the route's body limit (which hyper may hit in
 /// the middle of a large network read, before the handler counted `--max-upload + 1` bytes) it
 /// is the same 413 as a file over the limit.
-fn multipart_error(e: MultipartError, media: &Media) -> ApiError {
+pub(super) fn multipart_error(e: MultipartError, media: &Media) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         media.file_too_large()
     } else {

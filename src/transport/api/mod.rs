@@ -5,6 +5,7 @@ pub mod auth;
 pub mod docs;
 pub mod errors;
 pub mod extract;
+pub mod hooks;
 pub mod media;
 pub mod messages;
 pub mod observe;
@@ -64,6 +65,11 @@ pub fn router(upload_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::revoke_invite))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::change_user))
+        .routes(routes!(admin::list_bots, admin::create_bot))
+        .routes(routes!(admin::change_bot, admin::delete_bot))
+        .routes(routes!(admin::rotate_bot_token))
+        .routes(routes!(hooks::post))
+        .routes(routes!(hooks::post_to_room).layer(DefaultBodyLimit::max(upload_body_limit)))
         .routes(routes!(operations::healthz))
         .routes(routes!(operations::metrics))
         .routes(routes!(docs::openapi))

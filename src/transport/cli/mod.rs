@@ -11,11 +11,12 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Cli, Command, DataArgs, LogFormat, ServeArgs, UserAction};
+use crate::config::{BotAction, Cli, Command, DataArgs, LogFormat, ServeArgs, UserAction};
 use crate::error::{ApiError, Chain};
-use crate::input::{NewAccount, NewInvite};
+use crate::input::{NewAccount, NewBot, NewInvite};
 use crate::usecase::accounts::Accounts;
 use crate::usecase::backups::{self, Operator};
+use crate::usecase::bots::Bots;
 use crate::usecase::invites::Issuer;
 
 pub fn run(cli: Cli) -> Result<(), String> {
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::User { action }) => user(action),
+        Some(Command::Bot { action }) => bot(action),
         Some(Command::Invite { uses, expires, public_url, qr, data }) => invite(uses, expires, public_url, qr, &data),
         Some(Command::Backup { file, force, with_media, data }) => backup(&file, force, with_media, &data),
         Some(Command::Restore { file, with_media, data }) => restore(&file, with_media, &data),
@@ -186,6 +188,71 @@ async fn user_action(accounts: &Accounts, action: UserAction) -> Result<(), Stri
         }
         UserAction::Promote { name, .. } => {
             println!("{} is now an administrator", accounts.promote(&name).await.map_err(say)?.username);
+        }
+    }
+    Ok(())
+}
+
+fn bot(action: BotAction) -> Result<(), String> {
+    let operator = Operator::open(&action.data().dir())?;
+    let bots = operator.bots();
+    let invites = operator.invites();
+    let result = block_on(async {
+        // Hook URLs under the address the server last started with, as `natter invite` links.
+        let public_url = |given: Option<String>| async {
+            match given {
+                Some(url) => url,
+                None => {
+                    invites.recorded_address().await.ok().flatten().unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string())
+                }
+            }
+        };
+        bot_action(&bots, action, public_url).await
+    });
+    operator.close();
+    result?
+}
+
+async fn bot_action<F, U>(bots: &Bots, action: BotAction, public_url: F) -> Result<(), String>
+where
+    F: Fn(Option<String>) -> U,
+    U: Future<Output = String>,
+{
+    match action {
+        BotAction::Add { name, webhook, room, public_url: url, .. } => {
+            let room_id = match room {
+                Some(room) => Some(bots.room_named(&room).await.map_err(say)?),
+                None => None,
+            };
+            let new = NewBot { name, webhook_url: webhook, room_id };
+            let bot = bots.create(Issuer::Operator, new, &public_url(url).await).await.map_err(say)?;
+            println!("{}", bot.hook_url);
+            eprintln!(
+                "created bot {} (id {}); add it to rooms like anyone, then post to the URL above",
+                bot.username, bot.id
+            );
+        }
+        BotAction::List { public_url: url, .. } => {
+            let url = public_url(url).await;
+            println!("{:>6}  {:<32}  {:<8}  hook URL", "id", "name", "room");
+            for bot in bots.list(Issuer::Operator, &url).await.map_err(say)? {
+                let room = bot.room_id.map(|id| id.to_string()).unwrap_or_else(|| "-".into());
+                println!("{:>6}  {:<32}  {:<8}  {}", bot.id, bot.username, room, bot.hook_url);
+                if let Some(webhook) = &bot.webhook_url {
+                    println!("{:>6}  {:<32}  {:<8}  webhook: {}", "", "", "", webhook);
+                }
+            }
+        }
+        BotAction::Remove { name, .. } => {
+            let id = bots.find(&name).await.map_err(say)?;
+            bots.delete(Issuer::Operator, id).await.map_err(say)?;
+            println!("bot {name} deleted; its token no longer works, its messages stay");
+        }
+        BotAction::Token { name, public_url: url, .. } => {
+            let id = bots.find(&name).await.map_err(say)?;
+            let bot = bots.rotate_token(Issuer::Operator, id, &public_url(url).await).await.map_err(say)?;
+            println!("{}", bot.hook_url);
+            eprintln!("new token for {}; the old one no longer works", bot.username);
         }
     }
     Ok(())

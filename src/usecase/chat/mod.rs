@@ -35,8 +35,9 @@ use crate::model::{
 use crate::runtime::metrics::Metrics;
 use crate::storage::db::messages::{self, NewMessage, Window};
 use crate::storage::db::rooms::{self, Membership};
-use crate::storage::db::{Db, DbError, attachments, mentions as mentioned, reactions, users};
+use crate::storage::db::{Db, DbError, attachments, bots, mentions as mentioned, reactions, users};
 use crate::usecase::auth::Caller;
+use crate::usecase::bots::{WebhookCall, WebhookQueue};
 use crate::usecase::limits::Rate;
 use crate::usecase::limits::RateLimiter;
 use crate::usecase::media::ensure_own_attachment;
@@ -113,6 +114,9 @@ pub struct Chat {
     metrics: Metrics,
     /// Removes the files of a deleted message's attachment.
     pictures: Pictures,
+    /// Where the outgoing webhooks of bots a message calls are left (see `usecase::bots`);
+    /// `None` where nothing calls them (the command line).
+    webhooks: Option<WebhookQueue>,
 }
 
 fn message_not_found() -> ApiError {
@@ -155,6 +159,19 @@ pub enum ReactionChange {
 fn record_mentions(conn: &rusqlite::Connection, message: &Message) -> ApiResult<()> {
     let told: Vec<i64> = message.mentions.iter().copied().filter(|id| *id != message.sender.id).collect();
     Ok(mentioned::record(conn, message.room_id, message.id, &told)?)
+}
+
+/// The outgoing webhooks a new message calls (bots it mentions, or the bot of its private chat).
+fn webhook_calls(conn: &rusqlite::Connection, message: &Message) -> ApiResult<Vec<WebhookCall>> {
+    let targets = bots::webhook_targets(conn, message.room_id, &message.mentions)?;
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let room_name = rooms::get(conn, message.room_id)?.and_then(|room| room.name);
+    Ok(targets
+        .into_iter()
+        .map(|bot| WebhookCall { bot, room_name: room_name.clone(), message: message.clone() })
+        .collect())
 }
 
 /// A message and the caller's membership of its room; `not_found` when either is missing, so a
@@ -212,7 +229,13 @@ impl Chat {
             room: RateLimiter::new(rates.room),
             new_room: RateLimiter::new(rates.new_room),
         };
-        Chat { db, events, presence, throttles, metrics, pictures }
+        Chat { db, events, presence, throttles, metrics, pictures, webhooks: None }
+    }
+
+    /// Offer the outgoing webhooks that messages call to `queue`.
+    pub fn with_webhooks(mut self, queue: WebhookQueue) -> Chat {
+        self.webhooks = Some(queue);
+        self
     }
 
     /// Count one message of `sender` against `--message-rate`: a REST post or a Socket.IO
@@ -239,46 +262,55 @@ impl Chat {
         if client_id.as_ref().is_some_and(|c| c.chars().count() > MAX_CLIENT_ID_CHARS) {
             return Err(ApiError::invalid("client_id", format!("must be at most {MAX_CLIENT_ID_CHARS} characters")));
         }
-        self.commit(
-            move |conn| {
-                ensure_member(conn, sender, post.room_id)?;
-                if let Some(id) = post.attachment_id {
-                    ensure_own_attachment(conn, id, sender.id)?;
-                }
-                if let Some(client_id) = &client_id
-                    && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
-                {
-                    return Ok((earlier, false));
-                }
-                let reply_to = match post.reply_to {
-                    Some(id) => match messages::room_and_sender(conn, id)? {
-                        Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
-                        _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
-                    },
-                    None => None,
-                };
-                let named = mentions::resolve(conn, post.room_id, &post.content)?;
-                let new = NewMessage {
-                    room_id: post.room_id,
-                    sender_id: sender.id,
-                    content: &post.content,
-                    attachment_id: post.attachment_id,
-                    client_id: client_id.as_deref(),
-                    reply_to,
-                    mentions: &named,
-                };
-                let message = messages::insert(conn, &new)?;
-                record_mentions(conn, &message)?;
-                Ok((message, true))
-            },
-            |(message, created)| created.then(|| ChatEvent::MessageCreated(message.clone())),
-        )
-        .await
-        .inspect(|(_, created)| {
-            if *created {
-                self.metrics.message_stored();
+        let find_webhooks = self.webhooks.is_some();
+        let (message, created, calls) = self
+            .commit(
+                move |conn| {
+                    let (account, _) = ensure_member(conn, sender, post.room_id)?;
+                    if let Some(id) = post.attachment_id {
+                        ensure_own_attachment(conn, id, sender.id)?;
+                    }
+                    if let Some(client_id) = &client_id
+                        && let Some(earlier) = messages::by_client_id(conn, post.room_id, sender.id, client_id)?
+                    {
+                        return Ok((earlier, false, Vec::new()));
+                    }
+                    let reply_to = match post.reply_to {
+                        Some(id) => match messages::room_and_sender(conn, id)? {
+                            Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
+                            _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
+                        },
+                        None => None,
+                    };
+                    let named = mentions::resolve(conn, post.room_id, &post.content)?;
+                    let new = NewMessage {
+                        room_id: post.room_id,
+                        sender_id: sender.id,
+                        content: &post.content,
+                        attachment_id: post.attachment_id,
+                        client_id: client_id.as_deref(),
+                        reply_to,
+                        mentions: &named,
+                    };
+                    let message = messages::insert(conn, &new)?;
+                    record_mentions(conn, &message)?;
+                    // Messages from bots call no webhook: no loops, no chains between bots.
+                    let calls =
+                        if find_webhooks && !account.is_bot { webhook_calls(conn, &message)? } else { Vec::new() };
+                    Ok((message, true, calls))
+                },
+                |(message, created, _)| created.then(|| ChatEvent::MessageCreated(message.clone())),
+            )
+            .await?;
+        if created {
+            self.metrics.message_stored();
+        }
+        if let Some(queue) = &self.webhooks {
+            for call in calls {
+                queue.offer(call);
             }
-        })
+        }
+        Ok((message, created))
     }
 
     /// A page of a room's history, oldest first, already serialised as a JSON array.

@@ -467,7 +467,14 @@ mod tests {
         let message = Message {
             id: 9,
             room_id: 3,
-            sender: Sender { id: 1, username: "alice".into(), last_seen: None, display_name: None, avatar_url: None },
+            sender: Sender {
+                id: 1,
+                username: "alice".into(),
+                last_seen: None,
+                display_name: None,
+                avatar_url: None,
+                is_bot: false,
+            },
             content: "\u{1}é\"".repeat(2000),
             attachment: None,
             client_id: None,

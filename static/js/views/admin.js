@@ -1,7 +1,8 @@
 // The administration panel (SPEC §6), for administrators only: a button "Administration" in the
-// sidebar's footer opens a dialog with the accounts ("Disable" / "Enable" for each) and the
+// sidebar's footer opens a dialog with the accounts ("Disable" / "Enable" for each), the
 // invites ("Create invite", which shows the link to copy or share and its QR code, and "Revoke"
-// for each). It plugs into the sidebar (sidebarTools) and the dialogs (registerDialog); its
+// for each) and the bots ("Create bot", which shows the hook URL with a ready curl line, and
+// "New token" / "Delete" for each, both asked first). It plugs into the sidebar (sidebarTools) and the dialogs (registerDialog); its
 // state is its own, fetched when it opens.
 import { html, useEffect, useState } from '../lib.js';
 import * as api from '../api.js';
@@ -131,11 +132,93 @@ function Invites() {
   </section>`;
 }
 
+/** A ready command line that posts as the bot: what a script or a cron job runs. Single quotes
+ * around the JSON, so a shell takes it as it is. */
+const curlLine = (bot) =>
+  `curl -X POST -H 'Content-Type: application/json' -d '{"text": "Hello from ${bot.username}"${bot.room_id ? '' : ', "channel": "general"'}}' ${bot.hook_url}`;
+
+/** The hook URL and curl line of a bot just created or given a new token. */
+function BotHook({ bot }) {
+  return html`<div class="admin-new-bot">
+    <div class="field">
+      <label for="bot-hook-url">Hook URL of ${bot.username}</label>
+      <input id="bot-hook-url" class="mono" readonly value=${bot.hook_url} onFocus=${(e) => e.currentTarget.select()} />
+    </div>
+    <div class="field">
+      <label for="bot-curl">Try it with curl</label>
+      <textarea id="bot-curl" class="mono" readonly rows="3" onFocus=${(e) => e.currentTarget.select()}>${curlLine(bot)}</textarea>
+    </div>
+    <p class="hint">Add ${bot.username} to a room like anyone, then post to the URL: JSON <code>{"text", "channel"}</code> as Slack and
+      Mattermost take it. Keep the URL secret: it is the bot's password.</p>
+  </div>`;
+}
+
+function Bots() {
+  const [bots, setBots] = useState(null);
+  const [shown, setShown] = useState(null);
+  const [name, setName] = useState('');
+  const [webhook, setWebhook] = useState('');
+  const { busy, error, run } = useSubmit();
+  const load = async () => setBots(await api.adminBots());
+  useEffect(() => { run(load, 'load'); }, []);
+  const create = (event) => {
+    event.preventDefault();
+    run(async () => {
+      setShown(await api.createBot(name.trim(), webhook.trim()));
+      setName('');
+      setWebhook('');
+      await load();
+    }, 'create');
+  };
+  const rotate = (bot) => run(async () => {
+    setShown(await api.rotateBotToken(bot.id));
+    await load();
+  }, bot.id);
+  const remove = (bot) => run(async () => {
+    await api.deleteBot(bot.id);
+    if (shown?.id === bot.id) setShown(null);
+    await load();
+  }, bot.id);
+  return html`<section class="admin-section" aria-labelledby="admin-bots">
+    <h3 id="admin-bots" class="admin-heading">Bots ${bots ? html`<span class="count">${bots.length}</span>` : null}</h3>
+    <form class="admin-invite-form" onSubmit=${create}>
+      <div class="field">
+        <label for="bot-name">Bot name</label>
+        <input id="bot-name" required minlength="3" maxlength="32" pattern="[A-Za-z0-9_.\-]+" autocomplete="off"
+          value=${name} aria-invalid=${error?.fields?.name ? 'true' : undefined} onInput=${(e) => setName(e.currentTarget.value)} />
+      </div>
+      <div class="field">
+        <label for="bot-webhook">Webhook URL (optional)</label>
+        <input id="bot-webhook" type="url" placeholder="http://192.168.1.20:8123/natter" autocomplete="off" value=${webhook}
+          aria-invalid=${error?.fields?.webhook_url ? 'true' : undefined} onInput=${(e) => setWebhook(e.currentTarget.value)} />
+      </div>
+      <button type="submit" class="btn primary" disabled=${busy === 'create'}><${Icon} name="plus" />Create bot</button>
+    </form>
+    ${error ? html`<p class="form-error" role="alert">${describeError(error)}</p>` : null}
+    ${shown ? html`<${BotHook} bot=${shown} />` : null}
+    ${bots?.length ? html`<ul class="admin-list">
+      ${bots.map((b) => html`<li key=${b.id} class="admin-row">
+        <span class="admin-row-text" id=${`admin-bot-${b.id}`}>
+          <span class="admin-row-name" dir="auto">${b.username} <span class="bot-badge">BOT</span></span>
+          <span class="admin-row-note" dir="auto">${b.webhook_url ? `calls ${b.webhook_url}` : 'no webhook'}</span>
+        </span>
+        <button type="button" class="btn small" aria-label=${`Show hook URL of ${b.username}`}
+          onClick=${() => setShown(b)}>Hook URL</button>
+        <${Confirmed} label=${`New token for ${b.username}`} action="New token" busy=${busy === b.id}
+          question=${`Give ${b.username} a new token? Its current hook URL stops working at once.`} onConfirm=${() => rotate(b)} />
+        <${Confirmed} label=${`Delete ${b.username}`} action="Delete" busy=${busy === b.id}
+          question=${`Delete ${b.username}? Its hook URL stops working; its messages stay.`} onConfirm=${() => remove(b)} />
+      </li>`)}
+    </ul>` : bots ? html`<p class="hint">No bots yet.</p>` : null}
+  </section>`;
+}
+
 function AdminDialog({ onClose }) {
   return html`<${Modal} title="Administration" onClose=${onClose} class="admin">
     <div class="modal-body admin-body">
       <${Users} />
       <${Invites} />
+      <${Bots} />
     </div>
   <//>`;
 }

@@ -78,6 +78,7 @@ export function MembersPanel({ chat }) {
           <${Avatar} user=${m} size="sm" online=${online} />
           <span class="member-text">
             <span class="member-name" dir="auto">${store.nameOf(m)}${m.id === me.id ? html` <span class="you">(you)</span>` : null}</span>
+            ${m.is_bot ? html`<span class="bot-badge">BOT</span>` : null}
             <span class="member-note">${store.hasOwnName(m) ? `@${m.username}${m.role === 'owner' || store.state.conn === 'online' ? ' · ' : ''}` : ''}${m.role === 'owner' ? 'Owner' : ''}${store.state.conn !== 'online' ? '' : `${m.role === 'owner' ? ' · ' : ''}${online ? 'online' : 'offline'}`}</span>
           </span>
           ${owner && m.id !== me.id ? html`<button type="button" class="icon-btn small" aria-label=${`Remove ${m.username}`}

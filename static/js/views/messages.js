@@ -176,6 +176,7 @@ function MessageView({ message: m, grouped, mine, canDelete, editing, pending, f
       <div class=${cls('msg-meta', grouped && 'visually-hidden')}>
         <span class="msg-sender" dir="auto">${store.nameOf(m.sender)}</span>${store.hasOwnName(m.sender)
           ? html`<span class="msg-username">@${m.sender.username}</span>` : null}
+        ${m.sender.is_bot ? html`<span class="bot-badge" title="A bot: posted by a script or a device">BOT</span>` : null}
         <time datetime=${m.created_at} title=${fullTime(m.created_at)}>${time(m.created_at)}</time>
         ${mentionsMe ? html`<span class="visually-hidden">, mentions you</span>` : null}
       </div>

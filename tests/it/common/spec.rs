@@ -32,9 +32,10 @@ pub fn assert_time_or_null(value: &Value, what: &str) {
 pub fn assert_user_public(user: &Value) {
     assert_eq!(
         keys(user),
-        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url"]),
+        set(&["id", "username", "online", "last_seen", "display_name", "avatar_url", "is_bot"]),
         "UserPublic shape: {user}"
     );
+    assert!(user["is_bot"].is_boolean(), "UserPublic is_bot must be a bool: {user}");
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "UserPublic id: {user}");
     assert!(user["username"].is_string(), "UserPublic username: {user}");
     assert!(user["online"].is_boolean(), "UserPublic online must be a bool: {user}");
@@ -84,9 +85,10 @@ pub fn assert_message(message: &Value) {
     assert!(message["room_id"].as_i64().is_some_and(|id| id > 0), "Message room_id: {message}");
     assert_eq!(
         keys(&message["sender"]),
-        set(&["id", "username", "last_seen", "display_name", "avatar_url"]),
+        set(&["id", "username", "last_seen", "display_name", "avatar_url", "is_bot"]),
         "Message sender: {message}"
     );
+    assert!(message["sender"]["is_bot"].is_boolean(), "sender is_bot: {message}");
     assert!(message["sender"]["id"].as_i64().is_some(), "sender id: {message}");
     assert!(message["sender"]["username"].is_string(), "sender username: {message}");
     assert_time_or_null(&message["sender"]["last_seen"], "sender last_seen");
