@@ -337,7 +337,9 @@ fn check_text(text: &str) -> ApiResult<()> {
 /// A taken name is a 409 naming `name`.
 fn name_taken(e: DbError) -> ApiError {
     match e.unique_violation() {
-        Some("users.username") => {
+        // A bot's email is made from its name (`bot:<name>`), so a second bot of the same name
+        // can fail on either index first.
+        Some("users.username" | "users.email") => {
             ApiError::Conflict { detail: "That name is already taken by a person or a bot.".into(), field: "name" }
         }
         _ => ApiError::from(e),
