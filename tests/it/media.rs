@@ -636,14 +636,19 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
 async fn partial_uploads_left_by_a_crash_are_swept_at_start() {
     let server = spawn().await;
     let (token, _) = server.signup("alice").await;
-    let kept = stored_name(&upload_ok(&server, &token, png(), "a.png").await, "png");
+    let uploaded = upload_ok(&server, &token, png(), "a.png").await;
+    let kept = stored_name(&uploaded, "png");
+    // Its thumbnail is made just after the answer: wait for it, so the folder is settled.
+    let thumb_url = uploaded["thumbnail_url"].as_str().expect("a PNG gets a thumbnail").to_string();
+    crate::thumbnails::thumbnail(&server, &thumb_url).await;
+    let thumb = thumb_url.rsplit('/').next().expect("a file name").to_string();
     let dir = server.stop().await;
     let media = dir.path().join("media");
     std::fs::write(media.join(".upload-0123456789abcdef0123456789abcdef.tmp"), b"half an upload").expect("write");
     std::fs::write(media.join("notes.txt"), b"not ours, not a temp file").expect("write");
 
     let server = spawn_in(dir, |_| {}).await;
-    assert_eq!(names_in(&media_dir(&server)), BTreeSet::from([kept.clone(), "notes.txt".to_string()]));
+    assert_eq!(names_in(&media_dir(&server)), BTreeSet::from([kept.clone(), thumb, "notes.txt".to_string()]));
     let response = fetch(&server, &format!("/media/{kept}"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
