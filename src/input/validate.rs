@@ -97,6 +97,19 @@ pub fn webhook_url(url: &str) -> Result<(), String> {
     if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
         return Err("must name a host".into());
     }
+    // A bracket in the host is an IPv6 address, and must be one (`http://[` is not a URL).
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host.contains(['[', ']']) {
+        let literal = host.strip_prefix('[').and_then(|h| h.split_once(']'));
+        let valid = literal.is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv6Addr>().is_ok()
+                && (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()))
+        });
+        if !valid {
+            return Err("must name a host: a bracketed host must be an IPv6 address".into());
+        }
+    }
     Ok(())
 }
 
