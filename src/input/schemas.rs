@@ -399,3 +399,22 @@ pub fn hook_channel() -> Schema {
 pub fn hook_edit_text() -> Schema {
     content(0, &format!("At most {MAX_CONTENT_CHARS} characters after trimming, stored as sent.")).into()
 }
+
+// ---- multipart bodies ----
+
+/// A multipart body with a non-empty part `file` (`file_description` says what it is), and
+/// `description` for the whole. Each part's name is a header parameter, so it cannot hold a
+/// control character other than tab, CR and LF (encoders write those as `%0D` and `%0A`, as
+/// browsers do): the part headers of such a body cannot be read (422). Callers add their other
+/// parts.
+pub fn multipart_with_file(file_description: &str, description: &str) -> ObjectBuilder {
+    let file = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .min_length(Some(1))
+        .description(Some(file_description));
+    let part_name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"));
+    typed(Type::Object, description).property("file", file).required("file").property_names(Some(part_name))
+}

@@ -63,23 +63,12 @@ pub struct HookUpload;
 
 impl utoipa::PartialSchema for HookUpload {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        let file = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .min_length(Some(1))
-            .description(Some("The file, as for `POST /chat/upload_media`."));
-        let part_name = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"));
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("The part `file`, and optionally `text` (at most 4000 characters after trimming)."))
-            .property("file", file)
-            .required("file")
-            .property("text", schemas::hook_edit_text())
-            .property_names(Some(part_name))
-            .into()
+        schemas::multipart_with_file(
+            "The file, as for `POST /chat/upload_media`.",
+            "The part `file`, and optionally `text` (at most 4000 characters after trimming).",
+        )
+        .property("text", schemas::hook_edit_text())
+        .into()
     }
 }
 

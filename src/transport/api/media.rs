@@ -117,29 +117,16 @@ pub async fn upload(
 }
 
 /// The upload's multipart body, as the OpenAPI document shows it: the part `file`, not empty;
-/// other parts are skipped, but each part's name is a header parameter, so it cannot hold a
-/// control character other than tab, CR and LF (which encoders write as `%0D` and `%0A`, as
-/// browsers do): the part headers of such a body cannot be read (422).
+/// other parts are skipped (see [`crate::input::schemas::multipart_with_file`]).
 pub struct UploadForm;
 
 impl utoipa::PartialSchema for UploadForm {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        let file = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .min_length(Some(1))
-            .description(Some("The file, not empty (its name is kept as metadata only)."));
-        let part_name = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"));
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("One part named `file`; other parts are skipped."))
-            .property("file", file)
-            .required("file")
-            .property_names(Some(part_name))
-            .into()
+        crate::input::schemas::multipart_with_file(
+            "The file, not empty (its name is kept as metadata only).",
+            "One part named `file`; other parts are skipped.",
+        )
+        .into()
     }
 }
 
