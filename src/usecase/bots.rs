@@ -356,14 +356,7 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub fn new(rules: WebhookRules, chat: Arc<Chat>, metrics: Metrics) -> Result<Webhooks, String> {
-        let client = reqwest::Client::builder()
-            .timeout(rules.timeout)
-            .connect_timeout(rules.timeout)
-            // The signature is for the URL the administrator set; a redirect is an answer, not a
-            // second call.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let client = crate::runtime::outbound::client(rules.timeout)
             .map_err(|e| format!("cannot set up the webhook client: {e}"))?;
         Ok(Webhooks { client, rules, chat, metrics })
     }

@@ -140,13 +140,7 @@ impl Push {
         metrics: Metrics,
         key: VapidKey,
     ) -> Result<Push, String> {
-        let client = reqwest::Client::builder()
-            .timeout(rules.timeout)
-            .connect_timeout(rules.timeout)
-            // A push service never redirects; following one would post to a host not checked.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("natter/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let client = crate::runtime::outbound::client(rules.timeout)
             .map_err(|e| format!("cannot set up the push client: {e}"))?;
         Ok(Push(Arc::new(Inner {
             db,
