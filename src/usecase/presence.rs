@@ -58,17 +58,7 @@ impl Presence {
     /// `user` came online (their first socket is connected): the `user_status` and who to tell.
     /// `last_seen` is when they were last online before now.
     pub async fn came_online(&self, user: i64, username: &str, last_seen: Option<String>) -> ApiResult<StatusNotice> {
-        let (tell, profile) = self.contacts_and_profile(user).await?;
-        let (display_name, avatar_url) = profile.unwrap_or_default();
-        let status = UserStatus {
-            user_id: user,
-            username: username.to_string(),
-            display_name,
-            avatar_url,
-            online: true,
-            last_seen,
-        };
-        Ok(StatusNotice { tell, status })
+        self.notice(user, username, true, last_seen).await
     }
 
     /// One socket fewer for `user`. When it was their last, they went offline: `last_seen` is
@@ -83,17 +73,7 @@ impl Presence {
             // They are offline whether or not the time was stored; tell the others anyway.
             tracing::warn!(error = %Chain(&e), user, "could not store last_seen");
         }
-        let (tell, profile) = self.contacts_and_profile(user).await?;
-        let (display_name, avatar_url) = profile.unwrap_or_default();
-        let status = UserStatus {
-            user_id: user,
-            username: username.to_string(),
-            display_name,
-            avatar_url,
-            online: false,
-            last_seen: Some(now),
-        };
-        Ok(Some(StatusNotice { tell, status }))
+        self.notice(user, username, false, Some(now)).await.map(Some)
     }
 
     /// Forget one socket of `user`; true when it was their last.
@@ -112,6 +92,22 @@ impl Presence {
         };
         self.metrics.socket(false, sockets.len());
         last
+    }
+
+    /// The `user_status` of `user` (with their display name and avatar as they are now) and who
+    /// is told of it.
+    async fn notice(
+        &self,
+        user: i64,
+        username: &str,
+        online: bool,
+        last_seen: Option<String>,
+    ) -> ApiResult<StatusNotice> {
+        let (tell, profile) = self.contacts_and_profile(user).await?;
+        let (display_name, avatar_url) = profile.unwrap_or_default();
+        let status =
+            UserStatus { user_id: user, username: username.to_string(), display_name, avatar_url, online, last_seen };
+        Ok(StatusNotice { tell, status })
     }
 
     /// Who is told about `user` (everyone who shares a room with them, them excluded), and
