@@ -172,7 +172,7 @@ fn save(picture: &DynamicImage, kind: MediaKind, out: &Path) -> Result<u64, Pict
 }
 
 /// A thumbnail of the picture at `path` written to `out` as `kind`: the longer side at most
-/// [`THUMBNAIL_SIDE`], never upscaled. Returns the original's [`Header`] as decoded.
+/// [`THUMBNAIL_SIDE`], never upscaled.
 pub fn thumbnail(
     path: &Path,
     kind: MediaKind,
