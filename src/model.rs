@@ -148,6 +148,13 @@ pub struct Sender {
     pub is_bot: bool,
 }
 
+impl Sender {
+    /// The name people see: the display name when there is one, else the username.
+    pub fn shown_name(&self) -> &str {
+        self.display_name.as_deref().filter(|name| !name.is_empty()).unwrap_or(&self.username)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Attachment {
     pub id: i64,

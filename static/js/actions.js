@@ -421,7 +421,7 @@ function notify(message) {
   if (state.notifications !== 'granted' || (!document.hidden && document.hasFocus())) return;
   const chat = state.chats.get(message.room_id);
   if (!admits(chat, message)) return;
-  const who = message.sender?.username ?? 'Someone';
+  const who = (message.sender && store.nameOf(message.sender)) || 'Someone';
   const mention = store.mentionsMe(message);
   const where = !chat || chat.is_private ? '' : ` in ${chat.name}`;
   const title = mention ? `${who} mentioned you${where}` : `${who}${where}`;

@@ -260,6 +260,9 @@ async fn levels_decide_who_is_pushed_and_connected_members_and_the_sender_are_no
     assert_eq!(changed["notify"], "mentions");
     assert_eq!(set_level(&server, &dave, room, "none").await["notify"], "none");
     assert_eq!(chat::get_room(&server, &bob, room).await["notify"], "all", "a level is the member's own");
+    // Pushes name alice as people see her: by her display name.
+    let (status, me) = server.patch("/auth/users/me", alice.tok(), &json!({"display_name": "Alice L."})).await;
+    assert_eq!(status, 200, "{me}");
     // erin has natter open: no push for her.
     let erin_socket = chat::connect(&server, &erin).await;
     let key = public_key(&server, &alice).await;
@@ -275,11 +278,11 @@ async fn levels_decide_who_is_pushed_and_connected_members_and_the_sender_are_no
     let marker = chat::post_message(&server, &alice, to_dave, "marker").await;
 
     let expected = [
-        ("bob", &hello, "general", "alice: hello", "normal"),
-        ("bob", &mention, "general", "alice: look @carol", "normal"),
-        ("carol", &mention, "general", "alice: look @carol", "high"),
-        ("carol", &whisper, "alice", "alice: just us", "high"),
-        ("dave", &marker, "alice", "alice: marker", "high"),
+        ("bob", &hello, "general", "Alice L.: hello", "normal"),
+        ("bob", &mention, "general", "Alice L.: look @carol", "normal"),
+        ("carol", &mention, "general", "Alice L.: look @carol", "high"),
+        ("carol", &whisper, "Alice L.", "Alice L.: just us", "high"),
+        ("dave", &marker, "Alice L.", "Alice L.: marker", "high"),
     ];
     for (name, message, title, body, urgency) in expected {
         let pushed = service.next().await;

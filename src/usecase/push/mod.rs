@@ -303,7 +303,7 @@ impl Push {
                     return Ok(Vec::new());
                 }
                 let title = if room.is_private {
-                    message.sender.username.clone()
+                    message.sender.shown_name().to_string()
                 } else {
                     room.name.clone().unwrap_or_else(|| "natter".into())
                 };
@@ -404,7 +404,8 @@ impl Push {
     }
 }
 
-/// The payload of `message` under `title`: `sender: content` (or the attachment's file name),
+/// The payload of `message` under `title`: `sender: content` (the sender as people see them, the
+/// attachment's file name when there is no text),
 /// cut at a character boundary so that the JSON stays within [`MAX_PAYLOAD_BYTES`].
 pub fn message_payload(message: &Message, title: String) -> Arc<[u8]> {
     let text = if message.content.trim().is_empty() {
@@ -414,7 +415,7 @@ pub fn message_payload(message: &Message, title: String) -> Arc<[u8]> {
     };
     let mut payload = Payload {
         title,
-        body: format!("{}: {}", message.sender.username, text),
+        body: format!("{}: {}", message.sender.shown_name(), text),
         room_id: Some(message.room_id),
         message_id: Some(message.id),
         url: format!("/#/chat/{}", message.room_id),
