@@ -292,7 +292,12 @@ async fn every_change_of_a_room_sends_room_updated_to_every_member() {
     // A change of name, topic or visibility: the whole Room to every member.
     patch(&server, &ann, room, json!({"name": "club house", "topic": "Fridays"})).await;
     for socket in [&ann_socket, &bob_socket] {
-        let updated = socket.wait_for("room_updated").await;
+        let mut updated = socket.wait_for("room_updated").await;
+        // The room's creation sends room_updated too, rendered by the realtime task after the
+        // HTTP answer: a socket that connected right after may still get that one, first.
+        if updated["name"] == "club" && updated["topic"].is_null() {
+            updated = socket.wait_for("room_updated").await;
+        }
         assert_room(&updated);
         assert_eq!((updated["name"].as_str(), updated["topic"].as_str()), (Some("club house"), Some("Fridays")));
     }
