@@ -520,7 +520,9 @@ async function deliver(entry) {
     later(1500);
     return false;
   }
-  store.patchPending(entry.client_id, { status: 'failed', error: ack?.error?.detail || 'The message could not be sent.' });
+  // The UI only answers messages of the same room, so a refused reply_to means the original is gone.
+  const error = ack?.error?.fields?.reply_to ? 'the message it answers was deleted.' : ack?.error?.detail;
+  store.patchPending(entry.client_id, { status: 'failed', error: error || 'The message could not be sent.' });
   return true;
 }
 

@@ -148,13 +148,15 @@ export async function catchUp(roomId) {
   reconcile(roomId, newest, newest.length < limit, knownBefore);
 }
 
-/** Make the loaded messages that `page` covers match it: edits replace, absences are deletions.
- * Messages newer than the page (live ones that raced the request) are left alone. */
+/** Make the loaded messages that `page` (the room's newest, asked for when the newest we had was
+ * `knownBefore`) covers match it: edits replace, absences are deletions, also of messages we had
+ * that are newer than the page's last (the newest message was deleted while we were away). Only
+ * messages newer than `knownBefore` (live ones that raced the request) are left alone. */
 function reconcile(roomId, page, wholeRoom, knownBefore) {
   const r = store.room(roomId);
-  const from = wholeRoom || !page.length ? 0 : page[0].id;
-  const to = page.length ? page[page.length - 1].id : knownBefore;
   if (!page.length && !wholeRoom) return;
+  const from = wholeRoom || !page.length ? 0 : page[0].id;
+  const to = Math.max(knownBefore, page.length ? page[page.length - 1].id : 0);
   const fresh = new Map(page.map((m) => [m.id, m]));
   for (const m of r.items) {
     if (m.id < from || m.id > to) continue;

@@ -120,7 +120,9 @@ async fn refused_send(
     let (status, body) = server.delete(&format!("/chat/messages/{}", original.0), deleter.tok()).await;
     assert_eq!(status, 204, "delete the original: {body}");
     person.offline(false).await;
-    person.find(&format!("{}[contains(., 'Not sent')]", message(reply_text))).await;
+    person.find(&format!("{}[contains(., 'Not sent')][contains(., 'was deleted')]", message(reply_text))).await;
+    // The catch-up after the reconnect removes the original, even when it was the newest message.
+    person.gone(&message(original.1)).await;
 }
 
 async fn open_chat(person: &Person, name: &str) {
@@ -504,8 +506,10 @@ async fn every_screen_is_accessible_and_photographed() {
         .await;
     let plan = upload_ok(&server, &jonas.token, b"08:30 leave\n10:00 coffee stop\n".to_vec(), "itinerary.txt").await;
     post_attachment(&server, &jonas, trip, "Route and stops are in here. Leaving at `08:30` sharp!", &plan).await;
-    let long_word = "Supercalifragilisticexpialidocious-antidisestablishmentarianism-pneumonoultramicroscopic";
-    post_message(&server, &priya, trip, long_word).await;
+    // A link longer than a phone's width, with nowhere to break: it must wrap, not scroll sideways.
+    let long_link =
+        "Directions: https://maps.example.org/dir/Leeds/Keswick/Lakeside+Cabin/@54.6013,-3.1347,11z/data=!4m2!4m1!3e0";
+    post_message(&server, &priya, trip, long_link).await;
     let with_priya = private_chat(&server, &maya, &priya).await;
     post_message(&server, &maya, with_priya, "Can I borrow your headlamp?").await;
     let with_jonas = private_chat(&server, &jonas, &maya).await;

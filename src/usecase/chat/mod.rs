@@ -278,7 +278,12 @@ impl Chat {
                     let reply_to = match post.reply_to {
                         Some(id) => match messages::room_and_sender(conn, id)? {
                             Some((room_id, original_sender)) if room_id == post.room_id => Some((id, original_sender)),
-                            _ => return Err(ApiError::invalid("reply_to", "must be a message of the same room")),
+                            _ => {
+                                return Err(ApiError::invalid(
+                                    "reply_to",
+                                    "must be an existing message of the same room",
+                                ));
+                            }
                         },
                         None => None,
                     };
