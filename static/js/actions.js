@@ -462,6 +462,12 @@ export function retry(clientId) {
   pump();
 }
 
+/** Send a refused reply as a plain message: its original was deleted. */
+export function sendWithoutQuote(clientId) {
+  store.patchPending(clientId, { status: 'queued', error: null, reply_to: null, reply_gone: false });
+  pump();
+}
+
 export const discard = (clientId) => store.removePending(clientId);
 
 // The pump's own lock and retry timer, not state: they keep one send in flight at a time, and
@@ -520,9 +526,11 @@ async function deliver(entry) {
     later(1500);
     return false;
   }
-  // The UI only answers messages of the same room, so a refused reply_to means the original is gone.
-  const error = ack?.error?.fields?.reply_to ? 'the message it answers was deleted.' : ack?.error?.detail;
-  store.patchPending(entry.client_id, { status: 'failed', error: error || 'The message could not be sent.' });
+  // The UI only answers messages of the same room, so a refused reply_to means the original is
+  // gone: sending it again as it is cannot work, so the view offers to send it without the quote.
+  const replyGone = Boolean(ack?.error?.fields?.reply_to);
+  const error = replyGone ? 'the message it answers was deleted.' : ack?.error?.detail;
+  store.patchPending(entry.client_id, { status: 'failed', error: error || 'The message could not be sent.', reply_gone: replyGone });
   return true;
 }
 

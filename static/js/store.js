@@ -453,8 +453,8 @@ function loadOutbox(userId) {
 }
 
 function saveOutbox() {
-  storage.set(outboxKey(), state.outbox.map(({ client_id, room_id, content, attachment, reply_to, created_at, status, error }) =>
-    ({ client_id, room_id, content, attachment, reply_to, created_at, status, error })));
+  storage.set(outboxKey(), state.outbox.map(({ client_id, room_id, content, attachment, reply_to, created_at, status, error, reply_gone }) =>
+    ({ client_id, room_id, content, attachment, reply_to, created_at, status, error, reply_gone })));
 }
 
 export function addPending(entry) {

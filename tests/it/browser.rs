@@ -103,7 +103,7 @@ async fn message_action(person: &Person, text: &str, action: &str) {
 
 /// A send the server refuses, made for real: `person` answers `original_text` (message
 /// `original_id`, someone else's) while offline, `deleter` deletes the original meanwhile, and
-/// the queued reply is refused once the connection is back: "Not sent", with Retry and Discard.
+/// the queued reply is refused once the connection is back: "Not sent", and the original goes.
 /// (A message over 4,000 characters no longer serves: the composer keeps it instead.)
 async fn refused_send(
     server: &common::TestServer,
@@ -946,7 +946,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// History paging, members (add, remove, leave) seen live by the removed person, a send the
-/// server refuses (Retry, Discard), paste and drop, audio and video, the unread count in the
+/// server refuses (sent again without its quote), paste and drop, audio and video, the unread count in the
 /// title of a hidden tab.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver (installed by .ci/run)"]
@@ -1042,17 +1042,19 @@ async fn history_members_failures_and_attachments() {
         .await;
         erin.until("the title to drop the count", "document.title === 'archive · natter'").await;
 
-        // A message the server refuses: "Not sent", with Retry and Discard.
+        // A reply the server refuses (its original was deleted): "Not sent", and Retry, which
+        // would fail again, becomes "Send without the quote".
         say(frank, "soon to be deleted").await;
         let doomed = stored_id(&server, frank_account, archive, "soon to be deleted").await;
         erin.find(&message("soon to be deleted")).await;
         refused_send(&server, erin, frank_account, (doomed, "soon to be deleted"), "an answer to nothing").await;
         let refused = format!("{LOG}//article[contains(., 'Not sent')]");
-        erin.find(&format!("{refused}{}", button("Retry"))).await;
-        erin.click(&format!("{refused}{}", button("Retry"))).await;
         erin.find(&format!("{refused}{}", button("Discard"))).await;
-        erin.click(&format!("{refused}{}", button("Discard"))).await;
+        erin.gone(&format!("{refused}{}", button("Retry"))).await;
+        erin.click(&format!("{refused}{}", button("Send without the quote"))).await;
         erin.gone(&refused).await;
+        frank.find(&message("an answer to nothing")).await;
+        assert_eq!(stored(&server, frank_account, archive, "an answer to nothing").await, 1);
 
         // Paste and drop attach files; audio and video get players.
         erin.js(SYNTHETIC_TRANSFER, vec![json!("paste"), json!("pasted.png"), json!(base64(&png)), json!("image/png")])

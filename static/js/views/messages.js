@@ -139,7 +139,9 @@ function PendingStatus({ entry }) {
   if (entry.status === 'failed') {
     return html`<div class="msg-status failed">
       <span>Not sent${entry.error ? `: ${entry.error}` : '.'}</span>
-      <button type="button" class="btn small" onClick=${() => actions.retry(entry.client_id)}><${Icon} name="retry" /> Retry</button>
+      ${entry.reply_gone
+        ? html`<button type="button" class="btn small" onClick=${() => actions.sendWithoutQuote(entry.client_id)}>Send without the quote</button>`
+        : html`<button type="button" class="btn small" onClick=${() => actions.retry(entry.client_id)}><${Icon} name="retry" /> Retry</button>`}
       <button type="button" class="btn small ghost" onClick=${() => actions.discard(entry.client_id)}>Discard</button>
     </div>`;
   }
