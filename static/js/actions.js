@@ -457,16 +457,14 @@ export function send(roomId, content, attachment = null, replyTo = null) {
   pump();
 }
 
-export function retry(clientId) {
-  store.patchPending(clientId, { status: 'queued', error: null });
+/** Queue a failed send again, with `change` (if any) made to it first. */
+export function retry(clientId, change = {}) {
+  store.patchPending(clientId, { ...change, status: 'queued', error: null, reply_gone: false });
   pump();
 }
 
 /** Send a refused reply as a plain message: its original was deleted. */
-export function sendWithoutQuote(clientId) {
-  store.patchPending(clientId, { status: 'queued', error: null, reply_to: null, reply_gone: false });
-  pump();
-}
+export const sendWithoutQuote = (clientId) => retry(clientId, { reply_to: null });
 
 export const discard = (clientId) => store.removePending(clientId);
 
